@@ -1,0 +1,38 @@
+# The two commands of the README. Both work on a fresh clone with only python3.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+SAMPLE := data/sample
+DB := data/quota_plan.duckdb
+CONFIG := config/plan.yaml
+
+.PHONY: run test setup clean ui bench
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+## make run: generate the sample data set (once), run the whole plan, print the summary
+run: $(STAMP)
+	@test -f $(SAMPLE)/accounts.csv || $(BIN)/quota-plan sample --out $(SAMPLE)
+	$(BIN)/quota-plan run --input $(SAMPLE) --config $(CONFIG) --db $(DB)
+
+## make test: the whole test suite
+test: $(STAMP)
+	$(BIN)/python -m pytest -n 2 -q
+
+## make ui: the Dagster UI on this code location (http://127.0.0.1:3000)
+ui: $(STAMP)
+	DAGSTER_HOME=$(CURDIR)/.dagster_home QUOTA_PLAN_INPUT=$(SAMPLE) QUOTA_PLAN_DB=$(DB) \
+	  $(BIN)/dagster dev -w workspace.yaml
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_plan.py
+
+clean:
+	rm -rf data .dagster_home
