@@ -81,6 +81,9 @@ class ModelSettings(_Strict):
     horizon_months: int = Field(default=12, gt=0, description="label: won within this many months after a snapshot")
     snapshot_every_months: int = Field(default=3, gt=0, description="spacing of training snapshots")
     max_snapshots: int = Field(default=8, gt=0, description="most training snapshots, newest first")
+    max_training_accounts: int = Field(
+        default=50_000, gt=0, description="training snapshots use a seeded sample of at most this many accounts"
+    )
     max_training_rows: int = Field(default=200_000, gt=0, description="panel sampled down to this many rows")
     holdout_share: float = Field(default=0.25, gt=0, lt=1, description="newest share of snapshots held out")
     min_positive_rows: int = Field(default=20, ge=1, description="fewer positives: fall back to base rates")
@@ -146,6 +149,36 @@ class PlanSettings(_Strict):
                 }
             )
         return rows
+
+    def size_band_labels(self) -> list[str]:
+        """Readable employee size bands, e.g. ['<50', '50-199', ..., '5000+']."""
+        edges = self.whitespace.size_band_edges
+        inner = [f"{lo}-{hi - 1}" for lo, hi in zip(edges, edges[1:], strict=False)]
+        return [f"<{edges[0]}", *inner, f"{edges[-1]}+"]
+
+    def sql_params(self) -> dict[str, object]:
+        """Every value the SQL transforms bind as `$name` (each file takes what it uses)."""
+        ws, model = self.whitespace, self.model
+        return {
+            "as_of": self.as_of,
+            "seed": self.seed,
+            "horizon_months": model.horizon_months,
+            "snapshot_every_months": model.snapshot_every_months,
+            "max_snapshots": model.max_snapshots,
+            "blackout_days": self.blackout_days,
+            "joint_planning_min_acv": self.joint_planning_min_acv,
+            "quota_rounding": self.quota_rounding,
+            "size_band_edges": ws.size_band_edges,
+            "size_band_labels": self.size_band_labels(),
+            "min_peer_group": ws.min_peer_group,
+            "seat_percentile": ws.seat_percentile,
+            "usage_pressure_threshold": ws.usage_pressure_threshold,
+            "usage_pressure_headroom": ws.usage_pressure_headroom,
+            "cross_sell_min_peer_share": ws.cross_sell_min_peer_share,
+            "cross_sell_percentile": ws.cross_sell_percentile,
+            "cross_sell_scale_cap": ws.cross_sell_scale_cap,
+            "usage_window_days": ws.usage_window_days,
+        }
 
     def settings_hash(self) -> str:
         payload = json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()

@@ -10,6 +10,7 @@ Schemas inside the file:
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -62,7 +63,11 @@ def build_table(
 ) -> int:
     """Run `sql/<name>.sql` with bound parameters into `<schema>.<name>`; returns its row count."""
     sql = sql_text(name)
-    used = {k: v for k, v in (params or {}).items() if f"${k}" in sql}
+    names = set(re.findall(r"\$([A-Za-z_]\w*)", sql))
+    missing = names - set(params or {})
+    if missing:
+        raise KeyError(f"sql/{name}.sql needs parameters {sorted(missing)}")
+    used = {k: v for k, v in (params or {}).items() if k in names}
     con.execute(f"CREATE OR REPLACE TABLE {schema}.{name} AS {sql}", used)
     return table_rows(con, f"{schema}.{name}")
 

@@ -1,0 +1,68 @@
+"""Dagster resources: where the warehouse file, the input folder and the settings are.
+
+Defaults come from environment variables so that `dagster dev`, the CLI and tests point the
+same assets at different places without code changes:
+QUOTA_PLAN_DB, QUOTA_PLAN_INPUT, QUOTA_PLAN_CONFIG, QUOTA_PLAN_AS_OF.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+
+from pipeline import warehouse
+from pipeline.settings import DEFAULT_CONFIG, PlanSettings, load_settings
+
+DEFAULT_DB = "data/quota_plan.duckdb"
+DEFAULT_INPUT = "data/sample"
+
+
+class Warehouse(dg.ConfigurableResource):
+    """The embedded DuckDB file every asset reads and writes (one writer at a time)."""
+
+    path: str = DEFAULT_DB
+
+    @contextlib.contextmanager
+    def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        with warehouse.connect(self.path) as con:
+            yield con
+
+    @property
+    def artifact_dir(self) -> Path:
+        """Folder beside the DuckDB file for model artifacts and plots."""
+        return Path(self.path).resolve().parent / "artifacts"
+
+
+class PlanInputs(dg.ConfigurableResource):
+    """The input folder (one file per contract table)."""
+
+    path: str = DEFAULT_INPUT
+
+
+class PlanConfig(dg.ConfigurableResource):
+    """The plan settings file, optionally with the plan date overridden."""
+
+    settings_path: str = str(DEFAULT_CONFIG)
+    as_of: str = ""
+
+    def load(self) -> PlanSettings:
+        as_of = dt.date.fromisoformat(self.as_of) if self.as_of else None
+        return load_settings(self.settings_path, as_of=as_of)
+
+
+def resources_from_env() -> dict[str, dg.ConfigurableResource]:
+    env = os.environ
+    return {
+        "warehouse": Warehouse(path=env.get("QUOTA_PLAN_DB", DEFAULT_DB)),
+        "plan_inputs": PlanInputs(path=env.get("QUOTA_PLAN_INPUT", DEFAULT_INPUT)),
+        "plan_config": PlanConfig(
+            settings_path=env.get("QUOTA_PLAN_CONFIG", str(DEFAULT_CONFIG)),
+            as_of=env.get("QUOTA_PLAN_AS_OF", ""),
+        ),
+    }

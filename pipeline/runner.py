@@ -1,0 +1,83 @@
+"""Run the plan job through Dagster (the same assets the UI shows) from Python or the CLI."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import dagster as dg
+
+from pipeline import plan_store, warehouse
+from pipeline.settings import load_settings
+
+QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
+
+
+class PlanRunError(RuntimeError):
+    """The plan run failed; the message is the first cause, in the user's terms."""
+
+
+@dataclass(frozen=True)
+class PlanOutcome:
+    plan_id: str
+    dagster_run_id: str
+    db: Path
+
+
+def configure(input_dir: str | Path, config: str | Path, db: str | Path, as_of: dt.date | None) -> None:
+    """Point the code location's resources at these paths (read when definitions load)."""
+    os.environ["QUOTA_PLAN_INPUT"] = str(Path(input_dir).resolve())
+    os.environ["QUOTA_PLAN_CONFIG"] = str(Path(config).resolve())
+    os.environ["QUOTA_PLAN_DB"] = str(Path(db).resolve())
+    os.environ["QUOTA_PLAN_AS_OF"] = as_of.isoformat() if as_of else ""
+
+
+def _root_cause(error: dg.SerializableErrorInfo | None) -> str:
+    """The innermost error message of a step failure (the user's exception, not Dagster's)."""
+    message = "unknown error"
+    while error is not None:
+        message = error.message.strip()
+        error = error.cause
+    return message.split(": ", 1)[1] if message.startswith(("pipeline.", "models.")) else message
+
+
+def _failure_message(result: dg.ExecuteInProcessResult) -> str:
+    for event in result.all_events:
+        if event.is_step_failure and event.step_failure_data:
+            return f"step {event.step_key} failed: {_root_cause(event.step_failure_data.error)}"
+    for event in result.all_events:
+        if event.event_type_value == "ASSET_CHECK_EVALUATION":
+            evaluation = event.event_specific_data
+            if evaluation and not evaluation.passed:
+                return f"blocking check failed: {evaluation.description}"
+    return "the run failed (see the Dagster logs)"
+
+
+def run_plan(
+    input_dir: str | Path,
+    config: str | Path,
+    db: str | Path,
+    as_of: dt.date | None = None,
+    instance: dg.DagsterInstance | None = None,
+) -> PlanOutcome:
+    """Materialize the whole plan; raise PlanRunError with one clear message on failure."""
+    load_settings(config, as_of=as_of)  # fail fast on bad settings, before touching the warehouse
+    if not Path(input_dir).is_dir():
+        raise PlanRunError(f"input folder not found: {input_dir}")
+    configure(input_dir, config, db, as_of)
+    from pipeline.definitions import defs  # noqa: PLC0415  (resources read the environment on load)
+
+    job = defs().resolve_job_def("plan_job")
+    if instance is None:
+        instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
+    result = job.execute_in_process(instance=instance, raise_on_error=False, run_config=QUIET_LOGS)
+    if not result.success:
+        message = _failure_message(result)
+        with warehouse.connect(db) as con:
+            plan_store.record_failed_run(con, result.run_id, message)
+        raise PlanRunError(message)
+    with warehouse.connect(db) as con:
+        plan_id = plan_store.current_plan_id(con)
+    return PlanOutcome(plan_id=plan_id or "", dagster_run_id=result.run_id, db=Path(db))

@@ -1,0 +1,100 @@
+"""Thin Dagster wiring shared by the asset modules.
+
+`sql_asset` turns `sql/<name>.sql` into an asset that builds table `work.<name>`; its
+description is the SQL file's header comment (grain, key, units), so the UI shows what the
+table means. `table_result` reports row counts, timing and a preview of any table.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import dagster as dg
+import duckdb
+
+from pipeline.resources import PlanConfig, Warehouse
+from pipeline.settings import PlanSettings
+from pipeline.warehouse import build_table, sql_text, table_rows
+
+PREVIEW_ROWS = 5
+ParamsFn = Callable[[PlanSettings, duckdb.DuckDBPyConnection], dict[str, Any]]
+
+
+def sql_description(name: str) -> str:
+    """The leading `--` comment block of sql/<name>.sql, as plain text."""
+    lines = []
+    for line in sql_text(name).splitlines():
+        if not line.startswith("--"):
+            break
+        lines.append(line[2:].strip())
+    return "\n".join(lines)
+
+
+def markdown_preview(con: duckdb.DuckDBPyConnection, table: str, limit: int = PREVIEW_ROWS) -> str:
+    """The first rows of a table as a Markdown table."""
+    rel = con.sql(f"SELECT * FROM {table} LIMIT {int(limit)}")
+    header = "| " + " | ".join(rel.columns) + " |"
+    rule = "|" + "---|" * len(rel.columns)
+    rows = ["| " + " | ".join("" if v is None else str(v) for v in row) + " |" for row in rel.fetchall()]
+    return "\n".join([header, rule, *rows])
+
+
+def progress(message: str) -> None:
+    """A progress line on stderr when the command line asked for it (QUOTA_PLAN_PROGRESS=1)."""
+    if os.environ.get("QUOTA_PLAN_PROGRESS") == "1":
+        print(message, file=sys.stderr, flush=True)
+
+
+def table_result(
+    context: dg.AssetExecutionContext,
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    started: float,
+    metadata: dict[str, Any] | None = None,
+    asset_key: str | None = None,
+) -> dg.MaterializeResult:
+    """Materialization metadata for one table: rows, seconds, preview, and extras."""
+    rows = table_rows(con, table)
+    seconds = time.perf_counter() - started
+    label = asset_key or table.split(".")[-1]
+    context.log.info(f"{table}: {rows:,} rows in {seconds:.2f}s")
+    progress(f"  {label:<28} {rows:>12,} rows {seconds:8.2f}s")
+    return dg.MaterializeResult(
+        asset_key=asset_key,
+        metadata={
+            "table": table,
+            "dagster/row_count": rows,
+            "seconds": round(seconds, 3),
+            "preview": dg.MetadataValue.md(markdown_preview(con, table)),
+            **(metadata or {}),
+        },
+    )
+
+
+def _default_params(settings: PlanSettings, con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    return settings.sql_params()
+
+
+def sql_asset(
+    name: str,
+    deps: Sequence[str],
+    group: str,
+    params: ParamsFn = _default_params,
+) -> dg.AssetsDefinition:
+    """An asset that runs sql/<name>.sql into work.<name> with the plan's bound parameters."""
+
+    @dg.asset(name=name, deps=list(deps), group_name=group, description=sql_description(name), kinds={"duckdb"})
+    def _asset(
+        context: dg.AssetExecutionContext, warehouse: Warehouse, plan_config: PlanConfig
+    ) -> dg.MaterializeResult:
+        started = time.perf_counter()
+        settings = plan_config.load()
+        with warehouse.connect() as con:
+            build_table(con, name, params(settings, con))
+            return table_result(context, con, f"work.{name}", started)
+
+    return _asset

@@ -1,0 +1,128 @@
+-- account_state: what was known about each account on each snapshot date.
+-- Grain: (snapshot_date, account_id); key of the same name. Only data dated strictly before
+-- the snapshot is used (a subscription line counts as the contract says: active on a date d when
+-- start_date <= d < end_date). Money: annual ARR. Training snapshots keep a seeded sample of
+-- accounts (train_account_share) to bound the training panel; the plan snapshot keeps all.
+WITH snapshots AS (
+    SELECT snapshot_date, role FROM work.snapshot_dates
+),
+
+accounts AS (
+    SELECT * FROM raw.accounts
+),
+
+subscriptions AS (
+    SELECT account_id, product_id, arr, start_date, end_date FROM raw.subscriptions
+),
+
+expansion_deals AS (
+    SELECT account_id, created_date, close_date, stage, amount
+    FROM raw.opportunities
+    WHERE type = 'expansion'
+),
+
+bands AS (
+    SELECT segment, min_acv, max_acv FROM work.segment_bands
+),
+
+account_snapshots AS (
+    SELECT s.snapshot_date, s.role, a.*
+    FROM snapshots AS s
+    CROSS JOIN accounts AS a
+    WHERE s.role = 'plan'
+        OR hash(a.account_id, $seed) % 1000000 < $train_account_share * 1000000
+),
+
+acv AS (
+    SELECT
+        x.snapshot_date,
+        x.account_id,
+        sum(s.arr) FILTER (
+            WHERE s.start_date <= x.snapshot_date
+                AND (s.end_date IS NULL OR s.end_date > x.snapshot_date)
+        ) AS acv,
+        sum(s.arr) FILTER (
+            WHERE s.start_date <= CAST(x.snapshot_date - INTERVAL 12 MONTH AS DATE)
+                AND (s.end_date IS NULL OR s.end_date > CAST(x.snapshot_date - INTERVAL 12 MONTH AS DATE))
+        ) AS acv_12m_ago,
+        count(DISTINCT s.product_id) FILTER (
+            WHERE s.start_date <= x.snapshot_date
+                AND (s.end_date IS NULL OR s.end_date > x.snapshot_date)
+        ) AS products_held
+    FROM account_snapshots AS x
+    JOIN subscriptions AS s ON s.account_id = x.account_id
+    GROUP BY x.snapshot_date, x.account_id
+),
+
+deal_history AS (
+    SELECT
+        x.snapshot_date,
+        x.account_id,
+        count(*) FILTER (WHERE d.stage = 'won' AND d.close_date < x.snapshot_date) AS prior_expansion_wins,
+        count(*) FILTER (WHERE d.stage = 'lost' AND d.close_date < x.snapshot_date) AS prior_expansion_losses,
+        datediff('day', max(d.close_date) FILTER (WHERE d.stage = 'won' AND d.close_date < x.snapshot_date),
+            x.snapshot_date) AS days_since_last_win,
+        coalesce(sum(d.amount) FILTER (
+            WHERE d.created_date < x.snapshot_date
+                AND (d.close_date IS NULL OR d.close_date >= x.snapshot_date)
+        ), 0) AS open_pipeline
+    FROM account_snapshots AS x
+    JOIN expansion_deals AS d ON d.account_id = x.account_id AND d.created_date < x.snapshot_date
+    GROUP BY x.snapshot_date, x.account_id
+),
+
+renewal AS (
+    -- next renewal on or after the snapshot: the given renewal_date on the plan date when it
+    -- is still ahead, otherwise the next anniversary of it (contracts renew yearly)
+    SELECT
+        snapshot_date,
+        account_id,
+        CASE
+            WHEN role = 'plan' AND renewal_date >= snapshot_date THEN renewal_date
+            ELSE CAST(renewal_date + to_years(CAST(
+                datediff('year', renewal_date, snapshot_date)
+                + CASE WHEN renewal_date + to_years(CAST(datediff('year', renewal_date, snapshot_date) AS INTEGER))
+                    < snapshot_date THEN 1 ELSE 0 END AS INTEGER)) AS DATE)
+        END AS next_renewal_date
+    FROM account_snapshots
+    WHERE renewal_date IS NOT NULL
+),
+
+state AS (
+    SELECT
+        x.snapshot_date,
+        x.role,
+        x.account_id,
+        coalesce(x.industry, 'unknown') AS industry,
+        coalesce(x.region, 'unknown') AS region,
+        x.employees,
+        CASE
+            WHEN x.employees IS NULL THEN 'unknown'
+            ELSE CAST($size_band_labels[len(list_filter($size_band_edges, lambda e: e <= x.employees)) + 1] AS VARCHAR)
+        END AS size_band,
+        datediff('day', x.customer_since, x.snapshot_date) AS tenure_days,
+        coalesce(a.acv, 0) AS acv,
+        coalesce(a.acv_12m_ago, 0) AS acv_12m_ago,
+        coalesce(a.products_held, 0) AS products_held,
+        r.next_renewal_date,
+        datediff('day', x.snapshot_date, r.next_renewal_date) AS days_to_renewal,
+        coalesce(d.prior_expansion_wins, 0) AS prior_expansion_wins,
+        coalesce(d.prior_expansion_losses, 0) AS prior_expansion_losses,
+        d.days_since_last_win,
+        coalesce(d.open_pipeline, 0) AS open_pipeline,
+        x.owner_id,
+        x.csm_id
+    FROM account_snapshots AS x
+    LEFT JOIN acv AS a USING (snapshot_date, account_id)
+    LEFT JOIN deal_history AS d USING (snapshot_date, account_id)
+    LEFT JOIN renewal AS r USING (snapshot_date, account_id)
+    WHERE x.role = 'plan' OR coalesce(a.acv, 0) > 0
+)
+
+SELECT
+    state.*,
+    CASE WHEN state.acv_12m_ago > 0 THEN state.acv / state.acv_12m_ago - 1 END AS acv_growth,
+    bands.segment
+FROM state
+JOIN bands ON state.acv >= bands.min_acv AND (bands.max_acv IS NULL OR state.acv < bands.max_acv)
+ORDER BY state.snapshot_date, state.account_id

@@ -1,0 +1,97 @@
+-- item_features: the model's view of each whitespace item, on each snapshot date.
+-- Grain: (snapshot_date, account_id, product_id, kind), the same as whitespace_items.
+-- Features come only from data before the snapshot (account_state, usage_features). On
+-- training snapshots, label = 1 when an expansion opportunity on this account and product was
+-- won with close_date in [snapshot, snapshot + horizon); won_amount is what those deals booked.
+-- On the plan snapshot label and won_amount are NULL (the future is not known).
+WITH items AS (
+    SELECT snapshot_date, account_id, product_id, kind, whitespace, units FROM work.whitespace_items
+),
+
+state AS (
+    SELECT * FROM work.account_state
+),
+
+snapshots AS (
+    SELECT snapshot_date, role FROM work.snapshot_dates
+),
+
+products AS (
+    SELECT product_id, list_price, unit FROM raw.products
+),
+
+product_usage AS (
+    SELECT snapshot_date, account_id, product_id, active_users_90d, usage_trend
+    FROM work.usage_features
+    WHERE product_id IS NOT NULL
+),
+
+account_usage AS (
+    SELECT
+        snapshot_date,
+        account_id,
+        sum(active_users_90d) AS account_active_users_90d,
+        sum(events_90d) AS account_events_90d
+    FROM work.usage_features
+    GROUP BY snapshot_date, account_id
+),
+
+seats_held AS (
+    SELECT snapshot_date, account_id, product_id, quantity FROM work.holdings
+),
+
+wins AS (
+    SELECT
+        i.snapshot_date,
+        i.account_id,
+        i.product_id,
+        sum(o.amount) AS won_amount
+    FROM items AS i
+    JOIN snapshots AS s ON s.snapshot_date = i.snapshot_date AND s.role = 'train'
+    JOIN raw.opportunities AS o
+        ON o.account_id = i.account_id
+        AND o.product_id = i.product_id
+        AND o.type = 'expansion'
+        AND o.stage = 'won'
+        AND o.close_date >= i.snapshot_date
+        AND o.close_date < CAST(i.snapshot_date + to_months($horizon_months) AS DATE)
+    GROUP BY i.snapshot_date, i.account_id, i.product_id
+)
+
+SELECT
+    i.snapshot_date,
+    s.role,
+    i.account_id,
+    i.product_id,
+    i.kind,
+    i.whitespace,
+    ln(1 + i.whitespace) AS log_whitespace,
+    ln(1 + p.list_price) AS log_list_price,
+    p.unit,
+    st.segment,
+    st.industry,
+    st.region,
+    st.size_band,
+    ln(1 + st.acv) AS log_acv,
+    st.acv_growth,
+    st.products_held,
+    st.tenure_days,
+    st.days_to_renewal,
+    st.prior_expansion_wins,
+    st.prior_expansion_losses,
+    st.days_since_last_win,
+    ln(1 + st.open_pipeline) AS log_open_pipeline,
+    pu.active_users_90d / nullif(h.quantity, 0) AS seat_utilisation,
+    pu.usage_trend,
+    ln(1 + au.account_active_users_90d) AS log_account_active_users,
+    CASE WHEN s.role = 'train' THEN CAST(w.won_amount IS NOT NULL AS INTEGER) END AS label,
+    CASE WHEN s.role = 'train' THEN coalesce(w.won_amount, 0) END AS won_amount
+FROM items AS i
+JOIN snapshots AS s USING (snapshot_date)
+JOIN state AS st USING (snapshot_date, account_id)
+JOIN products AS p USING (product_id)
+LEFT JOIN product_usage AS pu USING (snapshot_date, account_id, product_id)
+LEFT JOIN seats_held AS h USING (snapshot_date, account_id, product_id)
+LEFT JOIN account_usage AS au USING (snapshot_date, account_id)
+LEFT JOIN wins AS w USING (snapshot_date, account_id, product_id)
+ORDER BY i.snapshot_date, i.account_id, i.product_id, i.kind
