@@ -5,7 +5,6 @@ description is the SQL file's header comment (grain, key, units), so the UI show
 table means. `table_result` reports row counts, timing and a preview of any table.
 """
 
-from __future__ import annotations
 
 import os
 import sys

@@ -14,10 +14,21 @@ from pipeline.resources import PlanInputs, Warehouse
 from pipeline.sql_assets import table_result
 
 
+GRAIN = {
+    "accounts": "one row per customer account (key account_id)",
+    "products": "the price list, one row per product (key product_id); list_price is annual per unit",
+    "subscriptions": "what each account holds: one row per contract line (annual arr, start/end dates)",
+    "usage": "product usage per account, product and day or week (empty when the file is absent)",
+    "opportunities": "CRM history and open pipeline, one row per opportunity (key opportunity_id)",
+    "reps": "the sales and CS team, one row per rep (key rep_id); capacity 0-1 of a full book",
+}
+
+
 @dg.multi_asset(
     specs=[
-        dg.AssetSpec(f"raw_{name}", group_name="ingestion", kinds={"duckdb"}, description=spec.description)
-        for name, spec in TABLES.items()
+        dg.AssetSpec(f"raw_{name}", group_name="ingestion", kinds={"duckdb"},
+                     description=f"Validated input table raw.{name}: {GRAIN[name]}.")
+        for name in TABLES
     ],
     can_subset=False,
 )

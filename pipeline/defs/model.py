@@ -14,7 +14,7 @@ from pipeline.resources import PlanConfig, Warehouse
 from pipeline.sql_assets import table_result
 
 
-@dg.asset(group_name="model", deps=["item_features", "raw_inputs"], kinds={"scikit-learn"})
+@dg.asset(group_name="model", deps=["item_features", "raw_usage"], kinds={"scikit-learn"})
 def close_probability_model(
     context: dg.AssetExecutionContext, warehouse: Warehouse, plan_config: PlanConfig
 ) -> dg.MaterializeResult:
