@@ -12,14 +12,14 @@ SEGMENT_SQL = """
 SELECT a.segment, count(*) AS accounts, sum(a.acv) AS acv, sum(a.whitespace) AS whitespace, sum(a.eev) AS eev,
        count(*) FILTER (WHERE a.joint_planning) AS joint_planning
 FROM main.account_eev AS a GROUP BY a.segment
-ORDER BY min(a.acv)
+ORDER BY list_position($order, a.segment)
 """
 
 QUOTA_SQL = """
 SELECT segment, count(*) AS reps, sum(capacity) AS capacity, sum(accounts) AS accounts,
        sum(territory_eev) AS territory_eev, sum(quota) AS quota, any_value(factor) AS factor,
        coalesce(stddev_pop(territory_eev / capacity) / nullif(avg(territory_eev / capacity), 0), 0) AS balance_cv
-FROM main.quotas GROUP BY segment ORDER BY min(territory_eev / capacity)
+FROM main.quotas GROUP BY segment ORDER BY list_position($order, segment)
 """
 
 
@@ -42,13 +42,14 @@ def plan_summary(con: duckdb.DuckDBPyConnection, settings: PlanSettings, db: Pat
     ).fetchone()
     lines = [f"Plan {run[0]} as of {run[1]}  (model {run[2]}, data {run[3]}, settings {run[4]})", ""]
     lines.append("Accounts by segment")
-    segments = con.execute(SEGMENT_SQL).fetchall()
+    order = {"order": [row["segment"] for row in settings.segment_table()]}
+    segments = con.execute(SEGMENT_SQL, order).fetchall()
     lines += _table(
         ["segment", "accounts", "ACV", "whitespace", "EEV", "joint planning"],
         [[s, f"{n:,}", _money(acv), _money(ws), _money(eev), f"{jp:,}"] for s, n, acv, ws, eev, jp in segments],
     )
     lines += ["", "Reps and quotas by segment"]
-    quotas = con.execute(QUOTA_SQL).fetchall()
+    quotas = con.execute(QUOTA_SQL, order).fetchall()
     lines += _table(
         ["segment", "reps", "capacity", "accounts", "territory EEV", "factor", "quota", "EEV/capacity CV"],
         [[s, f"{r}", f"{c:.1f}", f"{a:,}", _money(eev), f"{f:.3f}", _money(q), f"{cv:.3f}"]

@@ -1,0 +1,59 @@
+"""Tiny hand-built input folders that follow the contract, for tests with known answers."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+COLUMNS = {
+    "accounts": ["account_id", "account_name", "industry", "region", "employees", "customer_since",
+                 "renewal_date", "csm_id", "owner_id"],
+    "products": ["product_id", "product_name", "list_price", "unit", "family", "tier_rank"],
+    "subscriptions": ["account_id", "product_id", "quantity", "arr", "start_date", "end_date"],
+    "opportunities": ["opportunity_id", "account_id", "product_id", "type", "created_date", "close_date",
+                      "stage", "amount", "source", "owner_id", "csm_id"],
+    "reps": ["rep_id", "name", "role", "segment", "capacity", "active"],
+    "usage": ["account_id", "product_id", "date", "active_users", "events"],
+}
+
+PRODUCTS = [
+    {"product_id": "WS1", "product_name": "Workspace Starter", "list_price": 100, "unit": "seat",
+     "family": "Workspace", "tier_rank": 1},
+    {"product_id": "WS2", "product_name": "Workspace Pro", "list_price": 250, "unit": "seat",
+     "family": "Workspace", "tier_rank": 2},
+    {"product_id": "SEC", "product_name": "Security", "list_price": 5000, "unit": "flat",
+     "family": "", "tier_rank": ""},
+]
+
+REPS = [
+    {"rep_id": "R1", "name": "Hana Velocity", "role": "expansion_rep", "segment": "high_velocity",
+     "capacity": 1, "active": "true"},
+    {"rep_id": "R2", "name": "Mia Market", "role": "expansion_rep", "segment": "mid_market",
+     "capacity": 1, "active": "true"},
+    {"rep_id": "R3", "name": "Ezra Enterprise", "role": "expansion_rep", "segment": "enterprise",
+     "capacity": 1, "active": "true"},
+    {"rep_id": "C1", "name": "Cora Success", "role": "csm", "segment": "", "capacity": 1, "active": "true"},
+]
+
+
+def account_with_acv(account_id: str, acv: float, renewal_date: str = "2026-06-30", employees: int = 100) -> dict:
+    return {"account_id": account_id, "account_name": f"Account {account_id}", "industry": "software",
+            "region": "EMEA", "employees": employees, "customer_since": "2023-01-01",
+            "renewal_date": renewal_date, "csm_id": "", "owner_id": ""}
+
+
+def subscription(account_id: str, arr: float, quantity: int = 10, product_id: str = "WS1") -> dict:
+    return {"account_id": account_id, "product_id": product_id, "quantity": quantity, "arr": arr,
+            "start_date": "2024-01-01", "end_date": ""}
+
+
+def write_inputs(folder: Path, tables: dict[str, list[dict]]) -> Path:
+    """Write each table as TABLE.csv with the contract's columns (missing values empty)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for table, rows in tables.items():
+        with (folder / f"{table}.csv").open("w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=COLUMNS[table])
+            writer.writeheader()
+            for row in rows:
+                writer.writerow({c: row.get(c, "") for c in COLUMNS[table]})
+    return folder

@@ -1,0 +1,42 @@
+"""The command line as a user runs it: a real subprocess, exit codes and messages."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+CLI = [sys.executable, "-m", "pipeline.cli"]
+
+
+def _run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=300)
+
+
+def test_help_lists_verbs_and_options():
+    top = _run("--help")
+    assert top.returncode == 0
+    for verb in ("sample", "run", "plans"):
+        assert verb in top.stdout
+    run = _run("run", "--help")
+    for option in ("--input", "--config", "--db", "--as-of"):
+        assert option in run.stdout
+
+
+def test_run_prints_summary_and_plans_lists_it(sample_inputs: Path, tmp_path: Path):
+    db = tmp_path / "plan.duckdb"
+    done = _run("run", "--input", str(sample_inputs), "--db", str(db), "--as-of", "2025-12-01")
+    assert done.returncode == 0, done.stderr
+    assert "Plan P0001 as of 2025-12-01" in done.stdout
+    assert "Reps and quotas by segment" in done.stdout and "enterprise" in done.stdout
+    assert "quotas" in done.stderr  # progress lines per step
+    listed = _run("plans", "--db", str(db))
+    assert listed.returncode == 0 and "*P0001" in listed.stdout
+
+
+def test_errors_exit_nonzero_with_one_message(tmp_path: Path):
+    missing = _run("run", "--input", str(tmp_path / "nope"), "--db", str(tmp_path / "x.duckdb"))
+    assert missing.returncode == 1
+    assert "input folder not found" in missing.stderr
+    bad_date = _run("run", "--input", str(tmp_path), "--as-of", "2025-13-01")
+    assert bad_date.returncode == 2 and "not a date" in bad_date.stderr

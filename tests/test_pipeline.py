@@ -1,0 +1,164 @@
+"""The whole plan through Dagster on real DuckDB files: identities, edges, failure safety."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from pipeline import warehouse
+from pipeline.runner import PlanOutcome, PlanRunError, run_plan
+from pipeline.settings import DEFAULT_CONFIG, load_settings
+from tests.builders import PRODUCTS, REPS, account_with_acv, subscription, write_inputs
+
+PLAN_TABLES = ("whitespace_items", "account_eev", "territories", "quotas", "model_metrics", "model_info")
+
+
+def _query(db: Path, sql: str, params: list | None = None) -> list[tuple]:
+    with warehouse.connect(db, read_only=True) as con:
+        return con.execute(sql, params or []).fetchall()
+
+
+def _export(db: Path, out: Path) -> dict[str, bytes]:
+    """Each current-plan table written as CSV in a fixed order; returns the bytes per table."""
+    out.mkdir(parents=True, exist_ok=True)
+    with warehouse.connect(db, read_only=True) as con:
+        for table in PLAN_TABLES:
+            con.execute(f"COPY (SELECT * FROM main.{table} ORDER BY ALL) TO '{out / table}.csv' (HEADER)")
+    return {t: (out / f"{t}.csv").read_bytes() for t in PLAN_TABLES}
+
+
+def test_definitions_load():
+    from pipeline.definitions import defs
+
+    loaded = defs()
+    keys = {k.to_user_string() for k in loaded.resolve_asset_graph().get_all_asset_keys()}
+    assert {"raw_accounts", "whitespace_items", "close_probability_model", "account_eev", "territories",
+            "quotas", "plan_version"} <= keys
+    assert "raw_inputs" not in keys  # the multi-asset's tables are the assets
+    assert loaded.resolve_job_def("plan_job").executor_def.name == "in_process"
+
+
+def test_every_asset_materialized_and_identities_hold(sample_plan: PlanOutcome):
+    db = sample_plan.db
+    # an account's eev is the sum of its items; an item's eev is whitespace x p_close x capture
+    assert _query(db, """
+        SELECT count(*) FROM main.account_eev a
+        LEFT JOIN (SELECT account_id, sum(eev) e FROM main.whitespace_items GROUP BY 1) i USING (account_id)
+        WHERE abs(a.eev - coalesce(i.e, 0)) > 1e-6""") == [(0,)]
+    assert _query(db, """SELECT count(*) FROM main.whitespace_items
+        WHERE abs(eev - whitespace * p_close * capture) > 1e-6 OR p_close NOT BETWEEN 0 AND 1
+           OR whitespace <= 0""") == [(0,)]
+    # a rep's territory_eev is the sum over its accounts; quota / territory_eev is the factor
+    assert _query(db, """
+        SELECT count(*) FROM main.quotas q
+        LEFT JOIN (SELECT rep_id, sum(a.eev) e FROM main.territories t JOIN main.account_eev a USING (account_id)
+                   GROUP BY 1) s USING (rep_id)
+        WHERE abs(q.territory_eev - coalesce(s.e, 0)) > 1e-6
+           OR (q.territory_eev > 0 AND abs(q.quota_unrounded / q.territory_eev - 0.675) > 1e-9)
+           OR abs(q.quota - q.quota_unrounded) > 500 OR q.quota % 1000 <> 0""") == [(0,)]
+    # every account with acv >= $5,000 has a rep of its own segment; self-serve ones have none
+    assert _query(db, """
+        SELECT count(*) FROM main.account_eev a LEFT JOIN main.territories t USING (account_id)
+        LEFT JOIN main.quotas q ON q.rep_id = t.rep_id
+        WHERE (a.acv >= 5000 AND (t.rep_id IS NULL OR q.segment <> a.segment))
+           OR (a.acv < 5000 AND t.rep_id IS NOT NULL)""") == [(0,)]
+    # book sizes within limits scaled by capacity
+    settings = load_settings()
+    for seg in settings.segments:
+        assert _query(db, "SELECT count(*) FROM main.quotas WHERE segment = ? AND accounts > floor(? * capacity)",
+                      [seg.name, seg.book_max]) == [(0,)]
+    # lineage row
+    run = _query(db, "SELECT run_id, status, as_of, settings_hash, model_version FROM main.plan_runs")
+    assert run == [(sample_plan.plan_id, "succeeded", settings.as_of, settings.settings_hash(),
+                    _query(db, "SELECT model_version FROM main.model_info")[0][0])]
+
+
+def test_model_learns_from_the_sample_history(sample_plan: PlanOutcome):
+    chosen, fallback = _query(sample_plan.db, "SELECT chosen, fallback_reason FROM main.model_info")[0]
+    assert fallback is None and chosen != "base_rate"
+    metrics = dict(_query(sample_plan.db,
+                          "SELECT metric, value FROM main.model_metrics WHERE model = 'chosen' AND segment = 'all'"))
+    assert metrics["roc_auc"] > 0.7  # the sample's expansions depend on usage and fit
+
+
+def test_dagster_recorded_materializations(sample_inputs: Path, tmp_path: Path):
+    instance = dg.DagsterInstance.ephemeral()
+    outcome = run_plan(sample_inputs, DEFAULT_CONFIG, tmp_path / "plan.duckdb", instance=instance)
+    for key in ("raw_accounts", "account_state", "whitespace_items", "item_scores", "territories", "quotas",
+                "plan_version"):
+        event = instance.get_latest_materialization_event(dg.AssetKey(key))
+        assert event is not None and event.run_id == outcome.dagster_run_id, key
+    plan_event = instance.get_latest_materialization_event(dg.AssetKey("plan_version"))
+    assert plan_event.asset_materialization.metadata["plan_id"].value == outcome.plan_id
+
+
+def test_same_inputs_settings_and_seed_give_byte_identical_plan(sample_plan: PlanOutcome, sample_inputs: Path,
+                                                                 tmp_path: Path):
+    again = run_plan(sample_inputs, DEFAULT_CONFIG, tmp_path / "again.duckdb", instance=dg.DagsterInstance.ephemeral())
+    assert _export(sample_plan.db, tmp_path / "first") == _export(again.db, tmp_path / "second")
+
+
+def _edge_inputs(folder: Path) -> Path:
+    acvs = {"A1": 4999.99, "A2": 5000, "A3": 24999.99, "A4": 25000, "A5": 50000, "A6": 99999.99, "A7": 100000}
+    accounts = [account_with_acv(a, v) for a, v in acvs.items()]
+    accounts[1]["renewal_date"] = "2026-03-01"
+    return write_inputs(folder, {
+        "accounts": accounts,
+        "products": PRODUCTS,
+        "subscriptions": [subscription(a, v) for a, v in acvs.items()],
+        "opportunities": [{"opportunity_id": "O1", "account_id": "A4", "product_id": "WS2", "type": "expansion",
+                           "created_date": "2024-06-01", "close_date": "2024-09-01", "stage": "won",
+                           "amount": 1500, "source": "ae_sourced", "owner_id": "R2"}],
+        "reps": REPS,
+    })
+
+
+def test_segment_edges_blackout_and_joint_planning(tmp_path: Path):
+    outcome = run_plan(_edge_inputs(tmp_path / "in"), DEFAULT_CONFIG, tmp_path / "plan.duckdb",
+                       instance=dg.DagsterInstance.ephemeral())
+    rows = {r[0]: r[1:] for r in _query(outcome.db, """
+        SELECT account_id, segment, joint_planning, renewal_date, blackout_start, blackout_end
+        FROM main.account_eev""")}
+    assert {a: r[0] for a, r in rows.items()} == {
+        "A1": "self_serve", "A2": "high_velocity", "A3": "high_velocity", "A4": "mid_market",
+        "A5": "mid_market", "A6": "mid_market", "A7": "enterprise"}
+    assert {a for a, r in rows.items() if r[1]} == {"A6", "A7"}  # above $50,000, not at it
+    # 60 days before a 2026-03-01 renewal: 2025-12-31 .. 2026-02-28 inclusive
+    assert rows["A2"][2:] == (dt.date(2026, 3, 1), dt.date(2025, 12, 31), dt.date(2026, 2, 28))
+    assert (rows["A2"][4] - rows["A2"][3]).days + 1 == 60
+    # too little history: base rates, said so
+    assert _query(outcome.db, "SELECT chosen, fallback_reason IS NOT NULL FROM main.model_info") == [("base_rate", True)]
+
+
+def test_bad_input_stops_the_run_and_keeps_the_last_good_plan(tmp_path: Path):
+    good = _edge_inputs(tmp_path / "in")
+    db = tmp_path / "plan.duckdb"
+    first = run_plan(good, DEFAULT_CONFIG, db, instance=dg.DagsterInstance.ephemeral())
+    before = _export(db, tmp_path / "before")
+    raw_before = _query(db, "SELECT * FROM raw.accounts ORDER BY ALL")
+
+    bad = tmp_path / "bad"
+    shutil.copytree(good, bad)
+    text = (bad / "accounts.csv").read_text().splitlines()
+    (bad / "accounts.csv").write_text("\n".join([*text, text[1]]) + "\n")  # duplicate the first account
+    with pytest.raises(PlanRunError) as err:
+        run_plan(bad, DEFAULT_CONFIG, db, instance=dg.DagsterInstance.ephemeral())
+    message = str(err.value)
+    for part in ("accounts.csv", "account_id", "unique", "A1"):
+        assert part in message
+    assert _query(db, "SELECT plan_id FROM plans.current_plan") == [(first.plan_id,)]
+    assert _export(db, tmp_path / "after") == before
+    assert _query(db, "SELECT * FROM raw.accounts ORDER BY ALL") == raw_before
+    assert _query(db, "SELECT status FROM main.plan_runs ORDER BY created_at") == [("succeeded",), ("failed",)]
+
+
+def test_infeasible_segment_names_the_headcount(tmp_path: Path):
+    folder = _edge_inputs(tmp_path / "in")
+    reps = [r for r in REPS if r["rep_id"] != "R3"]  # no enterprise rep
+    write_inputs(folder, {"reps": reps})
+    with pytest.raises(PlanRunError, match=r"segment enterprise: 1 accounts but no active expansion rep"):
+        run_plan(folder, DEFAULT_CONFIG, tmp_path / "plan.duckdb", instance=dg.DagsterInstance.ephemeral())
