@@ -40,3 +40,13 @@ def test_errors_exit_nonzero_with_one_message(tmp_path: Path):
     assert "input folder not found" in missing.stderr
     bad_date = _run("run", "--input", str(tmp_path), "--as-of", "2025-13-01")
     assert bad_date.returncode == 2 and "not a date" in bad_date.stderr
+
+
+def test_workspace_loads_in_dagster_tooling():
+    """`dagster dev -w workspace.yaml` loads the same code location this validates."""
+    root = Path(__file__).resolve().parents[1]
+    dagster = Path(sys.executable).parent / "dagster"
+    done = subprocess.run([str(dagster), "definitions", "validate", "-w", "workspace.yaml"], cwd=root,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "Validation successful for code location quota_plan" in done.stderr + done.stdout
