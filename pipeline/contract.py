@@ -1,0 +1,234 @@
+"""The input data contract (../shared/DATA_CONTRACT.md) as data: tables, columns, types and rules.
+
+Every rule is one `Rule`: the table and column it is reported under, its name as shown to the
+user, and a SQL predicate that is TRUE for a row that breaks it. Predicates name other tables as
+`{table}` placeholders (filled with the staging tables by the checker) and only ever use the
+identifiers written here, never names taken from data. Adding a rule is adding one line to
+`RULES`. Type rules ('type: date YYYY-MM-DD', ...) and 'column present' follow from the column
+specs and are not listed.
+
+Reading of the contract: a column that has a rule and is not marked nullable must not be null
+(checked as its own 'not null' rule, so the other rules look at non-null values only); columns
+without any rule (names, free text) may be null.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+SQL_TYPES = ("VARCHAR", "BIGINT", "DOUBLE", "DATE", "BOOLEAN")
+
+TYPE_LABELS = {
+    "VARCHAR": "string",
+    "BIGINT": "integer",
+    "DOUBLE": "float",
+    "DATE": "date YYYY-MM-DD",
+    "BOOLEAN": "boolean",
+}
+
+
+@dataclass(frozen=True)
+class Column:
+    """One contract column; `default` is a SQL literal used when the column is absent or null."""
+
+    name: str
+    type: str
+    default: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.type not in SQL_TYPES:
+            raise ValueError(f"column {self.name}: unknown type {self.type}")
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """One contract table; `key` identifies a row in messages and orders the loaded table."""
+
+    name: str
+    columns: tuple[Column, ...]
+    key: tuple[str, ...]
+    # loaded sorted by key; the large usage table keeps file order (it is only aggregated,
+    # and sorting 100M rows would double its load time)
+    ordered_load: bool = True
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
+
+    def column(self, name: str) -> Column:
+        """The spec of column `name`."""
+        return next(c for c in self.columns if c.name == name)
+
+    def key_sql(self) -> str:
+        """SQL text of the example key of a row: key columns joined by ' / ', null shown as NULL."""
+        parts = ", ".join(f"coalesce(CAST(\"{c}\" AS VARCHAR), 'NULL')" for c in self.key)
+        return f"concat_ws(' / ', {parts})"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A contract rule: `bad` is a SQL predicate over one row of `table` that is TRUE when the
+    row breaks the rule. `reads` lists the other `table.column`s the predicate uses (the rule is
+    skipped when one of them is missing, that is reported on its own). `example` is the SQL of
+    the example key shown for a bad row (default: the table's key)."""
+
+    table: str
+    column: str
+    name: str
+    bad: str
+    reads: tuple[str, ...] = ()
+    example: str | None = None
+
+
+def _c(name: str, type_: str = "VARCHAR", default: str | None = None) -> Column:
+    return Column(name, type_, default)
+
+
+TABLES: dict[str, TableSpec] = {
+    t.name: t
+    for t in (
+        TableSpec(
+            "accounts",
+            (
+                _c("account_id"), _c("account_name"), _c("industry"), _c("region"),
+                _c("employees", "BIGINT"), _c("customer_since", "DATE"), _c("renewal_date", "DATE"),
+                _c("csm_id"), _c("owner_id"),
+            ),
+            key=("account_id",),
+        ),
+        TableSpec(
+            "products",
+            (
+                _c("product_id"), _c("product_name"), _c("list_price", "DOUBLE"), _c("unit"),
+                _c("family"), _c("tier_rank", "BIGINT"),
+            ),
+            key=("product_id",),
+        ),
+        TableSpec(
+            "subscriptions",
+            (
+                _c("account_id"), _c("product_id"), _c("quantity", "BIGINT"), _c("arr", "DOUBLE"),
+                _c("start_date", "DATE"), _c("end_date", "DATE"),
+            ),
+            key=("account_id", "product_id", "start_date"),
+        ),
+        TableSpec(
+            "usage",
+            (
+                _c("account_id"), _c("product_id"), _c("date", "DATE"),
+                _c("active_users", "BIGINT"), _c("events", "BIGINT"),
+            ),
+            key=("account_id", "product_id", "date"),
+            ordered_load=False,
+        ),
+        TableSpec(
+            "opportunities",
+            (
+                _c("opportunity_id"), _c("account_id"), _c("product_id"), _c("type"),
+                _c("created_date", "DATE"), _c("close_date", "DATE"), _c("stage"),
+                _c("amount", "DOUBLE"), _c("source"), _c("owner_id"), _c("csm_id"),
+            ),
+            key=("opportunity_id",),
+        ),
+        TableSpec(
+            "reps",
+            (
+                _c("rep_id"), _c("name"), _c("role"), _c("segment"),
+                _c("capacity", "DOUBLE", default="1.0"), _c("active", "BOOLEAN", default="true"),
+            ),
+            key=("rep_id",),
+        ),
+    )
+}
+
+REQUIRED_TABLES = ("accounts", "products", "subscriptions", "opportunities", "reps")
+
+
+def not_null(table: str, column: str, example: str | None = None) -> Rule:
+    """The column has a value in every row."""
+    return Rule(table, column, "not null", f'"{column}" IS NULL', example=example)
+
+
+def unique(table: str, column: str) -> Rule:
+    """No value appears twice (every row holding a repeated value counts)."""
+    dupes = f'SELECT "{column}" FROM {{{table}}} GROUP BY ALL HAVING count(*) > 1'
+    return Rule(table, column, "unique", f'"{column}" IN ({dupes})')
+
+
+def one_of(table: str, column: str, *values: str) -> Rule:
+    """A non-null value is one of `values` (contract constants, no quotes inside)."""
+    listed = ", ".join(f"'{v}'" for v in values)
+    return Rule(table, column, f"one of {', '.join(values)}", f'"{column}" NOT IN ({listed})')
+
+
+def references(table: str, column: str, target: str, role: str | None = None) -> Rule:
+    """A non-null value exists in `target` ('table.column'), optionally among reps of `role`.
+    The examples are the distinct values not found (rows of one orphan id would crowd them)."""
+    ref_table, ref_column = target.split(".")
+    where = f'"{ref_column}" IS NOT NULL' + (f" AND role = '{role}'" if role else "")
+    name = f"exists in {target}" + (f" with role {role}" if role else "")
+    reads = (target, f"{ref_table}.role") if role else (target,)
+    bad = f'"{column}" NOT IN (SELECT "{ref_column}" FROM {{{ref_table}}} WHERE {where})'
+    return Rule(table, column, name, bad, reads=reads, example=f'"{column}"')
+
+
+def row_rule(table: str, column: str, name: str, bad: str, *others: str) -> Rule:
+    """Any other row-level rule; `others` are further columns of the same table it reads."""
+    return Rule(table, column, name, bad, reads=tuple(f"{table}.{o}" for o in others))
+
+
+RULES: tuple[Rule, ...] = (
+    not_null("accounts", "account_id", example="coalesce(account_name, 'NULL')"),
+    unique("accounts", "account_id"),
+    row_rule("accounts", "employees", ">= 0", "employees < 0"),
+    references("accounts", "csm_id", "reps.rep_id", role="csm"),
+    references("accounts", "owner_id", "reps.rep_id", role="expansion_rep"),
+    not_null("products", "product_id", example="coalesce(product_name, 'NULL')"),
+    unique("products", "product_id"),
+    not_null("products", "list_price"),
+    row_rule("products", "list_price", "> 0", "list_price <= 0"),
+    not_null("products", "unit"),
+    one_of("products", "unit", "seat", "flat"),
+    not_null("subscriptions", "account_id"),
+    references("subscriptions", "account_id", "accounts.account_id"),
+    not_null("subscriptions", "product_id"),
+    references("subscriptions", "product_id", "products.product_id"),
+    not_null("subscriptions", "quantity"),
+    row_rule("subscriptions", "quantity", "> 0", "quantity <= 0"),
+    not_null("subscriptions", "arr"),
+    row_rule("subscriptions", "arr", ">= 0", "arr < 0"),
+    not_null("subscriptions", "start_date"),
+    row_rule("subscriptions", "end_date", "> start_date", "end_date <= start_date", "start_date"),
+    not_null("usage", "account_id"),
+    references("usage", "account_id", "accounts.account_id"),
+    not_null("usage", "date"),
+    not_null("usage", "active_users"),
+    row_rule("usage", "active_users", ">= 0", "active_users < 0"),
+    not_null("usage", "events"),
+    row_rule("usage", "events", ">= 0", "events < 0"),
+    not_null("opportunities", "opportunity_id", example="concat_ws(' / ', account_id, created_date)"),
+    unique("opportunities", "opportunity_id"),
+    not_null("opportunities", "account_id"),
+    references("opportunities", "account_id", "accounts.account_id"),
+    references("opportunities", "product_id", "products.product_id"),
+    not_null("opportunities", "type"),
+    one_of("opportunities", "type", "expansion", "renewal", "new_logo"),
+    not_null("opportunities", "created_date"),
+    row_rule("opportunities", "close_date", ">= created_date", "close_date < created_date", "created_date"),
+    row_rule("opportunities", "close_date", "null while open", "stage = 'open' AND close_date IS NOT NULL", "stage"),
+    row_rule(
+        "opportunities", "close_date", "set when won or lost",
+        "stage IN ('won', 'lost') AND close_date IS NULL", "stage",
+    ),
+    not_null("opportunities", "stage"),
+    one_of("opportunities", "stage", "open", "won", "lost"),
+    not_null("opportunities", "amount"),
+    row_rule("opportunities", "amount", ">= 0", "amount < 0"),
+    one_of("opportunities", "source", "csm_sourced", "ae_sourced", "joint", "csm_closed", "add_on"),
+    not_null("reps", "rep_id", example="coalesce(name, 'NULL')"),
+    unique("reps", "rep_id"),
+    not_null("reps", "role"),
+    one_of("reps", "role", "expansion_rep", "csm"),
+    one_of("reps", "segment", "high_velocity", "mid_market", "enterprise"),
+    row_rule("reps", "capacity", "0 < x <= 1", "capacity <= 0 OR capacity > 1"),
+)
