@@ -1,0 +1,104 @@
+"""Feature columns of the close-probability model and their encoding to a numeric matrix.
+
+The encoding is done in Polars (fast, column-wise) so that the scikit-learn pipelines only
+ever see a float matrix: numeric columns first, then one column of integer codes per
+categorical column.
+
+- numeric: cast to Float64; null, NaN and +/-inf become NaN (imputed or handled downstream).
+- categorical: cast to String; null becomes the constant level ``MISSING`` (constant
+  imputation). The ``MAX_LEVELS`` most frequent training levels get codes 0..k-1; rarer
+  training levels and levels never seen in training get NaN, i.e. one shared "other" level.
+  The cap keeps every code below HistGradientBoosting's 255-bin limit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+MISSING = "__missing__"
+MAX_LEVELS = 254
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """The model's feature columns, by type."""
+
+    numeric: tuple[str, ...]
+    categorical: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        """Refuse an empty spec and a column listed twice."""
+        columns = self.columns
+        if not columns:
+            raise ValueError("FeatureSpec needs at least one feature column")
+        if len(set(columns)) != len(columns):
+            raise ValueError(f"FeatureSpec lists a column twice: {columns}")
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """All feature columns, numeric first (the order of the encoded matrix)."""
+        return (*self.numeric, *self.categorical)
+
+
+def require_columns(frame: pl.DataFrame, columns: tuple[str, ...] | list[str], what: str) -> None:
+    """Raise a clear error when ``frame`` lacks any of ``columns``."""
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{what} is missing column(s): {', '.join(missing)}")
+
+
+def categorical_text(column: str) -> pl.Expr:
+    """A categorical column as text, null replaced by the constant level ``MISSING``."""
+    return pl.col(column).cast(pl.String).fill_null(MISSING)
+
+
+@dataclass(frozen=True)
+class FeatureEncoder:
+    """Maps a frame's feature columns to the float matrix the estimators are fitted on."""
+
+    spec: FeatureSpec
+    levels: dict[str, tuple[str, ...]]
+
+    @classmethod
+    def fit(cls, frame: pl.DataFrame, spec: FeatureSpec) -> FeatureEncoder:
+        """Learn each categorical column's levels: the most frequent, ties by name."""
+        levels = {}
+        for column in spec.categorical:
+            counts = frame.group_by(categorical_text(column).alias("level")).len()
+            top = counts.sort(["len", "level"], descending=[True, False]).head(MAX_LEVELS)
+            levels[column] = tuple(top["level"].sort().to_list())
+        return cls(spec, levels)
+
+    @property
+    def categorical_indices(self) -> list[int]:
+        """Positions of the categorical code columns in the encoded matrix."""
+        start = len(self.spec.numeric)
+        return list(range(start, start + len(self.spec.categorical)))
+
+    @property
+    def numeric_indices(self) -> list[int]:
+        """Positions of the numeric columns in the encoded matrix."""
+        return list(range(len(self.spec.numeric)))
+
+    def transform(self, frame: pl.DataFrame) -> np.ndarray:
+        """The float matrix of ``frame``: numeric values, then categorical codes (NaN = other)."""
+        require_columns(frame, self.spec.columns, "feature frame")
+        numeric = [_finite_or_null(column) for column in self.spec.numeric]
+        codes = [self._codes(column) for column in self.spec.categorical]
+        return frame.select(numeric + codes).to_numpy()
+
+    def _codes(self, column: str) -> pl.Expr:
+        """Integer code of each level as Float64; rare or unseen levels give null (NaN)."""
+        levels = self.levels[column]
+        return categorical_text(column).replace_strict(
+            levels, np.arange(len(levels), dtype=np.float64), default=None, return_dtype=pl.Float64
+        )
+
+
+def _finite_or_null(column: str) -> pl.Expr:
+    """A numeric column as Float64 with null, NaN and infinities all turned into null."""
+    value = pl.col(column).cast(pl.Float64)
+    return pl.when(value.is_finite()).then(value).alias(column)

@@ -1,0 +1,7 @@
+"""The verbs of `quota-plan`, one module each: `add_parser(verbs)` and `run(args)`.
+
+To add a verb, write a module here and list it in VERBS (the order of `--help`)."""
+
+from pipeline.commands import plans, run, sample
+
+VERBS = (sample, run, plans)
