@@ -3,7 +3,8 @@
 -- date. Key: (rep_id, period, period_index). period_start / period_end: [start, end).
 -- phased_quota = quota x the period's phasing weight (quota_phasing); for the year to date it is
 -- quota x the weights of the months elapsed, the current month pro rata by days up to `through`.
--- A month or quarter still running (complete = false) is measured against its full phased quota.
+-- A month or quarter still running (complete = false) is measured against its full phased quota;
+-- the year to date is complete once `through` is the plan year's last day.
 -- credited_arr = the rep's expansion credits (rep_credit) closed in the period up to `through`;
 -- attainment = credited_arr / phased_quota, NULL when phased_quota is 0. Money: annual ARR.
 WITH reps AS (
@@ -29,13 +30,15 @@ elapsed AS (
 
 periods AS (
     SELECT 'month' AS period, month_index AS period_index, month_start AS period_start,
-           month_end AS period_end, weight
+           month_end AS period_end, month_end <= $through::DATE + 1 AS complete, weight
     FROM elapsed WHERE month_start <= $through
     UNION ALL
-    SELECT 'quarter', (month_index - 1) // 3 + 1, min(month_start), max(month_end), sum(weight)
+    SELECT 'quarter', (month_index - 1) // 3 + 1, min(month_start), max(month_end),
+           max(month_end) <= $through::DATE + 1, sum(weight)
     FROM elapsed GROUP BY (month_index - 1) // 3 + 1 HAVING min(month_start) <= $through
     UNION ALL
-    SELECT 'year_to_date', 1, min(month_start), $through::DATE + 1, sum(weight * elapsed_share)
+    SELECT 'year_to_date', 1, min(month_start), $through::DATE + 1, max(month_end) <= $through::DATE + 1,
+           sum(weight * elapsed_share)
     FROM elapsed
 ),
 
@@ -56,7 +59,7 @@ SELECT
     p.period_index,
     p.period_start,
     p.period_end,
-    p.period_end <= $through::DATE + 1 AS complete,
+    p.complete,
     r.quota,
     p.weight AS quota_share,
     r.quota * p.weight AS phased_quota,
