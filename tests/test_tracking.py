@@ -289,3 +289,11 @@ def test_track_verb_reruns_tracking_as_of_a_date(sample_inputs: Path, sample_pla
             True,)
         # one summary line per rep, flagged
         assert sum(line.startswith("R0") for line in stdout.splitlines()) == reps
+        before = con.execute("SELECT * FROM main.pipeline_coverage ORDER BY ALL").fetchall()
+    # bad input: the tracking job stops with one message, the tracking tables stay as they were
+    bad = write_inputs(tmp_path / "bad", {"accounts": [account_with_acv("A1", 10_000)] * 2})
+    assert main(["track", "--input", str(bad), "--db", str(db)]) == 1
+    assert "accounts.csv" in capsys.readouterr().err
+    with warehouse.connect(db, read_only=True) as con:
+        assert con.execute("SELECT * FROM main.pipeline_coverage ORDER BY ALL").fetchall() == before
+        assert con.execute("SELECT count(*) FROM main.tracking_runs").fetchone() == (2,)
