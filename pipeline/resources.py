@@ -2,7 +2,7 @@
 
 Defaults come from environment variables so that `dagster dev`, the CLI and tests point the
 same assets at different places without code changes:
-QUOTA_PLAN_DB, QUOTA_PLAN_INPUT, QUOTA_PLAN_CONFIG, QUOTA_PLAN_AS_OF.
+QUOTA_PLAN_DB, QUOTA_PLAN_INPUT, QUOTA_PLAN_CONFIG, QUOTA_PLAN_AS_OF, QUOTA_PLAN_TRACK_THROUGH.
 """
 
 from __future__ import annotations
@@ -46,14 +46,16 @@ class PlanInputs(dg.ConfigurableResource):
 
 
 class PlanConfig(dg.ConfigurableResource):
-    """The plan settings file, optionally with the plan date overridden."""
+    """The plan settings file, optionally with the plan date and the tracking date overridden."""
 
     settings_path: str = str(DEFAULT_CONFIG)
     as_of: str = ""
+    track_through: str = ""
 
     def load(self) -> PlanSettings:
         as_of = dt.date.fromisoformat(self.as_of) if self.as_of else None
-        return load_settings(self.settings_path, as_of=as_of)
+        through = dt.date.fromisoformat(self.track_through) if self.track_through else None
+        return load_settings(self.settings_path, as_of=as_of, through=through)
 
 
 def resources_from_env() -> dict[str, dg.ConfigurableResource]:
@@ -64,5 +66,6 @@ def resources_from_env() -> dict[str, dg.ConfigurableResource]:
         "plan_config": PlanConfig(
             settings_path=env.get("QUOTA_PLAN_CONFIG", str(DEFAULT_CONFIG)),
             as_of=env.get("QUOTA_PLAN_AS_OF", ""),
+            track_through=env.get("QUOTA_PLAN_TRACK_THROUGH", ""),
         ),
     }

@@ -26,12 +26,16 @@ class PlanOutcome:
     db: Path
 
 
-def configure(input_dir: str | Path, config: str | Path, db: str | Path, as_of: dt.date | None) -> None:
+def configure(
+    input_dir: str | Path, config: str | Path, db: str | Path, as_of: dt.date | None,
+    through: dt.date | None = None,
+) -> None:
     """Point the code location's resources at these paths (read when definitions load)."""
     os.environ["QUOTA_PLAN_INPUT"] = str(Path(input_dir).resolve())
     os.environ["QUOTA_PLAN_CONFIG"] = str(Path(config).resolve())
     os.environ["QUOTA_PLAN_DB"] = str(Path(db).resolve())
     os.environ["QUOTA_PLAN_AS_OF"] = as_of.isoformat() if as_of else ""
+    os.environ["QUOTA_PLAN_TRACK_THROUGH"] = through.isoformat() if through else ""
 
 
 def _root_cause(error: dg.SerializableErrorInfo | None) -> str:
@@ -55,6 +59,23 @@ def _failure_message(result: dg.ExecuteInProcessResult) -> str:
     return "the run failed (see the Dagster logs)"
 
 
+def _execute(
+    job_name: str, input_dir: str | Path, config: str | Path, db: str | Path,
+    as_of: dt.date | None, through: dt.date | None, instance: dg.DagsterInstance | None,
+) -> dg.ExecuteInProcessResult:
+    """Validate the settings and input folder, then run one job of the code location in-process."""
+    load_settings(config, as_of=as_of, through=through)  # fail fast, before touching the warehouse
+    if not Path(input_dir).is_dir():
+        raise PlanRunError(f"input folder not found: {input_dir}")
+    configure(input_dir, config, db, as_of, through)
+    from pipeline.definitions import defs  # noqa: PLC0415  (resources read the environment on load)
+
+    job = defs().resolve_job_def(job_name)
+    if instance is None:
+        instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
+    return job.execute_in_process(instance=instance, raise_on_error=False, run_config=QUIET_LOGS)
+
+
 def run_plan(
     input_dir: str | Path,
     config: str | Path,
@@ -62,17 +83,9 @@ def run_plan(
     as_of: dt.date | None = None,
     instance: dg.DagsterInstance | None = None,
 ) -> PlanOutcome:
-    """Materialize the whole plan; raise PlanRunError with one clear message on failure."""
-    load_settings(config, as_of=as_of)  # fail fast on bad settings, before touching the warehouse
-    if not Path(input_dir).is_dir():
-        raise PlanRunError(f"input folder not found: {input_dir}")
-    configure(input_dir, config, db, as_of)
-    from pipeline.definitions import defs  # noqa: PLC0415  (resources read the environment on load)
-
-    job = defs().resolve_job_def("plan_job")
-    if instance is None:
-        instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
-    result = job.execute_in_process(instance=instance, raise_on_error=False, run_config=QUIET_LOGS)
+    """Materialize the whole plan (and its tracking); raise PlanRunError with one clear message
+    on failure."""
+    result = _execute("plan_job", input_dir, config, db, as_of, None, instance)
     if not result.success:
         message = _failure_message(result)
         with warehouse.connect(db) as con:
@@ -81,3 +94,18 @@ def run_plan(
     with warehouse.connect(db) as con:
         plan_id = plan_store.current_plan_id(con)
     return PlanOutcome(plan_id=plan_id or "", dagster_run_id=result.run_id, db=Path(db))
+
+
+def run_tracking(
+    input_dir: str | Path,
+    config: str | Path,
+    db: str | Path,
+    through: dt.date | None = None,
+    instance: dg.DagsterInstance | None = None,
+) -> str:
+    """Re-ingest the inputs and track the current plan (tracking_job); returns the Dagster run id.
+    On failure the previous tracking tables stay as they were."""
+    result = _execute("tracking_job", input_dir, config, db, None, through, instance)
+    if not result.success:
+        raise PlanRunError(_failure_message(result))
+    return result.run_id

@@ -98,6 +98,109 @@ class ModelSettings(_Strict):
         return self
 
 
+CONTRACT_SOURCES = ("csm_sourced", "ae_sourced", "joint", "csm_closed", "add_on")
+BONUS_RATE_RANGE = (0.05, 0.10)
+
+
+class CreditTier(_Strict):
+    """One cell of the attribution matrix: deals of the source with amount >= min_amount (up to
+    the next tier's min_amount, exclusive) credit rep_share to the expansion rep, csm_share to the CSM."""
+
+    min_amount: float = Field(ge=0, description="lowest deal amount of the tier (inclusive)")
+    rep_share: float = Field(ge=0, le=1, description="share of the deal amount credited to the expansion rep")
+    csm_share: float = Field(ge=0, le=1, description="share of the deal amount credited to the CSM")
+
+    @model_validator(mode="after")
+    def _shares_sum(self) -> CreditTier:
+        if self.rep_share + self.csm_share > 1 + 1e-9:
+            raise ValueError(f"rep_share {self.rep_share} + csm_share {self.csm_share} > 1")
+        return self
+
+
+def _default_matrix() -> dict[str, list[CreditTier]]:
+    return {
+        "csm_sourced": [CreditTier(min_amount=0, rep_share=0.70, csm_share=0.30),
+                        CreditTier(min_amount=25_000, rep_share=0.60, csm_share=0.40),
+                        CreditTier(min_amount=100_000, rep_share=0.55, csm_share=0.45)],
+        "ae_sourced": [CreditTier(min_amount=0, rep_share=0.80, csm_share=0.20)],
+        "joint": [CreditTier(min_amount=0, rep_share=0.50, csm_share=0.50)],
+        "csm_closed": [CreditTier(min_amount=0, rep_share=0.00, csm_share=1.00)],
+        "add_on": [CreditTier(min_amount=0, rep_share=0.00, csm_share=0.00)],
+    }
+
+
+class TrackingSettings(_Strict):
+    """In-year tracking against the current plan: credit splits, attainment, coverage, CSM bonus."""
+
+    through: dt.date | None = Field(
+        default=None, description="track up to this day (inclusive); null = the latest opportunity date"
+    )
+    schedule: str = Field(default="0 6 * * *", description="cron schedule of tracking_job")
+    attribution: dict[str, list[CreditTier]] = Field(
+        default_factory=_default_matrix, description="deal source -> size tiers -> rep and CSM shares"
+    )
+    missing_source: str = Field(default="joint", description="source rule applied to a deal without a source")
+    commission_rate: dict[str, float] = Field(
+        default={"high_velocity": 0.10, "mid_market": 0.10, "enterprise": 0.10},
+        description="expansion rep commission per segment, fraction of the rep's credited ARR",
+    )
+    csm_bonus_rate: float = Field(
+        default=0.075, description="CSM soft bonus: this share of the rep's commission on a CSM-sourced deal"
+    )
+    phasing: Literal["flat", "seasonal"] = Field(default="flat", description="how the yearly quota spreads over months")
+    phasing_history_years: int = Field(default=3, gt=0, description="seasonal phasing learns from this many years")
+    coverage_warning: float = Field(default=3.0, gt=0, description="coverage below this is a warning")
+    coverage_urgent: float = Field(default=2.0, gt=0, description="coverage below this is urgent")
+
+    @model_validator(mode="after")
+    def _matrix_valid(self) -> TrackingSettings:
+        if sorted(self.attribution) != sorted(CONTRACT_SOURCES):
+            raise ValueError(f"attribution must list exactly the sources {list(CONTRACT_SOURCES)}, "
+                             f"got {sorted(self.attribution)}")
+        for source, tiers in self.attribution.items():
+            edges = [t.min_amount for t in tiers]
+            if not edges or edges[0] != 0 or edges != sorted(set(edges)):
+                raise ValueError(f"attribution.{source}: tiers must start at min_amount 0 and increase "
+                                 f"strictly (contiguous, no gap or overlap), got {edges}")
+        if self.missing_source not in CONTRACT_SOURCES:
+            raise ValueError(f"missing_source must be one of {list(CONTRACT_SOURCES)}, got {self.missing_source!r}")
+        if sorted(self.commission_rate) != sorted(SEGMENT_NAMES) or not all(
+            0 <= r <= 1 for r in self.commission_rate.values()
+        ):
+            raise ValueError(f"commission_rate needs a rate 0-1 for each of {list(SEGMENT_NAMES)}")
+        low, high = BONUS_RATE_RANGE
+        if not low <= self.csm_bonus_rate <= high:
+            raise ValueError(f"csm_bonus_rate {self.csm_bonus_rate} is outside {low:.2f}-{high:.2f}")
+        if self.coverage_urgent > self.coverage_warning:
+            raise ValueError(f"coverage_urgent {self.coverage_urgent} > coverage_warning {self.coverage_warning}")
+        return self
+
+    def credit_rules(self) -> list[dict[str, object]]:
+        """Rows of the attribution matrix table the SQL joins: [min_amount, max_amount) per tier."""
+        rows: list[dict[str, object]] = []
+        for source in CONTRACT_SOURCES:
+            tiers = self.attribution[source]
+            for tier, nxt in zip(tiers, [*tiers[1:], None], strict=True):
+                if len(tiers) == 1:
+                    size = "any amount"
+                elif nxt:
+                    size = f"{tier.min_amount:,.0f} <= amount < {nxt.min_amount:,.0f}"
+                else:
+                    size = f"amount >= {tier.min_amount:,.0f}"
+                split = (f"rep {tier.rep_share:.0%} / CSM {tier.csm_share:.0%}"
+                         if tier.rep_share or tier.csm_share else "no expansion credit")
+                rows.append({
+                    "source": source, "min_amount": tier.min_amount,
+                    "max_amount": nxt.min_amount if nxt else None,
+                    "rep_share": tier.rep_share, "csm_share": tier.csm_share,
+                    "rule": f"{source}, {size}: {split}",
+                })
+        return rows
+
+    def commission_table(self) -> list[dict[str, object]]:
+        return [{"segment": s, "commission_rate": r} for s, r in sorted(self.commission_rate.items())]
+
+
 class PlanSettings(_Strict):
     """The whole plan configuration."""
 
@@ -112,6 +215,7 @@ class PlanSettings(_Strict):
     joint_planning_min_acv: float = Field(default=50_000, ge=0, description="ACV above which joint planning is flagged")
     whitespace: WhitespaceSettings = WhitespaceSettings()
     model: ModelSettings = ModelSettings()
+    tracking: TrackingSettings = TrackingSettings()
 
     @model_validator(mode="after")
     def _segments_valid(self) -> PlanSettings:
@@ -185,8 +289,11 @@ class PlanSettings(_Strict):
         return hashlib.sha256(payload).hexdigest()[:16]
 
 
-def load_settings(path: str | Path | None = None, as_of: dt.date | None = None) -> PlanSettings:
-    """Read and validate the settings YAML; `as_of` overrides the file's plan date."""
+def load_settings(
+    path: str | Path | None = None, as_of: dt.date | None = None, through: dt.date | None = None
+) -> PlanSettings:
+    """Read and validate the settings YAML; `as_of` overrides the file's plan date, `through`
+    its tracking date (tracking.through)."""
     path = Path(path) if path else DEFAULT_CONFIG
     if not path.is_file():
         raise SettingsError(f"settings file not found: {path}")
@@ -196,6 +303,8 @@ def load_settings(path: str | Path | None = None, as_of: dt.date | None = None) 
         raise SettingsError(f"{path}: not valid YAML: {exc}") from exc
     if as_of is not None:
         raw["as_of"] = as_of
+    if through is not None:
+        raw["tracking"] = {**(raw.get("tracking") or {}), "through": through}
     try:
         return PlanSettings.model_validate(raw)
     except ValidationError as exc:

@@ -7,6 +7,7 @@ from pathlib import Path
 import duckdb
 
 from pipeline.settings import PlanSettings
+from pipeline.warehouse import table_exists
 
 SEGMENT_SQL = """
 SELECT a.segment, count(*) AS accounts, sum(a.acv) AS acv, sum(a.whitespace) AS whitespace, sum(a.eev) AS eev,
@@ -23,6 +24,15 @@ FROM main.quotas GROUP BY segment ORDER BY list_position($order, segment)
 """
 
 
+TRACKING_SQL = """
+SELECT c.rep_id, c.segment, c.quota, a.phased_quota, c.credited_ytd, a.attainment, c.remaining_quota,
+       c.qualified_pipeline, c.coverage, c.flag, c.won_deals, c.lost_deals, c.opp_to_close_rate
+FROM main.pipeline_coverage AS c
+JOIN main.attainment AS a ON a.rep_id = c.rep_id AND a.period = 'year_to_date'
+ORDER BY list_position($order, c.segment), c.rep_id
+"""
+
+
 def _money(value: float | None) -> str:
     return f"{value or 0:,.0f}"
 
@@ -32,6 +42,41 @@ def _table(headers: list[str], rows: list[list[str]]) -> list[str]:
     line = "  ".join(h.rjust(w) if i else h.ljust(w) for i, (h, w) in enumerate(zip(headers, widths, strict=True)))
     body = ["  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True))) for r in rows]
     return [line, *body]
+
+
+def _ratio(value: float | None, suffix: str = "") -> str:
+    return "-" if value is None else f"{value:.2f}{suffix}"
+
+
+def tracking_summary(con: duckdb.DuckDBPyConnection, settings: PlanSettings) -> list[str]:
+    """One line per expansion rep: year-to-date credits against phased quota, coverage, flag."""
+    plan_id, start, end, through = con.execute(
+        "SELECT plan_id, plan_start, plan_end, through FROM main.tracking_runs ORDER BY created_at DESC LIMIT 1"
+    ).fetchone()
+    order = {"order": [row["segment"] for row in settings.segment_table()]}
+    rows = con.execute(TRACKING_SQL, order).fetchall()
+    track = settings.tracking
+    lines = [f"In-year tracking of plan {plan_id} ({start} to {end}) through {through}: "
+             f"coverage warning < {track.coverage_warning:g}x, urgent < {track.coverage_urgent:g}x"]
+    lines += _table(
+        ["rep", "segment", "quota", "YTD quota", "credited YTD", "attainment", "remaining", "pipeline",
+         "coverage", "flag", "won/lost", "win rate"],
+        [[r, s, _money(q), _money(pq), _money(cr), _ratio(att), _money(rem), _money(pipe), _ratio(cov, "x"),
+          flag, f"{won}/{lost}", _ratio(rate)]
+         for r, s, q, pq, cr, att, rem, pipe, cov, flag, won, lost, rate in rows],
+    )
+    deals, no_source, no_rep, bonus = con.execute(
+        "SELECT count(*), count(*) FILTER (WHERE source_defaulted), count(*) FILTER (WHERE rep_id IS NULL), "
+        "sum(csm_source_bonus) FROM main.expansion_credits"
+    ).fetchone()
+    lines.append(f"  {deals:,} closed-won expansion deals credited; CSM source bonus {_money(bonus)} "
+                 f"(main.csm_source_bonus)")
+    if no_source:
+        lines.append(f"  NOTE: {no_source:,} won deals have no source: credited by the "
+                     f"'{track.missing_source}' rule (tracking.missing_source)")
+    if no_rep:
+        lines.append(f"  NOTE: {no_rep:,} won deals have no deal owner and no territory rep: credited to no rep")
+    return lines
 
 
 def plan_summary(con: duckdb.DuckDBPyConnection, settings: PlanSettings, db: Path) -> str:
@@ -70,11 +115,14 @@ def plan_summary(con: duckdb.DuckDBPyConnection, settings: PlanSettings, db: Pat
         shown = ", ".join(f"{m} {metrics[m]:.3f}" for m in ("roc_auc", "brier", "log_loss", "ece") if m in metrics)
         lines.append(f"  holdout: {shown}")
     moved = con.execute("SELECT count(*) FILTER (WHERE moved), count(*) FROM main.territories").fetchone()
+    lines.append(f"Territories: {moved[1]:,} accounts assigned, {moved[0]:,} change owner")
+    if table_exists(con, "main", "tracking_runs"):
+        lines += ["", *tracking_summary(con, settings)]
     lines += [
-        f"Territories: {moved[1]:,} accounts assigned, {moved[0]:,} change owner",
         "",
         f"Outputs: DuckDB file {db.resolve()}",
         "  tables main.whitespace_items, main.account_eev, main.territories, main.quotas, "
-        "main.model_metrics, main.plan_runs (versions in schema plans)",
+        "main.model_metrics, main.plan_runs (versions in schema plans); tracking: main.expansion_credits, "
+        "main.csm_source_bonus, main.attainment, main.pipeline_coverage, main.tracking_runs",
     ]
     return "\n".join(lines)

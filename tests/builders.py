@@ -57,3 +57,12 @@ def write_inputs(folder: Path, tables: dict[str, list[dict]]) -> Path:
             for row in rows:
                 writer.writerow({c: row.get(c, "") for c in COLUMNS[table]})
     return folder
+
+
+def deal(opportunity_id: str, amount: float, source: str | None = "ae_sourced", close_date: str = "2026-02-10",
+         stage: str = "won", kind: str = "expansion", owner_id: str = "R1", account_id: str = "A1",
+         csm_id: str = "C1", created_date: str = "2025-11-01") -> dict:
+    """One opportunities row (an empty close_date for an open deal; source None = no source)."""
+    return {"opportunity_id": opportunity_id, "account_id": account_id, "product_id": "WS2", "type": kind,
+            "created_date": created_date, "close_date": close_date, "stage": stage, "amount": amount,
+            "source": source or "", "owner_id": owner_id, "csm_id": csm_id}

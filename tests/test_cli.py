@@ -16,7 +16,7 @@ def _run(*args: str) -> subprocess.CompletedProcess:
 def test_help_lists_verbs_and_options():
     top = _run("--help")
     assert top.returncode == 0
-    for verb in ("sample", "run", "plans"):
+    for verb in ("sample", "run", "track", "plans"):
         assert verb in top.stdout
     run = _run("run", "--help")
     for option in ("--input", "--config", "--db", "--as-of"):

@@ -1,9 +1,24 @@
-"""Jobs. plan_job: the whole plan, from the input folder to a new published plan version."""
+"""Jobs and schedules.
+
+plan_job: the whole plan, from the input folder to a new published plan version, then the
+in-year tracking of that plan (the tracking assets depend on plan_version).
+tracking_job: re-ingests the input folder (the latest CRM data) and re-runs the tracking
+assets against the CURRENT plan, without re-planning; scheduled by tracking.schedule
+(schedules.py)."""
 
 import dagster as dg
 
 plan_job = dg.define_asset_job(
     "plan_job",
     selection=dg.AssetSelection.all(),
-    description="Ingest, validate, score whitespace, build territories and quotas, publish a plan version.",
+    description="Ingest, validate, score whitespace, build territories and quotas, publish a plan version, "
+    "then track it (credits, attainment, coverage).",
 )
+
+tracking_job = dg.define_asset_job(
+    "tracking_job",
+    selection=dg.AssetSelection.groups("ingestion", "tracking"),
+    description="Re-ingest the inputs and measure the current plan: expansion credits, CSM source bonus, "
+    "attainment and pipeline coverage.",
+)
+

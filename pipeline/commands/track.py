@@ -1,0 +1,45 @@
+"""`quota-plan track`: re-ingest the inputs and measure the current plan (tracking_job)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+from pipeline.commands.common import add_db_option, iso_date
+from pipeline.settings import DEFAULT_CONFIG, load_settings
+
+
+def add_parser(verbs: argparse._SubParsersAction) -> None:
+    parser = verbs.add_parser(
+        "track", help="track the current plan: credits, attainment, pipeline coverage",
+        description="Re-ingest the input folder (the latest CRM data) and measure the current plan "
+        "without re-planning: expansion credits by the attribution matrix, CSM source bonus, "
+        "attainment per month, quarter and year to date, pipeline coverage with flags. The same "
+        "tracking_job runs on the settings' tracking.schedule.",
+    )
+    parser.add_argument("--input", required=True, type=Path, help="input folder (as for `run`)")
+    parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG,
+                        help="plan settings YAML (default config/plan.yaml)")
+    add_db_option(parser)
+    parser.add_argument("--through", type=iso_date,
+                        help="track up to this day YYYY-MM-DD (default: tracking.through, else the latest "
+                        "opportunity date)")
+
+
+def run(args: argparse.Namespace) -> None:
+    from pipeline import warehouse  # noqa: PLC0415
+    from pipeline.runner import run_tracking  # noqa: PLC0415
+    from pipeline.summary import tracking_summary  # noqa: PLC0415
+
+    settings = load_settings(args.config, through=args.through)
+    if not args.db.is_file():
+        raise FileNotFoundError(f"no DuckDB file at {args.db}: run the plan first")
+    os.environ["QUOTA_PLAN_PROGRESS"] = "1"
+    started = time.perf_counter()
+    run_tracking(args.input, args.config, args.db, through=args.through)
+    print(f"Tracking done in {time.perf_counter() - started:.1f}s\n", file=sys.stderr)
+    with warehouse.connect(args.db, read_only=True) as con:
+        print("\n".join(tracking_summary(con, settings)))
