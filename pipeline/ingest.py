@@ -105,8 +105,15 @@ class _Staged:
         return self.file.name if self.file else self.spec.name
 
 
-def ingest_inputs(con: duckdb.DuckDBPyConnection, input_dir: str | Path, schema: str = "raw") -> IngestResult:
-    """Validate the input folder against the contract and load it into `schema` (all or nothing)."""
+def ingest_inputs(
+    con: duckdb.DuckDBPyConnection,
+    input_dir: str | Path,
+    schema: str = "raw",
+    fingerprint_of: Iterable[Path] | None = None,
+) -> IngestResult:
+    """Validate the input folder against the contract and load it into `schema` (all or nothing).
+    The data fingerprint is taken over the folder's table files, or over `fingerprint_of` (the
+    source files and mapping a mapped folder was made from)."""
     if not _IDENTIFIER.fullmatch(schema):
         raise ValueError(f"not a schema name: {schema!r}")
     input_dir = Path(input_dir)
@@ -126,7 +133,7 @@ def ingest_inputs(con: duckdb.DuckDBPyConnection, input_dir: str | Path, schema:
             tables=rows,
             files={name: path.name for name, path in files.items()},
             has_usage="usage" in files,
-            data_fingerprint=fingerprint(files.values()),
+            data_fingerprint=fingerprint(files.values() if fingerprint_of is None else fingerprint_of),
         )
         _publish(con, staged, schema, result)
         return result

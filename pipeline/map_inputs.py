@@ -4,7 +4,9 @@ Runs in its own in-memory DuckDB: each mapped table is one generated SELECT over
 file (identifiers checked against the file's header and quoted; constants, prefixes and value
 maps bound as parameters or read from the `value_maps` table filled from Python), then the
 rows breaking a set-aside rule are moved to `rejected_rows` (rule predicates from
-pipeline/contract.py), then derived tables are built (sql/subscriptions_from_won_deals.sql).
+pipeline/contract.py), then derived tables are built (sql/subscriptions_from_won_deals.sql). Contract columns the
+mapping does not name are written empty (the source does not have them; the contract's
+defaults and not-null rules then apply).
 The contract tables are written as TABLE.parquet into a staging folder that
 `ingest_inputs` validates like any input folder: there is one validation path. Every step is
 counted in the report (rows read, set aside by rule with example keys, derived, written).
@@ -174,7 +176,8 @@ def _map_table(
         items.append(f"{expression} AS {_q(target)}")
         if problem:
             violations.append(problem)
-    items += [f"{_text_of(table, k)} AS {_q(k)}" for k in table.keep if k not in table.columns]
+    items += [f"CAST(NULL AS VARCHAR) AS {_q(c)}" for c in TABLES[name].column_names if c not in table.columns]
+    items += [f"{_text_of(table, k)} AS {_q(k)}" for k in table.keep if k not in TABLES[name].column_names]
     if violations:
         return violations
     _execute(con, f"CREATE TABLE mapped_{name} AS SELECT {', '.join(items)} FROM {relation}", sql.params)

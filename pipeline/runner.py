@@ -10,6 +10,7 @@ from pathlib import Path
 import dagster as dg
 
 from pipeline import plan_store, warehouse
+from pipeline.mapping import MappingError, load_mapping
 from pipeline.settings import load_settings
 
 QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
@@ -26,9 +27,12 @@ class PlanOutcome:
     db: Path
 
 
-def configure(input_dir: str | Path, config: str | Path, db: str | Path, as_of: dt.date | None) -> None:
+def configure(
+    input_dir: str | Path, config: str | Path, db: str | Path, as_of: dt.date | None, mapping: str | Path | None = None
+) -> None:
     """Point the code location's resources at these paths (read when definitions load)."""
     os.environ["QUOTA_PLAN_INPUT"] = str(Path(input_dir).resolve())
+    os.environ["QUOTA_PLAN_MAPPING"] = str(Path(mapping).resolve()) if mapping else ""
     os.environ["QUOTA_PLAN_CONFIG"] = str(Path(config).resolve())
     os.environ["QUOTA_PLAN_DB"] = str(Path(db).resolve())
     os.environ["QUOTA_PLAN_AS_OF"] = as_of.isoformat() if as_of else ""
@@ -61,12 +65,19 @@ def run_plan(
     db: str | Path,
     as_of: dt.date | None = None,
     instance: dg.DagsterInstance | None = None,
+    mapping: str | Path | None = None,
 ) -> PlanOutcome:
-    """Materialize the whole plan; raise PlanRunError with one clear message on failure."""
+    """Materialize the whole plan; raise PlanRunError with one clear message on failure.
+    `mapping`: a source mapping file (mappings/*.yaml) applied to the input folder first."""
     load_settings(config, as_of=as_of)  # fail fast on bad settings, before touching the warehouse
     if not Path(input_dir).is_dir():
         raise PlanRunError(f"input folder not found: {input_dir}")
-    configure(input_dir, config, db, as_of)
+    if mapping:
+        try:
+            load_mapping(mapping)  # fail fast on a bad mapping file too
+        except MappingError as exc:
+            raise PlanRunError(str(exc)) from exc
+    configure(input_dir, config, db, as_of, mapping)
     from pipeline.definitions import defs  # noqa: PLC0415  (resources read the environment on load)
 
     job = defs().resolve_job_def("plan_job")

@@ -23,6 +23,9 @@ FROM main.quotas GROUP BY segment ORDER BY list_position($order, segment)
 """
 
 
+EXAMPLES_WIDTH = 48
+
+
 def _money(value: float | None) -> str:
     return f"{value or 0:,.0f}"
 
@@ -32,6 +35,26 @@ def _table(headers: list[str], rows: list[list[str]]) -> list[str]:
     line = "  ".join(h.rjust(w) if i else h.ljust(w) for i, (h, w) in enumerate(zip(headers, widths, strict=True)))
     body = ["  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True))) for r in rows]
     return [line, *body]
+
+
+def data_quality_lines(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The data-quality report of the current plan, then what the plan does without."""
+    report = con.execute(
+        "SELECT step, \"table\", file, rule, rows, examples FROM main.data_quality ORDER BY position"
+    ).fetchall()
+    shown = [r for r in report if r[0] != "degraded"]
+    lines = ["Data quality (rows read, set aside by rule, derived, loaded)"]
+    lines += _table(
+        ["step", "table", "file", "rule", "rows", "examples"],
+        [[step, table, file, rule, f"{rows:,}", _shorten(examples)] for step, table, file, rule, rows, examples in shown],
+    )
+    lines += [f"DEGRADED: {table}: {rule} ({rows:,} accounts)" for step, table, _, rule, rows, _ in report
+              if step == "degraded"]
+    return lines
+
+
+def _shorten(text: str, width: int = EXAMPLES_WIDTH) -> str:
+    return text if len(text) <= width else text[: width - 3] + "..."
 
 
 def plan_summary(con: duckdb.DuckDBPyConnection, settings: PlanSettings, db: Path) -> str:
@@ -69,12 +92,13 @@ def plan_summary(con: duckdb.DuckDBPyConnection, settings: PlanSettings, db: Pat
     if metrics:
         shown = ", ".join(f"{m} {metrics[m]:.3f}" for m in ("roc_auc", "brier", "log_loss", "ece") if m in metrics)
         lines.append(f"  holdout: {shown}")
+    lines += ["", *data_quality_lines(con)]
     moved = con.execute("SELECT count(*) FILTER (WHERE moved), count(*) FROM main.territories").fetchone()
     lines += [
         f"Territories: {moved[1]:,} accounts assigned, {moved[0]:,} change owner",
         "",
         f"Outputs: DuckDB file {db.resolve()}",
         "  tables main.whitespace_items, main.account_eev, main.territories, main.quotas, "
-        "main.model_metrics, main.plan_runs (versions in schema plans)",
+        "main.model_metrics, main.data_quality, main.rejected_rows, main.plan_runs (versions in schema plans)",
     ]
     return "\n".join(lines)

@@ -1,9 +1,10 @@
 -- subscriptions_from_won_deals: subscriptions derived from won opportunities, for a source with
 -- no billing data (a CRM export). Grain: one line per won deal; key (account_id, product_id,
 -- start_date). A won deal is a line from its close date for $window_months months (end_date
--- exclusive), quantity 1, arr = the deal's amount: an account holds a product from its first won
--- deal for as long as it keeps buying it, and its ACV on a date is the sum of the amounts won in
--- the window before that date (point in time: no deal closed later counts). Reads the mapped
+-- exclusive), quantity 1, arr = the deal's amount annualised (x 12 / window_months): an account
+-- holds a product from its first won deal for as long as it keeps buying it, and its ACV on a
+-- date is the annual run rate of what it bought in the window before that date (point in time:
+-- no deal closed later counts). Reads the mapped
 -- opportunities (text columns, already mapped to contract values); a value that does not convert
 -- is reported by the contract check of opportunities, so TRY_CAST loses nothing here.
 WITH won AS (
@@ -21,7 +22,7 @@ SELECT
     account_id,
     product_id,
     CAST(1 AS BIGINT) AS quantity,
-    amount AS arr,
+    amount * 12 / $window_months AS arr,
     close_date AS start_date,
     CAST(close_date + to_months($window_months) AS DATE) AS end_date,
     opportunity_id AS source_opportunity_id
