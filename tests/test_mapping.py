@@ -1,0 +1,154 @@
+"""Source mappings: the Maven CRM sample planned end to end through its shipped mapping, set-aside
+counts checked against the raw CSVs, and clear errors for a bad mapping."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+
+from pipeline import warehouse
+from pipeline.ingest import InputContractError
+from pipeline.map_inputs import apply_mapping
+from pipeline.mapping import MappingError, SourceMapping, load_mapping
+from pipeline.runner import PlanOutcome, run_plan
+from pipeline.summary import data_quality_lines
+
+ROOT = Path(__file__).resolve().parents[1]
+MAVEN = ROOT.parent.parent / "shared" / "datasets" / "maven-crm"
+MAVEN_DIR = MAVEN if MAVEN.is_dir() else Path("/work/shared/datasets/maven-crm")
+MAVEN_MAPPING = ROOT / "mappings" / "maven_crm.yaml"
+MAVEN_CONFIG = ROOT / "config" / "maven_crm.yaml"
+
+
+@pytest.fixture(scope="module")
+def maven_plan(tmp_path_factory: pytest.TempPathFactory) -> PlanOutcome:
+    db = Path(tmp_path_factory.mktemp("maven")) / "plan.duckdb"
+    return run_plan(MAVEN_DIR, MAVEN_CONFIG, db, instance=dg.DagsterInstance.ephemeral(), mapping=MAVEN_MAPPING)
+
+
+def _query(db: Path, sql: str) -> list[tuple]:
+    with warehouse.connect(db, read_only=True) as con:
+        return con.execute(sql).fetchall()
+
+
+def test_maven_sample_plans_end_to_end(maven_plan: PlanOutcome):
+    db = maven_plan.db
+    csv = duckdb.connect()
+    accounts = csv.execute("SELECT count(*) FROM read_csv(?)", [str(MAVEN_DIR / "accounts.csv")]).fetchone()[0]
+    agents = csv.execute("SELECT count(*) FROM read_csv(?)", [str(MAVEN_DIR / "sales_teams.csv")]).fetchone()[0]
+    # every account gets a segment and an EEV; accounts of the expansion segments a rep of theirs
+    assert _query(db, "SELECT count(*), count(segment) FROM main.account_eev") == [(accounts, accounts)]
+    assert _query(db, """SELECT count(*) FROM main.account_eev a LEFT JOIN main.territories t USING (account_id)
+        LEFT JOIN main.quotas q ON q.rep_id = t.rep_id
+        WHERE a.segment <> 'self_serve' AND (q.segment IS DISTINCT FROM a.segment)""") == [(0,)]
+    # whitespace exists and EEV = whitespace x p_close x capture; quotas for every agent
+    assert _query(db, "SELECT count(*) > 0, bool_and(abs(eev - whitespace * p_close * capture) < 1e-6) "
+                      "FROM main.whitespace_items") == [(True, True)]
+    assert _query(db, "SELECT count(*), sum(quota) > 0 FROM main.quotas") == [(agents, True)]
+    # ids made from agent names; the pipeline's GTXPro is the price list's GTX Pro
+    assert _query(db, "SELECT rep_id FROM raw.reps WHERE name = 'Moses Frase'") == [("rep-moses-frase",)]
+    assert _query(db, "SELECT count(*) FROM raw.opportunities WHERE product_id = 'GTXPro'") == [(0,)]
+    assert _query(db, "SELECT count(*) FROM raw.accounts WHERE industry = 'technolgy'") == [(0,)]
+    # no renewal dates: no blackout windows; no owners: nobody moves
+    assert _query(db, "SELECT count(blackout_start) FROM main.account_eev") == [(0,)]
+    assert _query(db, "SELECT count(*) FILTER (WHERE moved) FROM main.territories") == [(0,)]
+
+
+def test_maven_set_aside_counts_match_the_csv(maven_plan: PlanOutcome):
+    pipeline = str(MAVEN_DIR / "sales_pipeline.csv")
+    csv = duckdb.connect()
+    no_account, engaged_without_date, total, won = csv.execute(
+        "SELECT count(*) FILTER (WHERE account IS NULL), "
+        "count(*) FILTER (WHERE account IS NOT NULL AND engage_date IS NULL), count(*), "
+        "count(*) FILTER (WHERE deal_stage = 'Won') FROM read_csv(?)",
+        [pipeline],
+    ).fetchone()
+    report = dict(
+        ((step, table, rule), rows)
+        for step, table, rule, rows in _query(maven_plan.db, 'SELECT step, "table", rule, rows FROM main.data_quality')
+    )
+    assert report[("read", "opportunities", "")] == total
+    assert report[("set aside", "opportunities", "account_id: not null")] == no_account
+    assert report[("set aside", "opportunities", "created_date: not null")] == engaged_without_date
+    assert report[("loaded", "opportunities", "")] == total - no_account - engaged_without_date
+    assert report[("derived", "subscriptions", "")] == won
+    # the rows set aside are kept, one per rule, never dropped silently
+    assert _query(maven_plan.db, "SELECT rule, count(*) FROM main.rejected_rows GROUP BY rule ORDER BY rule") == [
+        ("account_id: not null", no_account), ("created_date: not null", engaged_without_date)]
+    with warehouse.connect(maven_plan.db, read_only=True) as con:
+        lines = "\n".join(data_quality_lines(con))
+    assert f"{no_account:,}" in lines and "DEGRADED: accounts: no renewal date" in lines
+    assert "DEGRADED: usage: no usage table" in lines and "no current owner" in lines
+
+
+def _maven_copy(tmp_path: Path) -> Path:
+    folder = tmp_path / "maven"
+    shutil.copytree(MAVEN_DIR, folder)
+    return folder
+
+
+def _mapping_with(change: dict) -> SourceMapping:
+    raw = load_mapping(MAVEN_MAPPING).model_dump(exclude_defaults=True)
+    raw["tables"]["opportunities"]["columns"].update(change)
+    return SourceMapping.model_validate(raw)
+
+
+def test_unknown_source_column_is_named(tmp_path: Path):
+    mapping = _mapping_with({"account_id": {"column": "acount"}})
+    with pytest.raises(InputContractError) as error:
+        apply_mapping(MAVEN_DIR, mapping, tmp_path / "out")
+    message = str(error.value)
+    assert "sales_pipeline.csv: column acount: rule 'column present'" in message
+    assert "tables.opportunities.columns.account_id" in message and "deal_stage" in message
+
+
+def test_value_not_in_the_value_map_is_counted(tmp_path: Path):
+    mapping = _mapping_with({"stage": {"column": "deal_stage", "values": {"Won": "won", "Lost": "lost"}}})
+    with pytest.raises(InputContractError) as error:
+        apply_mapping(MAVEN_DIR, mapping, tmp_path / "out")
+    csv = duckdb.connect()
+    open_deals = csv.execute(
+        "SELECT count(*) FROM read_csv(?) WHERE deal_stage IN ('Engaging', 'Prospecting')",
+        [str(MAVEN_DIR / "sales_pipeline.csv")],
+    ).fetchone()[0]
+    assert str(error.value) == (
+        "sales_pipeline.csv: column deal_stage: rule 'value covered by the mapping's value map': "
+        f"{open_deals} rows break it (e.g. 'Engaging', 'Prospecting')"
+    )
+    # a default covers the other values instead
+    mapped = apply_mapping(MAVEN_DIR, _mapping_with({"stage": {"column": "deal_stage", "values": {
+        "Won": "won", "Lost": "lost"}, "default": "open"}}), tmp_path / "out")
+    assert duckdb.connect().execute("SELECT count(*) FROM read_parquet(?) WHERE stage = 'open'", [
+        str(mapped.folder / "opportunities.parquet")]).fetchone()[0] > 0
+
+
+def test_mapping_file_rules(tmp_path: Path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("source: x\ntables:\n  deals:\n    file: a.csv\n  accounts:\n    file: a.csv\n"
+                   "    columns:\n      acount_id: id\n      account_name: {column: n, value: x}\n"
+                   "    set_aside:\n      - {column: account_id, rule: unique}\n")
+    with pytest.raises(MappingError) as error:
+        load_mapping(bad)
+    assert "tables.accounts.columns.account_name: Value error, give exactly one of column, value, id_from" in str(
+        error.value)
+    bad.write_text("source: x\ntables:\n  deals:\n    file: a.csv\n  accounts:\n    file: a.csv\n"
+                   "    set_aside:\n      - {column: account_id, rule: unique}\n")
+    with pytest.raises(MappingError) as error:
+        load_mapping(bad)
+    assert "tables.deals: not a contract table" in str(error.value)
+    assert "tables.accounts.set_aside: rule 'unique' cannot be set aside" in str(error.value)
+    with pytest.raises(MappingError, match="mapping file not found"):
+        load_mapping(tmp_path / "missing.yaml")
+    good = load_mapping(MAVEN_MAPPING)
+    raw = good.model_dump(exclude_defaults=True)
+    raw["tables"]["accounts"]["columns"]["acount_id"] = "account"
+    with pytest.raises(ValueError, match="tables.accounts.columns.acount_id: not a column of accounts"):
+        SourceMapping.model_validate(raw)
+    raw["tables"]["accounts"]["columns"].pop("acount_id")
+    raw["tables"]["accounts"]["set_aside"] = [{"column": "employees", "rule": ">= 0"}]
+    with pytest.raises(ValueError, match="rule '>= 0' cannot be set aside"):
+        SourceMapping.model_validate(raw)
