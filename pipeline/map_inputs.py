@@ -131,10 +131,12 @@ def _read_headers(
 def _references(name: str, table: TableMap) -> list[tuple[str, str]]:
     """Every source column the table's mapping reads, with where the mapping names it."""
     refs = [(c.source, f"tables.{name}.columns.{target}") for target, c in table.columns.items() if c.source]
+    refs += [(c.only_if.column, f"tables.{name}.columns.{target}.only_if")
+             for target, c in table.columns.items() if c.only_if]
     refs += [(k, f"tables.{name}.keep") for k in table.keep]
     for alias, lookup in table.lookups.items():
-        (local, key), = lookup.on.items()
-        refs += [(local, f"tables.{name}.lookups.{alias}.on"), (f"{alias}.{key}", f"tables.{name}.lookups.{alias}.on")]
+        (local, key), = lookup.by.items()
+        refs += [(local, f"tables.{name}.lookups.{alias}.by"), (f"{alias}.{key}", f"tables.{name}.lookups.{alias}.by")]
     return refs
 
 
@@ -163,7 +165,7 @@ def _map_table(
     joins = []
     violations: list[Violation] = []
     for alias, lookup in table.lookups.items():
-        (local, key), = lookup.on.items()
+        (local, key), = lookup.by.items()
         lookup_path = sql.bind(str(files[lookup.file]))
         joins.append(f"LEFT JOIN {_reader(files[lookup.file], lookup_path)} AS {_q(alias)} "
                      f"ON src.{_q(local)} = {_q(alias)}.{_q(key)}")
@@ -173,6 +175,9 @@ def _map_table(
     for target, column in table.columns.items():
         text = _text_of(table, column.source) if column.source else None
         expression, problem = _column_sql(con, sql, column, text, relation, table.file)
+        if column.only_if is not None:
+            condition = f"{_text_of(table, column.only_if.column)} = {sql.bind(column.only_if.equals)}"
+            expression = f"CASE WHEN {condition} THEN {expression} END"
         items.append(f"{expression} AS {_q(target)}")
         if problem:
             violations.append(problem)

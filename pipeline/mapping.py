@@ -34,6 +34,18 @@ def _text(value: Any) -> Any:
     return value if value is None or isinstance(value, (str, dict, list)) else str(value)
 
 
+class OnlyIf(_Strict):
+    """A condition on another source column: the value is kept only where it holds (else empty)."""
+
+    column: str
+    equals: str
+
+    @field_validator("equals", mode="before")
+    @classmethod
+    def _scalar_text(cls, value: Any) -> Any:
+        return _text(value)
+
+
 class ColumnMap(_Strict):
     """How one contract column is filled: exactly one of `column` (a source column), `value`
     (a constant) or `id_from` (an id made from a source column of names: `prefix` + the name in
@@ -49,6 +61,9 @@ class ColumnMap(_Strict):
     )
     default: str | None = Field(default=None, description="contract value for values the map does not cover")
     if_null: str | None = Field(default=None, description="value when the source is empty")
+    only_if: OnlyIf | None = Field(
+        default=None, description="keep the value only where another source column equals a value"
+    )
     date_from_timestamp: bool = Field(
         default=False, description="keep the YYYY-MM-DD of an ISO timestamp such as 2024-01-15T10:00:00Z"
     )
@@ -87,11 +102,12 @@ class ColumnMap(_Strict):
 
 
 class Lookup(_Strict):
-    """A second file joined to the table's file, many rows to one: `on` maps a column of the
-    table's file to the lookup file's key column (the key must be unique there)."""
+    """A second file joined to the table's file, many rows to one: `by` maps a column of the
+    table's file to the lookup file's key column (the key must be unique there). (Not `on`:
+    YAML reads an unquoted `on` as true.)"""
 
     file: str
-    on: dict[str, str] = Field(min_length=1, max_length=1, description="{table file column: lookup key column}")
+    by: dict[str, str] = Field(min_length=1, max_length=1, description="{table file column: lookup key column}")
 
 
 class SetAside(_Strict):

@@ -3,7 +3,7 @@ counts checked against the raw CSVs, and clear errors for a bad mapping."""
 
 from __future__ import annotations
 
-import shutil
+import datetime as dt
 from pathlib import Path
 
 import dagster as dg
@@ -15,6 +15,7 @@ from pipeline.ingest import InputContractError
 from pipeline.map_inputs import apply_mapping
 from pipeline.mapping import MappingError, SourceMapping, load_mapping
 from pipeline.runner import PlanOutcome, run_plan
+from pipeline.settings import DEFAULT_CONFIG
 from pipeline.summary import data_quality_lines
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,9 +31,9 @@ def maven_plan(tmp_path_factory: pytest.TempPathFactory) -> PlanOutcome:
     return run_plan(MAVEN_DIR, MAVEN_CONFIG, db, instance=dg.DagsterInstance.ephemeral(), mapping=MAVEN_MAPPING)
 
 
-def _query(db: Path, sql: str) -> list[tuple]:
+def _query(db: Path, sql: str, params: list | None = None) -> list[tuple]:
     with warehouse.connect(db, read_only=True) as con:
-        return con.execute(sql).fetchall()
+        return con.execute(sql, params or []).fetchall()
 
 
 def test_maven_sample_plans_end_to_end(maven_plan: PlanOutcome):
@@ -83,12 +84,6 @@ def test_maven_set_aside_counts_match_the_csv(maven_plan: PlanOutcome):
         lines = "\n".join(data_quality_lines(con))
     assert f"{no_account:,}" in lines and "DEGRADED: accounts: no renewal date" in lines
     assert "DEGRADED: usage: no usage table" in lines and "no current owner" in lines
-
-
-def _maven_copy(tmp_path: Path) -> Path:
-    folder = tmp_path / "maven"
-    shutil.copytree(MAVEN_DIR, folder)
-    return folder
 
 
 def _mapping_with(change: dict) -> SourceMapping:
@@ -152,3 +147,47 @@ def test_mapping_file_rules(tmp_path: Path):
     raw["tables"]["accounts"]["set_aside"] = [{"column": "employees", "rule": ">= 0"}]
     with pytest.raises(ValueError, match="rule '>= 0' cannot be set aside"):
         SourceMapping.model_validate(raw)
+
+
+SALESFORCE_DIR = ROOT / "tests" / "fixtures" / "salesforce"
+
+
+def test_salesforce_export_maps_and_plans(tmp_path: Path):
+    db = tmp_path / "plan.duckdb"
+    mapping = ROOT / "mappings" / "salesforce.yaml"
+    run_plan(SALESFORCE_DIR, DEFAULT_CONFIG, db, instance=dg.DagsterInstance.ephemeral(), mapping=mapping)
+    csv = duckdb.connect()
+    lines, orphans, open_lines = csv.execute(
+        "SELECT count(*), count(*) FILTER (WHERE o.AccountId IS NULL), "
+        "count(*) FILTER (WHERE o.AccountId IS NOT NULL AND NOT o.IsClosed) "
+        "FROM read_csv(?) AS li JOIN read_csv(?) AS o ON o.Id = li.OpportunityId",
+        [str(SALESFORCE_DIR / "OpportunityLineItem.csv"), str(SALESFORCE_DIR / "Opportunity.csv")],
+    ).fetchone()
+    accounts = csv.execute("SELECT count(*) FROM read_csv(?)", [str(SALESFORCE_DIR / "Account.csv")]).fetchone()[0]
+    # one contract opportunity per line item; the ones without an account set aside and kept
+    assert _query(db, "SELECT count(*) FROM raw.opportunities") == [(lines - orphans,)]
+    assert _query(db, "SELECT rule, count(*) FROM main.rejected_rows GROUP BY rule") == [("account_id: not null", orphans)]
+    # open deals lose Salesforce's expected CloseDate; every other stage name is open
+    assert _query(db, "SELECT count(*), count(close_date) FROM raw.opportunities WHERE stage = 'open'") == [
+        (open_lines, 0)]
+    assert _query(db, "SELECT DISTINCT type FROM raw.opportunities ORDER BY 1") == [
+        ("expansion",), ("new_logo",), ("renewal",)]
+    # timestamps read as dates, prices from the standard price book, inactive users inactive
+    assert _query(db, "SELECT customer_since FROM raw.accounts WHERE account_id = '001A00000000001'") == [
+        (dt.date(2023, 2, 15),)]
+    assert _query(db, "SELECT list_price FROM raw.products WHERE product_name = 'Analytics'") == [(2400.0,)]
+    assert _query(db, "SELECT count(*) FILTER (WHERE NOT active) FROM raw.reps") == [(1,)]
+    # the plan: every account placed with an active rep, its owner kept as previous_rep_id;
+    # the account of the inactive owner moves
+    assert _query(db, """SELECT count(*), count(*) FILTER (WHERE t.previous_rep_id = a.OwnerId),
+        count(*) FILTER (WHERE t.rep_id = '005A00000000003') FROM main.territories t
+        JOIN read_csv(?) a ON a.Id = t.account_id""", [str(SALESFORCE_DIR / "Account.csv")]) == [
+        (accounts, accounts, 0)]
+    assert _query(db, "SELECT moved FROM main.territories WHERE previous_rep_id = '005A00000000003'") == [(True,)]
+    assert _query(db, "SELECT sum(eev) > 0 FROM main.account_eev") == [(True,)]
+    # too little history: base rates, stated; owners given: not degraded
+    assert _query(db, "SELECT chosen, fallback_reason LIKE 'Only % won items%' FROM main.model_info") == [
+        ("base_rate", True)]
+    assert _query(db, "SELECT rule FROM main.data_quality WHERE step = 'degraded' ORDER BY position") == [
+        ("no usage table: the model uses no usage features",),
+        ("no renewal date: no blackout window for these accounts",)]
