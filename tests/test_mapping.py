@@ -19,8 +19,12 @@ from pipeline.settings import DEFAULT_CONFIG
 from pipeline.summary import data_quality_lines
 
 ROOT = Path(__file__).resolve().parents[1]
-MAVEN = ROOT.parent.parent / "shared" / "datasets" / "maven-crm"
-MAVEN_DIR = MAVEN if MAVEN.is_dir() else Path("/work/shared/datasets/maven-crm")
+# ../shared/datasets/maven-crm beside the repository (or beside its worktree folder)
+MAVEN_DIR = next(
+    (p for p in (ROOT.parent / "shared" / "datasets" / "maven-crm", ROOT.parents[1] / "shared" / "datasets" / "maven-crm")
+     if p.is_dir()),
+    ROOT.parent / "shared" / "datasets" / "maven-crm",
+)
 MAVEN_MAPPING = ROOT / "mappings" / "maven_crm.yaml"
 MAVEN_CONFIG = ROOT / "config" / "maven_crm.yaml"
 
@@ -90,6 +94,17 @@ def _mapping_with(change: dict) -> SourceMapping:
     raw = load_mapping(MAVEN_MAPPING).model_dump(exclude_defaults=True)
     raw["tables"]["opportunities"]["columns"].update(change)
     return SourceMapping.model_validate(raw)
+
+
+def test_unmapped_run_reports_rows_read_and_loaded(sample_plan: PlanOutcome, sample_inputs: Path):
+    report = _query(sample_plan.db, 'SELECT step, "table", file, rows FROM main.data_quality ORDER BY position')
+    csv = duckdb.connect()
+    for table in ("accounts", "subscriptions", "opportunities", "reps"):
+        path = next(sample_inputs.glob(f"{table}.*"))
+        rows = csv.execute("SELECT count(*) FROM read_csv(?)" if path.suffix == ".csv" else
+                           "SELECT count(*) FROM read_parquet(?)", [str(path)]).fetchone()[0]
+        assert ("read", table, path.name, rows) in report and ("loaded", table, f"raw.{table}", rows) in report
+    assert _query(sample_plan.db, "SELECT count(*) FROM main.rejected_rows") == [(0,)]
 
 
 def test_unknown_source_column_is_named(tmp_path: Path):
