@@ -13,10 +13,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from pipeline.contract import RULES, TABLES
+from pipeline.yaml_model import load_yaml_model
 
 
 class MappingError(ValueError):
@@ -173,17 +173,4 @@ class SourceMapping(_Strict):
 
 def load_mapping(path: str | Path) -> SourceMapping:
     """Read and validate a mapping YAML file."""
-    path = Path(path)
-    if not path.is_file():
-        raise MappingError(f"mapping file not found: {path}")
-    try:
-        raw = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise MappingError(f"{path}: not valid YAML: {exc}") from exc
-    try:
-        return SourceMapping.model_validate(raw)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or '(top level)'}: {err['msg']}" for err in exc.errors()
-        )
-        raise MappingError(f"{path}: invalid mapping: {problems}") from exc
+    return load_yaml_model(Path(path), SourceMapping, MappingError, "mapping")
