@@ -54,4 +54,5 @@ def record_data_quality(
     con.execute("CREATE OR REPLACE TABLE work.data_quality AS SELECT * FROM quality ORDER BY position")
     con.execute(f"CREATE OR REPLACE TABLE work.rejected_rows ({REJECTED_SCHEMA})")
     if mapped is not None:
-        con.execute("INSERT INTO work.rejected_rows SELECT * FROM read_parquet(?)", [str(mapped.folder / REJECTED_FILE)])
+        rejected = str(mapped.folder / REJECTED_FILE)
+        con.execute("INSERT INTO work.rejected_rows SELECT * FROM read_parquet(?)", [rejected])

@@ -91,7 +91,8 @@ def apply_mapping(input_dir: str | Path, mapping: SourceMapping, out_dir: str | 
                     f"CREATE TABLE mapped_{name} AS {sql_text('subscriptions_from_won_deals')}",
                     {"window_months": table.window_months},
                 )
-                report.append(QualityRow("derived", name, "opportunities (won deals)", "", _rows(con, f"mapped_{name}")))
+                derived = _rows(con, f"mapped_{name}")
+                report.append(QualityRow("derived", name, "opportunities (won deals)", "", derived))
         _write(con, mapping, out_dir, report)
         return MappedInputs(out_dir, tuple(sorted(set(files.values()))), tuple(report))
     finally:
@@ -116,7 +117,8 @@ def _read_headers(
                 detail = f"mapping table {name} reads {file}, not found in {input_dir} (csv or parquet)"
                 violations.append(Violation(file, None, "file present", None, detail=detail))
                 continue
-            files[file], headers[path] = path, [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {_reader(path)}", [str(path)]).fetchall()]
+            described = con.execute(f"DESCRIBE SELECT * FROM {_reader(path)}", [str(path)]).fetchall()
+            files[file], headers[path] = path, [r[0] for r in described]
         if violations or table.file is None:
             continue
         for ref, where in _references(name, table):
@@ -200,7 +202,8 @@ def _column_sql(
     assert text is not None
     value = text
     if column.date_from_timestamp:
-        value = f"CASE WHEN regexp_full_match({value}, {sql.bind(TIMESTAMP_DATE)}) THEN left({value}, 10) ELSE {value} END"
+        stamped = f"regexp_full_match({value}, {sql.bind(TIMESTAMP_DATE)})"
+        value = f"CASE WHEN {stamped} THEN left({value}, 10) ELSE {value} END"
     if column.id_from is not None:
         value = f"{sql.bind(column.prefix)} || trim(regexp_replace(lower({value}), '[^a-z0-9]+', '-', 'g'), '-')"
     problem = None
@@ -251,7 +254,8 @@ def _unique_key(con: duckdb.DuckDBPyConnection, file: str, path: Path, key: str)
     ).fetchall()
     if not dupes:
         return []
-    return [Violation(file, key, "unique (lookup key)", sum(n for _, n in dupes), tuple(str(k) for k, _ in dupes[:EXAMPLES]))]
+    examples = tuple(str(k) for k, _ in dupes[:EXAMPLES])
+    return [Violation(file, key, "unique (lookup key)", sum(n for _, n in dupes), examples)]
 
 
 def _set_aside(con: duckdb.DuckDBPyConnection, name: str, mapping: SourceMapping, file: Path) -> list[QualityRow]:

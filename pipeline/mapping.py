@@ -161,11 +161,16 @@ class SourceMapping(_Strict):
             ]
             for aside in table.set_aside:
                 if not any(r.table == name and r.column == aside.column and r.name == aside.rule for r in RULES):
-                    problems.append(f"tables.{name}.set_aside: no contract rule '{aside.rule}' on column {aside.column}")
+                    problems.append(
+                        f"tables.{name}.set_aside: no contract rule '{aside.rule}' on column {aside.column}"
+                    )
                 elif not (aside.rule == "not null" or aside.rule.startswith("exists in")):
                     problems.append(f"tables.{name}.set_aside: rule '{aside.rule}' cannot be set aside")
-        if "subscriptions" in self.tables and self.tables["subscriptions"].derive and "opportunities" not in self.tables:
-            problems.append("tables.subscriptions: derive won_deals needs tables.opportunities")
+        for name, table in self.tables.items():
+            if table.derive == "won_deals" and name != "subscriptions":
+                problems.append(f"tables.{name}: derive won_deals makes subscriptions only")
+            elif table.derive == "won_deals" and "opportunities" not in self.tables:
+                problems.append(f"tables.{name}: derive won_deals needs tables.opportunities")
         if problems:
             raise ValueError("; ".join(problems))
         return self

@@ -189,4 +189,5 @@ class PlanSettings(_Strict):
 def load_settings(path: str | Path | None = None, as_of: dt.date | None = None) -> PlanSettings:
     """Read and validate the settings YAML; `as_of` overrides the file's plan date."""
     overrides = {"as_of": as_of} if as_of is not None else None
-    return load_yaml_model(Path(path) if path else DEFAULT_CONFIG, PlanSettings, SettingsError, "plan settings", overrides)
+    path = Path(path) if path else DEFAULT_CONFIG
+    return load_yaml_model(path, PlanSettings, SettingsError, "plan settings", overrides)

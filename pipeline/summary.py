@@ -46,7 +46,8 @@ def data_quality_lines(con: duckdb.DuckDBPyConnection) -> list[str]:
     lines = ["Data quality (rows read, set aside by rule, derived, loaded)"]
     lines += _table(
         ["step", "table", "file", "rule", "rows", "examples"],
-        [[step, table, file, rule, f"{rows:,}", _shorten(examples)] for step, table, file, rule, rows, examples in shown],
+        [[step, table, file, rule, f"{rows:,}", _shorten(examples)]
+         for step, table, file, rule, rows, examples in shown],
     )
     lines += [f"DEGRADED: {table}: {rule} ({rows:,} accounts)" for step, table, _, rule, rows, _ in report
               if step == "degraded"]

@@ -21,8 +21,8 @@ from pipeline.summary import data_quality_lines
 ROOT = Path(__file__).resolve().parents[1]
 # ../shared/datasets/maven-crm beside the repository (or beside its worktree folder)
 MAVEN_DIR = next(
-    (p for p in (ROOT.parent / "shared" / "datasets" / "maven-crm", ROOT.parents[1] / "shared" / "datasets" / "maven-crm")
-     if p.is_dir()),
+    (p for p in (ROOT.parent / "shared" / "datasets" / "maven-crm",
+                 ROOT.parents[1] / "shared" / "datasets" / "maven-crm") if p.is_dir()),
     ROOT.parent / "shared" / "datasets" / "maven-crm",
 )
 MAVEN_MAPPING = ROOT / "mappings" / "maven_crm.yaml"
@@ -151,6 +151,11 @@ def test_mapping_file_rules(tmp_path: Path):
         load_mapping(bad)
     assert "tables.deals: not a contract table" in str(error.value)
     assert "tables.accounts.set_aside: rule 'unique' cannot be set aside" in str(error.value)
+    bad.write_text("source: x\ntables:\n  accounts: {derive: won_deals}\n  subscriptions: {derive: won_deals}\n")
+    with pytest.raises(MappingError) as error:
+        load_mapping(bad)
+    assert "tables.accounts: derive won_deals makes subscriptions only" in str(error.value)
+    assert "tables.subscriptions: derive won_deals needs tables.opportunities" in str(error.value)
     with pytest.raises(MappingError, match="mapping file not found"):
         load_mapping(tmp_path / "missing.yaml")
     good = load_mapping(MAVEN_MAPPING)
@@ -181,7 +186,8 @@ def test_salesforce_export_maps_and_plans(tmp_path: Path):
     accounts = csv.execute("SELECT count(*) FROM read_csv(?)", [str(SALESFORCE_DIR / "Account.csv")]).fetchone()[0]
     # one contract opportunity per line item; the ones without an account set aside and kept
     assert _query(db, "SELECT count(*) FROM raw.opportunities") == [(lines - orphans,)]
-    assert _query(db, "SELECT rule, count(*) FROM main.rejected_rows GROUP BY rule") == [("account_id: not null", orphans)]
+    assert _query(db, "SELECT rule, count(*) FROM main.rejected_rows GROUP BY rule") == [
+        ("account_id: not null", orphans)]
     # open deals lose Salesforce's expected CloseDate; every other stage name is open
     assert _query(db, "SELECT count(*), count(close_date) FROM raw.opportunities WHERE stage = 'open'") == [
         (open_lines, 0)]
