@@ -30,11 +30,16 @@ def _money(value: float | None) -> str:
     return f"{value or 0:,.0f}"
 
 
-def _table(headers: list[str], rows: list[list[str]]) -> list[str]:
+def _table(headers: list[str], rows: list[list[str]], text_columns: frozenset[int] = frozenset({0})) -> list[str]:
+    """Aligned columns: the `text_columns` (by position) to the left, numbers to the right."""
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
-    line = "  ".join(h.rjust(w) if i else h.ljust(w) for i, (h, w) in enumerate(zip(headers, widths, strict=True)))
-    body = ["  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True))) for r in rows]
-    return [line, *body]
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(
+            c.ljust(w) if i in text_columns else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        ).rstrip()
+
+    return [line(headers), *(line(r) for r in rows)]
 
 
 def data_quality_lines(con: duckdb.DuckDBPyConnection) -> list[str]:
@@ -48,6 +53,7 @@ def data_quality_lines(con: duckdb.DuckDBPyConnection) -> list[str]:
         ["step", "table", "file", "rule", "rows", "examples"],
         [[step, table, file, rule, f"{rows:,}", _shorten(examples)]
          for step, table, file, rule, rows, examples in shown],
+        text_columns=frozenset({0, 1, 2, 3, 5}),
     )
     lines += [f"DEGRADED: {table}: {rule} ({rows:,} accounts)" for step, table, _, rule, rows, _ in report
               if step == "degraded"]
