@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -110,10 +110,12 @@ def ingest_inputs(
     input_dir: str | Path,
     schema: str = "raw",
     fingerprint_of: Iterable[Path] | None = None,
+    file_labels: Mapping[str, str] | None = None,
 ) -> IngestResult:
     """Validate the input folder against the contract and load it into `schema` (all or nothing).
     The data fingerprint is taken over the folder's table files, or over `fingerprint_of` (the
-    source files and mapping a mapped folder was made from)."""
+    source files and mapping a mapped folder was made from); `file_labels` renames files in
+    messages (a mapped table shown as the source file it came from)."""
     if not _IDENTIFIER.fullmatch(schema):
         raise ValueError(f"not a schema name: {schema!r}")
     input_dir = Path(input_dir)
@@ -128,7 +130,8 @@ def ingest_inputs(
         rows, problems = _check(con, staged)
         violations += problems
         if violations:
-            raise InputContractError(violations)
+            labels = file_labels or {}
+            raise InputContractError([replace(v, file=labels.get(v.file, v.file)) for v in violations])
         result = IngestResult(
             tables=rows,
             files={name: path.name for name, path in files.items()},

@@ -49,6 +49,7 @@ class MappedInputs:
     folder: Path
     source_files: tuple[Path, ...]
     report: tuple[QualityRow, ...]
+    file_labels: dict[str, str]  # staged file -> 'its source file (mapped)', for messages
 
 
 class _Sql:
@@ -94,7 +95,11 @@ def apply_mapping(input_dir: str | Path, mapping: SourceMapping, out_dir: str | 
                 derived = _rows(con, f"mapped_{name}")
                 report.append(QualityRow("derived", name, "opportunities (won deals)", "", derived))
         _write(con, mapping, out_dir, report)
-        return MappedInputs(out_dir, tuple(sorted(set(files.values()))), tuple(report))
+        labels = {
+            f"{name}.parquet": f"{table.file or 'derived ' + name} (mapped to {name})"
+            for name, table in mapping.tables.items()
+        }
+        return MappedInputs(out_dir, tuple(sorted(set(files.values()))), tuple(report), labels)
     finally:
         con.close()
 

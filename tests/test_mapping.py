@@ -11,7 +11,7 @@ import duckdb
 import pytest
 
 from pipeline import warehouse
-from pipeline.ingest import InputContractError
+from pipeline.ingest import InputContractError, ingest_inputs
 from pipeline.map_inputs import apply_mapping
 from pipeline.mapping import MappingError, SourceMapping, load_mapping
 from pipeline.runner import PlanOutcome, run_plan
@@ -212,3 +212,18 @@ def test_salesforce_export_maps_and_plans(tmp_path: Path):
     assert _query(db, "SELECT rule FROM main.data_quality WHERE step = 'degraded' ORDER BY position") == [
         ("no usage table: the model uses no usage features",),
         ("no renewal date: no blackout window for these accounts",)]
+
+
+def test_contract_errors_of_mapped_tables_name_the_source_file(tmp_path: Path):
+    """Without its set-aside rules, the Maven mapping loads opportunities with no account: the
+    contract check stops the run and names the source file the rows came from."""
+    raw = load_mapping(MAVEN_MAPPING).model_dump(exclude_defaults=True)
+    raw["tables"]["opportunities"].pop("set_aside")
+    mapped = apply_mapping(MAVEN_DIR, SourceMapping.model_validate(raw), tmp_path / "staged")
+    with warehouse.connect(tmp_path / "plan.duckdb") as con, pytest.raises(InputContractError) as error:
+        ingest_inputs(con, mapped.folder, file_labels=mapped.file_labels)
+    no_account = duckdb.connect().execute(
+        "SELECT count(*) FROM read_csv(?) WHERE account IS NULL", [str(MAVEN_DIR / "sales_pipeline.csv")]
+    ).fetchone()[0]
+    expected = f"sales_pipeline.csv (mapped to opportunities): column account_id: rule 'not null': {no_account} rows"
+    assert expected in str(error.value)

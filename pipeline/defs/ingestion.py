@@ -49,11 +49,12 @@ def raw_inputs(context: dg.AssetExecutionContext, warehouse: Warehouse, plan_inp
             result = ingest_inputs(con, plan_inputs.path)
         else:
             sources = [*mapped.source_files, plan_inputs.mapping_file]
-            result = ingest_inputs(con, mapped.folder, fingerprint_of=sources)
+            result = ingest_inputs(con, mapped.folder, fingerprint_of=sources, file_labels=mapped.file_labels)
         record_data_quality(con, result, mapped)
         for name in TABLES:
             yield table_result(
                 context, con, f"raw.{name}", started,
-                metadata={"file": result.files.get(name, "(absent)"), "data_fingerprint": result.data_fingerprint},
+                metadata={"file": result.files.get(name, "(absent)"), "data_fingerprint": result.data_fingerprint,
+                          "mapping": plan_inputs.mapping or "(none)"},
                 asset_key=f"raw_{name}",
             )
