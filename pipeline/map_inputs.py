@@ -189,7 +189,7 @@ def _map_table(
         if problem:
             violations.append(problem)
     items += [f"CAST(NULL AS VARCHAR) AS {_q(c)}" for c in TABLES[name].column_names if c not in table.columns]
-    items += [f"{_text_of(table, k)} AS {_q(k)}" for k in table.keep if k not in TABLES[name].column_names]
+    items += [f"{_text_of(table, k)} AS {_q(k)}" for k in table.keep]
     if violations:
         return violations
     _execute(con, f"CREATE TABLE mapped_{name} AS SELECT {', '.join(items)} FROM {relation}", sql.params)

@@ -159,6 +159,11 @@ class SourceMapping(_Strict):
                 for c in table.columns
                 if c not in spec.column_names
             ]
+            problems += [
+                f"tables.{name}.keep: {k} is a contract column of {name}: map it under columns"
+                for k in table.keep
+                if k in spec.column_names
+            ]
             for aside in table.set_aside:
                 if not any(r.table == name and r.column == aside.column and r.name == aside.rule for r in RULES):
                     problems.append(

@@ -164,6 +164,10 @@ def test_mapping_file_rules(tmp_path: Path):
     with pytest.raises(ValueError, match="tables.accounts.columns.acount_id: not a column of accounts"):
         SourceMapping.model_validate(raw)
     raw["tables"]["accounts"]["columns"].pop("acount_id")
+    raw["tables"]["accounts"]["keep"] = ["region"]
+    with pytest.raises(ValueError, match="tables.accounts.keep: region is a contract column of accounts"):
+        SourceMapping.model_validate(raw)
+    raw["tables"]["accounts"]["keep"] = []
     raw["tables"]["accounts"]["set_aside"] = [{"column": "employees", "rule": ">= 0"}]
     with pytest.raises(ValueError, match="rule '>= 0' cannot be set aside"):
         SourceMapping.model_validate(raw)
