@@ -168,7 +168,9 @@ def references(table: str, column: str, target: str, role: str | None = None) ->
     where = f'"{ref_column}" IS NOT NULL' + (f" AND role = '{role}'" if role else "")
     name = f"exists in {target}" + (f" with role {role}" if role else "")
     reads = (target, f"{ref_table}.role") if role else (target,)
-    bad = f'"{column}" NOT IN (SELECT "{ref_column}" FROM {{{ref_table}}} WHERE {where})'
+    # IS NOT NULL first: `NULL NOT IN (<empty set>)` is TRUE, a null would break the rule
+    # whenever the target has no row (e.g. no reps with role csm)
+    bad = f'"{column}" IS NOT NULL AND "{column}" NOT IN (SELECT "{ref_column}" FROM {{{ref_table}}} WHERE {where})'
     return Rule(table, column, name, bad, reads=reads, example=f'"{column}"')
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import polars as pl
+
 from models.close_probability import FeatureSpec
 
 USAGE_FEATURES = ("seat_utilisation", "usage_trend", "log_account_active_users")
@@ -21,7 +23,11 @@ ACCOUNT_FEATURES = (
 CATEGORICAL_FEATURES = ("kind", "unit", "segment", "industry", "region", "size_band")
 
 
-def feature_spec(has_usage: bool) -> FeatureSpec:
-    """The features the model uses; without a usage table the usage columns are left out."""
+def feature_spec(has_usage: bool, panel: pl.DataFrame | None = None) -> FeatureSpec:
+    """The features the model uses; without a usage table the usage columns are left out, and
+    numeric columns with no value at all in the training `panel` (e.g. days_to_renewal when the
+    source has no renewal dates) are left out too."""
     numeric = ACCOUNT_FEATURES + (USAGE_FEATURES if has_usage else ())
+    if panel is not None and panel.height:
+        numeric = tuple(c for c in numeric if panel[c].null_count() < panel.height)
     return FeatureSpec(numeric=numeric, categorical=CATEGORICAL_FEATURES)

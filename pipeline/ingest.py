@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -105,8 +105,17 @@ class _Staged:
         return self.file.name if self.file else self.spec.name
 
 
-def ingest_inputs(con: duckdb.DuckDBPyConnection, input_dir: str | Path, schema: str = "raw") -> IngestResult:
-    """Validate the input folder against the contract and load it into `schema` (all or nothing)."""
+def ingest_inputs(
+    con: duckdb.DuckDBPyConnection,
+    input_dir: str | Path,
+    schema: str = "raw",
+    fingerprint_of: Iterable[Path] | None = None,
+    file_labels: Mapping[str, str] | None = None,
+) -> IngestResult:
+    """Validate the input folder against the contract and load it into `schema` (all or nothing).
+    The data fingerprint is taken over the folder's table files, or over `fingerprint_of` (the
+    source files and mapping a mapped folder was made from); `file_labels` renames files in
+    messages (a mapped table shown as the source file it came from)."""
     if not _IDENTIFIER.fullmatch(schema):
         raise ValueError(f"not a schema name: {schema!r}")
     input_dir = Path(input_dir)
@@ -121,12 +130,13 @@ def ingest_inputs(con: duckdb.DuckDBPyConnection, input_dir: str | Path, schema:
         rows, problems = _check(con, staged)
         violations += problems
         if violations:
-            raise InputContractError(violations)
+            labels = file_labels or {}
+            raise InputContractError([replace(v, file=labels.get(v.file, v.file)) for v in violations])
         result = IngestResult(
             tables=rows,
             files={name: path.name for name, path in files.items()},
             has_usage="usage" in files,
-            data_fingerprint=fingerprint(files.values()),
+            data_fingerprint=fingerprint(files.values() if fingerprint_of is None else fingerprint_of),
         )
         _publish(con, staged, schema, result)
         return result

@@ -23,6 +23,8 @@ PLAN_TABLES = {
     "quotas": "quotas",
     "model_metrics": "model_metrics",
     "model_info": "model_info",
+    "data_quality": "data_quality",
+    "rejected_rows": "rejected_rows",
 }
 
 

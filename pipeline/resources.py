@@ -2,7 +2,8 @@
 
 Defaults come from environment variables so that `dagster dev`, the CLI and tests point the
 same assets at different places without code changes:
-QUOTA_PLAN_DB, QUOTA_PLAN_INPUT, QUOTA_PLAN_CONFIG, QUOTA_PLAN_AS_OF, QUOTA_PLAN_TRACK_THROUGH.
+QUOTA_PLAN_DB, QUOTA_PLAN_INPUT, QUOTA_PLAN_MAPPING, QUOTA_PLAN_CONFIG, QUOTA_PLAN_AS_OF,
+QUOTA_PLAN_TRACK_THROUGH.
 """
 
 from __future__ import annotations
@@ -38,11 +39,22 @@ class Warehouse(dg.ConfigurableResource):
         """Folder beside the DuckDB file for model artifacts and plots."""
         return Path(self.path).resolve().parent / "artifacts"
 
+    @property
+    def staging_dir(self) -> Path:
+        """Folder beside the DuckDB file where a mapped input folder is written."""
+        return Path(self.path).resolve().parent / "staging"
+
 
 class PlanInputs(dg.ConfigurableResource):
-    """The input folder (one file per contract table)."""
+    """The input folder (one file per contract table), or a source export read through the
+    mapping file `mapping` (empty: no mapping)."""
 
     path: str = DEFAULT_INPUT
+    mapping: str = ""
+
+    @property
+    def mapping_file(self) -> Path:
+        return Path(self.mapping)
 
 
 class PlanConfig(dg.ConfigurableResource):
@@ -62,7 +74,9 @@ def resources_from_env() -> dict[str, dg.ConfigurableResource]:
     env = os.environ
     return {
         "warehouse": Warehouse(path=env.get("QUOTA_PLAN_DB", DEFAULT_DB)),
-        "plan_inputs": PlanInputs(path=env.get("QUOTA_PLAN_INPUT", DEFAULT_INPUT)),
+        "plan_inputs": PlanInputs(
+            path=env.get("QUOTA_PLAN_INPUT", DEFAULT_INPUT), mapping=env.get("QUOTA_PLAN_MAPPING", "")
+        ),
         "plan_config": PlanConfig(
             settings_path=env.get("QUOTA_PLAN_CONFIG", str(DEFAULT_CONFIG)),
             as_of=env.get("QUOTA_PLAN_AS_OF", ""),

@@ -10,6 +10,7 @@ from pathlib import Path
 import dagster as dg
 
 from pipeline import plan_store, warehouse
+from pipeline.mapping import MappingError, load_mapping
 from pipeline.settings import load_settings
 
 QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
@@ -28,10 +29,11 @@ class PlanOutcome:
 
 def configure(
     input_dir: str | Path, config: str | Path, db: str | Path, as_of: dt.date | None,
-    through: dt.date | None = None,
+    through: dt.date | None = None, mapping: str | Path | None = None,
 ) -> None:
     """Point the code location's resources at these paths (read when definitions load)."""
     os.environ["QUOTA_PLAN_INPUT"] = str(Path(input_dir).resolve())
+    os.environ["QUOTA_PLAN_MAPPING"] = str(Path(mapping).resolve()) if mapping else ""
     os.environ["QUOTA_PLAN_CONFIG"] = str(Path(config).resolve())
     os.environ["QUOTA_PLAN_DB"] = str(Path(db).resolve())
     os.environ["QUOTA_PLAN_AS_OF"] = as_of.isoformat() if as_of else ""
@@ -61,13 +63,20 @@ def _failure_message(result: dg.ExecuteInProcessResult) -> str:
 
 def _execute(
     job_name: str, input_dir: str | Path, config: str | Path, db: str | Path,
-    as_of: dt.date | None, through: dt.date | None, instance: dg.DagsterInstance | None,
+    as_of: dt.date | None, through: dt.date | None, mapping: str | Path | None,
+    instance: dg.DagsterInstance | None,
 ) -> dg.ExecuteInProcessResult:
-    """Validate the settings and input folder, then run one job of the code location in-process."""
+    """Validate the settings, mapping and input folder, then run one job of the code location
+    in-process."""
     load_settings(config, as_of=as_of, through=through)  # fail fast, before touching the warehouse
     if not Path(input_dir).is_dir():
         raise PlanRunError(f"input folder not found: {input_dir}")
-    configure(input_dir, config, db, as_of, through)
+    if mapping:
+        try:
+            load_mapping(mapping)
+        except MappingError as exc:
+            raise PlanRunError(str(exc)) from exc
+    configure(input_dir, config, db, as_of, through, mapping)
     from pipeline.definitions import defs  # noqa: PLC0415  (resources read the environment on load)
 
     job = defs().resolve_job_def(job_name)
@@ -82,10 +91,11 @@ def run_plan(
     db: str | Path,
     as_of: dt.date | None = None,
     instance: dg.DagsterInstance | None = None,
+    mapping: str | Path | None = None,
 ) -> PlanOutcome:
     """Materialize the whole plan (and its tracking); raise PlanRunError with one clear message
-    on failure."""
-    result = _execute("plan_job", input_dir, config, db, as_of, None, instance)
+    on failure. `mapping`: a source mapping file (mappings/*.yaml) applied to the input first."""
+    result = _execute("plan_job", input_dir, config, db, as_of, None, mapping, instance)
     if not result.success:
         message = _failure_message(result)
         with warehouse.connect(db) as con:
@@ -102,10 +112,11 @@ def run_tracking(
     db: str | Path,
     through: dt.date | None = None,
     instance: dg.DagsterInstance | None = None,
+    mapping: str | Path | None = None,
 ) -> str:
     """Re-ingest the inputs and track the current plan (tracking_job); returns the Dagster run id.
     On failure the previous tracking tables stay as they were."""
-    result = _execute("tracking_job", input_dir, config, db, None, through, instance)
+    result = _execute("tracking_job", input_dir, config, db, None, through, mapping, instance)
     if not result.success:
         raise PlanRunError(_failure_message(result))
     return result.run_id

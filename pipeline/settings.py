@@ -12,8 +12,9 @@ import json
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from pipeline.yaml_model import load_yaml_model
 
 SEGMENT_NAMES = ("high_velocity", "mid_market", "enterprise")
 SELF_SERVE = "self_serve"
@@ -294,21 +295,9 @@ def load_settings(
 ) -> PlanSettings:
     """Read and validate the settings YAML; `as_of` overrides the file's plan date, `through`
     its tracking date (tracking.through)."""
+    overrides = {"as_of": as_of} if as_of is not None else None
     path = Path(path) if path else DEFAULT_CONFIG
-    if not path.is_file():
-        raise SettingsError(f"settings file not found: {path}")
-    try:
-        raw = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise SettingsError(f"{path}: not valid YAML: {exc}") from exc
-    if as_of is not None:
-        raw["as_of"] = as_of
+    settings = load_yaml_model(path, PlanSettings, SettingsError, "plan settings", overrides)
     if through is not None:
-        raw["tracking"] = {**(raw.get("tracking") or {}), "through": through}
-    try:
-        return PlanSettings.model_validate(raw)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or '(top level)'}: {err['msg']}" for err in exc.errors()
-        )
-        raise SettingsError(f"{path}: invalid plan settings: {problems}") from exc
+        settings = settings.model_copy(update={"tracking": settings.tracking.model_copy(update={"through": through})})
+    return settings

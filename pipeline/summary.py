@@ -32,16 +32,45 @@ JOIN main.attainment AS a ON a.rep_id = c.rep_id AND a.period = 'year_to_date'
 ORDER BY list_position($order, c.segment), c.rep_id
 """
 
+EXAMPLES_WIDTH = 48
+
 
 def _money(value: float | None) -> str:
     return f"{value or 0:,.0f}"
 
 
-def _table(headers: list[str], rows: list[list[str]]) -> list[str]:
+def _table(headers: list[str], rows: list[list[str]], text_columns: frozenset[int] = frozenset({0})) -> list[str]:
+    """Aligned columns: the `text_columns` (by position) to the left, numbers to the right."""
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
-    line = "  ".join(h.rjust(w) if i else h.ljust(w) for i, (h, w) in enumerate(zip(headers, widths, strict=True)))
-    body = ["  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True))) for r in rows]
-    return [line, *body]
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(
+            c.ljust(w) if i in text_columns else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        ).rstrip()
+
+    return [line(headers), *(line(r) for r in rows)]
+
+
+def data_quality_lines(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The data-quality report of the current plan, then what the plan does without."""
+    report = con.execute(
+        "SELECT step, \"table\", file, rule, rows, examples FROM main.data_quality ORDER BY position"
+    ).fetchall()
+    shown = [r for r in report if r[0] != "degraded"]
+    lines = ["Data quality (rows read, set aside by rule, derived, loaded)"]
+    lines += _table(
+        ["step", "table", "file", "rule", "rows", "examples"],
+        [[step, table, file, rule, f"{rows:,}", _shorten(examples)]
+         for step, table, file, rule, rows, examples in shown],
+        text_columns=frozenset({0, 1, 2, 3, 5}),
+    )
+    lines += [f"DEGRADED: {table}: {rule} ({rows:,} accounts)" for step, table, _, rule, rows, _ in report
+              if step == "degraded"]
+    return lines
+
+
+def _shorten(text: str, width: int = EXAMPLES_WIDTH) -> str:
+    return text if len(text) <= width else text[: width - 3] + "..."
 
 
 def _ratio(value: float | None, suffix: str = "") -> str:
@@ -114,6 +143,7 @@ def plan_summary(con: duckdb.DuckDBPyConnection, settings: PlanSettings, db: Pat
     if metrics:
         shown = ", ".join(f"{m} {metrics[m]:.3f}" for m in ("roc_auc", "brier", "log_loss", "ece") if m in metrics)
         lines.append(f"  holdout: {shown}")
+    lines += ["", *data_quality_lines(con)]
     moved = con.execute("SELECT count(*) FILTER (WHERE moved), count(*) FROM main.territories").fetchone()
     lines.append(f"Territories: {moved[1]:,} accounts assigned, {moved[0]:,} change owner")
     if table_exists(con, "main", "tracking_runs"):
@@ -122,7 +152,8 @@ def plan_summary(con: duckdb.DuckDBPyConnection, settings: PlanSettings, db: Pat
         "",
         f"Outputs: DuckDB file {db.resolve()}",
         "  tables main.whitespace_items, main.account_eev, main.territories, main.quotas, "
-        "main.model_metrics, main.plan_runs (versions in schema plans); tracking: main.expansion_credits, "
-        "main.csm_source_bonus, main.attainment, main.pipeline_coverage, main.tracking_runs",
+        "main.model_metrics, main.data_quality, main.rejected_rows, main.plan_runs (versions in schema plans); "
+        "tracking: main.expansion_credits, main.csm_source_bonus, main.attainment, main.pipeline_coverage, "
+        "main.tracking_runs",
     ]
     return "\n".join(lines)

@@ -19,7 +19,7 @@ def test_help_lists_verbs_and_options():
     for verb in ("sample", "run", "track", "plans"):
         assert verb in top.stdout
     run = _run("run", "--help")
-    for option in ("--input", "--config", "--db", "--as-of"):
+    for option in ("--input", "--mapping", "--config", "--db", "--as-of"):
         assert option in run.stdout
 
 

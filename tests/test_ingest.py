@@ -496,3 +496,16 @@ def test_other_schema(con: duckdb.DuckDBPyConnection) -> None:
     assert warehouse.table_rows(con, "raw_test.accounts") == 6
     with pytest.raises(ValueError):
         ingest_inputs(con, VALID, schema="raw; DROP TABLE x")
+
+
+def test_null_reference_is_fine_when_the_target_has_no_rows(con: duckdb.DuckDBPyConnection, inputs: Path) -> None:
+    """No rep has role csm and no account names a CSM: nothing breaks 'exists in ... with role
+    csm' (a null csm_id is not compared; `NULL NOT IN (<no rows>)` would be TRUE)."""
+    header, rows = _read(inputs, "reps")
+    _write(inputs, "reps", header, [r for r in rows if r["role"] != "csm"])
+    header, rows = _read(inputs, "accounts")
+    _write(inputs, "accounts", header, [{**r, "csm_id": ""} for r in rows])
+    assert ingest_inputs(con, inputs).tables["accounts"] == len(rows)
+    set_cell("accounts", 0, "csm_id", "C1")(inputs)
+    assert [str(v) for v in load_error(con, inputs).violations] == [
+        "accounts.csv: column csm_id: rule 'exists in reps.rep_id with role csm': 1 row breaks it (e.g. C1)"]

@@ -13,6 +13,7 @@ from threadpoolctl import threadpool_limits
 from models.candidates import candidate_factories
 from models.close_probability import FeatureSpec, TrainedModel, calibration_curve_points, train_close_model
 from models.metrics import expected_calibration_error
+from pipeline.features import ACCOUNT_FEATURES, USAGE_FEATURES, feature_spec
 
 SPEC = FeatureSpec(numeric=("utilisation", "noise_a", "noise_b"), categorical=("kind", "segment", "industry"))
 SNAPSHOTS = [dt.date(2024, 1, 1) + dt.timedelta(days=91 * i) for i in range(8)]
@@ -266,3 +267,14 @@ def test_calibration_curve_points_and_ece() -> None:
     assert points["observed_rate"].to_list() == pytest.approx([0.5, 0.0, 1.0])
     expected_ece = (2 * 0.45 + 2 * 0.35 + 2 * 0.025) / 6
     assert expected_calibration_error(y, p) == pytest.approx(expected_ece)
+
+
+def test_features_without_any_value_are_left_out():
+    """No renewal dates in the source: days_to_renewal has no value and is not a feature."""
+    panel = pl.DataFrame({c: [1.0, 2.0] for c in ACCOUNT_FEATURES}).with_columns(
+        days_to_renewal=pl.lit(None, dtype=pl.Float64)
+    )
+    spec = feature_spec(False, panel)
+    assert "days_to_renewal" not in spec.numeric
+    assert spec.numeric == tuple(c for c in ACCOUNT_FEATURES if c != "days_to_renewal")
+    assert feature_spec(True).numeric == ACCOUNT_FEATURES + USAGE_FEATURES

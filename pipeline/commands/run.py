@@ -22,6 +22,9 @@ def add_parser(verbs: argparse._SubParsersAction) -> None:
     parser.add_argument("--input", required=True, type=Path,
                         help="folder with accounts, products, subscriptions, opportunities, reps [, usage] "
                         "as TABLE.csv or TABLE.parquet")
+    parser.add_argument("--mapping", type=Path,
+                        help="source mapping YAML (e.g. mappings/maven_crm.yaml): read a CRM export in its own "
+                        "file and column names, mapped to the input contract before validation")
     parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG,
                         help="plan settings YAML (default config/plan.yaml)")
     add_db_option(parser)
@@ -37,7 +40,7 @@ def run(args: argparse.Namespace) -> None:
     print(f"Planning as of {settings.as_of} from {args.input} into {args.db}", file=sys.stderr)
     os.environ["QUOTA_PLAN_PROGRESS"] = "1"
     started = time.perf_counter()
-    outcome = run_plan(args.input, args.config, args.db, as_of=args.as_of)
+    outcome = run_plan(args.input, args.config, args.db, as_of=args.as_of, mapping=args.mapping)
     print(f"Plan {outcome.plan_id} published in {time.perf_counter() - started:.1f}s\n", file=sys.stderr)
     with warehouse.connect(args.db, read_only=True) as con:
         print(plan_summary(con, settings, args.db))

@@ -29,7 +29,7 @@ def close_probability_model(
         fingerprint, has_usage = con.execute(
             "SELECT any_value(data_fingerprint), any_value(has_usage) FROM raw.input_files"
         ).fetchone()
-        spec = feature_spec(has_usage)
+        spec = feature_spec(has_usage, panel)
         model = train_close_model(
             panel,
             spec,
