@@ -23,6 +23,7 @@ PLAN_TABLES = {
     "quotas": "quotas",
     "model_metrics": "model_metrics",
     "model_info": "model_info",
+    "feature_importances": "feature_importances",
 }
 
 

@@ -98,6 +98,18 @@ class ModelSettings(_Strict):
         return self
 
 
+class EvaluationSettings(_Strict):
+    """How the close-probability model is explained and how the backtest judges a plan."""
+
+    importance_rows: int = Field(
+        default=5_000, gt=0, description="permutation importance: holdout rows drawn per shuffle"
+    )
+    importance_repeats: int = Field(default=5, gt=0, description="permutation importance: shuffles per feature")
+    backtest_months: int = Field(
+        default=12, gt=0, description="backtest: expansion ARR won in this many months after the plan date"
+    )
+
+
 class PlanSettings(_Strict):
     """The whole plan configuration."""
 
@@ -112,6 +124,7 @@ class PlanSettings(_Strict):
     joint_planning_min_acv: float = Field(default=50_000, ge=0, description="ACV above which joint planning is flagged")
     whitespace: WhitespaceSettings = WhitespaceSettings()
     model: ModelSettings = ModelSettings()
+    evaluation: EvaluationSettings = EvaluationSettings()
 
     @model_validator(mode="after")
     def _segments_valid(self) -> PlanSettings:
