@@ -61,15 +61,17 @@ def run_plan(
     db: str | Path,
     as_of: dt.date | None = None,
     instance: dg.DagsterInstance | None = None,
+    job_name: str = "plan_job",
 ) -> PlanOutcome:
-    """Materialize the whole plan; raise PlanRunError with one clear message on failure."""
+    """Materialize the whole plan (or another job of it, such as the backtest); raise
+    PlanRunError with one clear message on failure."""
     load_settings(config, as_of=as_of)  # fail fast on bad settings, before touching the warehouse
     if not Path(input_dir).is_dir():
         raise PlanRunError(f"input folder not found: {input_dir}")
     configure(input_dir, config, db, as_of)
     from pipeline.definitions import defs  # noqa: PLC0415  (resources read the environment on load)
 
-    job = defs().resolve_job_def("plan_job")
+    job = defs().resolve_job_def(job_name)
     if instance is None:
         instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
     result = job.execute_in_process(instance=instance, raise_on_error=False, run_config=QUIET_LOGS)

@@ -102,9 +102,9 @@ class EvaluationSettings(_Strict):
     """How the close-probability model is explained and how the backtest judges a plan."""
 
     importance_rows: int = Field(
-        default=5_000, gt=0, description="permutation importance: holdout rows drawn per shuffle"
+        default=2_000, gt=0, description="permutation importance: holdout rows drawn per shuffle"
     )
-    importance_repeats: int = Field(default=5, gt=0, description="permutation importance: shuffles per feature")
+    importance_repeats: int = Field(default=3, gt=0, description="permutation importance: shuffles per feature")
     backtest_months: int = Field(
         default=12, gt=0, description="backtest: expansion ARR won in this many months after the plan date"
     )
