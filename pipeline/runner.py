@@ -44,14 +44,16 @@ def _root_cause(error: dg.SerializableErrorInfo | None) -> str:
 
 
 def _failure_message(result: dg.ExecuteInProcessResult) -> str:
-    for event in result.all_events:
-        if event.is_step_failure and event.step_failure_data:
-            return f"step {event.step_key} failed: {_root_cause(event.step_failure_data.error)}"
+    """A failed check's own description first (Dagster also reports a blocking check's failure
+    as a step failure, which only names the check), else the first step failure's cause."""
     for event in result.all_events:
         if event.event_type_value == "ASSET_CHECK_EVALUATION":
             evaluation = event.event_specific_data
             if evaluation and not evaluation.passed:
                 return f"blocking check failed: {evaluation.description}"
+    for event in result.all_events:
+        if event.is_step_failure and event.step_failure_data:
+            return f"step {event.step_key} failed: {_root_cause(event.step_failure_data.error)}"
     return "the run failed (see the Dagster logs)"
 
 
