@@ -3,10 +3,10 @@
 Importance of a feature = how much the holdout log loss rises when that feature's values are
 shuffled across rows (mean over ``repeats`` shuffles; ``importance_std`` is their spread).
 Near 0: the model does not rely on the feature; negative: noise. Measured with
-``sklearn.inspection.permutation_importance`` on the encoded feature matrix, on at most
-``rows`` holdout rows per shuffle (drawn by the seeded sampler), so the cost is bounded on
-any panel size. A categorical column is shuffled as a whole (its one-hot columns move
-together). The base-rate model reads no feature column, so it has no importances.
+``sklearn.inspection.permutation_importance`` on the encoded feature matrix of at most
+``rows`` holdout rows (one seeded sample), so the cost is bounded on any panel size. A
+categorical column is shuffled as a whole (its one-hot columns move together). The
+base-rate model reads no feature column, so it has no importances.
 """
 
 from __future__ import annotations
@@ -43,13 +43,16 @@ def permutation_importances(
     """Rise in holdout log loss per shuffled feature, largest first (ties by name)."""
     if not isinstance(scorer, SklearnScorer) or scorer.encoder is None or holdout.height == 0:
         return pl.DataFrame(schema=IMPORTANCE_SCHEMA)
+    # One seeded sample serves the baseline and every shuffle (permutation_importance's own
+    # max_samples scores the shuffles on sub-samples but the baseline on all rows, which adds
+    # the sub-sample's difference in difficulty to every feature's importance).
+    rows = np.sort(np.random.default_rng(seed).permutation(holdout.height)[: settings.rows])
     result = permutation_importance(
         scorer.estimator,
-        scorer.encoder.transform(holdout),
-        y,
+        scorer.encoder.transform(holdout[rows]),
+        np.asarray(y)[rows],
         scoring=_negative_log_loss,
         n_repeats=settings.repeats,
-        max_samples=min(settings.rows, holdout.height),
         random_state=seed,
     )
     frame = pl.DataFrame(
