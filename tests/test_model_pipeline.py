@@ -15,7 +15,7 @@ import polars as pl
 import pytest
 
 from pipeline import warehouse
-from pipeline.backtest import BacktestError, backtest_params, run_backtest
+from pipeline.backtest import BacktestError, backtest_params, backtest_report, run_backtest
 from pipeline.runner import PlanOutcome, PlanRunError, configure, run_plan
 from pipeline.settings import DEFAULT_CONFIG, load_settings
 from tests.builders import PRODUCTS, REPS, account_with_acv, subscription, write_inputs
@@ -100,18 +100,19 @@ def test_data_dated_after_a_snapshot_leaves_its_features_and_labels_unchanged(sa
 
 def test_model_beats_base_rate_by_a_clear_margin_and_is_calibrated(sample_plan: PlanOutcome):
     # The sample's expansions are driven by usage and fit, so a fitted model must do clearly
-    # better than the rate per segment and kind. Thresholds: the chosen model measured 16%
-    # below the base rate's holdout log loss, ROC AUC 0.85 and ECE 0.01 on this sample (seed 11,
-    # 800 accounts, ~4,000 holdout items). A 10% log-loss gain and AUC > 0.75 leave room for
-    # sampling noise but fail a model that learned only segment and kind; ECE < 0.03 means
-    # forecasts off by under 3 points of probability on average, small next to a base rate
-    # near 0.15, and fails an uncalibrated booster (measured 0.02-0.04 before calibration).
+    # better than the rate per segment and kind. Measured on this sample (seed 11, 800
+    # accounts, 3,493 holdout items, 15% won): chosen log loss 0.282 vs 0.361 for the base
+    # rate (22% lower), ROC AUC 0.884 vs 0.773, ECE 0.009. Thresholds: a log loss at least 10%
+    # below the base rate's and ROC AUC > 0.80 leave room for noise yet fail the base rate
+    # itself (AUC 0.77); ECE < 0.02 (predicted win rates within 2 points of the observed ones
+    # on average, next to a 15% base rate) fails the uncalibrated booster (0.024) and the
+    # base rate (0.021), so it tests the calibration step.
     db = sample_plan.db
     metrics = {(m, s, k): v for m, s, k, v in _query(db, "SELECT model, segment, metric, value FROM main.model_metrics")}
     base_loss = metrics[("base_rate", "all", "log_loss")]
     assert metrics[("chosen", "all", "log_loss")] < 0.90 * base_loss
-    assert metrics[("chosen", "all", "roc_auc")] > 0.75
-    assert metrics[("chosen", "all", "ece")] < 0.03
+    assert metrics[("chosen", "all", "roc_auc")] > 0.80
+    assert metrics[("chosen", "all", "ece")] < 0.02
     assert metrics[("chosen", "all", "fallback")] == 0.0
     for model in ("base_rate", "logistic_regression", "hist_gradient_boosting", "chosen"):
         for segment in ("all", "high_velocity", "mid_market", "enterprise"):
@@ -254,6 +255,12 @@ def test_backtest_credits_actual_wins_to_the_plan_owner_and_compares_schemes(bac
         assert row["mape"] == pytest.approx(float(((won["forecast"] - won["actual"]).abs() / won["actual"]).mean()))
     chart = db.parent / "artifacts" / f"backtest_{BACKTEST_AS_OF}.png"
     assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with warehouse.connect(db, read_only=True) as con:
+        report = backtest_report(con, chart).splitlines()
+    eev_all = next(line.split() for line in report if line.startswith("eev ") and " all " in line)
+    eev = summary.filter(pl.col("scheme") == "eev").row(0, named=True)
+    assert eev_all[2:4] == [str(eev["reps"]), f"{eev['share_attaining']:.0%}"]
+    assert report[-1] == f"Chart: {chart}"
 
 
 def test_backtest_refuses_a_date_without_a_full_year_of_actuals(backtest: PlanOutcome):
