@@ -28,21 +28,28 @@ Training, in order:
    accept that small mismatch to use the newest snapshots, which matter most.
 
 Metrics (``TrainedModel.metrics``: model_version, model, segment, metric, value):
-every candidate on the holdout (segment "all"); the chosen model as calibrated
-(model "chosen", out-of-fold calibrated scores) overall and per segment; run facts
-(model "chosen", segment "all"): fallback, calibration_isotonic, capture_<kind>,
+every candidate on the holdout, overall (segment "all") and per segment; the chosen model
+as calibrated (model "chosen", out-of-fold calibrated scores) overall and per segment; run
+facts (model "chosen", segment "all"): fallback, calibration_isotonic, capture_<kind>,
 training_rows, training_snapshots, holdout_snapshots.
+
+Evaluation on the holdout, kept with the model (empty after a fallback, which has no
+holdout): ``calibration`` holds the reliability-curve points of the chosen model before
+and after calibration; ``importances`` the permutation importance of every feature (the
+rise in holdout log loss when the feature's values are shuffled, see ``models.importance``)
+for the chosen candidate as fitted on the earlier snapshots, so the rows it is measured on
+were never seen in its training.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
-import functools
 from collections.abc import Callable, Mapping
-from typing import ParamSpec, TypeVar
 from dataclasses import dataclass, field
+from typing import ParamSpec, TypeVar
 
 import numpy as np
 import polars as pl
@@ -52,6 +59,7 @@ from threadpoolctl import threadpool_limits
 from models.calibration import Calibrator, calibration_method, cross_fitted
 from models.candidates import BASE_RATE, BaseRateScorer, Scorer, candidate_factories
 from models.features import FeatureSpec, categorical_text, require_columns
+from models.importance import IMPORTANCE_SCHEMA, ImportanceSettings, permutation_importances
 from models.metrics import binary_metrics, calibration_curve_points, log_loss
 
 P = ParamSpec("P")
@@ -71,7 +79,14 @@ def single_openmp_thread(fn: Callable[P, R]) -> Callable[P, R]:
 
     return limited
 
-__all__ = ["FeatureSpec", "TrainedModel", "calibration_curve_points", "learn_capture", "train_close_model"]
+__all__ = [
+    "FeatureSpec",
+    "ImportanceSettings",
+    "TrainedModel",
+    "calibration_curve_points",
+    "learn_capture",
+    "train_close_model",
+]
 
 KINDS = ("seat", "cross_sell", "upgrade")
 CAPTURE_RANGE = (0.01, 1.0)
@@ -85,6 +100,16 @@ METRIC_SCHEMA = {
     "metric": pl.String,
     "value": pl.Float64,
 }
+
+CURVE_SCHEMA = {
+    "forecast": pl.String,
+    "bin": pl.Int64,
+    "mean_predicted": pl.Float64,
+    "observed_rate": pl.Float64,
+    "rows": pl.Int64,
+}
+BEFORE_CALIBRATION = "before calibration"
+AFTER_CALIBRATION = "after calibration"
 
 MetricRow = tuple[str, str, str, float]  # model, segment, metric, value
 
@@ -101,6 +126,8 @@ class TrainedModel:
     features: FeatureSpec
     scorer: Scorer = field(repr=False)
     calibrator: Calibrator | None = field(default=None, repr=False)
+    calibration: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=CURVE_SCHEMA), repr=False)
+    importances: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=IMPORTANCE_SCHEMA), repr=False)
 
     @single_openmp_thread
     def predict(self, frame: pl.DataFrame) -> np.ndarray:
@@ -123,6 +150,8 @@ class _Fit:
     calibrator: Calibrator | None
     rows: list[MetricRow]
     fallback_reason: str | None = None
+    calibration: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=CURVE_SCHEMA))
+    importances: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=IMPORTANCE_SCHEMA))
 
 
 @single_openmp_thread
@@ -136,6 +165,7 @@ def train_close_model(
     data_fingerprint: str,
     settings: Mapping[str, object],
     max_training_rows: int,
+    importance: ImportanceSettings = ImportanceSettings(),
 ) -> TrainedModel:
     """Compare the candidates on a time-based holdout, calibrate and refit the winner."""
     if not 0 < holdout_share < 1:
@@ -148,7 +178,7 @@ def train_close_model(
     holdout = prepared.filter(pl.col("snapshot_date").is_in(holdout_dates))
     reason = fallback_reason(_labels(prepared), _labels(train), _labels(holdout), len(dates), min_positive_rows)
     if reason is None:
-        fit = _compare_and_refit(prepared, train, holdout, spec, seed)
+        fit = _compare_and_refit(prepared, train, holdout, spec, seed, importance)
     else:
         fit = _fallback(prepared, reason)
     facts = _run_facts(capture, prepared.height, len(dates), 0 if reason else len(holdout_dates), reason is not None)
@@ -164,6 +194,8 @@ def train_close_model(
         features=spec,
         scorer=fit.scorer,
         calibrator=fit.calibrator,
+        calibration=fit.calibration,
+        importances=fit.importances,
     )
 
 
@@ -246,12 +278,13 @@ def _fallback(panel: pl.DataFrame, reason: str) -> _Fit:
 
 
 def _compare_and_refit(panel: pl.DataFrame, train: pl.DataFrame, holdout: pl.DataFrame,
-                       spec: FeatureSpec, seed: int) -> _Fit:
+                       spec: FeatureSpec, seed: int, importance: ImportanceSettings) -> _Fit:
     """Fit every candidate on ``train``, choose on ``holdout``, calibrate, refit on ``panel``."""
     y_train, y_holdout = _labels(train), _labels(holdout)
     factories = candidate_factories(spec, seed)
-    scores = {name: make().fit(train, y_train).score(holdout) for name, make in factories.items()}
-    rows = [row for name, p in scores.items() for row in _metric_rows(name, ALL, y_holdout, p)]
+    fitted = {name: make().fit(train, y_train) for name, make in factories.items()}
+    scores = {name: scorer.score(holdout) for name, scorer in fitted.items()}
+    rows = [row for name, p in scores.items() for row in _segment_rows(name, holdout, y_holdout, p)]
     chosen = min(scores, key=lambda name: log_loss(y_holdout, scores[name]))
     calibrator, chosen_scores = None, scores[chosen]
     if chosen != BASE_RATE:
@@ -259,9 +292,20 @@ def _compare_and_refit(panel: pl.DataFrame, train: pl.DataFrame, holdout: pl.Dat
         calibrator = Calibrator.fit(scores[chosen], y_holdout, method)
         chosen_scores = cross_fitted(scores[chosen], y_holdout, method, seed)
         rows.append((CHOSEN, ALL, "calibration_isotonic", float(method == "isotonic")))
-    rows += _segment_rows(holdout, y_holdout, chosen_scores)
+    rows += _segment_rows(CHOSEN, holdout, y_holdout, chosen_scores)
+    curve = _curve(y_holdout, {BEFORE_CALIBRATION: scores[chosen], AFTER_CALIBRATION: chosen_scores})
+    importances = permutation_importances(fitted[chosen], holdout, y_holdout, spec, importance, seed)
     scorer = factories[chosen]().fit(panel, _labels(panel))
-    return _Fit(chosen, scorer, calibrator, rows)
+    return _Fit(chosen, scorer, calibrator, rows, calibration=curve, importances=importances)
+
+
+def _curve(y: np.ndarray, forecasts: dict[str, np.ndarray]) -> pl.DataFrame:
+    """Reliability-curve points of each named forecast of the holdout labels ``y``."""
+    frames = [
+        calibration_curve_points(y, p).select(pl.lit(name).alias("forecast"), pl.all())
+        for name, p in forecasts.items()
+    ]
+    return pl.concat(frames).cast(CURVE_SCHEMA)  # type: ignore[arg-type]
 
 
 def _metric_rows(model: str, segment: str, y: np.ndarray, p: np.ndarray) -> list[MetricRow]:
@@ -269,13 +313,13 @@ def _metric_rows(model: str, segment: str, y: np.ndarray, p: np.ndarray) -> list
     return [(model, segment, metric, value) for metric, value in binary_metrics(y, p).items()]
 
 
-def _segment_rows(holdout: pl.DataFrame, y: np.ndarray, p: np.ndarray) -> list[MetricRow]:
-    """Metrics of the chosen model's holdout forecast, overall and per segment."""
+def _segment_rows(model: str, holdout: pl.DataFrame, y: np.ndarray, p: np.ndarray) -> list[MetricRow]:
+    """Metrics of one model's holdout forecast, overall and per segment."""
     segments = holdout.select(categorical_text("segment")).to_series().to_numpy()
-    rows = _metric_rows(CHOSEN, ALL, y, p)
+    rows = _metric_rows(model, ALL, y, p)
     for segment in sorted(set(segments)):
         mask = segments == segment
-        rows += _metric_rows(CHOSEN, segment, y[mask], p[mask])
+        rows += _metric_rows(model, segment, y[mask], p[mask])
     return rows
 
 
@@ -304,6 +348,11 @@ def _ratio(numerator: float, denominator: float) -> float | None:
     return numerator / denominator if denominator > 0 else None
 
 
+def library_versions() -> dict[str, str]:
+    """Versions of the libraries a trained model's predictions depend on."""
+    return {"scikit-learn": sklearn.__version__, "numpy": np.__version__, "polars": pl.__version__}
+
+
 def model_version(
     data_fingerprint: str,
     settings: Mapping[str, object],
@@ -319,7 +368,7 @@ def model_version(
         "settings": settings,
         "training": training,
         "features": {"numeric": list(spec.numeric), "categorical": list(spec.categorical)},
-        "libraries": {"scikit-learn": sklearn.__version__, "numpy": np.__version__, "polars": pl.__version__},
+        "libraries": library_versions(),
         "chosen": chosen,
     }
     payload = json.dumps(identity, sort_keys=True, default=str).encode()

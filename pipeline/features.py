@@ -6,7 +6,15 @@ import polars as pl
 
 from models.close_probability import FeatureSpec
 
-USAGE_FEATURES = ("seat_utilisation", "usage_trend", "log_account_active_users")
+USAGE_FEATURES = (
+    "log_active_users_30d",
+    "log_active_users_90d",
+    "log_active_users_180d",
+    "usage_trend",
+    "usage_trend_90d",
+    "seat_utilisation",
+    "log_account_active_users",
+)
 ACCOUNT_FEATURES = (
     "log_whitespace",
     "log_list_price",

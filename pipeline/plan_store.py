@@ -25,6 +25,7 @@ PLAN_TABLES = {
     "model_info": "model_info",
     "data_quality": "data_quality",
     "rejected_rows": "rejected_rows",
+    "feature_importances": "feature_importances",
 }
 
 

@@ -36,8 +36,8 @@ class Warehouse(dg.ConfigurableResource):
 
     @property
     def artifact_dir(self) -> Path:
-        """Folder beside the DuckDB file for model artifacts and plots."""
-        return Path(self.path).resolve().parent / "artifacts"
+        """Folder beside the DuckDB file for model artifacts and charts."""
+        return warehouse.artifact_dir(self.path)
 
     @property
     def staging_dir(self) -> Path:

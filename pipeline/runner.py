@@ -50,14 +50,16 @@ def _root_cause(error: dg.SerializableErrorInfo | None) -> str:
 
 
 def _failure_message(result: dg.ExecuteInProcessResult) -> str:
-    for event in result.all_events:
-        if event.is_step_failure and event.step_failure_data:
-            return f"step {event.step_key} failed: {_root_cause(event.step_failure_data.error)}"
+    """A failed check's own description first (Dagster also reports a blocking check's failure
+    as a step failure, which only names the check), else the first step failure's cause."""
     for event in result.all_events:
         if event.event_type_value == "ASSET_CHECK_EVALUATION":
             evaluation = event.event_specific_data
             if evaluation and not evaluation.passed:
                 return f"blocking check failed: {evaluation.description}"
+    for event in result.all_events:
+        if event.is_step_failure and event.step_failure_data:
+            return f"step {event.step_key} failed: {_root_cause(event.step_failure_data.error)}"
     return "the run failed (see the Dagster logs)"
 
 
@@ -92,10 +94,12 @@ def run_plan(
     as_of: dt.date | None = None,
     instance: dg.DagsterInstance | None = None,
     mapping: str | Path | None = None,
+    job_name: str = "plan_job",
 ) -> PlanOutcome:
-    """Materialize the whole plan (and its tracking); raise PlanRunError with one clear message
-    on failure. `mapping`: a source mapping file (mappings/*.yaml) applied to the input first."""
-    result = _execute("plan_job", input_dir, config, db, as_of, None, mapping, instance)
+    """Materialize the whole plan (and its tracking), or another job of it such as the backtest;
+    raise PlanRunError with one clear message on failure. `mapping`: a source mapping file
+    (mappings/*.yaml) applied to the input first."""
+    result = _execute(job_name, input_dir, config, db, as_of, None, mapping, instance)
     if not result.success:
         message = _failure_message(result)
         with warehouse.connect(db) as con:

@@ -88,6 +88,11 @@ class ModelSettings(_Strict):
     max_training_rows: int = Field(default=200_000, gt=0, description="panel sampled down to this many rows")
     holdout_share: float = Field(default=0.25, gt=0, lt=1, description="newest share of snapshots held out")
     min_positive_rows: int = Field(default=20, ge=1, description="fewer positives: fall back to base rates")
+    allow_base_rate_plan: bool = Field(
+        default=False,
+        description="publish a plan whose model does not beat the base rate on the holdout (base rates "
+        "used, reported); false: the blocking check beats_base_rate stops such a plan",
+    )
     capture: Literal["learned"] | float = Field(
         default="learned", description="share of whitespace a won deal books; 'learned' per kind, or a number 0-1"
     )
@@ -202,6 +207,18 @@ class TrackingSettings(_Strict):
         return [{"segment": s, "commission_rate": r} for s, r in sorted(self.commission_rate.items())]
 
 
+class EvaluationSettings(_Strict):
+    """How the close-probability model is explained and how the backtest judges a plan."""
+
+    importance_rows: int = Field(
+        default=2_000, gt=0, description="permutation importance: holdout rows drawn per shuffle"
+    )
+    importance_repeats: int = Field(default=3, gt=0, description="permutation importance: shuffles per feature")
+    backtest_months: int = Field(
+        default=12, gt=0, description="backtest: expansion ARR won in this many months after the plan date"
+    )
+
+
 class PlanSettings(_Strict):
     """The whole plan configuration."""
 
@@ -217,6 +234,7 @@ class PlanSettings(_Strict):
     whitespace: WhitespaceSettings = WhitespaceSettings()
     model: ModelSettings = ModelSettings()
     tracking: TrackingSettings = TrackingSettings()
+    evaluation: EvaluationSettings = EvaluationSettings()
 
     @model_validator(mode="after")
     def _segments_valid(self) -> PlanSettings:

@@ -1,6 +1,7 @@
 """Thin Dagster wiring shared by the asset modules.
 
-`sql_asset` turns `sql/<name>.sql` into an asset that builds table `work.<name>`; its
+`sql_asset` turns `sql/<name>.sql` into an asset that builds table `work.<name>` (or another
+schema's); its
 description is the SQL file's header comment (grain, key, units), so the UI shows what the
 table means. `table_result` reports row counts, timing and a preview of any table.
 """
@@ -83,8 +84,9 @@ def sql_asset(
     deps: Sequence[str],
     group: str,
     params: ParamsFn = _default_params,
+    schema: str = "work",
 ) -> dg.AssetsDefinition:
-    """An asset that runs sql/<name>.sql into work.<name> with the plan's bound parameters."""
+    """An asset that runs sql/<name>.sql into <schema>.<name> with the plan's bound parameters."""
 
     @dg.asset(name=name, deps=list(deps), group_name=group, description=sql_description(name), kinds={"duckdb"})
     def _asset(
@@ -93,7 +95,7 @@ def sql_asset(
         started = time.perf_counter()
         settings = plan_config.load()
         with warehouse.connect() as con:
-            build_table(con, name, params(settings, con))
-            return table_result(context, con, f"work.{name}", started)
+            build_table(con, name, params(settings, con), schema=schema)
+            return table_result(context, con, f"{schema}.{name}", started)
 
     return _asset

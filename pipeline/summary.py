@@ -137,6 +137,9 @@ def plan_summary(con: duckdb.DuckDBPyConnection, settings: PlanSettings, db: Pat
     lines += ["", f"Close-probability model: {chosen}" + ("" if uses_usage else " (no usage table: no usage features)")]
     if fallback:
         lines.append(f"WARNING: {fallback}")
+    elif chosen == "base_rate":
+        lines.append("WARNING: no model beat the base rate on the holdout; p_close are base rates "
+                     "(published because model.allow_base_rate_plan is true)")
     metrics = dict(con.execute(
         "SELECT metric, value FROM main.model_metrics WHERE model = 'chosen' AND segment = 'all'"
     ).fetchall())

@@ -4,6 +4,23 @@
 -- training snapshots, label = 1 when an expansion opportunity on this account and product was
 -- won with close_date in [snapshot, snapshot + horizon); won_amount is what those deals booked.
 -- On the plan snapshot label and won_amount are NULL (the future is not known).
+-- Columns (log_x = ln(1 + x) of a money or count figure; days are whole days to or from the
+-- snapshot; usage columns are NULL when the item's product has no usage before the snapshot):
+--   kind, unit, log_list_price       the item: whitespace kind, product unit, annual list price
+--   log_whitespace                   the item's whitespace (annual money)
+--   segment, industry, region,       the account's ACV segment, industry, region and employee
+--   size_band                        size band
+--   log_acv, acv_growth              ACV on the snapshot; ACV / ACV 12 months earlier - 1
+--   products_held                    product breadth: distinct products active on the snapshot
+--   tenure_days                      days since customer_since
+--   days_to_renewal                  days to the next renewal
+--   prior_expansion_wins, _losses    expansion deals won / lost before the snapshot
+--   days_since_last_win              recency: days since the last won expansion (NULL: never)
+--   log_open_pipeline                open expansion pipeline (created before, not closed by it)
+--   log_active_users_30d/_90d/_180d  usage level: mean active users of the product, 30/90/180 days
+--   usage_trend, usage_trend_90d     usage trend: 30-day (90-day) mean / 180-day mean - 1
+--   seat_utilisation                 90-day mean active users / licensed seats of the product
+--   log_account_active_users         90-day mean active users over all the account's products
 WITH items AS (
     SELECT snapshot_date, account_id, product_id, kind, whitespace, units FROM work.whitespace_items
 ),
@@ -21,7 +38,9 @@ products AS (
 ),
 
 product_usage AS (
-    SELECT snapshot_date, account_id, product_id, active_users_90d, usage_trend
+    SELECT
+        snapshot_date, account_id, product_id, active_users_30d, active_users_90d, active_users_180d,
+        usage_trend, usage_trend_90d
     FROM work.usage_features
     WHERE product_id IS NOT NULL
 ),
@@ -82,7 +101,11 @@ SELECT
     st.days_since_last_win,
     ln(1 + st.open_pipeline) AS log_open_pipeline,
     pu.active_users_90d / nullif(h.quantity, 0) AS seat_utilisation,
+    ln(1 + pu.active_users_30d) AS log_active_users_30d,
+    ln(1 + pu.active_users_90d) AS log_active_users_90d,
+    ln(1 + pu.active_users_180d) AS log_active_users_180d,
     pu.usage_trend,
+    pu.usage_trend_90d,
     ln(1 + au.account_active_users_90d) AS log_account_active_users,
     CASE WHEN s.role = 'train' THEN CAST(w.won_amount IS NOT NULL AS INTEGER) END AS label,
     CASE WHEN s.role = 'train' THEN coalesce(w.won_amount, 0) END AS won_amount

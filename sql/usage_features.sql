@@ -1,7 +1,8 @@
 -- usage_features: product usage before each snapshot date.
 -- Grain: (snapshot_date, account_id, product_id); product_id is NULL for usage rows not tied
 -- to a product (account-level usage). Averages of active_users over the 30, 90 and 180 days
--- before the snapshot; usage_trend = 30-day average / 180-day average - 1 (0 = flat).
+-- before the snapshot; usage_trend = 30-day average / 180-day average - 1 and
+-- usage_trend_90d = 90-day average / 180-day average - 1 (0 = flat; NULL without usage).
 -- recent_active_users is the average over the window setting usage_window_days.
 WITH snapshots AS (
     SELECT snapshot_date FROM work.snapshot_dates
@@ -30,6 +31,8 @@ windowed AS (
 SELECT
     *,
     CASE WHEN active_users_180d > 0 THEN coalesce(active_users_30d, 0) / active_users_180d - 1 END
-        AS usage_trend
+        AS usage_trend,
+    CASE WHEN active_users_180d > 0 THEN coalesce(active_users_90d, 0) / active_users_180d - 1 END
+        AS usage_trend_90d
 FROM windowed
 ORDER BY snapshot_date, account_id, product_id

@@ -16,11 +16,13 @@ def _run(*args: str) -> subprocess.CompletedProcess:
 def test_help_lists_verbs_and_options():
     top = _run("--help")
     assert top.returncode == 0
-    for verb in ("sample", "run", "track", "plans"):
+    for verb in ("sample", "run", "backtest", "track", "plans"):
         assert verb in top.stdout
-    run = _run("run", "--help")
-    for option in ("--input", "--mapping", "--config", "--db", "--as-of"):
-        assert option in run.stdout
+    assert "--mapping" in _run("run", "--help").stdout
+    for verb in ("run", "backtest"):
+        shown = _run(verb, "--help")
+        for option in ("--input", "--config", "--db", "--as-of"):
+            assert option in shown.stdout
 
 
 def test_run_prints_summary_and_plans_lists_it(sample_inputs: Path, tmp_path: Path):
@@ -38,6 +40,9 @@ def test_errors_exit_nonzero_with_one_message(tmp_path: Path):
     missing = _run("run", "--input", str(tmp_path / "nope"), "--db", str(tmp_path / "x.duckdb"))
     assert missing.returncode == 1
     assert "input folder not found" in missing.stderr
+    no_backtest_input = _run("backtest", "--as-of", "2025-01-01", "--input", str(tmp_path / "nope"),
+                             "--db", str(tmp_path / "b.duckdb"))
+    assert no_backtest_input.returncode == 1 and "input folder not found" in no_backtest_input.stderr
     bad_date = _run("run", "--input", str(tmp_path), "--as-of", "2025-13-01")
     assert bad_date.returncode == 2 and "not a date" in bad_date.stderr
 

@@ -14,7 +14,8 @@ from pipeline.runner import PlanOutcome, PlanRunError, run_plan
 from pipeline.settings import DEFAULT_CONFIG, load_settings
 from tests.builders import PRODUCTS, REPS, account_with_acv, subscription, write_inputs
 
-PLAN_TABLES = ("whitespace_items", "account_eev", "territories", "quotas", "model_metrics", "model_info")
+PLAN_TABLES = ("whitespace_items", "account_eev", "territories", "quotas", "model_metrics", "model_info",
+               "feature_importances")
 
 
 def _query(db: Path, sql: str, params: list | None = None) -> list[tuple]:
@@ -40,6 +41,11 @@ def test_definitions_load():
             "quotas", "plan_version"} <= keys
     assert "raw_inputs" not in keys  # the multi-asset's tables are the assets
     assert loaded.resolve_job_def("plan_job").executor_def.name == "in_process"
+    graph = loaded.resolve_asset_graph()
+    plan_assets = loaded.resolve_job_def("plan_job").asset_layer.executable_asset_keys
+    backtest_assets = {dg.AssetKey(k) for k in ("backtest_results", "backtest_summary", "backtest_report")}
+    assert backtest_assets <= graph.get_all_asset_keys() and not backtest_assets & set(plan_assets)
+    assert backtest_assets <= set(loaded.resolve_job_def("backtest_job").asset_layer.executable_asset_keys)
 
 
 def test_every_asset_materialized_and_identities_hold(sample_plan: PlanOutcome):
@@ -94,6 +100,14 @@ def test_dagster_recorded_materializations(sample_inputs: Path, tmp_path: Path):
         assert event is not None and event.run_id == outcome.dagster_run_id, key
     plan_event = instance.get_latest_materialization_event(dg.AssetKey("plan_version"))
     assert plan_event.asset_materialization.metadata["plan_id"].value == outcome.plan_id
+    # the model's charts and importances are in the UI; its blocking check passed
+    model = instance.get_latest_materialization_event(dg.AssetKey("close_probability_model")).asset_materialization
+    assert Path(model.metadata["calibration_chart"].value).is_file()
+    assert model.metadata["calibration_curve"].value.startswith("![calibration](data:image/png;base64,")
+    assert "| feature | importance | importance_std |" in model.metadata["feature_importances"].value
+    assert model.metadata["model_version"].value == _query(outcome.db, "SELECT model_version FROM main.model_info")[0][0]
+    check = dg.AssetCheckKey(dg.AssetKey("close_probability_model"), "beats_base_rate")
+    assert instance.get_latest_asset_check_evaluation_record(check).event.asset_check_evaluation.passed
 
 
 def test_same_inputs_settings_and_seed_give_byte_identical_plan(sample_plan: PlanOutcome, sample_inputs: Path,

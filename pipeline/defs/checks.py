@@ -1,4 +1,4 @@
-"""Blocking checks on the plan's identities: a failure stops everything downstream in the
+"""Blocking checks on the model and the plan's identities: a failure stops everything downstream in the
 run (so no plan version is published) and names the rule, count and example keys."""
 
 import dagster as dg
@@ -67,6 +67,49 @@ def _identity_check(asset: str, name: str, description: str, sql: str) -> dg.Ass
     return _check
 
 
+@dg.asset_check(
+    asset="close_probability_model",
+    description="the chosen model's calibrated holdout log loss is below the base rate's "
+    "(passes with a warning when the plan fell back to base rates on purpose, or when the settings "
+    "allow a base-rate plan: model.allow_base_rate_plan)",
+    blocking=True,
+)
+def beats_base_rate(warehouse: Warehouse, plan_config: PlanConfig) -> dg.AssetCheckResult:
+    """Blocking: a fitted model that does not beat the base rate on the holdout stops the plan,
+    unless the settings knowingly allow a plan on base rates."""
+    with warehouse.connect() as con:
+        chosen, reason, model_loss, base_loss = con.execute(
+            """SELECT i.chosen, i.fallback_reason,
+                      (SELECT value FROM work.model_metrics WHERE model = 'chosen' AND segment = 'all'
+                         AND metric = 'log_loss'),
+                      (SELECT value FROM work.model_metrics WHERE model = 'base_rate' AND segment = 'all'
+                         AND metric = 'log_loss')
+               FROM work.model_info AS i"""
+        ).fetchone()
+    if reason is not None:
+        return dg.AssetCheckResult(
+            passed=True,
+            metadata={"warning": f"fell back to base rates: {reason}"},
+            description="no holdout comparison: the plan fell back to base rates on purpose",
+        )
+    gain = None if base_loss is None or model_loss is None else 1 - model_loss / base_loss
+    beats = chosen != "base_rate" and gain is not None and gain > 0
+    allowed = not beats and plan_config.load().model.allow_base_rate_plan
+    metadata = {"chosen": chosen, "holdout_log_loss": model_loss, "base_rate_log_loss": base_loss,
+                "log_loss_gain": gain}
+    if allowed:
+        metadata["warning"] = "no model beats the base rate; published on base rates (model.allow_base_rate_plan)"
+    return dg.AssetCheckResult(
+        passed=beats or allowed,
+        metadata=metadata,
+        description=(
+            f"chosen model {chosen}: holdout log loss {model_loss:.4f} vs base rate {base_loss:.4f}"
+            + ("" if beats else "; not better than the base rate, " + (
+                "allowed by model.allow_base_rate_plan" if allowed else "so no plan is published"))
+        ),
+    )
+
+
 @dg.definitions
 def checks() -> dg.Definitions:
-    return dg.Definitions(asset_checks=[_identity_check(*spec) for spec in IDENTITIES])
+    return dg.Definitions(asset_checks=[*(_identity_check(*spec) for spec in IDENTITIES), beats_base_rate])

@@ -4,13 +4,17 @@ plan_job: the whole plan, from the input folder to a new published plan version,
 in-year tracking of that plan (the tracking assets depend on plan_version).
 tracking_job: re-ingests the input folder (the latest CRM data) and re-runs the tracking
 assets against the CURRENT plan, without re-planning; scheduled by tracking.schedule
-(schedules.py)."""
+(schedules.py).
+backtest_job: the same plan (run as of a past date into its own DuckDB file) and then the
+backtest assets that compare it with what was won afterwards."""
 
 import dagster as dg
 
+from pipeline.backtest import BACKTEST_GROUP, BACKTEST_JOB
+
 plan_job = dg.define_asset_job(
     "plan_job",
-    selection=dg.AssetSelection.all(),
+    selection=dg.AssetSelection.all() - dg.AssetSelection.groups(BACKTEST_GROUP),
     description="Ingest, validate, score whitespace, build territories and quotas, publish a plan version, "
     "then track it (credits, attainment, coverage).",
 )
@@ -22,3 +26,9 @@ tracking_job = dg.define_asset_job(
     "attainment and pipeline coverage.",
 )
 
+backtest_job = dg.define_asset_job(
+    BACKTEST_JOB,
+    selection=dg.AssetSelection.all() - dg.AssetSelection.groups("tracking"),
+    description="Plan as of a past date (quota-plan backtest --as-of DATE), then compare every rep's quota "
+    "with the expansion ARR won afterwards, next to flat and ACV-proportional quotas of the same total.",
+)

@@ -2,14 +2,15 @@
 the plan's whitespace items."""
 
 import json
-import pickle
 import time
 
 import dagster as dg
 import polars as pl
 
-from models.close_probability import train_close_model
+from models.close_probability import ImportanceSettings, train_close_model
+from pipeline.charts import markdown_image
 from pipeline.features import feature_spec
+from pipeline.model_artifacts import load_model, save_model
 from pipeline.resources import PlanConfig, Warehouse
 from pipeline.sql_assets import table_result
 
@@ -19,9 +20,11 @@ def close_probability_model(
     context: dg.AssetExecutionContext, warehouse: Warehouse, plan_config: PlanConfig
 ) -> dg.MaterializeResult:
     """The chosen close-probability model. Writes work.model_metrics (grain: model_version x
-    model x segment x metric; rates 0-1) and work.model_info (one row: version, chosen
-    candidate, fallback reason, features, learned capture per kind); the fitted model is
-    pickled beside the DuckDB file under artifacts/."""
+    model x segment x metric; rates 0-1), work.model_info (one row: version, chosen
+    candidate, fallback reason, calibration, features, learned capture per kind) and
+    work.feature_importances (grain: feature; rise in holdout log loss when shuffled). The
+    model, a JSON sidecar and the calibration and importance charts are saved beside the
+    DuckDB file under artifacts/ (see pipeline/model_artifacts.py)."""
     started = time.perf_counter()
     settings = plan_config.load()
     with warehouse.connect() as con:
@@ -39,29 +42,64 @@ def close_probability_model(
             data_fingerprint=fingerprint,
             settings=settings.model_dump(mode="json"),
             max_training_rows=settings.model.max_training_rows,
+            importance=ImportanceSettings(settings.evaluation.importance_rows, settings.evaluation.importance_repeats),
         )
-        warehouse.artifact_dir.mkdir(parents=True, exist_ok=True)
-        (warehouse.artifact_dir / f"{model.version}.pkl").write_bytes(pickle.dumps(model))
+        saved = save_model(model, warehouse.artifact_dir, has_usage, fingerprint)
         metrics = model.metrics  # noqa: F841  (read by the SQL below)
         con.execute("CREATE OR REPLACE TABLE work.model_metrics AS SELECT * FROM metrics ORDER BY ALL")
-        info = pl.DataFrame(
+        importances = model.importances.select(pl.lit(model.version).alias("model_version"), pl.all())  # noqa: F841
+        con.execute("CREATE OR REPLACE TABLE work.feature_importances AS SELECT * FROM importances")
+        info = pl.DataFrame(  # noqa: F841  (read by the SQL below)
             {
                 "model_version": [model.version],
                 "chosen": [model.chosen],
                 "fallback_reason": [model.fallback_reason],
+                "calibration": [model.calibrator.method if model.calibrator else None],
                 "features": [json.dumps({"numeric": spec.numeric, "categorical": spec.categorical})],
                 "uses_usage": [has_usage],
                 "capture": [json.dumps(model.capture, sort_keys=True)],
                 "training_rows": [panel.height],
-            }
+                "artifact": [saved.model.name],
+            },
+            schema_overrides={"fallback_reason": pl.String, "calibration": pl.String},
         )
         con.execute("CREATE OR REPLACE TABLE work.model_info AS SELECT * FROM info")
         if model.fallback_reason:
             context.log.warning(model.fallback_reason)
+        if not has_usage:
+            context.log.warning("No usage table: the model was trained without usage features.")
         return table_result(
             context, con, "work.model_metrics", started,
-            metadata={"model_version": model.version, "chosen": model.chosen, "uses_usage": has_usage},
+            metadata={
+                "model_version": model.version,
+                "chosen": model.chosen,
+                "fallback_reason": model.fallback_reason or "",
+                "uses_usage": has_usage,
+                "model_file": dg.MetadataValue.path(str(saved.model)),
+                "sidecar": dg.MetadataValue.path(str(saved.sidecar)),
+                "calibration_chart": dg.MetadataValue.path(str(saved.calibration_chart)),
+                "calibration_curve": dg.MetadataValue.md(markdown_image(saved.calibration_chart, "calibration")),
+                "importance_chart": dg.MetadataValue.path(str(saved.importance_chart)),
+                "feature_importances": dg.MetadataValue.md(_markdown_table(model.importances)),
+                "holdout_metrics": dg.MetadataValue.md(_markdown_table(_overall_metrics(model.metrics))),
+            },
         )
+
+
+def _overall_metrics(metrics: pl.DataFrame) -> pl.DataFrame:
+    """Holdout metrics of every model over all segments, one row per model."""
+    overall = metrics.filter((pl.col("segment") == "all") & pl.col("metric").is_in(
+        ["roc_auc", "pr_auc", "brier", "log_loss", "ece", "base_rate", "rows", "positives"]))
+    return overall.pivot("metric", index="model", values="value").sort("model")
+
+
+def _markdown_table(frame: pl.DataFrame) -> str:
+    """A small frame as a Markdown table (floats to 4 decimals)."""
+    if frame.is_empty():
+        return "(none)"
+    cells = [[f"{v:.4f}" if isinstance(v, float) else str(v) for v in row] for row in frame.iter_rows()]
+    lines = ["| " + " | ".join(frame.columns) + " |", "|" + "---|" * frame.width]
+    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in cells])
 
 
 @dg.asset(group_name="model", deps=["close_probability_model", "item_features"], kinds={"scikit-learn"})
@@ -74,7 +112,7 @@ def item_scores(
     settings = plan_config.load()
     with warehouse.connect() as con:
         version = con.execute("SELECT model_version FROM work.model_info").fetchone()[0]
-        model = pickle.loads((warehouse.artifact_dir / f"{version}.pkl").read_bytes())
+        model = load_model(warehouse.artifact_dir, version)
         items = con.sql("SELECT * FROM work.item_features WHERE role = 'plan'").pl()
         capture = settings.model.capture
         scores = items.select("account_id", "product_id", "kind").with_columns(

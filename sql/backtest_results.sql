@@ -1,0 +1,85 @@
+-- backtest_results: a plan made as of a past date, against what its reps actually won afterwards.
+-- Grain: (scheme, rep_id); one row per active expansion rep of the plan and quota scheme.
+-- actual = expansion ARR won (opportunities of type expansion, stage won, close_date in
+-- [as_of, as_of + backtest_months)) on the accounts of the rep's territory in that plan.
+-- forecast: what the scheme expects of the rep; every scheme splits the same total per segment
+-- (the segment's territory EEV), so only the split differs:
+--   eev              the rep's territory EEV (the plan's own method);
+--   flat             the segment total shared in proportion to rep capacity;
+--   acv_proportional the segment total shared in proportion to the territory's ACV.
+-- quota = factor x forecast (unrounded); attainment = actual / quota (NULL when quota is 0);
+-- attained = attainment >= 1. Money: annual ARR.
+WITH quotas AS (
+    SELECT rep_id, segment, capacity, factor, territory_eev FROM work.quotas
+),
+
+territories AS (
+    SELECT account_id, rep_id FROM work.territories
+),
+
+accounts AS (
+    SELECT account_id, acv FROM work.account_eev
+),
+
+actual_wins AS (
+    SELECT account_id, sum(amount) AS won
+    FROM raw.opportunities
+    WHERE type = 'expansion'
+        AND stage = 'won'
+        AND close_date >= CAST($as_of AS DATE)
+        AND close_date < CAST(CAST($as_of AS DATE) + to_months($backtest_months) AS DATE)
+    GROUP BY account_id
+),
+
+reps AS (
+    SELECT
+        q.rep_id,
+        q.segment,
+        q.capacity,
+        q.factor,
+        q.territory_eev,
+        coalesce(sum(a.acv), 0) AS territory_acv,
+        coalesce(sum(w.won), 0) AS actual
+    FROM quotas AS q
+    LEFT JOIN territories AS t USING (rep_id)
+    LEFT JOIN accounts AS a USING (account_id)
+    LEFT JOIN actual_wins AS w USING (account_id)
+    GROUP BY q.rep_id, q.segment, q.capacity, q.factor, q.territory_eev
+),
+
+segment_totals AS (
+    SELECT
+        segment,
+        sum(territory_eev) AS eev,
+        sum(capacity) AS capacity,
+        sum(territory_acv) AS acv
+    FROM reps
+    GROUP BY segment
+),
+
+forecasts AS (
+    SELECT 1 AS scheme_order, 'eev' AS scheme, r.*, r.territory_eev AS forecast
+    FROM reps AS r
+    UNION ALL
+    SELECT 2, 'flat', r.*, coalesce(s.eev * r.capacity / nullif(s.capacity, 0), 0)
+    FROM reps AS r JOIN segment_totals AS s USING (segment)
+    UNION ALL
+    SELECT 3, 'acv_proportional', r.*, coalesce(s.eev * r.territory_acv / nullif(s.acv, 0), 0)
+    FROM reps AS r JOIN segment_totals AS s USING (segment)
+)
+
+SELECT
+    scheme_order,
+    scheme,
+    rep_id,
+    segment,
+    capacity,
+    territory_eev,
+    territory_acv,
+    forecast,
+    factor * forecast AS quota,
+    actual,
+    actual / nullif(factor * forecast, 0) AS attainment,
+    actual >= factor * forecast AND factor * forecast > 0 AS attained
+FROM forecasts
+ORDER BY scheme_order, rep_id
