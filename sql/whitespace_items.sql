@@ -18,7 +18,8 @@
 --                the account would move to. units = units held; price_used = next tier list
 --                price - price per unit paid; benchmark = next tier list price.
 -- Every item names its peer level and peer count (NULL for upgrades), the percentile used and a
--- one-line reason a rep can read.
+-- one-line reason a rep can read; reasons are formatted only for the items kept. Rows are in no
+-- particular order (every reader sorts; sorting 5M wide rows here would cost more than the rest).
 WITH customers AS (
     SELECT
         snapshot_date,
@@ -75,33 +76,45 @@ seat_potential AS (
 ),
 
 seat_items AS (
+    -- units first, then the reason only for the seats that are really missing
+    SELECT
+        *,
+        greatest(peer_seats, coalesce(usage_seats, 0)) - quantity AS units
+    FROM seat_potential
+    WHERE greatest(peer_seats, coalesce(usage_seats, 0)) > quantity
+        AND price_per_unit > 0
+),
+
+seat_explained AS (
     SELECT
         snapshot_date,
         account_id,
         product_id,
         'seat' AS kind,
-        greatest(peer_seats, coalesce(usage_seats, 0)) - quantity AS units,
+        units,
         price_per_unit AS price_used,
         seat_peer_level AS peer_level,
         seat_peer_count AS peer_count,
         $seat_percentile AS percentile,
         seats_per_employee AS benchmark,
         CAST(NULL AS DOUBLE) AS peer_share,
-        format('{:,} more {} seats at {:,.0f} paid per seat: {:,} licensed; {}{}',
-            CAST(units AS BIGINT), product_name, price_per_unit, CAST(quantity AS BIGINT),
-            CASE
-                WHEN employees IS NULL THEN 'employees unknown, so no peer potential'
-                ELSE format('peers ({}, {} holders) run {:.3f} seats per employee at p{} x {:,} employees = {:,} seats',
-                    seat_peer_level, seat_peer_count, seats_per_employee,
-                    CAST(round($seat_percentile * 100) AS INTEGER), CAST(employees AS BIGINT),
-                    CAST(peer_seats AS BIGINT))
-            END,
-            CASE WHEN usage_seats IS NOT NULL
-                THEN format('; usage presses: {:,.1f} active users >= {:.0f}% of licence, x {} = {:,} seats',
-                    recent_active_users, 100 * $usage_pressure_threshold, $usage_pressure_headroom,
-                    CAST(usage_seats AS BIGINT))
-                ELSE '' END) AS reason
-    FROM seat_potential
+        CASE WHEN employees IS NULL
+            THEN format('{:,} more {} seats at {:,.0f} paid per seat: {:,} licensed; employees unknown, '
+                || 'so no peer potential',
+                CAST(units AS BIGINT), product_name, price_per_unit, CAST(quantity AS BIGINT))
+            ELSE format('{:,} more {} seats at {:,.0f} paid per seat: {:,} licensed; peers ({}, {} holders) '
+                || 'run {:.3f} seats per employee at p{} x {:,} employees = {:,} seats',
+                CAST(units AS BIGINT), product_name, price_per_unit, CAST(quantity AS BIGINT),
+                seat_peer_level, seat_peer_count, seats_per_employee,
+                CAST(round($seat_percentile * 100) AS INTEGER), CAST(employees AS BIGINT),
+                CAST(peer_seats AS BIGINT))
+        END
+        || CASE WHEN usage_seats IS NULL THEN ''
+            ELSE format('; usage presses: {:,.1f} active users >= {:.0f}% of licence, x {} = {:,} seats',
+                recent_active_users, 100 * $usage_pressure_threshold, $usage_pressure_headroom,
+                CAST(usage_seats AS BIGINT))
+        END AS reason
+    FROM seat_items
 ),
 
 families_held AS (
@@ -164,32 +177,46 @@ upgrade_lines AS (
 upgrade_items AS (
     -- one item per target tier (two held tiers of equal rank share the next tier)
     SELECT
+        snapshot_date,
+        account_id,
+        product_id,
+        sum(quantity) AS units,
+        sum(quantity * price_per_unit) / sum(quantity) AS paid_per_unit,
+        min(from_product_id) AS from_product_id,
+        count(*) AS from_tiers
+    FROM upgrade_lines
+    GROUP BY snapshot_date, account_id, product_id
+),
+
+upgrade_explained AS (
+    SELECT
         u.snapshot_date,
         u.account_id,
         u.product_id,
         'upgrade' AS kind,
-        sum(u.quantity) AS units,
-        any_value(p.list_price) - sum(u.quantity * u.price_per_unit) / sum(u.quantity) AS price_used,
+        u.units,
+        p.list_price - u.paid_per_unit AS price_used,
         CAST(NULL AS VARCHAR) AS peer_level,
         CAST(NULL AS BIGINT) AS peer_count,
         CAST(NULL AS DOUBLE) AS percentile,
-        any_value(p.list_price) AS benchmark,
+        p.list_price AS benchmark,
         CAST(NULL AS DOUBLE) AS peer_share,
-        format('upgrade {:,} units of {} to {}: list {:,.0f} vs {:,.0f} paid per unit',
-            CAST(units AS BIGINT), string_agg(f.product_name, ' + ' ORDER BY f.product_name),
-            any_value(p.product_name), benchmark, benchmark - price_used) AS reason
-    FROM upgrade_lines AS u
+        format('upgrade {:,} units of {}{} to {}: list {:,.0f} vs {:,.0f} paid per unit',
+            CAST(u.units AS BIGINT), f.product_name,
+            CASE WHEN u.from_tiers > 1 THEN format(' and {} more tier(s)', u.from_tiers - 1) ELSE '' END,
+            p.product_name, p.list_price, u.paid_per_unit) AS reason
+    FROM upgrade_items AS u
     JOIN products AS p ON p.product_id = u.product_id
     JOIN products AS f ON f.product_id = u.from_product_id
-    GROUP BY u.snapshot_date, u.account_id, u.product_id
+    WHERE p.list_price > u.paid_per_unit
 ),
 
 all_items AS (
-    SELECT * FROM seat_items
+    SELECT * FROM seat_explained
     UNION ALL BY NAME
     SELECT * FROM cross_sell_items
     UNION ALL BY NAME
-    SELECT * FROM upgrade_items
+    SELECT * FROM upgrade_explained
 )
 
 SELECT
@@ -207,5 +234,3 @@ SELECT
     reason,
     peer_share
 FROM all_items
-WHERE units * price_used > 0
-ORDER BY snapshot_date, account_id, product_id, kind
