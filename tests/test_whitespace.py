@@ -131,7 +131,9 @@ def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def items(db: Path) -> dict[tuple[str, str, str], tuple]:
     rows = _query(db, """SELECT account_id, product_id, kind, whitespace, units, price_used, peer_level, peer_count,
         benchmark, percentile, peer_share, reason FROM work.whitespace_items WHERE snapshot_date = ?""")
-    return {row[:3]: row[3:] for row in rows}
+    by_key = {row[:3]: row[3:] for row in rows}
+    assert len(by_key) == len(rows)  # one row per account x product x kind
+    return by_key
 
 
 def test_items_match_the_hand_computed_percentiles_and_values(items):
@@ -192,6 +194,21 @@ def test_an_account_holding_every_product_has_only_seat_items(tmp_path: Path):
     assert _query(db, """SELECT product_id, kind, whitespace FROM work.whitespace_items
         WHERE snapshot_date = ? AND account_id = 'R4' ORDER BY ALL""") == [
         ("WS1", "seat", pytest.approx(7500)), ("WS2", "seat", pytest.approx(9500))]
+
+
+def test_two_held_tiers_of_equal_rank_make_one_upgrade_item(tmp_path: Path):
+    """A family with two rank-1 products: both move to the same next tier, priced by the units held."""
+    tables = _tables(ACCOUNTS)
+    tables["products"] = [*PRODUCTS, {"product_id": "WSX", "product_name": "Workspace Basic", "list_price": 50,
+                                      "unit": "seat", "family": "Workspace", "tier_rank": 1}]
+    tables["subscriptions"].append({"account_id": "R5", "product_id": "WSX", "quantity": 15, "arr": 600,
+                                    "start_date": "2024-01-01"})
+    db = _build(tmp_path, tables)
+    # 5 WS1 seats at 100 and 15 WSX seats at 40: 20 units at 55 paid on average -> (250 - 55) x 20
+    assert _query(db, """SELECT units, price_used, whitespace, reason FROM work.whitespace_items
+        WHERE snapshot_date = ? AND account_id = 'R5' AND kind = 'upgrade'""") == [
+        (20, pytest.approx(195), pytest.approx(3900),
+         "upgrade 20 units of Workspace Starter and 1 more tier(s) to Workspace Pro: list 250 vs 55 paid per unit")]
 
 
 def test_shuffled_input_rows_give_identical_results(tmp_path: Path):
