@@ -5,11 +5,6 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from pipeline import warehouse
-from pipeline.ingest import ingest_inputs
-from pipeline.settings import PlanSettings
-from pipeline.staging import WHITESPACE_STEPS, build_steps, write_segment_bands
-
 COLUMNS = {
     "accounts": ["account_id", "account_name", "industry", "region", "employees", "customer_since",
                  "renewal_date", "csm_id", "owner_id"],
@@ -62,13 +57,3 @@ def write_inputs(folder: Path, tables: dict[str, list[dict]]) -> Path:
             for row in rows:
                 writer.writerow({c: row.get(c, "") for c in COLUMNS[table]})
     return folder
-
-
-def build_whitespace(input_dir: Path, db: Path, settings: PlanSettings) -> Path:
-    """Load an input folder into a real DuckDB file and build every table up to whitespace_items
-    with the real SQL (the same functions the Dagster assets call); returns the file."""
-    with warehouse.connect(db) as con:
-        ingest_inputs(con, input_dir)
-        write_segment_bands(con, settings)
-        build_steps(con, settings, WHITESPACE_STEPS)
-    return db

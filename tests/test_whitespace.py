@@ -11,7 +11,8 @@ import pytest
 
 from pipeline import warehouse
 from pipeline.settings import PlanSettings, load_settings
-from tests.builders import REPS, build_whitespace, write_inputs
+from tests.builders import REPS, write_inputs
+from tests.staged import build_whitespace
 
 AS_OF = dt.date(2026, 1, 1)
 
