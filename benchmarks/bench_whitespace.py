@@ -23,6 +23,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import duckdb
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -107,7 +109,7 @@ GENERATE = [
 ]
 
 
-def create_raw_tables(con) -> None:
+def create_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
     """Empty raw tables with the contract's columns and types."""
     for spec in TABLES.values():
         columns = ", ".join(f"{c.name} {c.type}" for c in spec.columns)
