@@ -65,7 +65,7 @@ class WhitespaceSettings(_Strict):
     )
     cross_sell_percentile: float = Field(default=0.5, gt=0, lt=1, description="peer percentile of the product's ARR")
     cross_sell_scale_cap: float = Field(
-        default=3.0, ge=1, description="cap on (account employees / peers' median employees)"
+        default=3.0, ge=1, description="cap on (account employees / median employees of the peers holding it)"
     )
     usage_window_days: int = Field(default=90, gt=0, description="recent window for active users")
 

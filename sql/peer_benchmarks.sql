@@ -1,11 +1,24 @@
--- peer_benchmarks: what peers hold and pay, per peer group and product.
+-- peer_benchmarks: what peers hold and pay, per peer group and product, on each snapshot date.
 -- Grain: (snapshot_date, industry, size_band, product_id) for every industry x size band that
--- has customers. Peers are customers of the same industry and size band; a group that is too
--- small (min_peer_group) falls back along: industry + size band -> industry -> size band -> all.
--- Seat benchmarks need min_peer_group HOLDERS of the product; cross-sell benchmarks need
--- min_peer_group accounts in the group. peer_level says which level was used.
+-- has customers (accounts with ACV > 0), crossed with every product. Peers of an account are the
+-- customers of its industry and employee size band (the account itself included). A group that
+-- is too small falls back along: industry + size band -> industry -> size band -> all customers;
+-- 'all' is used even when it is still small. peer_level names the level used.
+--   seat benchmark: seats_per_employee = the seat_percentile (linear interpolation, DuckDB
+--     quantile_cont) of quantity / employees over the peers holding the product whose employees
+--     are known (> 0); the level needs min_peer_group such holders; seat_peer_count = them.
+--   cross-sell benchmark: the level needs min_peer_group peers; cross_sell_peer_count = peers,
+--     cross_sell_holders = peers holding the product, cross_sell_peer_share = holders / peers,
+--     peer_product_arr = cross_sell_percentile of the holders' ARR for the product (annual
+--     money), peer_median_employees = the holders' median employees (known ones only).
+-- Employees of 0 or missing count as unknown size.
 WITH customers AS (
-    SELECT snapshot_date, account_id, industry, size_band, employees
+    SELECT
+        snapshot_date,
+        account_id,
+        industry,
+        size_band,
+        CASE WHEN employees > 0 THEN employees END AS employees
     FROM work.account_state
     WHERE acv > 0
 ),
@@ -19,6 +32,7 @@ products AS (
 ),
 
 levels AS (
+    -- level_bits = GROUPING(industry, size_band): 0 both kept, 1 industry only, 2 size band only, 3 all
     SELECT * FROM (VALUES
         (0, 'industry+size_band'), (1, 'industry'), (2, 'size_band'), (3, 'all')
     ) AS v (level_bits, peer_level)
@@ -32,8 +46,8 @@ holder_stats AS (
         c.size_band,
         GROUPING(c.industry, c.size_band) AS level_bits,
         count(*) AS holders,
-        quantile_cont(h.quantity / c.employees, $seat_percentile) FILTER (WHERE c.employees > 0)
-            AS seats_per_employee,
+        count(c.employees) AS sized_holders,
+        quantile_cont(h.quantity / c.employees, $seat_percentile) AS seats_per_employee,
         quantile_cont(h.arr, $cross_sell_percentile) AS product_arr,
         median(c.employees) AS median_employees
     FROM holdings AS h
@@ -52,8 +66,7 @@ group_sizes AS (
         industry,
         size_band,
         GROUPING(industry, size_band) AS level_bits,
-        count(*) AS peers,
-        median(employees) AS peers_median_employees
+        count(*) AS peers
     FROM customers
     GROUP BY GROUPING SETS (
         (snapshot_date, industry, size_band),
@@ -65,9 +78,10 @@ group_sizes AS (
 
 cells AS (
     -- every (snapshot, industry, size band) that has customers, crossed with every product
-    SELECT DISTINCT c.snapshot_date, c.industry, c.size_band, p.product_id
-    FROM customers AS c
+    SELECT g.snapshot_date, g.industry, g.size_band, p.product_id
+    FROM group_sizes AS g
     CROSS JOIN products AS p
+    WHERE g.level_bits = 0
 ),
 
 candidates AS (
@@ -78,6 +92,7 @@ candidates AS (
         l.peer_level,
         g.peers,
         coalesce(hs.holders, 0) AS holders,
+        coalesce(hs.sized_holders, 0) AS sized_holders,
         hs.seats_per_employee,
         hs.product_arr,
         hs.median_employees
@@ -99,11 +114,14 @@ candidates AS (
 chosen_levels AS (
     -- the finest level that is large enough, separately for seat and cross-sell benchmarks
     SELECT
-        snapshot_date, industry, size_band, product_id,
-        min(level_bits) FILTER (WHERE holders >= $min_peer_group OR level_bits = 3) AS seat_bits,
+        snapshot_date,
+        industry,
+        size_band,
+        product_id,
+        min(level_bits) FILTER (WHERE sized_holders >= $min_peer_group OR level_bits = 3) AS seat_bits,
         min(level_bits) FILTER (WHERE peers >= $min_peer_group OR level_bits = 3) AS cross_sell_bits
     FROM candidates
-    GROUP BY ALL
+    GROUP BY snapshot_date, industry, size_band, product_id
 )
 
 SELECT
@@ -112,7 +130,7 @@ SELECT
     ch.size_band,
     ch.product_id,
     s.peer_level AS seat_peer_level,
-    s.holders AS seat_peer_count,
+    s.sized_holders AS seat_peer_count,
     s.seats_per_employee,
     x.peer_level AS cross_sell_peer_level,
     x.peers AS cross_sell_peer_count,

@@ -25,7 +25,8 @@ SELECT
     i.peer_count,
     i.percentile,
     i.benchmark,
-    i.reason
+    i.reason,
+    i.peer_share
 FROM plan_items AS i
 JOIN scores AS s USING (account_id, product_id, kind)
 ORDER BY i.account_id, i.product_id, i.kind

@@ -1,27 +1,43 @@
 -- whitespace_items: what each customer could still buy, on each snapshot date.
--- Grain: (snapshot_date, account_id, product_id, kind); kind is
---   seat       - more seats of a seat product held: (potential seats - licensed seats) x price
---                per seat paid; potential = peer percentile of seats per employee x employees,
---                raised to active users x headroom when usage presses on the licence;
---   cross_sell - a product not held (and of no family held), offered when enough peers hold
---                it: peer percentile of its ARR x (employees / peers' median), capped;
---   upgrade    - the next tier of a family held: (next tier list price - price per unit paid)
---                x units held; product_id is the tier the account would move to.
--- whitespace is annual money, never negative; items with no whitespace are left out. Every
--- item keeps the columns that explain it (peer level and count, percentile, benchmark, price
--- used, units) and a one-line reason.
+-- Grain: (snapshot_date, account_id, product_id, kind); whitespace = units x price_used, annual
+-- money, always > 0 (items with no whitespace are left out). kind is
+--   seat       - a seat product held. units = potential seats - licensed seats; potential = the
+--                larger of (peers' seats per employee at seat_percentile x employees) and, when
+--                recent active users >= usage_pressure_threshold x licensed seats, (active users
+--                x usage_pressure_headroom), each rounded up to whole seats. price_used = the
+--                effective price per seat (ARR / quantity; list price when ARR is 0).
+--                benchmark = the peers' seats per employee. Unknown (0 or missing) employees:
+--                no peer potential, only usage pressure can give seats.
+--   cross_sell - a product not held, of no family held (no lower tier of a family held; the
+--                next tier is an upgrade), offered when at least cross_sell_min_peer_share of
+--                peers hold it. price_used = benchmark = the holders' ARR for it at
+--                cross_sell_percentile; units = size factor = employees / holders' median
+--                employees, capped at cross_sell_scale_cap (1 when the size is unknown).
+--                peer_share = share of peers holding it.
+--   upgrade    - the next tier of a family held (none at the top tier); product_id is the tier
+--                the account would move to. units = units held; price_used = next tier list
+--                price - price per unit paid; benchmark = next tier list price.
+-- Every item names its peer level and peer count (NULL for upgrades), the percentile used and a
+-- one-line reason a rep can read; reasons are formatted only for the items kept. Rows are in no
+-- particular order (every reader sorts; sorting 5M wide rows here would cost more than the rest).
 WITH customers AS (
-    SELECT snapshot_date, account_id, industry, size_band, employees
+    SELECT
+        snapshot_date,
+        account_id,
+        industry,
+        size_band,
+        CASE WHEN employees > 0 THEN employees END AS employees
     FROM work.account_state
     WHERE acv > 0
 ),
 
 holdings AS (
-    SELECT * FROM work.holdings
+    SELECT snapshot_date, account_id, product_id, quantity, price_per_unit, unit, family, tier_rank
+    FROM work.holdings
 ),
 
 products AS (
-    SELECT product_id, product_name, list_price, unit, family, tier_rank FROM raw.products
+    SELECT product_id, product_name, list_price, family, tier_rank FROM raw.products
 ),
 
 benchmarks AS (
@@ -39,6 +55,7 @@ seat_potential AS (
         h.snapshot_date,
         h.account_id,
         h.product_id,
+        p.product_name,
         h.quantity,
         h.price_per_unit,
         c.employees,
@@ -46,46 +63,64 @@ seat_potential AS (
         b.seat_peer_count,
         b.seats_per_employee,
         u.recent_active_users,
-        ceil(b.seats_per_employee * c.employees) AS peer_potential_seats,
+        -- rounded to 6 decimals first so that 0.26 x 200 is 52 seats, not 53
+        coalesce(ceil(round(b.seats_per_employee * c.employees, 6)), 0) AS peer_seats,
         CASE WHEN u.recent_active_users >= $usage_pressure_threshold * h.quantity
-            THEN ceil(u.recent_active_users * $usage_pressure_headroom) END AS usage_potential_seats
+            THEN ceil(round(u.recent_active_users * $usage_pressure_headroom, 6)) END AS usage_seats
     FROM holdings AS h
     JOIN customers AS c USING (snapshot_date, account_id)
     JOIN benchmarks AS b USING (snapshot_date, industry, size_band, product_id)
+    JOIN products AS p USING (product_id)
     LEFT JOIN product_usage AS u USING (snapshot_date, account_id, product_id)
     WHERE h.unit = 'seat'
 ),
 
 seat_items AS (
+    -- units first, then the reason only for the seats that are really missing
+    SELECT
+        *,
+        greatest(peer_seats, coalesce(usage_seats, 0)) - quantity AS units
+    FROM seat_potential
+    WHERE greatest(peer_seats, coalesce(usage_seats, 0)) > quantity
+        AND price_per_unit > 0
+),
+
+seat_explained AS (
     SELECT
         snapshot_date,
         account_id,
         product_id,
         'seat' AS kind,
-        greatest(coalesce(peer_potential_seats, 0), coalesce(usage_potential_seats, 0)) - quantity
-            AS units,
+        units,
         price_per_unit AS price_used,
         seat_peer_level AS peer_level,
         seat_peer_count AS peer_count,
         $seat_percentile AS percentile,
         seats_per_employee AS benchmark,
-        format('{} of {} seats licensed; peers ({}, {} holders) run {:.3f} seats per employee at p{}'
-            || ' -> {} seats for {} employees{}; {:.0f} per seat',
-            CAST(units AS BIGINT), CAST(quantity AS BIGINT), seat_peer_level, seat_peer_count,
-            coalesce(seats_per_employee, 0), CAST(round($seat_percentile * 100) AS INTEGER),
-            CAST(coalesce(peer_potential_seats, 0) AS BIGINT), coalesce(CAST(employees AS VARCHAR), 'unknown'),
-            CASE WHEN usage_potential_seats IS NOT NULL
-                THEN format('; usage presses: {:.0f} active users -> {} seats',
-                    recent_active_users, CAST(usage_potential_seats AS BIGINT))
-                ELSE '' END,
-            price_per_unit) AS reason
-    FROM seat_potential
+        CAST(NULL AS DOUBLE) AS peer_share,
+        CASE WHEN employees IS NULL
+            THEN format('{:,} more {} seats at {:,.0f} paid per seat: {:,} licensed; employees unknown, '
+                || 'so no peer potential',
+                CAST(units AS BIGINT), product_name, price_per_unit, CAST(quantity AS BIGINT))
+            ELSE format('{:,} more {} seats at {:,.0f} paid per seat: {:,} licensed; peers ({}, {} holders) '
+                || 'run {:.3f} seats per employee at p{} x {:,} employees = {:,} seats',
+                CAST(units AS BIGINT), product_name, price_per_unit, CAST(quantity AS BIGINT),
+                seat_peer_level, seat_peer_count, seats_per_employee,
+                CAST(round($seat_percentile * 100) AS INTEGER), CAST(employees AS BIGINT),
+                CAST(peer_seats AS BIGINT))
+        END
+        || CASE WHEN usage_seats IS NULL THEN ''
+            ELSE format('; usage presses: {:,.1f} active users >= {:.0f}% of licence, x {} = {:,} seats',
+                recent_active_users, 100 * $usage_pressure_threshold, $usage_pressure_headroom,
+                CAST(usage_seats AS BIGINT))
+        END AS reason
+    FROM seat_items
 ),
 
-family_held AS (
-    SELECT DISTINCT h.snapshot_date, h.account_id, h.family
-    FROM holdings AS h
-    WHERE h.family IS NOT NULL
+families_held AS (
+    SELECT DISTINCT snapshot_date, account_id, family
+    FROM holdings
+    WHERE family IS NOT NULL
 ),
 
 cross_sell_items AS (
@@ -94,64 +129,94 @@ cross_sell_items AS (
         c.account_id,
         p.product_id,
         'cross_sell' AS kind,
-        least(greatest(coalesce(c.employees / nullif(b.peer_median_employees, 0), 1),
-            1 / $cross_sell_scale_cap), $cross_sell_scale_cap) AS units,
+        CASE WHEN c.employees IS NULL OR b.peer_median_employees IS NULL THEN 1
+            ELSE least(c.employees / b.peer_median_employees, $cross_sell_scale_cap) END AS units,
         b.peer_product_arr AS price_used,
         b.cross_sell_peer_level AS peer_level,
         b.cross_sell_peer_count AS peer_count,
         $cross_sell_percentile AS percentile,
-        b.cross_sell_peer_share AS benchmark,
-        format('{:.0f}% of peers ({}, {} accounts) hold {}; they pay {:.0f} at p{}; size factor {:.2f}',
-            100 * b.cross_sell_peer_share, b.cross_sell_peer_level, b.cross_sell_peer_count,
-            p.product_name, b.peer_product_arr, CAST(round($cross_sell_percentile * 100) AS INTEGER),
-            units) AS reason
+        b.peer_product_arr AS benchmark,
+        b.cross_sell_peer_share AS peer_share,
+        format('{} not held: {} of {} peers ({}) hold it and pay {:,.0f} at p{}; {}',
+            p.product_name, b.cross_sell_holders, b.cross_sell_peer_count, b.cross_sell_peer_level,
+            b.peer_product_arr, CAST(round($cross_sell_percentile * 100) AS INTEGER),
+            CASE WHEN c.employees IS NULL OR b.peer_median_employees IS NULL
+                THEN 'size unknown, so not scaled'
+                ELSE format('x {:.2f} for {:,} employees vs their median {:,.0f} (cap {})',
+                    units, CAST(c.employees AS BIGINT), b.peer_median_employees, $cross_sell_scale_cap)
+            END) AS reason
     FROM customers AS c
     JOIN benchmarks AS b USING (snapshot_date, industry, size_band)
     JOIN products AS p USING (product_id)
     ANTI JOIN holdings AS h USING (snapshot_date, account_id, product_id)
-    ANTI JOIN family_held AS f USING (snapshot_date, account_id, family)
+    ANTI JOIN families_held AS f USING (snapshot_date, account_id, family)
     WHERE b.cross_sell_peer_share >= $cross_sell_min_peer_share
         AND b.peer_product_arr > 0
 ),
 
 next_tiers AS (
+    -- the next tier up in the product's family (ties of tier_rank broken by product_id)
     SELECT
         lower_tier.product_id,
-        arg_min(upper_tier.product_id, upper_tier.tier_rank) AS next_product_id,
-        min(upper_tier.tier_rank) AS next_tier_rank
+        arg_min(upper_tier.product_id, (upper_tier.tier_rank, upper_tier.product_id)) AS next_product_id
     FROM products AS lower_tier
     JOIN products AS upper_tier
         ON upper_tier.family = lower_tier.family AND upper_tier.tier_rank > lower_tier.tier_rank
     GROUP BY lower_tier.product_id
 ),
 
-upgrade_items AS (
-    SELECT
-        h.snapshot_date,
-        h.account_id,
-        n.next_product_id AS product_id,
-        'upgrade' AS kind,
-        h.quantity AS units,
-        p.list_price - h.price_per_unit AS price_used,
-        CAST(NULL AS VARCHAR) AS peer_level,
-        CAST(NULL AS BIGINT) AS peer_count,
-        CAST(NULL AS DOUBLE) AS percentile,
-        p.list_price AS benchmark,
-        format('{} -> {}: list {:.0f} vs {:.0f} paid per unit, x {} units',
-            h.product_id, p.product_name, p.list_price, h.price_per_unit, CAST(h.quantity AS BIGINT)) AS reason
+upgrade_lines AS (
+    SELECT h.snapshot_date, h.account_id, n.next_product_id AS product_id, h.product_id AS from_product_id,
+        h.quantity, h.price_per_unit
     FROM holdings AS h
     JOIN next_tiers AS n USING (product_id)
-    JOIN products AS p ON p.product_id = n.next_product_id
     ANTI JOIN holdings AS already ON already.snapshot_date = h.snapshot_date
         AND already.account_id = h.account_id AND already.product_id = n.next_product_id
 ),
 
+upgrade_items AS (
+    -- one item per target tier (two held tiers of equal rank share the next tier)
+    SELECT
+        snapshot_date,
+        account_id,
+        product_id,
+        sum(quantity) AS units,
+        sum(quantity * price_per_unit) / sum(quantity) AS paid_per_unit,
+        min(from_product_id) AS from_product_id,
+        count(*) AS from_tiers
+    FROM upgrade_lines
+    GROUP BY snapshot_date, account_id, product_id
+),
+
+upgrade_explained AS (
+    SELECT
+        u.snapshot_date,
+        u.account_id,
+        u.product_id,
+        'upgrade' AS kind,
+        u.units,
+        p.list_price - u.paid_per_unit AS price_used,
+        CAST(NULL AS VARCHAR) AS peer_level,
+        CAST(NULL AS BIGINT) AS peer_count,
+        CAST(NULL AS DOUBLE) AS percentile,
+        p.list_price AS benchmark,
+        CAST(NULL AS DOUBLE) AS peer_share,
+        format('upgrade {:,} units of {}{} to {}: list {:,.0f} vs {:,.0f} paid per unit',
+            CAST(u.units AS BIGINT), f.product_name,
+            CASE WHEN u.from_tiers > 1 THEN format(' and {} more tier(s)', u.from_tiers - 1) ELSE '' END,
+            p.product_name, p.list_price, u.paid_per_unit) AS reason
+    FROM upgrade_items AS u
+    JOIN products AS p ON p.product_id = u.product_id
+    JOIN products AS f ON f.product_id = u.from_product_id
+    WHERE p.list_price > u.paid_per_unit
+),
+
 all_items AS (
-    SELECT * FROM seat_items
+    SELECT * FROM seat_explained
     UNION ALL BY NAME
     SELECT * FROM cross_sell_items
     UNION ALL BY NAME
-    SELECT * FROM upgrade_items
+    SELECT * FROM upgrade_explained
 )
 
 SELECT
@@ -166,7 +231,6 @@ SELECT
     peer_count,
     percentile,
     benchmark,
-    reason
+    reason,
+    peer_share
 FROM all_items
-WHERE units * price_used > 0
-ORDER BY snapshot_date, account_id, product_id, kind

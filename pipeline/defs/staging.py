@@ -4,12 +4,10 @@ account, holding and usage state every later step reads."""
 import time
 
 import dagster as dg
-import duckdb
-import polars as pl
 
 from pipeline.resources import PlanConfig, Warehouse
-from pipeline.settings import PlanSettings
 from pipeline.sql_assets import sql_asset, table_result
+from pipeline.staging import account_state_params, write_segment_bands
 
 
 @dg.asset(group_name="staging", kinds={"duckdb"})
@@ -17,18 +15,9 @@ def segment_bands(context: dg.AssetExecutionContext, warehouse: Warehouse, plan_
     """ACV bands of the plan settings. Grain: segment. [min_acv, max_acv) in annual money;
     max_acv NULL for the top band; quota_factor 0-1 (0 for self_serve, never assigned)."""
     started = time.perf_counter()
-    bands = pl.DataFrame(plan_config.load().segment_table(), schema_overrides={"max_acv": pl.Float64})
     with warehouse.connect() as con:
-        con.execute("CREATE OR REPLACE TABLE work.segment_bands AS SELECT * FROM bands")
+        write_segment_bands(con, plan_config.load())
         return table_result(context, con, "work.segment_bands", started)
-
-
-def _account_state_params(settings: PlanSettings, con: duckdb.DuckDBPyConnection) -> dict[str, object]:
-    """Training snapshots sample accounts down to model.max_training_accounts (seeded)."""
-    row = con.execute("SELECT count(*) FROM raw.accounts").fetchone()
-    accounts = row[0] if row else 0
-    share = min(1.0, settings.model.max_training_accounts / accounts) if accounts else 1.0
-    return {**settings.sql_params(), "train_account_share": share}
 
 
 snapshot_dates = sql_asset("snapshot_dates", deps=["raw_subscriptions"], group="staging")
@@ -36,7 +25,7 @@ account_state = sql_asset(
     "account_state",
     deps=["snapshot_dates", "segment_bands", "raw_accounts", "raw_subscriptions", "raw_opportunities"],
     group="staging",
-    params=_account_state_params,
+    params=account_state_params,
 )
 holdings = sql_asset("holdings", deps=["account_state", "raw_subscriptions", "raw_products"], group="staging")
 usage_features = sql_asset("usage_features", deps=["snapshot_dates", "raw_usage"], group="staging")

@@ -1,0 +1,38 @@
+"""Staged tables as plain functions: the Dagster assets, the tests and the benchmarks build
+the segment bands and the point-in-time state through the same code."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import duckdb
+import polars as pl
+
+from pipeline.settings import PlanSettings
+from pipeline.warehouse import build_table
+
+# SQL transforms from the raw tables to the whitespace items, in dependency order
+WHITESPACE_STEPS = (
+    "snapshot_dates", "account_state", "holdings", "usage_features", "peer_benchmarks", "whitespace_items",
+)
+
+
+def write_segment_bands(con: duckdb.DuckDBPyConnection, settings: PlanSettings) -> None:
+    """work.segment_bands: the ACV bands of the settings, [min_acv, max_acv) per segment."""
+    bands = pl.DataFrame(settings.segment_table(), schema_overrides={"max_acv": pl.Float64})
+    con.execute("CREATE OR REPLACE TABLE work.segment_bands AS SELECT * FROM bands")
+
+
+def account_state_params(settings: PlanSettings, con: duckdb.DuckDBPyConnection) -> dict[str, object]:
+    """Training snapshots sample accounts down to model.max_training_accounts (seeded)."""
+    row = con.execute("SELECT count(*) FROM raw.accounts").fetchone()
+    accounts = row[0] if row else 0
+    share = min(1.0, settings.model.max_training_accounts / accounts) if accounts else 1.0
+    return {**settings.sql_params(), "train_account_share": share}
+
+
+def build_steps(con: duckdb.DuckDBPyConnection, settings: PlanSettings, steps: Sequence[str]) -> None:
+    """Build `work.<step>` for each step, in the order given, with the plan's parameters."""
+    for step in steps:
+        params = account_state_params(settings, con) if step == "account_state" else settings.sql_params()
+        build_table(con, step, params)
