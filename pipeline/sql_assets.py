@@ -6,8 +6,6 @@ table means. `table_result` reports row counts, timing and a preview of any tabl
 """
 
 
-import os
-import sys
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -15,6 +13,7 @@ from typing import Any
 import dagster as dg
 import duckdb
 
+from pipeline import progress
 from pipeline.resources import PlanConfig, Warehouse
 from pipeline.settings import PlanSettings
 from pipeline.warehouse import build_table, sql_text, table_rows
@@ -42,12 +41,6 @@ def markdown_preview(con: duckdb.DuckDBPyConnection, table: str, limit: int = PR
     return "\n".join([header, rule, *rows])
 
 
-def progress(message: str) -> None:
-    """A progress line on stderr when the command line asked for it (QUOTA_PLAN_PROGRESS=1)."""
-    if os.environ.get("QUOTA_PLAN_PROGRESS") == "1":
-        print(message, file=sys.stderr, flush=True)
-
-
 def table_result(
     context: dg.AssetExecutionContext,
     con: duckdb.DuckDBPyConnection,
@@ -61,7 +54,7 @@ def table_result(
     seconds = time.perf_counter() - started
     label = asset_key or table.split(".")[-1]
     context.log.info(f"{table}: {rows:,} rows in {seconds:.2f}s")
-    progress(f"  {label:<28} {rows:>12,} rows {seconds:8.2f}s")
+    progress.step(label, f"{rows:,} rows", seconds)
     return dg.MaterializeResult(
         asset_key=asset_key,
         metadata={
