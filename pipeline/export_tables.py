@@ -192,19 +192,38 @@ def _sheet_title(table: str) -> str:
     return table.replace("_", " ").capitalize()[:SHEET_NAME_MAX]
 
 
+def _params(plan_id: str, settings: PlanSettings) -> dict[str, Any]:
+    period_start, period_end = settings.plan_period()
+    return {"plan_id": plan_id, "order": [s["segment"] for s in settings.segment_table()],
+            "period_start": period_start, "period_end": period_end}
+
+
+def segment_summary(con: duckdb.DuckDBPyConnection, plan_id: str, settings: PlanSettings) -> pl.DataFrame:
+    """Accounts, EEV, reps, quota and balance CV per segment of a plan, and a total row."""
+    return _frame(con, SUMMARY_SQL, _params(plan_id, settings))
+
+
+def summary_figures(summary: pl.DataFrame) -> dict[str, float]:
+    """Key figures of a segment summary: total EEV and quota, balance CV per segment and the
+    worst (largest) one."""
+    total = summary.filter(pl.col("segment") == "total").row(0, named=True)
+    balance = {f"balance_cv_{r['segment']}": float(r["balance_cv"])
+               for r in summary.filter(pl.col("balance_cv").is_not_null()).iter_rows(named=True)}
+    return {"total_eev": float(total["territory_eev"] or 0), "total_quota": float(total["quota"] or 0),
+            "balance_cv": max(balance.values(), default=0.0), **balance}
+
+
 def load_plan_tables(con: duckdb.DuckDBPyConnection, plan_id: str | None = None) -> PlanTables:
     """Read one plan version (current by default) as the export's sheets, in workbook order."""
     plan_id = resolve_plan_id(con, plan_id)
     run = _frame(con, RUN_SQL, {"plan_id": plan_id}).row(0, named=True)
     settings = PlanSettings.model_validate_json(run["settings_json"])
-    period_start, period_end = settings.plan_period()
-    order = [s["segment"] for s in settings.segment_table() if s["segment"] != SELF_SERVE]
-    params = {"plan_id": plan_id, "order": [SELF_SERVE, *order],
-              "period_start": period_start, "period_end": period_end}
+    params = _params(plan_id, settings)
+    order = [s for s in params["order"] if s != SELF_SERVE]
     available = {r[0] for r in con.execute(PLAN_TABLES_SQL).fetchall()}
     moves = _frame(con, _whole_table_sql(MOVES), params) if MOVES in available else None
     frames: list[tuple[str, str, pl.DataFrame]] = [
-        ("summary", "Summary", _frame(con, SUMMARY_SQL, params)),
+        ("summary", "Summary", segment_summary(con, plan_id, settings)),
         ("quotas", "Quotas", _frame(con, QUOTAS_SQL, params)),
         ("territories", "Territories", _with_move_reasons(_frame(con, TERRITORIES_SQL, params), moves)),
         ("accounts", "Accounts", _frame(con, ACCOUNTS_SQL, params)),

@@ -28,7 +28,7 @@ import xlsxwriter
 
 from pipeline import charts
 from pipeline.documents import LETTERS, Chart, html_table, render_letters, render_report
-from pipeline.export_tables import METRIC_ORDER, MOVES, PlanTables, column_kind, load_plan_tables
+from pipeline.export_tables import METRIC_ORDER, MOVES, PlanTables, column_kind, load_plan_tables, summary_figures
 
 REPORT = "report.html"
 CSV, PARQUET, CHARTS = "csv", "parquet", "charts"
@@ -52,16 +52,28 @@ class ExportResult:
 
     def where(self) -> list[str]:
         """One line per output: what it is and where it is."""
-        lines = [
-            f"Exports of plan {self.plan_id} in {self.folder}",
-            f"  workbook  {self.workbook}  ({len(self.sheets)} sheets: {', '.join(self.sheets)})",
-            f"  report    {self.report}",
-            f"  letters   {self.folder / LETTERS}/  ({len(self.letters)} quota letters, one per rep)",
-            f"  CSV       {self.folder / CSV}/  and Parquet {self.folder / PARQUET}/  (one file per sheet)",
-            f"  charts    {self.folder / CHARTS}/  ({len(self.charts)} PNG)",
-        ]
+        lines = describe_exports(self.folder, self.plan_id)
         lines += [f"  NOTE: {t} has more rows than Excel takes: CSV/Parquet only" for t in self.left_out_of_workbook]
         return lines
+
+
+def workbook_name(plan_id: str) -> str:
+    return f"quota_plan_{plan_id}.xlsx"
+
+
+def describe_exports(folder: Path, plan_id: str) -> list[str]:
+    """Where each export of a plan is, from what the folder holds (for the run's summary)."""
+    def count(sub: str, pattern: str) -> int:
+        return len(list((folder / sub).glob(pattern)))
+
+    return [
+        f"Exports of plan {plan_id} in {folder}",
+        f"  workbook  {folder / workbook_name(plan_id)}",
+        f"  report    {folder / REPORT}  (open in a browser)",
+        f"  letters   {folder / LETTERS}/  ({count(LETTERS, '*.html')} quota letters, one per rep; print to PDF)",
+        f"  CSV       {folder / CSV}/  ({count(CSV, '*.csv')} files)  Parquet {folder / PARQUET}/",
+        f"  charts    {folder / CHARTS}/  ({count(CHARTS, '*.png')} PNG)",
+    ]
 
 
 def _excel_formats(frame: pl.DataFrame, money: str, percent: str) -> dict[str, str]:
@@ -75,7 +87,7 @@ def _summary_notes(tables: PlanTables, left_out: list[str]) -> list[tuple[str, s
     start, end = settings.plan_period()
     notes = [
         ("Plan", tables.plan_id), ("As of", str(run["as_of"])), ("Plan period", f"{start} to {end}"),
-        ("Created", str(run["created_at"])), ("Model version", run["model_version"]),
+        ("Created", str(tables.created_at)), ("Model version", run["model_version"]),
         ("Chosen model", tables.model.get("chosen", "")), ("Data fingerprint", run["data_fingerprint"]),
         ("Settings hash", run["settings_hash"]),
     ]
@@ -163,20 +175,13 @@ def build_charts(tables: PlanTables, artifact_dir: Path | None) -> tuple[list[Ch
 
 
 def key_figures(tables: PlanTables) -> dict[str, float]:
-    """Total EEV and quota, accounts and moves, and the balance CV of each segment (and the worst)."""
-    summary = tables.frame("summary")
-    total = summary.filter(pl.col("segment") == "total").row(0, named=True)
+    """Total EEV and quota, reps, accounts and moves, and the balance CV of each segment."""
     territories = tables.frame("territories")
-    balance = {f"balance_cv_{r['segment']}": float(r["balance_cv"])
-               for r in summary.filter(pl.col("balance_cv").is_not_null()).iter_rows(named=True)}
     return {
-        "total_eev": float(total["territory_eev"] or 0),
-        "total_quota": float(total["quota"] or 0),
+        **summary_figures(tables.frame("summary")),
         "reps": float(tables.frame("quotas").height),
         "accounts_assigned": float(territories.height),
         "accounts_moved": float(territories["moved"].sum() or 0),
-        "balance_cv": max(balance.values(), default=0.0),
-        **balance,
     }
 
 
@@ -197,7 +202,7 @@ def _write_files(tables: PlanTables, folder: Path, artifact_dir: Path | None) ->
     for sheet in tables.sheets.values():
         sheet.frame.write_csv(folder / CSV / f"{sheet.key}.csv")
         sheet.frame.write_parquet(folder / PARQUET / f"{sheet.key}.parquet")
-    workbook = f"quota_plan_{tables.plan_id}.xlsx"
+    workbook = workbook_name(tables.plan_id)
     left_out = write_workbook(tables, folder / workbook)
     for rep_id, html in render_letters(tables).items():
         (folder / LETTERS / f"{rep_id}.html").write_text(html, encoding="utf-8")
@@ -238,7 +243,7 @@ def export_plan(
     return ExportResult(
         plan_id=tables.plan_id,
         folder=out,
-        workbook=out / f"quota_plan_{tables.plan_id}.xlsx",
+        workbook=out / workbook_name(tables.plan_id),
         report=out / REPORT,
         letters=sorted((out / LETTERS).glob("*.html")),
         charts={c.key: out / CHARTS / f"{c.key}.png" for c in chart_list},

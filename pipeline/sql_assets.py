@@ -32,13 +32,20 @@ def sql_description(name: str) -> str:
     return "\n".join(lines)
 
 
+def markdown_table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """Rows as a Markdown table (floats to 3 decimals)."""
+    def cell(v: Any) -> str:
+        return "" if v is None else f"{v:,.3f}" if isinstance(v, float) else str(v)
+
+    header = "| " + " | ".join(columns) + " |"
+    rule = "|" + "---|" * len(columns)
+    return "\n".join([header, rule, *("| " + " | ".join(cell(v) for v in row) + " |" for row in rows)])
+
+
 def markdown_preview(con: duckdb.DuckDBPyConnection, table: str, limit: int = PREVIEW_ROWS) -> str:
     """The first rows of a table as a Markdown table."""
     rel = con.sql(f"SELECT * FROM {table} LIMIT {int(limit)}")
-    header = "| " + " | ".join(rel.columns) + " |"
-    rule = "|" + "---|" * len(rel.columns)
-    rows = ["| " + " | ".join("" if v is None else str(v) for v in row) + " |" for row in rel.fetchall()]
-    return "\n".join([header, rule, *rows])
+    return markdown_table(rel.columns, rel.fetchall())
 
 
 def table_result(
