@@ -36,7 +36,7 @@ class Warehouse(dg.ConfigurableResource):
     @property
     def artifact_dir(self) -> Path:
         """Folder beside the DuckDB file for model artifacts and plots."""
-        return Path(self.path).resolve().parent / "artifacts"
+        return warehouse.artifact_dir(self.path)
 
 
 class PlanInputs(dg.ConfigurableResource):

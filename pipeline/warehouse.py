@@ -72,6 +72,11 @@ def build_table(
     return table_rows(con, f"{schema}.{name}")
 
 
+def artifact_dir(db: str | Path) -> Path:
+    """Folder beside the DuckDB file for model artifacts and plots."""
+    return Path(db).resolve().parent / "artifacts"
+
+
 def table_rows(con: duckdb.DuckDBPyConnection, table: str) -> int:
     row = con.execute(f"SELECT count(*) FROM {table}").fetchone()
     return int(row[0]) if row else 0

@@ -15,6 +15,7 @@ import openpyxl
 import pytest
 
 from pipeline import warehouse
+from pipeline.export_tables import ExportError
 from pipeline.exports import export_plan
 from pipeline.runner import PlanOutcome
 
@@ -166,9 +167,17 @@ def test_exporting_the_same_plan_again_is_byte_identical(sample_plan: PlanOutcom
     first, second = _files(exported), _files(out)
     assert len(first) > 30 and first.keys() == second.keys()
     assert [name for name in first if first[name] != second[name]] == []
-    missing = subprocess.run([*CLI, "export", "--db", str(sample_plan.db), "--out", str(out), "--plan", "P0042"],
-                             capture_output=True, text=True, timeout=300)
-    assert missing.returncode == 1 and "no plan 'P0042' in the DuckDB file; plans: P0001" in missing.stderr
+
+
+def test_export_errors_name_the_plans_there_are(sample_plan: PlanOutcome, tmp_path: Path):
+    with warehouse.connect(sample_plan.db, read_only=True) as con, pytest.raises(ExportError) as err:
+        export_plan(con, tmp_path / "x", "P0042")
+    assert str(err.value) == "no plan 'P0042' in the DuckDB file; plans: P0001"
+    db = tmp_path / "empty.duckdb"
+    duckdb.connect(str(db)).close()
+    with warehouse.connect(db, read_only=True) as con, pytest.raises(ExportError, match="has no plan yet"):
+        export_plan(con, tmp_path / "x")
+    assert not (tmp_path / "x").exists()
 
 
 def test_tables_other_steps_add_to_a_plan_become_sheets_and_charts(sample_plan: PlanOutcome, tmp_path: Path):
@@ -204,10 +213,3 @@ def test_plan_period_ends_the_day_before_the_horizon():
     assert load_settings(as_of=dt.date(2025, 8, 31)).plan_period() == (dt.date(2025, 8, 31), dt.date(2026, 8, 30))
     assert load_settings(as_of=dt.date(2024, 2, 29)).plan_period() == (dt.date(2024, 2, 29), dt.date(2025, 2, 27))
 
-
-def test_export_error_names_the_missing_plan(tmp_path: Path):
-    db = tmp_path / "empty.duckdb"
-    duckdb.connect(str(db)).close()
-    done = subprocess.run([*CLI, "export", "--db", str(db), "--out", str(tmp_path / "x")],
-                          capture_output=True, text=True, timeout=300)
-    assert done.returncode == 1 and "no plan yet" in done.stderr

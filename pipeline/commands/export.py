@@ -26,12 +26,11 @@ def add_parser(verbs: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> None:
     from pipeline import warehouse  # noqa: PLC0415  (keep --help fast)
     from pipeline.exports import export_plan  # noqa: PLC0415
-    from pipeline.resources import Warehouse  # noqa: PLC0415
 
     if not args.db.is_file():
         raise FileNotFoundError(f"no DuckDB file at {args.db}")
     started = time.perf_counter()
     with warehouse.connect(args.db, read_only=True) as con:
-        result = export_plan(con, args.out, args.plan, Warehouse(path=str(args.db)).artifact_dir)
+        result = export_plan(con, args.out, args.plan, warehouse.artifact_dir(args.db))
     print(f"Plan {result.plan_id} exported in {time.perf_counter() - started:.1f}s", file=sys.stderr)
     print("\n".join(result.where()))
