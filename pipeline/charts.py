@@ -152,9 +152,8 @@ def comparison(table: pl.DataFrame, title: str, dpi: int) -> bytes | None:
     return _save(figure, dpi)
 
 
-def largest_moves(moves: pl.DataFrame, value: str, limit: int, dpi: int) -> bytes | None:
-    """Horizontal bars: the accounts moved with the most EEV, largest on top."""
-    top = moves.sort(value, descending=True, nulls_last=True).head(limit)
+def largest_moves(top: pl.DataFrame, value: str, dpi: int) -> bytes | None:
+    """Horizontal bars: the given moves (largest first) by `value`, largest on top."""
     if top.height == 0:
         return None
 

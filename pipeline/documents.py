@@ -4,6 +4,7 @@ autoescaped). Both are single files that work offline: charts are embedded PNGs.
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,7 +40,10 @@ class HtmlTable:
     rows: list[list[tuple[str, str | None]]] = field(default_factory=list)
 
 
-def _money(symbol: str):
+Formatter = Callable[[float | None], str]
+
+
+def _money(symbol: str) -> Formatter:
     def money(value: float | None) -> str:
         return "" if value is None else f"{'-' if value < 0 else ''}{symbol}{abs(value):,.0f}"
 
@@ -62,7 +66,7 @@ def _environment(currency_symbol: str) -> jinja2.Environment:
     return env
 
 
-def _cell(value: Any, kind: str, money) -> str:
+def _cell(value: Any, kind: str, money: Formatter) -> str:
     if value is None:
         return ""
     if kind == "money":

@@ -168,7 +168,7 @@ def build_charts(tables: PlanTables, artifact_dir: Path | None) -> tuple[list[Ch
         limit = tables.settings.exports.report_largest_moves
         top = moves.sort(value, descending=True, nulls_last=True).head(limit)
         candidates.append(Chart("largest_moves", "Largest moves", f"The {limit} territory moves with the most EEV.",
-                                charts.largest_moves(moves, value, limit, dpi), html_table(top, symbol)))
+                                charts.largest_moves(top, value, dpi), html_table(top, symbol)))
     elif moves is None:
         notes.append("This plan lists no territory moves table; moved accounts are flagged in the Territories sheet.")
     return [c for c in candidates if c.png is not None], notes

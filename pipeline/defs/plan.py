@@ -4,7 +4,6 @@ quotas, and the publish step that writes an immutable plan version."""
 import time
 
 import dagster as dg
-import polars as pl
 
 from pipeline.export_tables import segment_summary, summary_figures
 from pipeline.plan_store import PlanRun, publish_plan
