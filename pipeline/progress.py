@@ -1,7 +1,7 @@
 """Progress lines on stderr while a plan runs from the command line.
 
 The CLI sets QUOTA_PLAN_PROGRESS=1; `run_plan` then announces how many steps the job has
-(`start`), and every step reports one line `[ i/N] step  detail  seconds` when it ends.
+(`start`), and every step reports one line `[ i/N] step  seconds  detail` when it ends.
 Steps run in-process one at a time (see pipeline/defs/resources.py), so a module-level
 counter is enough."""
 
@@ -24,10 +24,10 @@ def start(total: int) -> None:
 
 
 def step(label: str, detail: str, seconds: float) -> None:
-    """One step finished: print `[ i/N] label  detail  seconds` when progress is on."""
+    """One step finished: print `[ i/N] label  seconds  detail` when progress is on."""
     if not enabled():
         return
     _state["done"] += 1
     total = _state["total"] or _state["done"]
     width = len(str(total))
-    print(f"  [{_state['done']:>{width}}/{total}] {label:<28} {detail:>24} {seconds:7.2f}s", file=sys.stderr, flush=True)
+    print(f"  [{_state['done']:>{width}}/{total}] {label:<24} {seconds:7.2f}s  {detail}", file=sys.stderr, flush=True)

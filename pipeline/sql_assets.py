@@ -59,9 +59,9 @@ def table_result(
     """Materialization metadata for one table: rows, seconds, preview, and extras."""
     rows = table_rows(con, table)
     seconds = time.perf_counter() - started
-    label = asset_key or table.split(".")[-1]
+    step = asset_key or context.asset_key.to_user_string()  # the asset's name, as the UI shows it
     context.log.info(f"{table}: {rows:,} rows in {seconds:.2f}s")
-    progress.step(label, f"{rows:,} rows", seconds)
+    progress.step(step, f"{rows:,} {table}", seconds)
     return dg.MaterializeResult(
         asset_key=asset_key,
         metadata={

@@ -30,7 +30,7 @@ def test_run_prints_summary_and_plans_lists_it(sample_inputs: Path, tmp_path: Pa
     assert done.returncode == 0, done.stderr
     assert "Plan P0001 as of 2025-12-01" in done.stdout
     assert "Reps and quotas by segment" in done.stdout and "enterprise" in done.stdout
-    steps = re.findall(r"\[\s*(\d+)/(\d+)\] (\w+) .* (\d+\.\d+)s$", done.stderr, re.MULTILINE)
+    steps = re.findall(r"^  \[\s*(\d+)/(\d+)\] (\w+) +(\d+\.\d+)s  ", done.stderr, re.MULTILINE)
     assert [int(i) for i, *_ in steps] == list(range(1, int(steps[0][1]) + 1))  # step i/N, each with its time
     assert "quotas" in {name for _, _, name, _ in steps} and steps[-1][2] == "plan_exports"
     folder = (db.parent / "exports" / "P0001").resolve()
