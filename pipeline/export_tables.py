@@ -183,9 +183,18 @@ def _with_move_reasons(territories: pl.DataFrame, moves: pl.DataFrame | None) ->
             .with_columns(reason=pl.coalesce("move_reason", "reason")).drop("move_reason"))
 
 
-def _whole_table_sql(table: str) -> str:
-    """All rows of a plan table of this plan (the name comes from the catalog, not from input)."""
-    return f'SELECT * EXCLUDE (plan_id) FROM plans."{table}" WHERE plan_id = $plan_id ORDER BY ALL'
+def _whole_table_sql(con: duckdb.DuckDBPyConnection, table: str) -> str:
+    """All rows of a plan table of this plan; nested columns (lists, structs, maps) as text, which
+    CSV and Excel can hold. Table and column names come from the catalog, not from input."""
+    columns = con.execute(
+        "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = 'plans' "
+        "AND table_name = ? AND column_name <> 'plan_id' ORDER BY ordinal_position", [table]).fetchall()
+    nested = ("[]", "STRUCT", "MAP", "UNION")
+    select = ", ".join(
+        f'CAST("{name}" AS VARCHAR) AS "{name}"' if any(n in dtype for n in nested) else f'"{name}"'
+        for name, dtype in columns
+    )
+    return f'SELECT {select} FROM plans."{table}" WHERE plan_id = $plan_id ORDER BY ALL'
 
 
 def _sheet_title(table: str) -> str:
@@ -221,7 +230,7 @@ def load_plan_tables(con: duckdb.DuckDBPyConnection, plan_id: str | None = None)
     params = _params(plan_id, settings)
     order = [s for s in params["order"] if s != SELF_SERVE]
     available = {r[0] for r in con.execute(PLAN_TABLES_SQL).fetchall()}
-    moves = _frame(con, _whole_table_sql(MOVES), params) if MOVES in available else None
+    moves = _frame(con, _whole_table_sql(con, MOVES), params) if MOVES in available else None
     frames: list[tuple[str, str, pl.DataFrame]] = [
         ("summary", "Summary", segment_summary(con, plan_id, settings)),
         ("quotas", "Quotas", _frame(con, QUOTAS_SQL, params)),
@@ -233,7 +242,7 @@ def load_plan_tables(con: duckdb.DuckDBPyConnection, plan_id: str | None = None)
     ]
     if moves is not None:
         frames.append((MOVES, "Moves", moves))
-    frames += [(t, _sheet_title(t), _frame(con, _whole_table_sql(t), params)) for t in sorted(available - NOT_SHEETS)]
+    frames += [(t, _sheet_title(t), _frame(con, _whole_table_sql(con, t), params)) for t in sorted(available - NOT_SHEETS)]
     info = _frame(con, INFO_SQL, params)
     return PlanTables(
         plan_id=plan_id,

@@ -193,9 +193,13 @@ def test_tables_other_steps_add_to_a_plan_become_sheets_and_charts(sample_plan: 
                         [account, old, new, 1000.0 * (i + 1)])
         con.execute("CREATE TABLE plans.backtest_results AS SELECT 'P0001' AS plan_id, * FROM (VALUES "
                     "('eev', 0.55, 0.30), ('flat', 0.40, 0.62), ('acv', 0.45, 0.48)) t(method, share_attaining, cv)")
+        con.execute("CREATE TABLE plans.rep_notes AS SELECT 'P0001' AS plan_id, 'R0001' AS rep_id, "
+                    "['a', 'b'] AS tags, {'k': 1} AS detail")  # nested columns are written as text
         result = export_plan(con, tmp_path / "out")
     book = openpyxl.load_workbook(result.workbook, read_only=True)
-    assert book.sheetnames == [*SHEETS, "Moves", "Backtest results"]
+    assert book.sheetnames == [*SHEETS, "Moves", "Backtest results", "Rep notes"]
+    assert list(book["Rep notes"].iter_rows(values_only=True)) == [("rep_id", "tags", "detail"),
+                                                                    ("R0001", "[a, b]", "{'k': 1}")]
     moves = list(book["Moves"].iter_rows(values_only=True))
     assert moves[0] == ("account_id", "from_rep", "to_rep", "eev_moved", "reason") and len(moves) == 4
     reasons = {r[0]: r[-1] for r in book["Territories"].iter_rows(min_row=2, values_only=True)}
