@@ -4,7 +4,9 @@
 Tables other helpers add to a plan version appear when the plan has them: `territory_moves`
 becomes the Moves sheet (and gives the Territories sheet its move reasons), and any other
 `plans.<table>` with a plan_id column becomes a sheet of its own (e.g. quota_contributions,
-backtest_results, expansion_credits). A plan without them simply has fewer sheets.
+backtest_results, data_quality). The in-year tracking tables (base tables in schema main, e.g.
+expansion_credits, attainment) become sheets when the latest tracking run measured the
+exported plan. A plan without them simply has fewer sheets.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pipeline.warehouse import table_exists
 MOVES = "territory_moves"
 CORE = ("whitespace_items", "account_eev", "territories", "quotas", "model_metrics", "model_info")
 NOT_SHEETS = {*CORE, MOVES, "plan_runs", "current_plan"}
+TRACKING_RUNS = "tracking_runs"  # main.tracking_runs: which plan the in-year tracking tables measured
 SHEET_NAME_MAX = 31  # Excel's limit on worksheet names
 METRIC_ORDER = ("roc_auc", "pr_auc", "brier", "log_loss", "ece", "base_rate", "rows", "positives")
 CHOSEN_MODEL = "chosen"
@@ -183,18 +186,32 @@ def _with_move_reasons(territories: pl.DataFrame, moves: pl.DataFrame | None) ->
             .with_columns(reason=pl.coalesce("move_reason", "reason")).drop("move_reason"))
 
 
-def _whole_table_sql(con: duckdb.DuckDBPyConnection, table: str) -> str:
-    """All rows of a plan table of this plan; nested columns (lists, structs, maps) as text, which
-    CSV and Excel can hold. Table and column names come from the catalog, not from input."""
+def _whole_table_sql(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> str:
+    """All rows of a table (of this plan, for a `plans` table); nested columns (lists, structs,
+    maps) as text, which CSV and Excel can hold. Names come from the catalog, not from input."""
     columns = con.execute(
-        "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = 'plans' "
-        "AND table_name = ? AND column_name <> 'plan_id' ORDER BY ordinal_position", [table]).fetchall()
+        "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = ? "
+        "AND table_name = ? AND column_name <> 'plan_id' ORDER BY ordinal_position", [schema, table]).fetchall()
     nested = ("[]", "STRUCT", "MAP", "UNION")
     select = ", ".join(
         f'CAST("{name}" AS VARCHAR) AS "{name}"' if any(n in dtype for n in nested) else f'"{name}"'
         for name, dtype in columns
     )
-    return f'SELECT {select} FROM plans."{table}" WHERE plan_id = $plan_id ORDER BY ALL'
+    where = "WHERE plan_id = $plan_id" if schema == "plans" else ""
+    return f'SELECT {select} FROM {schema}."{table}" {where} ORDER BY ALL'
+
+
+def _tracking_tables(con: duckdb.DuckDBPyConnection, plan_id: str) -> list[str]:
+    """The in-year tracking tables (base tables in schema main, replaced by every tracking run),
+    when the latest tracking run measured this plan; none otherwise."""
+    if not table_exists(con, "main", TRACKING_RUNS):
+        return []
+    row = con.execute(f"SELECT plan_id FROM main.{TRACKING_RUNS} ORDER BY created_at DESC LIMIT 1").fetchone()
+    if not row or row[0] != plan_id:
+        return []
+    return [r[0] for r in con.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' "
+        "AND table_type = 'BASE TABLE' AND table_name <> ? ORDER BY table_name", [TRACKING_RUNS]).fetchall()]
 
 
 def _sheet_title(table: str) -> str:
@@ -230,7 +247,7 @@ def load_plan_tables(con: duckdb.DuckDBPyConnection, plan_id: str | None = None)
     params = _params(plan_id, settings)
     order = [s for s in params["order"] if s != SELF_SERVE]
     available = {r[0] for r in con.execute(PLAN_TABLES_SQL).fetchall()}
-    moves = _frame(con, _whole_table_sql(con, MOVES), params) if MOVES in available else None
+    moves = _frame(con, _whole_table_sql(con, "plans", MOVES), params) if MOVES in available else None
     frames: list[tuple[str, str, pl.DataFrame]] = [
         ("summary", "Summary", segment_summary(con, plan_id, settings)),
         ("quotas", "Quotas", _frame(con, QUOTAS_SQL, params)),
@@ -242,7 +259,10 @@ def load_plan_tables(con: duckdb.DuckDBPyConnection, plan_id: str | None = None)
     ]
     if moves is not None:
         frames.append((MOVES, "Moves", moves))
-    frames += [(t, _sheet_title(t), _frame(con, _whole_table_sql(con, t), params)) for t in sorted(available - NOT_SHEETS)]
+    frames += [(t, _sheet_title(t), _frame(con, _whole_table_sql(con, "plans", t), params))
+               for t in sorted(available - NOT_SHEETS)]
+    frames += [(t, _sheet_title(t), _frame(con, _whole_table_sql(con, "main", t), params))
+               for t in _tracking_tables(con, plan_id)]
     info = _frame(con, INFO_SQL, params)
     return PlanTables(
         plan_id=plan_id,

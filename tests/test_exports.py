@@ -195,9 +195,14 @@ def test_tables_other_steps_add_to_a_plan_become_sheets_and_charts(sample_plan: 
                     "('eev', 0.55, 0.30), ('flat', 0.40, 0.62), ('acv', 0.45, 0.48)) t(method, share_attaining, cv)")
         con.execute("CREATE TABLE plans.rep_notes AS SELECT 'P0001' AS plan_id, 'R0001' AS rep_id, "
                     "['a', 'b'] AS tags, {'k': 1} AS detail")  # nested columns are written as text
+        # in-year tracking tables (main.*, replaced by each tracking run) of this plan
+        con.execute("CREATE TABLE main.tracking_runs (plan_id VARCHAR, created_at TIMESTAMP)")
+        con.execute("INSERT INTO main.tracking_runs VALUES ('P0000', '2026-01-01'), ('P0001', '2026-02-01')")
+        con.execute("CREATE TABLE main.attainment AS SELECT 'R0001' AS rep_id, 0.42 AS attainment")
         result = export_plan(con, tmp_path / "out")
     book = openpyxl.load_workbook(result.workbook, read_only=True)
-    assert book.sheetnames == [*SHEETS, "Moves", "Backtest results", "Rep notes"]
+    assert book.sheetnames == [*SHEETS, "Moves", "Backtest results", "Rep notes", "Attainment"]
+    assert list(book["Attainment"].iter_rows(values_only=True)) == [("rep_id", "attainment"), ("R0001", 0.42)]
     assert list(book["Rep notes"].iter_rows(values_only=True)) == [("rep_id", "tags", "detail"),
                                                                     ("R0001", "[a, b]", "{'k': 1}")]
     moves = list(book["Moves"].iter_rows(values_only=True))
@@ -209,6 +214,9 @@ def test_tables_other_steps_add_to_a_plan_become_sheets_and_charts(sample_plan: 
     html = result.report.read_text()
     assert 'id="table-largest_moves"' in html and moved[2][0] in html.split('id="table-largest_moves"')[1]
     assert (tmp_path / "out" / "csv" / "backtest_results.csv").read_text().startswith("method,share_attaining,cv")
+    with warehouse.connect(db) as con:  # tracking measured another plan: its tables are not this plan's
+        con.execute("INSERT INTO main.tracking_runs VALUES ('P0002', '2026-03-01')")
+        assert "Attainment" not in export_plan(con, tmp_path / "out2").sheets
 
 
 def test_plan_period_ends_the_day_before_the_horizon():
