@@ -7,7 +7,7 @@ SAMPLE := data/sample
 DB := data/quota_plan.duckdb
 CONFIG := config/plan.yaml
 
-.PHONY: run test setup clean ui bench
+.PHONY: run test setup clean ui bench browser
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,14 +17,20 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
-## make run: generate the sample data set (once), run the whole plan, print the summary
+## make run: generate the sample data set (once), run the whole plan, print the summary;
+## the workbook, quota letters and report land in data/exports/<plan_id>/
 run: $(STAMP)
 	@test -f $(SAMPLE)/accounts.csv || $(BIN)/quota-plan sample --out $(SAMPLE)
 	$(BIN)/quota-plan run --input $(SAMPLE) --config $(CONFIG) --db $(DB)
 
-## make test: the whole test suite
-test: $(STAMP)
+## make test: the whole test suite (the report test needs Debian's chromium: installed when missing)
+test: $(STAMP) browser
 	$(BIN)/python -m pytest -n 2 -q
+
+browser:
+	@command -v chromium >/dev/null 2>&1 || apt-get install -y -q chromium >/dev/null 2>&1 || \
+	  { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; } || \
+	  echo "chromium is missing and could not be installed (needs root): apt-get install -y chromium"
 
 ## make ui: the Dagster UI on this code location (http://127.0.0.1:3000)
 ui: $(STAMP)

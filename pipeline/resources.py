@@ -3,7 +3,7 @@
 Defaults come from environment variables so that `dagster dev`, the CLI and tests point the
 same assets at different places without code changes:
 QUOTA_PLAN_DB, QUOTA_PLAN_INPUT, QUOTA_PLAN_MAPPING, QUOTA_PLAN_CONFIG, QUOTA_PLAN_AS_OF,
-QUOTA_PLAN_TRACK_THROUGH.
+QUOTA_PLAN_TRACK_THROUGH, QUOTA_PLAN_EXPORTS.
 """
 
 from __future__ import annotations
@@ -57,6 +57,17 @@ class PlanInputs(dg.ConfigurableResource):
         return Path(self.mapping)
 
 
+class ExportFolder(dg.ConfigurableResource):
+    """Where a run writes the exports of its plan: <path>/<plan_id>/, by default
+    exports/<plan_id>/ beside the DuckDB file (data/exports/P0001/ for `make run`)."""
+
+    path: str = ""
+
+    def for_plan(self, db: str | Path, plan_id: str) -> Path:
+        root = Path(self.path) if self.path else Path(db).resolve().parent / "exports"
+        return root / plan_id
+
+
 class PlanConfig(dg.ConfigurableResource):
     """The plan settings file, optionally with the plan date and the tracking date overridden."""
 
@@ -82,4 +93,5 @@ def resources_from_env() -> dict[str, dg.ConfigurableResource]:
             as_of=env.get("QUOTA_PLAN_AS_OF", ""),
             track_through=env.get("QUOTA_PLAN_TRACK_THROUGH", ""),
         ),
+        "export_folder": ExportFolder(path=env.get("QUOTA_PLAN_EXPORTS", "")),
     }

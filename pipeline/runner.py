@@ -9,7 +9,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from pipeline import plan_store, warehouse
+from pipeline import plan_store, progress, warehouse
 from pipeline.mapping import MappingError, load_mapping
 from pipeline.settings import load_settings
 
@@ -82,6 +82,7 @@ def _execute(
     from pipeline.definitions import defs  # noqa: PLC0415  (resources read the environment on load)
 
     job = defs().resolve_job_def(job_name)
+    progress.start(len(job.asset_layer.selected_asset_keys))
     if instance is None:
         instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
     return job.execute_in_process(instance=instance, raise_on_error=False, run_config=QUIET_LOGS)

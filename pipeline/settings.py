@@ -6,6 +6,7 @@ defaults). Money is in the data's currency, rates are fractions 0-1.
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import hashlib
 import json
@@ -219,6 +220,24 @@ class EvaluationSettings(_Strict):
     )
 
 
+class ExportSettings(_Strict):
+    """What the exported workbook, quota letters and plan report show (not where they go:
+    the folder is a resource, see pipeline/resources.py)."""
+
+    letter_items_per_account: int = Field(
+        default=3, ge=1, description="main whitespace items (largest EEV first) listed per account in a quota letter"
+    )
+    report_largest_moves: int = Field(default=15, ge=1, description="largest territory moves shown in the report")
+    currency_symbol: str = Field(default="$", max_length=3, description="shown before money in the workbook, letters, report")
+    percent_format: str = Field(default="0.0%", description="Excel number format of rates and shares")
+    max_column_width_px: int = Field(default=360, ge=50, description="widest an auto-fitted workbook column gets")
+    excel_max_rows: int = Field(
+        default=1_048_575, ge=1, le=1_048_575,
+        description="a table longer than this goes to CSV/Parquet only (Excel's limit is 1,048,575 data rows)",
+    )
+    chart_dpi: int = Field(default=100, ge=50, le=300, description="resolution of the report's charts")
+
+
 class PlanSettings(_Strict):
     """The whole plan configuration."""
 
@@ -235,6 +254,7 @@ class PlanSettings(_Strict):
     model: ModelSettings = ModelSettings()
     tracking: TrackingSettings = TrackingSettings()
     evaluation: EvaluationSettings = EvaluationSettings()
+    exports: ExportSettings = ExportSettings()
 
     @model_validator(mode="after")
     def _segments_valid(self) -> PlanSettings:
@@ -302,6 +322,13 @@ class PlanSettings(_Strict):
             "cross_sell_scale_cap": ws.cross_sell_scale_cap,
             "usage_window_days": ws.usage_window_days,
         }
+
+    def plan_period(self) -> tuple[dt.date, dt.date]:
+        """First and last day the plan covers: the as-of date and the model horizon after it."""
+        years, month = divmod(self.as_of.month - 1 + self.model.horizon_months, 12)
+        year = self.as_of.year + years
+        end = dt.date(year, month + 1, min(self.as_of.day, calendar.monthrange(year, month + 1)[1]))
+        return self.as_of, end - dt.timedelta(days=1)
 
     def settings_hash(self) -> str:
         payload = json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()

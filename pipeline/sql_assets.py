@@ -7,8 +7,6 @@ table means. `table_result` reports row counts, timing and a preview of any tabl
 """
 
 
-import os
-import sys
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -16,6 +14,7 @@ from typing import Any
 import dagster as dg
 import duckdb
 
+from pipeline import progress
 from pipeline.resources import PlanConfig, Warehouse
 from pipeline.settings import PlanSettings
 from pipeline.warehouse import build_table, sql_text, table_rows
@@ -34,19 +33,20 @@ def sql_description(name: str) -> str:
     return "\n".join(lines)
 
 
+def markdown_table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """Rows as a Markdown table (floats to 3 decimals)."""
+    def cell(v: Any) -> str:
+        return "" if v is None else f"{v:,.3f}" if isinstance(v, float) else str(v)
+
+    header = "| " + " | ".join(columns) + " |"
+    rule = "|" + "---|" * len(columns)
+    return "\n".join([header, rule, *("| " + " | ".join(cell(v) for v in row) + " |" for row in rows)])
+
+
 def markdown_preview(con: duckdb.DuckDBPyConnection, table: str, limit: int = PREVIEW_ROWS) -> str:
     """The first rows of a table as a Markdown table."""
     rel = con.sql(f"SELECT * FROM {table} LIMIT {int(limit)}")
-    header = "| " + " | ".join(rel.columns) + " |"
-    rule = "|" + "---|" * len(rel.columns)
-    rows = ["| " + " | ".join("" if v is None else str(v) for v in row) + " |" for row in rel.fetchall()]
-    return "\n".join([header, rule, *rows])
-
-
-def progress(message: str) -> None:
-    """A progress line on stderr when the command line asked for it (QUOTA_PLAN_PROGRESS=1)."""
-    if os.environ.get("QUOTA_PLAN_PROGRESS") == "1":
-        print(message, file=sys.stderr, flush=True)
+    return markdown_table(rel.columns, rel.fetchall())
 
 
 def table_result(
@@ -60,9 +60,9 @@ def table_result(
     """Materialization metadata for one table: rows, seconds, preview, and extras."""
     rows = table_rows(con, table)
     seconds = time.perf_counter() - started
-    label = asset_key or table.split(".")[-1]
+    step = asset_key or context.asset_key.to_user_string()  # the asset's name, as the UI shows it
     context.log.info(f"{table}: {rows:,} rows in {seconds:.2f}s")
-    progress(f"  {label:<28} {rows:>12,} rows {seconds:8.2f}s")
+    progress.step(step, f"{rows:,} {table}", seconds)
     return dg.MaterializeResult(
         asset_key=asset_key,
         metadata={

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -16,7 +17,7 @@ def _run(*args: str) -> subprocess.CompletedProcess:
 def test_help_lists_verbs_and_options():
     top = _run("--help")
     assert top.returncode == 0
-    for verb in ("sample", "run", "backtest", "track", "plans"):
+    for verb in ("sample", "run", "backtest", "track", "export", "plans"):
         assert verb in top.stdout
     assert "--mapping" in _run("run", "--help").stdout
     for verb in ("run", "backtest"):
@@ -31,7 +32,14 @@ def test_run_prints_summary_and_plans_lists_it(sample_inputs: Path, tmp_path: Pa
     assert done.returncode == 0, done.stderr
     assert "Plan P0001 as of 2025-12-01" in done.stdout
     assert "Reps and quotas by segment" in done.stdout and "enterprise" in done.stdout
-    assert "quotas" in done.stderr  # progress lines per step
+    steps = re.findall(r"^  \[\s*(\d+)/(\d+)\] (\w+) +(\d+\.\d+)s  ", done.stderr, re.MULTILINE)
+    assert [int(i) for i, *_ in steps] == list(range(1, int(steps[0][1]) + 1))  # step i/N, each with its time
+    assert "quotas" in {name for _, _, name, _ in steps} and steps[-1][2] == "plan_exports"
+    folder = (db.parent / "exports" / "P0001").resolve()
+    for line in (f"Exports of plan P0001 in {folder}", f"workbook  {folder / 'quota_plan_P0001.xlsx'}",
+                 f"report    {folder / 'report.html'}"):
+        assert line in done.stdout
+    assert (folder / "report.html").is_file() and (folder / "letters").is_dir()
     listed = _run("plans", "--db", str(db))
     assert listed.returncode == 0 and "*P0001" in listed.stdout
 

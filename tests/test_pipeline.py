@@ -95,11 +95,12 @@ def test_dagster_recorded_materializations(sample_inputs: Path, tmp_path: Path):
     instance = dg.DagsterInstance.ephemeral()
     outcome = run_plan(sample_inputs, DEFAULT_CONFIG, tmp_path / "plan.duckdb", instance=instance)
     for key in ("raw_accounts", "account_state", "whitespace_items", "item_scores", "territories", "quotas",
-                "plan_version"):
+                "plan_version", "plan_exports"):
         event = instance.get_latest_materialization_event(dg.AssetKey(key))
         assert event is not None and event.run_id == outcome.dagster_run_id, key
     plan_event = instance.get_latest_materialization_event(dg.AssetKey("plan_version"))
-    assert plan_event.asset_materialization.metadata["plan_id"].value == outcome.plan_id
+    plan_meta = plan_event.asset_materialization.metadata
+    assert plan_meta["plan_id"].value == outcome.plan_id
     # the model's charts and importances are in the UI; its blocking check passed
     model = instance.get_latest_materialization_event(dg.AssetKey("close_probability_model")).asset_materialization
     assert Path(model.metadata["calibration_chart"].value).is_file()
@@ -108,6 +109,18 @@ def test_dagster_recorded_materializations(sample_inputs: Path, tmp_path: Path):
     assert model.metadata["model_version"].value == _query(outcome.db, "SELECT model_version FROM main.model_info")[0][0]
     check = dg.AssetCheckKey(dg.AssetKey("close_probability_model"), "beats_base_rate")
     assert instance.get_latest_asset_check_evaluation_record(check).event.asset_check_evaluation.passed
+    quotas = _query(outcome.db, "SELECT sum(territory_eev), sum(quota) FROM main.quotas")[0]
+    assert (plan_meta["total_eev"].value, plan_meta["total_quota"].value) == pytest.approx(quotas)
+    assert plan_meta["balance_cv"].value == max(plan_meta[f"balance_cv_{s}"].value
+                                                for s in ("high_velocity", "mid_market", "enterprise"))
+    # the exports step: key figures, where the files are, and the report's charts in the UI
+    exports = instance.get_latest_materialization_event(dg.AssetKey("plan_exports")).asset_materialization.metadata
+    assert exports["total_quota"].value == plan_meta["total_quota"].value
+    assert Path(exports["report"].value).is_file() and exports["letters"].value == _query(
+        outcome.db, "SELECT count(*) FROM main.quotas")[0][0]
+    for chart in ("eev_quota_by_segment", "quota_by_rep", "territory_balance", "model_metrics"):
+        assert exports[f"chart_{chart}"].value.startswith(f"![{chart}](data:image/png;base64,iVBORw0KGgo")
+        assert Path(exports[f"chart_{chart}_file"].value).read_bytes()[:4] == b"\x89PNG"
 
 
 def test_same_inputs_settings_and_seed_give_byte_identical_plan(sample_plan: PlanOutcome, sample_inputs: Path,

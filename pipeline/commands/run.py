@@ -33,6 +33,8 @@ def add_parser(verbs: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> None:
     from pipeline import warehouse  # noqa: PLC0415
+    from pipeline.exports import describe_exports  # noqa: PLC0415
+    from pipeline.resources import resources_from_env  # noqa: PLC0415
     from pipeline.runner import run_plan  # noqa: PLC0415
     from pipeline.summary import plan_summary  # noqa: PLC0415
 
@@ -44,3 +46,5 @@ def run(args: argparse.Namespace) -> None:
     print(f"Plan {outcome.plan_id} published in {time.perf_counter() - started:.1f}s\n", file=sys.stderr)
     with warehouse.connect(args.db, read_only=True) as con:
         print(plan_summary(con, settings, args.db))
+    folder = resources_from_env()["export_folder"].for_plan(args.db, outcome.plan_id)
+    print("\n".join(describe_exports(folder, outcome.plan_id)))

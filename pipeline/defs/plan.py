@@ -4,11 +4,11 @@ quotas, and the publish step that writes an immutable plan version."""
 import time
 
 import dagster as dg
-import polars as pl
 
+from pipeline.export_tables import segment_summary, summary_figures
 from pipeline.plan_store import PlanRun, publish_plan
 from pipeline.resources import PlanConfig, Warehouse
-from pipeline.sql_assets import sql_asset, table_result
+from pipeline.sql_assets import markdown_table, sql_asset, table_result
 from pipeline.territory import BookLimits, assign_territories, place_unsegmented_reps
 
 scored_whitespace = sql_asset("scored_whitespace", deps=["item_scores", "whitespace_items"], group="plan")
@@ -79,13 +79,9 @@ def plan_version(
                 settings_json=settings.model_dump_json(),
             ),
         )
-        totals = pl.DataFrame(
-            con.sql("SELECT sum(territory_eev) AS eev, sum(quota) AS quota FROM main.quotas").fetchall(),
-            schema=["eev", "quota"],
-            orient="row",
-        )
+        summary = segment_summary(con, plan_id, settings)
         return table_result(
             context, con, "main.plan_runs", started,
-            metadata={"plan_id": plan_id, "territory_eev": float(totals["eev"][0] or 0),
-                      "total_quota": float(totals["quota"][0] or 0)},
+            metadata={"plan_id": plan_id, **summary_figures(summary),
+                      "segments": dg.MetadataValue.md(markdown_table(summary.columns, summary.rows()))},
         )

@@ -1,0 +1,36 @@
+"""`quota-plan export`: a plan version as the files people open (workbook, CSV/Parquet,
+quota letters, plan report)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from pipeline.commands.common import add_db_option
+
+
+def add_parser(verbs: argparse._SubParsersAction) -> None:
+    parser = verbs.add_parser(
+        "export", help="write a plan's workbook, CSV/Parquet, quota letters and report",
+        description="Write one plan version (the current one unless --plan) as an Excel workbook, CSV and "
+        "Parquet files, one HTML quota letter per expansion rep and an HTML plan report with charts. "
+        "Outputs already in the folder are replaced; other files are left alone.",
+    )
+    parser.add_argument("--plan", metavar="PLAN_ID", help="plan version, e.g. P0003 (default: the current plan)")
+    parser.add_argument("--out", required=True, type=Path, help="folder to write into (created if missing)")
+    add_db_option(parser)
+
+
+def run(args: argparse.Namespace) -> None:
+    from pipeline import warehouse  # noqa: PLC0415  (keep --help fast)
+    from pipeline.exports import export_plan  # noqa: PLC0415
+
+    if not args.db.is_file():
+        raise FileNotFoundError(f"no DuckDB file at {args.db}")
+    started = time.perf_counter()
+    with warehouse.connect(args.db, read_only=True) as con:
+        result = export_plan(con, args.out, args.plan, warehouse.artifact_dir(args.db))
+    print(f"Plan {result.plan_id} exported in {time.perf_counter() - started:.1f}s", file=sys.stderr)
+    print("\n".join(result.where()))

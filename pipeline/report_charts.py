@@ -1,0 +1,165 @@
+"""The plan report's charts as PNG bytes (matplotlib, Agg canvas, no global pyplot state).
+
+Each function takes the export's frames and returns one PNG, or None when the plan has
+nothing to draw. PNGs carry no timestamp (metadata Software is dropped), so the same plan
+gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+
+import polars as pl
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, PercentFormatter
+
+WIDE = (8.0, 3.6)
+PALETTE = ("#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860")
+Draw = Callable[[Axes], None]
+
+
+def _save(figure: Figure, dpi: int) -> bytes:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=dpi, metadata={"Software": None})
+    return buffer.getvalue()
+
+
+def _png(draw: Draw, dpi: int, size: tuple[float, float] = WIDE) -> bytes:
+    figure = Figure(figsize=size, layout="constrained")
+    draw(figure.subplots())
+    return _save(figure, dpi)
+
+
+def _money_axis(ax: Axes, axis: str = "y") -> None:
+    formatter = FuncFormatter(lambda v, _pos: f"{v / 1000:,.0f}K" if abs(v) >= 1000 or v == 0 else f"{v:,.0f}")
+    (ax.yaxis if axis == "y" else ax.xaxis).set_major_formatter(formatter)
+    ax.grid(axis=axis, alpha=0.3)
+
+
+def eev_and_quota_by_segment(summary: pl.DataFrame, dpi: int) -> bytes | None:
+    """Grouped bars: account EEV, territory EEV and quota per expansion segment."""
+    rows = summary.filter(pl.col("territory_eev").is_not_null() & (pl.col("segment") != "total"))
+    if rows.height == 0:
+        return None
+
+    def draw(ax: Axes) -> None:
+        series = (("territory EEV", "territory_eev"), ("quota", "quota"))
+        width = 0.8 / len(series)
+        for i, (label, column) in enumerate(series):
+            positions = [x + (i - (len(series) - 1) / 2) * width for x in range(rows.height)]
+            ax.bar(positions, rows[column].to_list(), width, label=label, color=PALETTE[i])
+        ax.set_xticks(range(rows.height), rows["segment"].to_list())
+        ax.set_title("EEV and quota by segment")
+        ax.legend(frameon=False)
+        _money_axis(ax)
+
+    return _png(draw, dpi)
+
+
+def _segment_colors(segments: list[str]) -> dict[str, str]:
+    return {s: PALETTE[i % len(PALETTE)] for i, s in enumerate(dict.fromkeys(segments))}
+
+
+def _rep_bars(quotas: pl.DataFrame, column: str, title: str, dpi: int, mean_line: bool) -> bytes | None:
+    """One bar per rep (grouped by segment, the plan's order), coloured by segment."""
+    if quotas.height == 0:
+        return None
+    colors = _segment_colors(quotas["segment"].to_list())
+
+    def draw(ax: Axes) -> None:
+        ax.bar(range(quotas.height), quotas[column].to_list(), color=[colors[s] for s in quotas["segment"]])
+        for segment, color in colors.items():
+            ax.bar([0], [0], color=color, label=segment)
+            if mean_line:
+                index = [i for i, s in enumerate(quotas["segment"]) if s == segment]
+                mean = quotas.filter(pl.col("segment") == segment)[column].mean()
+                ax.hlines(mean, min(index) - 0.4, max(index) + 0.4, colors="black", linestyles="dashed", linewidth=1)
+        ax.set_xticks(range(quotas.height), quotas["rep_id"].to_list(), rotation=90, fontsize=7)
+        ax.set_title(title)
+        ax.legend(frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+        _money_axis(ax)
+
+    return _png(draw, dpi)
+
+
+def quota_by_rep(quotas: pl.DataFrame, dpi: int) -> bytes | None:
+    """Quota of every rep: the distribution of quotas across the team."""
+    return _rep_bars(quotas, "quota", "Quota per rep", dpi, mean_line=False)
+
+
+def territory_balance(quotas: pl.DataFrame, dpi: int) -> bytes | None:
+    """Territory EEV per unit of capacity per rep, with each segment's mean (dashed)."""
+    return _rep_bars(quotas.filter(pl.col("eev_per_capacity").is_not_null()), "eev_per_capacity",
+                     "Territory balance: EEV per unit of capacity (dashed: segment mean)", dpi, mean_line=True)
+
+
+def model_comparison(model: pl.DataFrame, dpi: int) -> bytes | None:
+    """Holdout ROC AUC, Brier score and log loss of every candidate model (segment 'all')."""
+    metrics = [m for m in ("roc_auc", "brier", "log_loss", "ece") if m in model.columns]
+    rows = model.filter(pl.col("segment") == "all")
+    if rows.height == 0 or not metrics:
+        return None
+
+    def draw(ax: Axes) -> None:
+        width = 0.8 / rows.height
+        for i, row in enumerate(rows.iter_rows(named=True)):
+            positions = [x + (i - (rows.height - 1) / 2) * width for x in range(len(metrics))]
+            ax.bar(positions, [row[m] or 0 for m in metrics], width, label=row["model"], color=PALETTE[i % len(PALETTE)])
+        ax.set_xticks(range(len(metrics)), metrics)
+        ax.set_title("Close-probability model on the holdout (higher AUC, lower losses are better)")
+        ax.legend(frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+        ax.grid(axis="y", alpha=0.3)
+
+    return _png(draw, dpi)
+
+
+def calibration_curve(points: pl.DataFrame, dpi: int) -> bytes | None:
+    """Observed win rate against mean predicted p_close per bin (diagonal = perfect)."""
+    if points.height == 0 or not {"mean_predicted", "observed_rate"} <= set(points.columns):
+        return None
+
+    def draw(ax: Axes) -> None:
+        ax.plot([0, 1], [0, 1], linestyle="dashed", color="grey", linewidth=1, label="perfect calibration")
+        ax.plot(points["mean_predicted"].to_list(), points["observed_rate"].to_list(), marker="o", color=PALETTE[0],
+                label="chosen model")
+        ax.set_xlabel("predicted p_close")
+        ax.set_ylabel("observed win rate")
+        ax.xaxis.set_major_formatter(PercentFormatter(1.0))
+        ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+        ax.set_title("Calibration on the holdout")
+        ax.legend(frameon=False)
+        ax.grid(alpha=0.3)
+
+    return _png(draw, dpi, (5.0, 4.0))
+
+
+def comparison(table: pl.DataFrame, title: str, dpi: int) -> bytes | None:
+    """Small multiples: one panel per numeric column, one bar per row labelled by the first text
+    column (for comparison tables such as a backtest's methods)."""
+    labels = next((c for c, t in table.schema.items() if t == pl.String), None)
+    numeric = [c for c, t in table.schema.items() if t.is_numeric()]
+    if labels is None or not numeric or table.height == 0:
+        return None
+    figure = Figure(figsize=(3.0 * len(numeric), 3.2), layout="constrained")
+    for ax, column in zip(figure.subplots(1, len(numeric), squeeze=False)[0], numeric, strict=True):
+        ax.bar(table[labels].cast(pl.String).to_list(), table[column].fill_null(0).to_list(), color=PALETTE[0])
+        ax.set_title(column, fontsize=9)
+        ax.tick_params(axis="x", rotation=45, labelsize=7)
+        ax.grid(axis="y", alpha=0.3)
+    figure.suptitle(title)
+    return _save(figure, dpi)
+
+
+def largest_moves(top: pl.DataFrame, value: str, dpi: int) -> bytes | None:
+    """Horizontal bars: the given moves (largest first) by `value`, largest on top."""
+    if top.height == 0:
+        return None
+
+    def draw(ax: Axes) -> None:
+        ax.barh(top["account_id"].to_list()[::-1], top[value].to_list()[::-1], color=PALETTE[1])
+        ax.set_title(f"Largest territory moves by {value}")
+        _money_axis(ax, "x")
+
+    return _png(draw, dpi, (8.0, max(2.5, 0.3 * top.height)))
