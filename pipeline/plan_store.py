@@ -21,6 +21,9 @@ PLAN_TABLES = {
     "account_eev": "account_eev",
     "territories": "territories",
     "quotas": "quotas",
+    "quota_contributions": "quota_contributions",
+    "territory_moves": "territory_moves",
+    "territory_balance": "territory_balance",
     "model_metrics": "model_metrics",
     "model_info": "model_info",
 }

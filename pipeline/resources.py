@@ -46,14 +46,16 @@ class PlanInputs(dg.ConfigurableResource):
 
 
 class PlanConfig(dg.ConfigurableResource):
-    """The plan settings file, optionally with the plan date overridden."""
+    """The plan settings file, optionally with the plan date and rebalance date overridden."""
 
     settings_path: str = str(DEFAULT_CONFIG)
     as_of: str = ""
+    effective_date: str = ""
 
     def load(self) -> PlanSettings:
         as_of = dt.date.fromisoformat(self.as_of) if self.as_of else None
-        return load_settings(self.settings_path, as_of=as_of)
+        effective = dt.date.fromisoformat(self.effective_date) if self.effective_date else None
+        return load_settings(self.settings_path, as_of=as_of, effective_date=effective)
 
 
 def resources_from_env() -> dict[str, dg.ConfigurableResource]:
@@ -64,5 +66,6 @@ def resources_from_env() -> dict[str, dg.ConfigurableResource]:
         "plan_config": PlanConfig(
             settings_path=env.get("QUOTA_PLAN_CONFIG", str(DEFAULT_CONFIG)),
             as_of=env.get("QUOTA_PLAN_AS_OF", ""),
+            effective_date=env.get("QUOTA_PLAN_EFFECTIVE_DATE", ""),
         ),
     }

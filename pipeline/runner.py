@@ -26,12 +26,16 @@ class PlanOutcome:
     db: Path
 
 
-def configure(input_dir: str | Path, config: str | Path, db: str | Path, as_of: dt.date | None) -> None:
+def configure(
+    input_dir: str | Path, config: str | Path, db: str | Path, as_of: dt.date | None,
+    effective_date: dt.date | None = None,
+) -> None:
     """Point the code location's resources at these paths (read when definitions load)."""
     os.environ["QUOTA_PLAN_INPUT"] = str(Path(input_dir).resolve())
     os.environ["QUOTA_PLAN_CONFIG"] = str(Path(config).resolve())
     os.environ["QUOTA_PLAN_DB"] = str(Path(db).resolve())
     os.environ["QUOTA_PLAN_AS_OF"] = as_of.isoformat() if as_of else ""
+    os.environ["QUOTA_PLAN_EFFECTIVE_DATE"] = effective_date.isoformat() if effective_date else ""
 
 
 def _root_cause(error: dg.SerializableErrorInfo | None) -> str:
@@ -61,12 +65,14 @@ def run_plan(
     db: str | Path,
     as_of: dt.date | None = None,
     instance: dg.DagsterInstance | None = None,
+    effective_date: dt.date | None = None,
 ) -> PlanOutcome:
-    """Materialize the whole plan; raise PlanRunError with one clear message on failure."""
-    load_settings(config, as_of=as_of)  # fail fast on bad settings, before touching the warehouse
+    """Materialize the whole plan; raise PlanRunError with one clear message on failure.
+    `effective_date` makes it a mid-year rebalance (overrides territory.effective_date)."""
+    load_settings(config, as_of=as_of, effective_date=effective_date)  # fail fast on bad settings
     if not Path(input_dir).is_dir():
         raise PlanRunError(f"input folder not found: {input_dir}")
-    configure(input_dir, config, db, as_of)
+    configure(input_dir, config, db, as_of, effective_date)
     from pipeline.definitions import defs  # noqa: PLC0415  (resources read the environment on load)
 
     job = defs().resolve_job_def("plan_job")

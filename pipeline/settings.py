@@ -98,6 +98,32 @@ class ModelSettings(_Strict):
         return self
 
 
+class TerritorySettings(_Strict):
+    """Territory balance, rebalancing, locked accounts, mid-year moves and the company target."""
+
+    balance_tolerance: float = Field(
+        default=0.05, gt=0, lt=1, description="each rep's territory EEV within +/- this share of its target"
+    )
+    report_band: float = Field(
+        default=0.15, gt=0, lt=1, description="the summary reports the share of reps within +/- this of target"
+    )
+    locked_accounts: list[str] = Field(
+        default=[], description="account_ids that stay with their owner (besides accounts.locked = true)"
+    )
+    milp_max_variables: int = Field(
+        default=20_000, ge=0, description="segments with accounts x reps up to this are solved by the MILP"
+    )
+    milp_max_nodes: int = Field(default=500, gt=0, description="MILP branch-and-bound nodes per segment")
+    milp_time_limit_seconds: float = Field(default=20, gt=0, description="MILP time limit per segment")
+    effective_date: dt.date | None = Field(
+        default=None, description="mid-year rebalance: moved accounts' quota split by time at this date"
+    )
+    plan_period_days: int = Field(default=365, gt=0, description="length of the quota period from as_of")
+    company_target: float | None = Field(
+        default=None, gt=0, description="company expansion target the quotas are compared with"
+    )
+
+
 class PlanSettings(_Strict):
     """The whole plan configuration."""
 
@@ -112,6 +138,7 @@ class PlanSettings(_Strict):
     joint_planning_min_acv: float = Field(default=50_000, ge=0, description="ACV above which joint planning is flagged")
     whitespace: WhitespaceSettings = WhitespaceSettings()
     model: ModelSettings = ModelSettings()
+    territory: TerritorySettings = TerritorySettings()
 
     @model_validator(mode="after")
     def _segments_valid(self) -> PlanSettings:
@@ -128,6 +155,11 @@ class PlanSettings(_Strict):
                 f"quota_factor of {outside} is outside {low:.2f}-{high:.2f}; "
                 "set allow_factor_outside_range: true to override (it is then reported)"
             )
+        period_end = self.as_of + dt.timedelta(days=self.territory.plan_period_days)
+        effective = self.territory.effective_date
+        if effective is not None and not self.as_of <= effective <= period_end:
+            raise ValueError(f"territory.effective_date {effective} is outside the plan period "
+                             f"{self.as_of} to {period_end}")
         return self
 
     def factors_outside_range(self) -> list[SegmentSettings]:
@@ -178,6 +210,10 @@ class PlanSettings(_Strict):
             "cross_sell_percentile": ws.cross_sell_percentile,
             "cross_sell_scale_cap": ws.cross_sell_scale_cap,
             "usage_window_days": ws.usage_window_days,
+            "effective_date": self.territory.effective_date,
+            "plan_period_days": self.territory.plan_period_days,
+            "balance_tolerance": self.territory.balance_tolerance,
+            "report_band": self.territory.report_band,
         }
 
     def settings_hash(self) -> str:
@@ -185,8 +221,10 @@ class PlanSettings(_Strict):
         return hashlib.sha256(payload).hexdigest()[:16]
 
 
-def load_settings(path: str | Path | None = None, as_of: dt.date | None = None) -> PlanSettings:
-    """Read and validate the settings YAML; `as_of` overrides the file's plan date."""
+def load_settings(
+    path: str | Path | None = None, as_of: dt.date | None = None, effective_date: dt.date | None = None
+) -> PlanSettings:
+    """Read and validate the settings YAML; `as_of` and `effective_date` override the file's."""
     path = Path(path) if path else DEFAULT_CONFIG
     if not path.is_file():
         raise SettingsError(f"settings file not found: {path}")
@@ -196,6 +234,8 @@ def load_settings(path: str | Path | None = None, as_of: dt.date | None = None) 
         raise SettingsError(f"{path}: not valid YAML: {exc}") from exc
     if as_of is not None:
         raw["as_of"] = as_of
+    if effective_date is not None:
+        raw["territory"] = {**(raw.get("territory") or {}), "effective_date": effective_date}
     try:
         return PlanSettings.model_validate(raw)
     except ValidationError as exc:
