@@ -137,10 +137,13 @@ def balance_segment(
 def _reasons(accounts: pl.DataFrame, reps: pl.DataFrame, segment: str) -> pl.DataFrame:
     """Per account of a segment: the owner's index among the segment's reps and why it moves."""
     seg_reps = reps.filter(pl.col("segment") == segment).sort("rep_id").with_row_index("rep_index")
+    owners = reps.select(pl.col("rep_id").cast(pl.String).alias("owner_id"),
+                         pl.col("segment").cast(pl.String).alias("owner_segment"))
     return (
-        accounts.join(reps.select(pl.col("rep_id").alias("owner_id"), pl.col("segment").alias("owner_segment")),
-                      on="owner_id", how="left")
-        .join(seg_reps.select(pl.col("rep_id").alias("owner_id"), "rep_index"), on="owner_id", how="left")
+        accounts.with_columns(pl.col("owner_id").cast(pl.String))
+        .join(owners, on="owner_id", how="left")
+        .join(seg_reps.select(pl.col("rep_id").cast(pl.String).alias("owner_id"), "rep_index"),
+              on="owner_id", how="left")
         .with_columns(
             owner_index=pl.col("rep_index").cast(pl.Int64).fill_null(-1),
             start_reason=pl.when(pl.col("owner_id").is_null()).then(NEW_ACCOUNT)
