@@ -50,6 +50,9 @@ def _scenario(name: str, accounts: pl.DataFrame, reps: pl.DataFrame, limits: Boo
     print(f"{name:<9} {seconds:8.2f}s  moved {moved.height:>9,} accounts ({moved.height / out.height:6.2%}), "
           f"{moved['eev'].sum() / out['eev'].sum():6.2%} of EEV; largest deviation {deviation:6.2%} "
           f"(tolerance {rules.tolerance:.0%}); method {result.methods['method'][0]}")
+    reasons = moved.group_by("reason").len().sort("reason")
+    if reasons.height:
+        print("          moves by reason: " + ", ".join(f"{r} {n:,}" for r, n in reasons.iter_rows()))
     return result.territories
 
 
@@ -81,8 +84,11 @@ def main() -> None:
     _scenario("drift 1%", _accounts(ids, drift, owners), reps, limits, rules)
     _scenario("noise 1%", _accounts(ids, eev * rng.lognormal(0, 0.01, size=args.accounts), owners), reps, limits,
               rules)
-    _scenario("departed", _accounts(ids, eev, owners), reps.filter(pl.col("rep_id") != reps["rep_id"][0]), limits,
-              rules)
+    leaving = reps["rep_id"][0]
+    print(f"          books after the fresh plan: {fresh.group_by('rep_id').len()['len'].min():,}-"
+          f"{fresh.group_by('rep_id').len()['len'].max():,} accounts; {leaving} leaves with "
+          f"{(owners == leaving).sum():,}")
+    _scenario("departed", _accounts(ids, eev, owners), reps.filter(pl.col("rep_id") != leaving), limits, rules)
 
 
 if __name__ == "__main__":

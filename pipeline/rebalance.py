@@ -6,9 +6,9 @@ and number of accounts (`books`). Three steps, each only as far as needed:
 1. place: accounts without a usable owner (new accounts, accounts of inactive or departed
    reps, accounts that changed segment, and accounts shed in step 2) go, largest EEV first,
    in vectorised rounds to the reps furthest below their EEV target that have room in their
-   book (only reps still below target while there are any); a rep of capacity c takes part
-   in a share c of the rounds, so books grow in proportion to capacity (a fresh plan is
-   mostly this step);
+   book (when reps already hold books: only reps still below target while there are any);
+   a rep of capacity c takes part in a share c of the rounds, so in a fresh plan (mostly
+   this step) books grow in proportion to capacity;
 2. book size: a rep above its book maximum sheds its smallest accounts (then step 1 places
    them); a rep below its book minimum receives the smallest accounts of the reps furthest
    above target that have more than their own minimum;
@@ -92,6 +92,7 @@ def owner_reasons(state: Books, tolerance: float) -> np.ndarray:
 def place(state: Books, accounts: np.ndarray, order_key: np.ndarray) -> None:
     """Place `accounts` largest EEV first (ties by order_key) in rounds on reps below target."""
     pool = accounts[np.lexsort((order_key[accounts], -state.eev[accounts]))]
+    rebalancing = bool(state.books.any())  # a fresh segment fills every book evenly instead
     position, round_no = 0, 0
     while position < len(pool):
         cap = state.capacity
@@ -99,7 +100,7 @@ def place(state: Books, accounts: np.ndarray, order_key: np.ndarray) -> None:
         round_no += 1
         candidates = np.flatnonzero(takes_part & (state.books < state.book_max))
         below = candidates[state.load[candidates] < state.target[candidates]]
-        candidates = below if below.size else candidates
+        candidates = below if below.size and rebalancing else candidates
         if candidates.size == 0:
             continue
         take = min(candidates.size, len(pool) - position)
