@@ -48,7 +48,7 @@ def _balance_title(settings: PlanSettings) -> str:
     return title
 
 
-def _company_target(settings: PlanSettings, total_quota: float) -> list[str]:
+def company_target_line(settings: PlanSettings, total_quota: float) -> list[str]:
     """Sum of quotas against the company target (when the settings give one)."""
     target = settings.territory.company_target
     if target is None:
@@ -78,7 +78,7 @@ def plan_summary(con: duckdb.DuckDBPyConnection, settings: PlanSettings, db: Pat
         ["segment", "reps", "capacity", "accounts", "territory EEV", "factor", "quota"],
         [[s, f"{r}", f"{c:.1f}", f"{a:,}", _money(eev), f"{f:.3f}", _money(q)] for s, r, c, a, eev, q, f in quotas],
     )
-    lines += _company_target(settings, sum(row[5] or 0 for row in quotas))
+    lines += company_target_line(settings, sum(row[5] or 0 for row in quotas))
     lines += ["", _balance_title(settings)]
     lines += _table(
         ["segment", "method", "CV", "max/min", "in tol.", f"in +/-{settings.territory.report_band:.0%}",

@@ -12,6 +12,7 @@ import pytest
 
 from pipeline import warehouse
 from pipeline.settings import DEFAULT_CONFIG, load_settings
+from pipeline.summary import company_target_line
 
 # R1 holds three accounts whose factor x eev has awkward cents; A4 moves from R2 to R1.
 EEV = {"A1": 10_000.333, "A2": 4_444.4449, "A3": 1_234.5678, "A4": 3_000.0}
@@ -66,3 +67,13 @@ def test_mid_year_move_splits_the_account_between_old_and_new_owner_by_time(tmp_
         assert (total[0] or Decimal(0)) == Decimal(str(quota))
     # the new account A3 and the unmoved accounts are not split
     assert con.execute("SELECT count(*) FROM work.quota_contributions WHERE share <> 1").fetchone() == (2,)
+
+
+def testcompany_target_line_reports_over_and_under_assignment():
+    settings = load_settings(DEFAULT_CONFIG)
+    assert company_target_line(settings, 945_000) == []  # no target in the default settings
+    with_target = settings.model_copy(update={"territory": settings.territory.model_copy(
+        update={"company_target": 1_000_000})})
+    assert company_target_line(with_target, 945_000) == [
+        "Company target 1,000,000: quotas sum to 945,000, under-assigned by 5.5%"]
+    assert company_target_line(with_target, 1_020_000)[0].endswith("over-assigned by 2.0%")
