@@ -5,12 +5,14 @@ immutable plan versions and `quota-plan diff`."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import shutil
 from pathlib import Path
 
 import dagster as dg
 import polars as pl
 import pytest
+from filelock import FileLock
 
 from pipeline import warehouse
 from pipeline.cli import main
@@ -27,8 +29,10 @@ def _rows(db: Path, sql: str, params: list | None = None) -> list[tuple]:
         return con.execute(sql, params or []).fetchall()
 
 
-def _versions(db: Path, plan_id: str) -> dict[str, list[tuple]]:
-    return {t: _rows(db, f"SELECT * FROM plans.{t} WHERE plan_id = ? ORDER BY ALL", [plan_id]) for t in PLAN_TABLES}
+def _versions(db: Path, plan_id: str) -> dict[str, str]:
+    """Every row of one plan version, per table, as text (to compare before and after)."""
+    return {t: repr(_rows(db, f"SELECT * FROM plans.{t} WHERE plan_id = ? ORDER BY ALL", [plan_id]))
+            for t in PLAN_TABLES}
 
 
 def _inputs_owned_by_plan(source: Path, db: Path, out: Path) -> pl.DataFrame:
@@ -42,12 +46,24 @@ def _inputs_owned_by_plan(source: Path, db: Path, out: Path) -> pl.DataFrame:
     return accounts
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def rebalanced(sample_plan: PlanOutcome, sample_inputs: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """Built once for all pytest-xdist workers (the first one builds, the others read its result)."""
+    shared = tmp_path_factory.getbasetemp().parent
+    with FileLock(shared / "rebalance.lock"):
+        summary = shared / "rebalance" / "summary.json"
+        if not summary.exists():
+            built = _build_rebalanced(sample_plan, sample_inputs, shared / "rebalance")
+            summary.write_text(json.dumps({k: sorted(v) if isinstance(v, set) else v for k, v in built.items()}))
+    loaded = json.loads(summary.read_text())
+    return {**loaded, "db": Path(loaded["db"]), "handed": set(loaded["handed"]), "locked": set(loaded["locked"])}
+
+
+def _build_rebalanced(sample_plan: PlanOutcome, sample_inputs: Path, work: Path) -> dict:
     """P0002: owners = P0001's plan, nothing else changed. P0003: from P0002's owners, one mid-market
     rep leaves; in high velocity all of rep X's accounts are handed to rep Y in the CRM and half of
     them locked there; mid-year effective date."""
-    work = tmp_path_factory.mktemp("rebalance")
+    work.mkdir(parents=True, exist_ok=True)
     db = work / "plan.duckdb"
     shutil.copy(sample_plan.db, db)
     first = _versions(db, "P0001")
@@ -70,7 +86,7 @@ def rebalanced(sample_plan: PlanOutcome, sample_inputs: Path, tmp_path_factory: 
         .write_csv(work / "in3" / "reps.csv")
     third = run_plan(work / "in3", DEFAULT_CONFIG, db, instance=dg.DagsterInstance.ephemeral(),
                      effective_date=EFFECTIVE)
-    return {"db": db, "first": first, "plans": (second.plan_id, third.plan_id), "departed": departed,
+    return {"db": str(db), "first": first, "plans": [second.plan_id, third.plan_id], "departed": departed,
             "giver": giver, "taker": taker, "handed": set(handed), "locked": set(locked)}
 
 
