@@ -119,9 +119,11 @@ def balance_segment(
 ) -> tuple[Books, str]:
     """Rebalance one segment in place: the heuristic, then the MILP when the segment is small."""
     check_feasible(len(account_ids), books.capacity, limits)
+    if len(account_ids) == 0:
+        return books, "none (no accounts)"
     owner, owner_reason = books.rep.copy(), rebalance.owner_reasons(books, rules.tolerance)
     state = rebalance.rebalance(books, rules.tolerance, account_ids)
-    if len(account_ids) * len(books.capacity) > rules.milp_max_variables or len(account_ids) == 0:
+    if len(account_ids) * len(books.capacity) > rules.milp_max_variables:
         return state, "heuristic"
     exact = solve_milp(state, owner, rules.tolerance, rules.milp_max_nodes, rules.milp_time_limit)
     if exact is None:

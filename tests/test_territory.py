@@ -144,3 +144,8 @@ def test_unsegmented_rep_joins_segment_with_most_eev_per_capacity():
     accounts = pl.DataFrame({"segment": ["mid_market", "enterprise"], "eev": [100.0, 300.0]})
     placed = place_unsegmented_reps(reps, accounts)
     assert placed.filter(pl.col("rep_id") == "R9")["segment"].item() == "enterprise"
+
+
+def test_segment_without_accounts_or_reps_is_left_empty():
+    out = assign_territories(_accounts([]), _reps([]), {SEGMENT: BookLimits(SEGMENT, 0, 10)}, HEURISTIC)
+    assert out.territories.is_empty() and out.methods["method"].to_list() == ["none (no accounts)"]
