@@ -69,16 +69,20 @@ class ExportFolder(dg.ConfigurableResource):
 
 
 class PlanConfig(dg.ConfigurableResource):
-    """The plan settings file, optionally with the plan date and the tracking date overridden."""
+    """The plan settings file, optionally with the plan date, the tracking date and the
+    rebalance date overridden."""
 
     settings_path: str = str(DEFAULT_CONFIG)
     as_of: str = ""
     track_through: str = ""
+    effective_date: str = ""
 
     def load(self) -> PlanSettings:
-        as_of = dt.date.fromisoformat(self.as_of) if self.as_of else None
-        through = dt.date.fromisoformat(self.track_through) if self.track_through else None
-        return load_settings(self.settings_path, as_of=as_of, through=through)
+        def day(text: str) -> dt.date | None:
+            return dt.date.fromisoformat(text) if text else None
+
+        return load_settings(self.settings_path, as_of=day(self.as_of), through=day(self.track_through),
+                             effective_date=day(self.effective_date))
 
 
 def resources_from_env() -> dict[str, dg.ConfigurableResource]:
@@ -92,6 +96,7 @@ def resources_from_env() -> dict[str, dg.ConfigurableResource]:
             settings_path=env.get("QUOTA_PLAN_CONFIG", str(DEFAULT_CONFIG)),
             as_of=env.get("QUOTA_PLAN_AS_OF", ""),
             track_through=env.get("QUOTA_PLAN_TRACK_THROUGH", ""),
+            effective_date=env.get("QUOTA_PLAN_EFFECTIVE_DATE", ""),
         ),
         "export_folder": ExportFolder(path=env.get("QUOTA_PLAN_EXPORTS", "")),
     }

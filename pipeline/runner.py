@@ -30,6 +30,7 @@ class PlanOutcome:
 def configure(
     input_dir: str | Path, config: str | Path, db: str | Path, as_of: dt.date | None,
     through: dt.date | None = None, mapping: str | Path | None = None,
+    effective_date: dt.date | None = None,
 ) -> None:
     """Point the code location's resources at these paths (read when definitions load)."""
     os.environ["QUOTA_PLAN_INPUT"] = str(Path(input_dir).resolve())
@@ -38,6 +39,7 @@ def configure(
     os.environ["QUOTA_PLAN_DB"] = str(Path(db).resolve())
     os.environ["QUOTA_PLAN_AS_OF"] = as_of.isoformat() if as_of else ""
     os.environ["QUOTA_PLAN_TRACK_THROUGH"] = through.isoformat() if through else ""
+    os.environ["QUOTA_PLAN_EFFECTIVE_DATE"] = effective_date.isoformat() if effective_date else ""
 
 
 def _root_cause(error: dg.SerializableErrorInfo | None) -> str:
@@ -66,11 +68,12 @@ def _failure_message(result: dg.ExecuteInProcessResult) -> str:
 def _execute(
     job_name: str, input_dir: str | Path, config: str | Path, db: str | Path,
     as_of: dt.date | None, through: dt.date | None, mapping: str | Path | None,
-    instance: dg.DagsterInstance | None,
+    instance: dg.DagsterInstance | None, effective_date: dt.date | None = None,
 ) -> dg.ExecuteInProcessResult:
     """Validate the settings, mapping and input folder, then run one job of the code location
     in-process."""
-    load_settings(config, as_of=as_of, through=through)  # fail fast, before touching the warehouse
+    # fail fast on bad settings, before touching the warehouse
+    load_settings(config, as_of=as_of, through=through, effective_date=effective_date)
     if not Path(input_dir).is_dir():
         raise PlanRunError(f"input folder not found: {input_dir}")
     if mapping:
@@ -78,7 +81,7 @@ def _execute(
             load_mapping(mapping)
         except MappingError as exc:
             raise PlanRunError(str(exc)) from exc
-    configure(input_dir, config, db, as_of, through, mapping)
+    configure(input_dir, config, db, as_of, through, mapping, effective_date)
     from pipeline.definitions import defs  # noqa: PLC0415  (resources read the environment on load)
 
     job = defs().resolve_job_def(job_name)
@@ -96,11 +99,13 @@ def run_plan(
     instance: dg.DagsterInstance | None = None,
     mapping: str | Path | None = None,
     job_name: str = "plan_job",
+    effective_date: dt.date | None = None,
 ) -> PlanOutcome:
     """Materialize the whole plan (and its tracking), or another job of it such as the backtest;
     raise PlanRunError with one clear message on failure. `mapping`: a source mapping file
-    (mappings/*.yaml) applied to the input first."""
-    result = _execute(job_name, input_dir, config, db, as_of, None, mapping, instance)
+    (mappings/*.yaml) applied to the input first; `effective_date` makes it a mid-year rebalance
+    (overrides territory.effective_date)."""
+    result = _execute(job_name, input_dir, config, db, as_of, None, mapping, instance, effective_date)
     if not result.success:
         message = _failure_message(result)
         with warehouse.connect(db) as con:

@@ -238,6 +238,32 @@ class ExportSettings(_Strict):
     chart_dpi: int = Field(default=100, ge=50, le=300, description="resolution of the report's charts")
 
 
+class TerritorySettings(_Strict):
+    """Territory balance, rebalancing, locked accounts, mid-year moves and the company target."""
+
+    balance_tolerance: float = Field(
+        default=0.05, gt=0, lt=1, description="each rep's territory EEV within +/- this share of its target"
+    )
+    report_band: float = Field(
+        default=0.15, gt=0, lt=1, description="the summary reports the share of reps within +/- this of target"
+    )
+    locked_accounts: list[str] = Field(
+        default=[], description="account_ids that stay with their owner (besides accounts.locked = true)"
+    )
+    milp_max_variables: int = Field(
+        default=20_000, ge=0, description="segments with accounts x reps up to this are solved by the MILP"
+    )
+    milp_max_nodes: int = Field(default=500, gt=0, description="MILP branch-and-bound nodes per segment")
+    milp_time_limit_seconds: float = Field(default=20, gt=0, description="MILP time limit per segment")
+    effective_date: dt.date | None = Field(
+        default=None, description="mid-year rebalance: moved accounts' quota split by time at this date"
+    )
+    plan_period_days: int = Field(default=365, gt=0, description="length of the quota period from as_of")
+    company_target: float | None = Field(
+        default=None, gt=0, description="company expansion target the quotas are compared with"
+    )
+
+
 class PlanSettings(_Strict):
     """The whole plan configuration."""
 
@@ -255,6 +281,7 @@ class PlanSettings(_Strict):
     tracking: TrackingSettings = TrackingSettings()
     evaluation: EvaluationSettings = EvaluationSettings()
     exports: ExportSettings = ExportSettings()
+    territory: TerritorySettings = TerritorySettings()
 
     @model_validator(mode="after")
     def _segments_valid(self) -> PlanSettings:
@@ -271,6 +298,11 @@ class PlanSettings(_Strict):
                 f"quota_factor of {outside} is outside {low:.2f}-{high:.2f}; "
                 "set allow_factor_outside_range: true to override (it is then reported)"
             )
+        period_end = self.as_of + dt.timedelta(days=self.territory.plan_period_days)
+        effective = self.territory.effective_date
+        if effective is not None and not self.as_of <= effective <= period_end:
+            raise ValueError(f"territory.effective_date {effective} is outside the plan period "
+                             f"{self.as_of} to {period_end}")
         return self
 
     def factors_outside_range(self) -> list[SegmentSettings]:
@@ -321,6 +353,10 @@ class PlanSettings(_Strict):
             "cross_sell_percentile": ws.cross_sell_percentile,
             "cross_sell_scale_cap": ws.cross_sell_scale_cap,
             "usage_window_days": ws.usage_window_days,
+            "effective_date": self.territory.effective_date,
+            "plan_period_days": self.territory.plan_period_days,
+            "balance_tolerance": self.territory.balance_tolerance,
+            "report_band": self.territory.report_band,
         }
 
     def plan_period(self) -> tuple[dt.date, dt.date]:
@@ -336,13 +372,20 @@ class PlanSettings(_Strict):
 
 
 def load_settings(
-    path: str | Path | None = None, as_of: dt.date | None = None, through: dt.date | None = None
+    path: str | Path | None = None,
+    as_of: dt.date | None = None,
+    through: dt.date | None = None,
+    effective_date: dt.date | None = None,
 ) -> PlanSettings:
     """Read and validate the settings YAML; `as_of` overrides the file's plan date, `through`
-    its tracking date (tracking.through)."""
-    overrides = {"as_of": as_of} if as_of is not None else None
-    path = Path(path) if path else DEFAULT_CONFIG
-    settings = load_yaml_model(path, PlanSettings, SettingsError, "plan settings", overrides)
+    its tracking date (tracking.through), `effective_date` its rebalance date
+    (territory.effective_date). Overrides are validated like the file."""
+    overrides: dict[str, object] = {}
+    if as_of is not None:
+        overrides["as_of"] = as_of
     if through is not None:
-        settings = settings.model_copy(update={"tracking": settings.tracking.model_copy(update={"through": through})})
-    return settings
+        overrides["tracking"] = {"through": through}
+    if effective_date is not None:
+        overrides["territory"] = {"effective_date": effective_date}
+    path = Path(path) if path else DEFAULT_CONFIG
+    return load_yaml_model(path, PlanSettings, SettingsError, "plan settings", overrides)

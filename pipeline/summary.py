@@ -18,9 +18,14 @@ ORDER BY list_position($order, a.segment)
 
 QUOTA_SQL = """
 SELECT segment, count(*) AS reps, sum(capacity) AS capacity, sum(accounts) AS accounts,
-       sum(territory_eev) AS territory_eev, sum(quota) AS quota, any_value(factor) AS factor,
-       coalesce(stddev_pop(territory_eev / capacity) / nullif(avg(territory_eev / capacity), 0), 0) AS balance_cv
+       sum(territory_eev) AS territory_eev, sum(quota) AS quota, any_value(factor) AS factor
 FROM main.quotas GROUP BY segment ORDER BY list_position($order, segment)
+"""
+
+BALANCE_SQL = """
+SELECT segment, method, balance_cv, max_min_ratio, share_within_tolerance, share_within_report_band,
+       largest_deviation, accounts_moved, eev_moved, accounts_placed
+FROM main.territory_balance ORDER BY list_position($order, segment)
 """
 
 
@@ -108,6 +113,25 @@ def tracking_summary(con: duckdb.DuckDBPyConnection, settings: PlanSettings) -> 
     return lines
 
 
+def _balance_title(settings: PlanSettings) -> str:
+    territory = settings.territory
+    title = (f"Territory balance (EEV per unit of capacity; tolerance +/-{territory.balance_tolerance:.0%}; "
+             "moved = accounts taken from their current owner)")
+    if territory.effective_date:
+        title += f"; mid-year rebalance effective {territory.effective_date}"
+    return title
+
+
+def company_target_line(settings: PlanSettings, total_quota: float) -> list[str]:
+    """Sum of quotas against the company target (when the settings give one)."""
+    target = settings.territory.company_target
+    if target is None:
+        return []
+    gap = total_quota / target - 1
+    word = "over-assigned" if gap >= 0 else "under-assigned"
+    return [f"Company target {_money(target)}: quotas sum to {_money(total_quota)}, {word} by {abs(gap):.1%}"]
+
+
 def plan_summary(con: duckdb.DuckDBPyConnection, settings: PlanSettings, db: Path) -> str:
     """A short, readable summary of the current plan."""
     run = con.execute(
@@ -125,9 +149,17 @@ def plan_summary(con: duckdb.DuckDBPyConnection, settings: PlanSettings, db: Pat
     lines += ["", "Reps and quotas by segment"]
     quotas = con.execute(QUOTA_SQL, order).fetchall()
     lines += _table(
-        ["segment", "reps", "capacity", "accounts", "territory EEV", "factor", "quota", "EEV/capacity CV"],
-        [[s, f"{r}", f"{c:.1f}", f"{a:,}", _money(eev), f"{f:.3f}", _money(q), f"{cv:.3f}"]
-         for s, r, c, a, eev, q, f, cv in quotas],
+        ["segment", "reps", "capacity", "accounts", "territory EEV", "factor", "quota"],
+        [[s, f"{r}", f"{c:.1f}", f"{a:,}", _money(eev), f"{f:.3f}", _money(q)] for s, r, c, a, eev, q, f in quotas],
+    )
+    lines += company_target_line(settings, sum(row[5] or 0 for row in quotas))
+    lines += ["", _balance_title(settings)]
+    lines += _table(
+        ["segment", "method", "CV", "max/min", "in tol.", f"in +/-{settings.territory.report_band:.0%}",
+         "largest dev.", "moved", "EEV moved", "new placed"],
+        [[s, m, f"{cv:.3f}", "-" if ratio is None else f"{ratio:.2f}", f"{tol:.0%}", f"{band:.0%}",
+          f"{dev:.1%}", f"{moved:,}", _money(eev), f"{placed:,}"]
+         for s, m, cv, ratio, tol, band, dev, moved, eev, placed in con.execute(BALANCE_SQL, order).fetchall()],
     )
     for seg in settings.factors_outside_range():
         lines.append(f"NOTE: quota_factor {seg.quota_factor} of {seg.name} is outside 0.60-0.75 (allowed by settings)")
@@ -154,9 +186,9 @@ def plan_summary(con: duckdb.DuckDBPyConnection, settings: PlanSettings, db: Pat
     lines += [
         "",
         f"Outputs: DuckDB file {db.resolve()}",
-        "  tables main.whitespace_items, main.account_eev, main.territories, main.quotas, "
-        "main.model_metrics, main.data_quality, main.rejected_rows, main.plan_runs (versions in schema plans); "
-        "tracking: main.expansion_credits, main.csm_source_bonus, main.attainment, main.pipeline_coverage, "
-        "main.tracking_runs",
+        "  tables main.whitespace_items, main.account_eev, main.territories, main.territory_moves, "
+        "main.territory_balance, main.quotas, main.quota_contributions, main.model_metrics, main.data_quality, "
+        "main.rejected_rows, main.plan_runs (versions in schema plans); tracking: main.expansion_credits, "
+        "main.csm_source_bonus, main.attainment, main.pipeline_coverage, main.tracking_runs",
     ]
     return "\n".join(lines)

@@ -1,23 +1,29 @@
 """Territory assignment: accounts of a segment to the segment's active expansion reps.
 
-Goal: each rep's territory EEV proportional to the rep's capacity, and each rep's book
-(number of accounts) within the segment's book-size limits scaled by capacity.
+Goal: each rep's territory EEV within the balance tolerance of its target (the segment's EEV
+x the rep's share of the segment's capacity), each book (number of accounts) within the
+segment's book-size limits scaled by capacity, as few accounts moved from their current
+owner (`accounts.owner_id`) as that takes, locked accounts never moved.
 
-Method (greedy, largest first, in rounds): accounts are sorted by EEV descending; in each
-round every rep with room in its book takes one account, the largest remaining account going
-to the rep with the least EEV per unit of capacity. A rep of capacity c takes part in a
-share c of the rounds (rationed like Bresenham's line), so books grow in proportion to
-capacity. Each round is one vectorised numpy step over the reps; the number of rounds is
-about accounts / total capacity, i.e. bounded by the book size, never by the account count.
+Who must move first: accounts with no owner (new account), whose owner is no longer an active
+expansion rep (rep inactive) or is a rep of another segment (segment change). A segment whose
+accounts x reps fits under `territory.milp_max_variables` is solved exactly by a MILP
+(pipeline/territory_milp.py, started from the heuristic's answer); larger segments use the
+heuristic (pipeline/rebalance.py). Both aim at the same tolerance band.
 """
 
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
+
+from pipeline import rebalance
+from pipeline.rebalance import NEW_ACCOUNT, REASONS, REP_INACTIVE, SEGMENT_CHANGE, Books
+from pipeline.territory_milp import solve_milp
 
 
 class TerritoryError(ValueError):
@@ -31,6 +37,24 @@ class BookLimits:
     segment: str
     book_min: int
     book_max: int
+
+
+@dataclass(frozen=True)
+class BalanceRules:
+    """How tightly territories are balanced and which solver does it."""
+
+    tolerance: float  # each rep within +/- this share of its EEV target
+    milp_max_variables: int  # accounts x reps at or below which the MILP is used
+    milp_max_nodes: int  # branch-and-bound nodes per segment (a deterministic work limit)
+    milp_time_limit: float  # seconds per segment, a safety net above the node limit
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """Territories of all segments (account grain) and how each segment was solved."""
+
+    territories: pl.DataFrame  # account_id, segment, rep_id, previous_rep_id, moved, reason, locked
+    methods: pl.DataFrame  # segment, method, seconds
 
 
 def place_unsegmented_reps(reps: pl.DataFrame, accounts: pl.DataFrame) -> pl.DataFrame:
@@ -64,82 +88,115 @@ def rep_book_limits(capacity: np.ndarray, limits: BookLimits) -> tuple[np.ndarra
     return book_min, book_max
 
 
-def assign_segment(
-    account_ids: np.ndarray,
-    eev: np.ndarray,
-    rep_ids: np.ndarray,
-    capacity: np.ndarray,
-    limits: BookLimits,
-) -> np.ndarray:
-    """Return the rep_id for each account of one segment (same order as account_ids)."""
-    n_accounts = len(account_ids)
-    if n_accounts == 0:
-        return np.array([], dtype=object)
-    if len(rep_ids) == 0:
+def check_feasible(n_accounts: int, capacity: np.ndarray, limits: BookLimits) -> None:
+    """Raise TerritoryError with the headcount needed when the books cannot hold the segment."""
+    needed = math.ceil(n_accounts / limits.book_max)
+    if n_accounts and len(capacity) == 0:
         raise TerritoryError(
             f"segment {limits.segment}: {n_accounts} accounts but no active expansion rep; "
-            f"needs at least {math.ceil(n_accounts / limits.book_max)} full-capacity reps "
-            f"(book_max {limits.book_max})"
+            f"needs at least {needed} full-capacity reps (book_max {limits.book_max})"
         )
     _, book_max = rep_book_limits(capacity, limits)
     if n_accounts > book_max.sum():
         raise TerritoryError(
             f"segment {limits.segment}: {n_accounts} accounts exceed the books of its "
-            f"{len(rep_ids)} reps ({int(book_max.sum())} accounts at book_max {limits.book_max}, "
-            f"capacity {capacity.sum():.2f}); needs at least "
-            f"{math.ceil(n_accounts / limits.book_max)} full-capacity reps"
+            f"{len(capacity)} reps ({int(book_max.sum())} accounts at book_max {limits.book_max}, "
+            f"capacity {capacity.sum():.2f}); needs at least {needed} full-capacity reps"
         )
-    order = np.lexsort((account_ids, -eev))  # largest EEV first, ties by account_id
-    assigned = np.empty(n_accounts, dtype=np.int64)
-    load = np.zeros(len(rep_ids))
-    books = np.zeros(len(rep_ids), dtype=np.int64)
-    position, round_no = 0, 0
-    while position < n_accounts:
-        takes_part = np.floor((round_no + 1) * capacity + 1e-9) > np.floor(round_no * capacity + 1e-9)
-        candidates = np.flatnonzero(takes_part & (books < book_max))
-        round_no += 1
-        if candidates.size == 0:
-            continue
-        take = min(candidates.size, n_accounts - position)
-        by_load = candidates[np.argsort(load[candidates] / capacity[candidates], kind="stable")][:take]
-        batch = order[position : position + take]
-        assigned[batch] = by_load
-        np.add.at(load, by_load, eev[batch])
-        np.add.at(books, by_load, 1)
-        position += take
-    return rep_ids[assigned]
+
+
+def start_books(
+    eev: np.ndarray, owner: np.ndarray, reason: np.ndarray, locked: np.ndarray,
+    capacity: np.ndarray, limits: BookLimits,
+) -> Books:
+    """The segment as its current owners hold it (owner = rep index, -1 = to be placed)."""
+    book_min, book_max = rep_book_limits(capacity, limits)
+    return Books.start(eev, owner, reason, locked, capacity, book_min, book_max)
+
+
+def balance_segment(
+    account_ids: np.ndarray, books: Books, limits: BookLimits, rules: BalanceRules
+) -> tuple[Books, str]:
+    """Rebalance one segment in place: the heuristic, then the MILP when the segment is small."""
+    check_feasible(len(account_ids), books.capacity, limits)
+    if len(account_ids) == 0:
+        return books, "none (no accounts)"
+    owner, owner_reason = books.rep.copy(), rebalance.owner_reasons(books, rules.tolerance)
+    state = rebalance.rebalance(books, rules.tolerance, account_ids)
+    if len(account_ids) * len(books.capacity) > rules.milp_max_variables:
+        return state, "heuristic"
+    exact = solve_milp(state, owner, rules.tolerance, rules.milp_max_nodes, rules.milp_time_limit)
+    if exact is None:
+        return state, "heuristic"
+    changed = np.flatnonzero(exact != state.rep)
+    kept_before = changed[state.reason[changed] == rebalance.KEPT]  # moved only by the MILP: owner's reason
+    state.move(changed, exact[changed], rebalance.KEPT)
+    state.reason[kept_before] = owner_reason[owner[kept_before]]
+    return state, "milp"
+
+
+
+def _reasons(accounts: pl.DataFrame, reps: pl.DataFrame, segment: str) -> pl.DataFrame:
+    """Per account of a segment: the owner's index among the segment's reps and why it moves."""
+    seg_reps = reps.filter(pl.col("segment") == segment).sort("rep_id").with_row_index("rep_index")
+    owners = reps.select(pl.col("rep_id").cast(pl.String).alias("owner_id"),
+                         pl.col("segment").cast(pl.String).alias("owner_segment"))
+    return (
+        accounts.with_columns(pl.col("owner_id").cast(pl.String))
+        .join(owners, on="owner_id", how="left")
+        .join(seg_reps.select(pl.col("rep_id").cast(pl.String).alias("owner_id"), "rep_index"),
+              on="owner_id", how="left")
+        .with_columns(
+            owner_index=pl.col("rep_index").cast(pl.Int64).fill_null(-1),
+            start_reason=pl.when(pl.col("owner_id").is_null()).then(NEW_ACCOUNT)
+            .when(pl.col("rep_index").is_not_null()).then(0)
+            .when(pl.col("owner_segment").is_not_null()).then(SEGMENT_CHANGE)
+            .otherwise(REP_INACTIVE),
+        )
+        .sort("account_id")
+    )
 
 
 def assign_territories(
-    accounts: pl.DataFrame, reps: pl.DataFrame, limits: dict[str, BookLimits]
-) -> pl.DataFrame:
-    """Assign every account of an expansion segment to a rep of that segment.
+    accounts: pl.DataFrame, reps: pl.DataFrame, limits: dict[str, BookLimits], rules: BalanceRules
+) -> Assignment:
+    """Rebalance every expansion segment from the current owners.
 
-    accounts: account_id, segment, eev, owner_id (current owner, may be null); only accounts
-    whose segment is in `limits` are assigned. reps: rep_id, segment, capacity (active
-    expansion reps with a segment). Returns account_id, segment, rep_id, previous_rep_id, moved.
+    accounts: account_id, segment, eev, owner_id (current owner, may be null), locked (bool);
+    only accounts whose segment is in `limits` are assigned. reps: rep_id, segment, capacity
+    (the active expansion reps). Returns the territories with previous_rep_id = owner_id,
+    moved = owner changed, reason = why the account changed hands (null when it did not).
     """
-    frames = []
-    for segment, rules in limits.items():
-        seg_accounts = accounts.filter(pl.col("segment") == segment).sort("account_id")
+    frames, methods = [], []
+    for segment, seg_limits in limits.items():
+        started = time.perf_counter()
+        seg = _reasons(accounts.filter(pl.col("segment") == segment), reps, segment)
         seg_reps = reps.filter(pl.col("segment") == segment).sort("rep_id")
-        rep_id = assign_segment(
-            seg_accounts["account_id"].to_numpy().astype(str),
-            seg_accounts["eev"].to_numpy().astype(float),
-            seg_reps["rep_id"].to_numpy().astype(str),
-            seg_reps["capacity"].to_numpy().astype(float),
-            rules,
+        ids = seg["account_id"].to_numpy().astype(str)
+        books = start_books(
+            seg["eev"].to_numpy().astype(float), seg["owner_index"].to_numpy(), seg["start_reason"].to_numpy(),
+            seg["locked"].fill_null(False).to_numpy().astype(bool),
+            seg_reps["capacity"].to_numpy().astype(float), seg_limits,
         )
-        frames.append(
-            seg_accounts.select(
-                "account_id",
-                "segment",
-                pl.Series("rep_id", rep_id, dtype=pl.String),
-                pl.col("owner_id").alias("previous_rep_id"),
-            )
-        )
-    schema = {"account_id": pl.String, "segment": pl.String, "rep_id": pl.String, "previous_rep_id": pl.String}
+        state, method = balance_segment(ids, books, seg_limits, rules)
+        rep_ids = seg_reps["rep_id"].to_numpy().astype(str)
+        frames.append(seg.select(
+            "account_id", "segment",
+            pl.Series("rep_id", rep_ids[state.rep] if len(ids) else [], dtype=pl.String),
+            pl.col("owner_id").alias("previous_rep_id"),
+            pl.Series("reason_code", state.reason, dtype=pl.Int64),
+            pl.col("locked").fill_null(False),
+        ))
+        methods.append({"segment": segment, "method": method, "seconds": time.perf_counter() - started})
+    schema = {"account_id": pl.String, "segment": pl.String, "rep_id": pl.String,
+              "previous_rep_id": pl.String, "reason_code": pl.Int64, "locked": pl.Boolean}
     territories = pl.concat(frames) if frames else pl.DataFrame(schema=schema)
-    return territories.with_columns(
-        moved=pl.col("previous_rep_id").is_not_null() & (pl.col("previous_rep_id") != pl.col("rep_id"))
-    ).sort("account_id")
+    changed = pl.col("previous_rep_id").is_null() | (pl.col("previous_rep_id") != pl.col("rep_id"))
+    territories = territories.with_columns(
+        moved=pl.col("previous_rep_id").is_not_null() & (pl.col("previous_rep_id") != pl.col("rep_id")),
+        reason=pl.when(changed).then(
+            pl.col("reason_code").replace_strict(list(range(len(REASONS))), list(REASONS), return_dtype=pl.String)
+        ),
+    ).select("account_id", "segment", "rep_id", "previous_rep_id", "moved", "reason", "locked")
+    return Assignment(territories.sort("account_id"), pl.DataFrame(methods, schema=["segment", "method", "seconds"],
+                                                                   orient="row"))

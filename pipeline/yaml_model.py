@@ -19,7 +19,8 @@ def load_yaml_model(
     what: str,
     overrides: Mapping[str, Any] | None = None,
 ) -> Model:
-    """`model` validated from the YAML file at `path` (keys in `overrides` replaced); a missing
+    """`model` validated from the YAML file at `path` (keys in `overrides` replaced, or merged
+    into the file's section when the override is a mapping); a missing
     file, bad YAML or invalid content raises `error` naming the file and each problem's place."""
     if not path.is_file():
         raise error(f"{what} file not found: {path}")
@@ -27,7 +28,8 @@ def load_yaml_model(
         raw = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:
         raise error(f"{path}: not valid YAML: {exc}") from exc
-    raw.update(overrides or {})
+    for key, value in (overrides or {}).items():  # a mapping merges into the file's section
+        raw[key] = {**(raw.get(key) or {}), **value} if isinstance(value, Mapping) else value
     try:
         return model.model_validate(raw)
     except ValidationError as exc:

@@ -40,6 +40,11 @@ def test_run_prints_summary_and_plans_lists_it(sample_inputs: Path, tmp_path: Pa
                  f"report    {folder / 'report.html'}"):
         assert line in done.stdout
     assert (folder / "report.html").is_file() and (folder / "letters").is_dir()
+    balance = done.stdout.split("Territory balance", 1)[1].splitlines()
+    assert balance[1].split() == ["segment", "method", "CV", "max/min", "in", "tol.", "in", "+/-15%", "largest",
+                                  "dev.", "moved", "EEV", "moved", "new", "placed"]
+    assert {line.split()[0] for line in balance[2:5]} == {"high_velocity", "mid_market", "enterprise"}
+    assert "quotas" in done.stderr  # progress lines per step
     listed = _run("plans", "--db", str(db))
     assert listed.returncode == 0 and "*P0001" in listed.stdout
 

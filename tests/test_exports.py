@@ -47,7 +47,7 @@ def test_workbook_has_the_plans_sheets_headers_and_rows(sample_plan: PlanOutcome
     db = sample_plan.db
     book = openpyxl.load_workbook(exported / f"quota_plan_{sample_plan.plan_id}.xlsx")
     assert book.sheetnames[: len(SHEETS)] == SHEETS  # the core sheets first, in this order
-    assert "Moves" not in book.sheetnames and "Backtest results" not in book.sheetnames  # none in this plan
+    assert "Backtest results" not in book.sheetnames  # no backtest in this plan
 
     def header(name: str) -> list[str]:
         return [c.value for c in next(book[name].iter_rows(max_row=1))]
@@ -152,7 +152,7 @@ def test_report_loads_in_headless_chromium_without_console_errors(exported: Path
     assert image.shape[:2] == (2400, 1280)
     assert len({tuple(px) for px in image[::20, ::20].reshape(-1, image.shape[2]).tolist()}) > 20  # not blank
     html = (exported / "report.html").read_text()
-    assert html.count('<img class="chart"') == 5  # segments, quotas, balance, model, calibration curve
+    assert html.count('<img class="chart"') == 6  # segments, quotas, balance, model, calibration, largest moves
 
 
 def _files(folder: Path) -> dict[str, bytes]:
@@ -185,13 +185,11 @@ def test_tables_other_steps_add_to_a_plan_become_sheets_and_charts(sample_plan: 
     db = tmp_path / "plan.duckdb"
     shutil.copy(sample_plan.db, db)
     with warehouse.connect(db) as con:
-        moved = con.execute("SELECT account_id, previous_rep_id, rep_id FROM main.territories WHERE moved "
-                            "ORDER BY account_id LIMIT 3").fetchall()
-        con.execute("CREATE TABLE plans.territory_moves (plan_id VARCHAR, account_id VARCHAR, from_rep VARCHAR, "
-                    "to_rep VARCHAR, eev_moved DOUBLE, reason VARCHAR)")
-        for i, (account, old, new) in enumerate(moved):
-            con.execute("INSERT INTO plans.territory_moves VALUES ('P0001', ?, ?, ?, ?, 'rep over target')",
-                        [account, old, new, 1000.0 * (i + 1)])
+        # the plan's own territory moves (issue 5) become the Moves sheet and the move reasons
+        moves_header = [r[0] for r in con.execute("DESCRIBE main.territory_moves").fetchall()]
+        moved = dict(con.execute("SELECT account_id, reason FROM main.territory_moves").fetchall())
+        largest = con.execute("SELECT account_id FROM main.territory_moves ORDER BY eev DESC, account_id LIMIT 1"
+                              ).fetchone()[0]
         con.execute("CREATE TABLE plans.backtest_results AS SELECT 'P0001' AS plan_id, * FROM (VALUES "
                     "('eev', 0.55, 0.30), ('flat', 0.40, 0.62), ('acv', 0.45, 0.48)) t(method, share_attaining, cv)")
         con.execute("CREATE TABLE plans.rep_notes AS SELECT 'P0001' AS plan_id, 'R0001' AS rep_id, "
@@ -208,13 +206,13 @@ def test_tables_other_steps_add_to_a_plan_become_sheets_and_charts(sample_plan: 
     assert list(book["Rep notes"].iter_rows(values_only=True)) == [("rep_id", "tags", "detail"),
                                                                     ("R0001", "[a, b]", "{'k': 1}")]
     moves = list(book["Moves"].iter_rows(values_only=True))
-    assert moves[0] == ("account_id", "from_rep", "to_rep", "eev_moved", "reason") and len(moves) == 4
-    reasons = {r[0]: r[-1] for r in book["Territories"].iter_rows(min_row=2, values_only=True)}
-    assert {reasons[a] for a, *_ in moved} == {"rep over target"}
-    assert reasons[next(a for a in reasons if a not in {m[0] for m in moved})] != "rep over target"
+    assert list(moves[0]) == moves_header and len(moves) == len(moved) + 1 and moved
+    header = next(book["Territories"].iter_rows(max_row=1, values_only=True))
+    reasons = {r[0]: r[header.index("reason")] for r in book["Territories"].iter_rows(min_row=2, values_only=True)}
+    assert {a: reasons[a] for a in moved} == moved
     assert {"largest_moves", "backtest_results"} <= set(result.charts)
     html = result.report.read_text()
-    assert 'id="table-largest_moves"' in html and moved[2][0] in html.split('id="table-largest_moves"')[1]
+    assert 'id="table-largest_moves"' in html and largest in html.split('id="table-largest_moves"')[1]
     assert (tmp_path / "out" / "csv" / "backtest_results.csv").read_text().startswith("method,share_attaining,cv")
     with warehouse.connect(db) as con:  # tracking measured another plan: its tables are not this plan's
         con.execute("INSERT INTO main.tracking_runs VALUES ('P0002', '2026-03-01')")

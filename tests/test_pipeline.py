@@ -14,8 +14,8 @@ from pipeline.runner import PlanOutcome, PlanRunError, run_plan
 from pipeline.settings import DEFAULT_CONFIG, load_settings
 from tests.builders import PRODUCTS, REPS, account_with_acv, subscription, write_inputs
 
-PLAN_TABLES = ("whitespace_items", "account_eev", "territories", "quotas", "model_metrics", "model_info",
-               "feature_importances")
+PLAN_TABLES = ("whitespace_items", "account_eev", "territories", "quotas", "quota_contributions", "territory_moves",
+               "territory_balance", "model_metrics", "model_info", "feature_importances")
 
 
 def _query(db: Path, sql: str, params: list | None = None) -> list[tuple]:

@@ -56,6 +56,9 @@ def test_factor_outside_range_refused_unless_allowed(tmp_path):
         (lambda r: r.update(blackout_days=-1), "blackout_days: Input should be greater than or equal to 0"),
         (lambda r: r["model"].update(capture=1.5), "capture must be 'learned' or a number in"),
         (lambda r: r.pop("as_of"), "as_of: Field required"),
+        (lambda r: r["territory"].update(effective_date=dt.date(2027, 3, 1)),
+         "territory.effective_date 2027-03-01 is outside the plan period 2026-01-01 to 2027-01-01"),
+        (lambda r: r["territory"].update(balance_tolerance=0), "balance_tolerance: Input should be greater than 0"),
     ],
 )
 def test_invalid_settings_give_clear_errors(tmp_path, mutate, message):
@@ -67,3 +70,9 @@ def test_invalid_settings_give_clear_errors(tmp_path, mutate, message):
 def test_missing_file(tmp_path):
     with pytest.raises(SettingsError, match="settings file not found"):
         load_settings(tmp_path / "nope.yaml")
+
+
+def test_effective_date_override():
+    settings = load_settings(DEFAULT_CONFIG, effective_date=dt.date(2026, 7, 1))
+    assert settings.territory.effective_date == dt.date(2026, 7, 1)
+    assert load_settings(DEFAULT_CONFIG).territory.effective_date is None

@@ -29,6 +29,9 @@ def add_parser(verbs: argparse._SubParsersAction) -> None:
                         help="plan settings YAML (default config/plan.yaml)")
     add_db_option(parser)
     parser.add_argument("--as-of", type=iso_date, help="plan date YYYY-MM-DD (overrides the settings' as_of)")
+    parser.add_argument("--effective-date", type=iso_date,
+                        help="mid-year rebalance date YYYY-MM-DD: moved accounts' quota is split between "
+                        "old and new owner by time (overrides territory.effective_date)")
 
 
 def run(args: argparse.Namespace) -> None:
@@ -38,11 +41,12 @@ def run(args: argparse.Namespace) -> None:
     from pipeline.runner import run_plan  # noqa: PLC0415
     from pipeline.summary import plan_summary  # noqa: PLC0415
 
-    settings = load_settings(args.config, as_of=args.as_of)
+    settings = load_settings(args.config, as_of=args.as_of, effective_date=args.effective_date)
     print(f"Planning as of {settings.as_of} from {args.input} into {args.db}", file=sys.stderr)
     os.environ["QUOTA_PLAN_PROGRESS"] = "1"
     started = time.perf_counter()
-    outcome = run_plan(args.input, args.config, args.db, as_of=args.as_of, mapping=args.mapping)
+    outcome = run_plan(args.input, args.config, args.db, as_of=args.as_of, mapping=args.mapping,
+                       effective_date=args.effective_date)
     print(f"Plan {outcome.plan_id} published in {time.perf_counter() - started:.1f}s\n", file=sys.stderr)
     with warehouse.connect(args.db, read_only=True) as con:
         print(plan_summary(con, settings, args.db))

@@ -38,15 +38,31 @@ IDENTITIES: list[tuple[str, str, str, str]] = [
            WHERE a.segment <> 'self_serve' AND t.rep_id IS NULL""",
     ),
     (
+        "territories", "locked_accounts_stay", "a locked account keeps its owner when the owner is a rep of its segment",
+        """SELECT t.account_id FROM work.territories AS t JOIN work.rep_plan AS r ON r.rep_id = t.previous_rep_id
+           WHERE t.locked AND r.segment = t.segment AND t.rep_id <> t.previous_rep_id""",
+    ),
+    (
         "quotas", "quota_is_factor_times_territory_eev",
-        "territory_eev = sum of its accounts' eev; quota = factor x territory_eev within rounding",
+        "territory_eev = sum of its accounts' eev x share; quota = sum of factor x eev x share within rounding",
         """SELECT q.rep_id FROM work.quotas AS q
-           LEFT JOIN (SELECT t.rep_id, sum(a.eev) AS eev FROM work.territories AS t
-                      JOIN work.account_eev AS a USING (account_id) GROUP BY t.rep_id) AS s USING (rep_id)
-           JOIN work.segment_bands AS b ON b.segment = q.segment
+           LEFT JOIN (SELECT c.rep_id, sum(c.eev * c.share) AS eev, sum(b.quota_factor * c.eev * c.share) AS quota
+                      FROM work.quota_contributions AS c
+                      JOIN work.territories AS t USING (account_id)
+                      JOIN work.account_eev AS a USING (account_id)
+                      JOIN work.segment_bands AS b ON b.segment = a.segment
+                      WHERE c.eev = a.eev AND (c.rep_id = t.rep_id OR c.rep_id = t.previous_rep_id)
+                      GROUP BY c.rep_id) AS s USING (rep_id)
            WHERE abs(q.territory_eev - coalesce(s.eev, 0)) > 1e-6 * greatest(1, q.territory_eev)
-              OR abs(q.quota_unrounded - b.quota_factor * q.territory_eev) > 1e-6 * greatest(1, q.territory_eev)
+              OR abs(q.quota_unrounded - coalesce(s.quota, 0)) > 1e-6 * greatest(1, q.territory_eev)
               OR abs(q.quota - q.quota_unrounded) > $half_rounding + 1e-6""",
+    ),
+    (
+        "quotas", "contributions_add_up_to_quota", "each rep's quota contributions add up exactly to its quota",
+        """SELECT q.rep_id FROM work.quotas AS q
+           LEFT JOIN (SELECT rep_id, sum(contribution) AS total FROM work.quota_contributions GROUP BY rep_id) AS c
+             USING (rep_id)
+           WHERE CAST(q.quota AS DECIMAL(18, 2)) <> coalesce(c.total, 0)""",
     ),
 ]
 EXAMPLES = 5

@@ -9,11 +9,27 @@ from pipeline.export_tables import segment_summary, summary_figures
 from pipeline.plan_store import PlanRun, publish_plan
 from pipeline.resources import PlanConfig, Warehouse
 from pipeline.sql_assets import markdown_table, sql_asset, table_result
-from pipeline.territory import BookLimits, assign_territories, place_unsegmented_reps
+from pipeline.territory import BalanceRules, BookLimits, assign_territories, place_unsegmented_reps
 
 scored_whitespace = sql_asset("scored_whitespace", deps=["item_scores", "whitespace_items"], group="plan")
 account_eev = sql_asset("account_eev", deps=["scored_whitespace", "account_state", "raw_accounts"], group="plan")
-quotas = sql_asset("quotas", deps=["territories", "rep_plan", "account_eev", "segment_bands"], group="plan")
+territory_moves = sql_asset("territory_moves", deps=["territories", "account_eev"], group="plan")
+territory_balance = sql_asset(
+    "territory_balance", deps=["territories", "territory_moves", "rep_plan", "account_eev"], group="plan"
+)
+quota_contributions = sql_asset(
+    "quota_contributions", deps=["territories", "rep_plan", "account_eev", "segment_bands"], group="plan"
+)
+quotas = sql_asset("quotas", deps=["quota_contributions", "rep_plan", "segment_bands"], group="plan")
+
+# Accounts to assign, with their current owner and whether they are locked to it: the optional
+# input column accounts.locked, or the account listed in territory.locked_accounts.
+ASSIGNABLE_SQL = """
+SELECT e.account_id, e.segment, e.eev, e.owner_id,
+       coalesce({locked}, false) OR list_contains($locked_accounts, e.account_id) AS locked
+FROM work.account_eev AS e JOIN raw.accounts AS a USING (account_id)
+WHERE e.segment <> 'self_serve'
+"""
 
 
 @dg.asset(group_name="plan", deps=["raw_reps", "account_eev"], kinds={"polars"})
@@ -32,30 +48,42 @@ def rep_plan(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.Mate
         return table_result(context, con, "work.rep_plan", started)
 
 
-@dg.asset(group_name="plan", deps=["rep_plan", "account_eev"], kinds={"polars"})
+@dg.asset(group_name="plan", deps=["rep_plan", "account_eev", "raw_accounts"], kinds={"polars"})
 def territories(
     context: dg.AssetExecutionContext, warehouse: Warehouse, plan_config: PlanConfig
 ) -> dg.MaterializeResult:
     """Territory of every account in an expansion segment. Grain: account_id. rep_id = the
-    assigned expansion rep; previous_rep_id = the current owner; moved = owner changed.
-    EEV per rep is balanced in proportion to capacity, books within the segment's limits."""
+    assigned expansion rep; previous_rep_id = the current owner (accounts.owner_id); moved =
+    owner changed; reason = why the account changed hands (null if it did not); locked = kept
+    with its owner. Rebalanced from the current owners with as few moves as it takes to bring
+    every rep within the balance tolerance of its capacity-proportional EEV target."""
     started = time.perf_counter()
     settings = plan_config.load()
     limits = {s.name: BookLimits(s.name, s.book_min, s.book_max) for s in settings.segments}
+    rules = settings.territory
+    balance = BalanceRules(rules.balance_tolerance, rules.milp_max_variables, rules.milp_max_nodes,
+                           rules.milp_time_limit_seconds)
     with warehouse.connect() as con:
-        accounts = con.sql(
-            "SELECT account_id, segment, eev, owner_id FROM work.account_eev WHERE segment <> 'self_serve'"
-        ).pl()
+        columns = {r[0] for r in con.execute("DESCRIBE raw.accounts").fetchall()}
+        sql = ASSIGNABLE_SQL.format(locked="CAST(a.locked AS BOOLEAN)" if "locked" in columns else "NULL")
+        accounts = con.execute(sql, {"locked_accounts": rules.locked_accounts}).pl()
         reps = con.sql("SELECT rep_id, segment, capacity FROM work.rep_plan").pl()
-        assigned = assign_territories(accounts, reps, limits)  # noqa: F841  (read by the SQL below)
+        result = assign_territories(accounts, reps, limits, balance)
+        assigned = result.territories  # noqa: F841  (read by the SQL below)
+        methods = result.methods.select("segment", "method")  # noqa: F841
         con.execute("CREATE OR REPLACE TABLE work.territories AS SELECT * FROM assigned ORDER BY account_id")
-        moved = int(assigned["moved"].sum()) if assigned.height else 0
-        return table_result(context, con, "work.territories", started, metadata={"accounts_moved": moved})
+        con.execute("CREATE OR REPLACE TABLE work.territory_methods AS SELECT * FROM methods ORDER BY segment")
+        seconds = {f"seconds_{r['segment']}": round(r["seconds"], 3) for r in result.methods.to_dicts()}
+        moved = int(result.territories["moved"].sum()) if result.territories.height else 0
+        return table_result(context, con, "work.territories", started,
+                            metadata={"accounts_moved": moved, **seconds,
+                                      **{f"method_{r['segment']}": r["method"] for r in result.methods.to_dicts()}})
 
 
 @dg.asset(
     group_name="plan",
-    deps=["quotas", "territories", "account_eev", "scored_whitespace", "close_probability_model"],
+    deps=["quotas", "quota_contributions", "territories", "territory_moves", "territory_balance", "account_eev",
+          "scored_whitespace", "close_probability_model"],
     kinds={"duckdb"},
 )
 def plan_version(
