@@ -1,15 +1,21 @@
-"""Run the plan job through Dagster (the same assets the UI shows) from Python or the CLI."""
+"""Run the jobs through Dagster (the same assets the UI shows) from Python or the CLI.
+
+A run holds the DuckDB file's run lock (pipeline/run_lock.py) from start to end: a second
+run on the same file waits up to `operations.lock_wait_seconds`, then fails naming the
+holder."""
 
 from __future__ import annotations
 
 import datetime as dt
 import os
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
 
 from pipeline import plan_store, warehouse
+from pipeline.run_lock import WarehouseBusyError, run_lock
 from pipeline.settings import load_settings
 
 QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
@@ -61,23 +67,31 @@ def run_plan(
     db: str | Path,
     as_of: dt.date | None = None,
     instance: dg.DagsterInstance | None = None,
+    job_name: str = "plan_job",
 ) -> PlanOutcome:
-    """Materialize the whole plan; raise PlanRunError with one clear message on failure."""
-    load_settings(config, as_of=as_of)  # fail fast on bad settings, before touching the warehouse
+    """Run a job (the whole plan by default); raise PlanRunError with one clear message on failure.
+    The outcome's plan_id is the current plan afterwards."""
+    settings = load_settings(config, as_of=as_of)  # fail fast on bad settings, before touching the warehouse
     if not Path(input_dir).is_dir():
         raise PlanRunError(f"input folder not found: {input_dir}")
     configure(input_dir, config, db, as_of)
     from pipeline.definitions import defs  # noqa: PLC0415  (resources read the environment on load)
 
-    job = defs().resolve_job_def("plan_job")
+    job = defs().resolve_job_def(job_name)
     if instance is None:
         instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
-    result = job.execute_in_process(instance=instance, raise_on_error=False, run_config=QUIET_LOGS)
-    if not result.success:
-        message = _failure_message(result)
-        with warehouse.connect(db) as con:
-            plan_store.record_failed_run(con, result.run_id, message)
-        raise PlanRunError(message)
-    with warehouse.connect(db) as con:
-        plan_id = plan_store.current_plan_id(con)
+    run_id = str(uuid.uuid4())
+    try:
+        with run_lock(db, run_id, settings.operations.lock_wait_seconds):
+            result = job.execute_in_process(
+                instance=instance, raise_on_error=False, run_config=QUIET_LOGS, run_id=run_id
+            )
+            with warehouse.connect(db) as con:
+                if not result.success:
+                    message = _failure_message(result)
+                    plan_store.record_failed_run(con, result.run_id, message)
+                    raise PlanRunError(message)
+                plan_id = plan_store.current_plan_id(con)
+    except WarehouseBusyError as exc:
+        raise PlanRunError(str(exc)) from exc
     return PlanOutcome(plan_id=plan_id or "", dagster_run_id=result.run_id, db=Path(db))
