@@ -142,6 +142,14 @@ def published_plan_id(con: duckdb.DuckDBPyConnection) -> str | None:
     return row[0] if row else None
 
 
+def reference_plan_id(con: duckdb.DuckDBPyConnection) -> str:
+    """The plan a refresh is compared with: the published plan, else the current one."""
+    plan_id = published_plan_id(con) or current_plan_id(con)
+    if plan_id is None:
+        raise PlanStoreError("no plan to compare with in this DuckDB file: run plan_job first")
+    return plan_id
+
+
 def mark_published(con: duckdb.DuckDBPyConnection, plan_id: str, note: str) -> None:
     """Mark a succeeded plan version as THE published plan, with a note; refuse a plan that does
     not exist, a failed run, or a plan already published (published plans are never re-written)."""

@@ -23,6 +23,11 @@ DEFAULT_DB = "data/quota_plan.duckdb"
 DEFAULT_INPUT = "data/sample"
 
 
+# Failures worth a retry: the file system or a DuckDB file held by another program. Anything
+# else (bad input, an impossible plan, a bug) is permanent and never retried.
+TRANSIENT_ERRORS = (OSError, duckdb.IOException)
+
+
 class Warehouse(dg.ConfigurableResource):
     """The embedded DuckDB file every asset reads and writes (one writer at a time)."""
 
@@ -30,8 +35,15 @@ class Warehouse(dg.ConfigurableResource):
 
     @contextlib.contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        with warehouse.connect(self.path) as con:
-            yield con
+        """A connection for one step. Transient errors raised inside propagate as they are (the
+        job's RetryPolicy retries them); other errors become a Failure that is never retried."""
+        try:
+            with warehouse.connect(self.path) as con:
+                yield con
+        except (*TRANSIENT_ERRORS, dg.Failure):
+            raise
+        except Exception as exc:
+            raise dg.Failure(description=str(exc), allow_retries=False) from exc
 
     @property
     def artifact_dir(self) -> Path:

@@ -21,8 +21,8 @@ from pathlib import Path
 POLL_SECONDS = 0.2
 
 
-class WarehouseBusyError(RuntimeError):
-    """Another run (or another program) holds the DuckDB file."""
+class WarehouseBusyError(BlockingIOError):
+    """Another run (or another program) holds the DuckDB file: transient, worth a retry."""
 
 
 def lock_path(db: str | Path) -> Path:

@@ -50,14 +50,16 @@ def _root_cause(error: dg.SerializableErrorInfo | None) -> str:
 
 
 def _failure_message(result: dg.ExecuteInProcessResult) -> str:
-    for event in result.all_events:
-        if event.is_step_failure and event.step_failure_data:
-            return f"step {event.step_key} failed: {_root_cause(event.step_failure_data.error)}"
+    """A failed blocking check (it stopped everything downstream), else the first failed step."""
     for event in result.all_events:
         if event.event_type_value == "ASSET_CHECK_EVALUATION":
             evaluation = event.event_specific_data
-            if evaluation and not evaluation.passed:
-                return f"blocking check failed: {evaluation.description}"
+            if evaluation and evaluation.blocking and not evaluation.passed:
+                return f"blocking check {evaluation.check_name} on {evaluation.asset_key.to_user_string()} " \
+                       f"failed: {evaluation.description}"
+    for event in result.all_events:
+        if event.is_step_failure and event.step_failure_data:
+            return f"step {event.step_key} failed: {_root_cause(event.step_failure_data.error)}"
     return "the run failed (see the Dagster logs)"
 
 

@@ -207,6 +207,8 @@ class PlanSettings(_Strict):
             "cross_sell_percentile": ws.cross_sell_percentile,
             "cross_sell_scale_cap": ws.cross_sell_scale_cap,
             "usage_window_days": ws.usage_window_days,
+            "drift_alert_share": self.operations.drift_alert_share,
+            "balance_tolerance": self.operations.balance_tolerance,
         }
 
     def settings_hash(self) -> str:

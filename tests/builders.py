@@ -57,3 +57,19 @@ def write_inputs(folder: Path, tables: dict[str, list[dict]]) -> Path:
             for row in rows:
                 writer.writerow({c: row.get(c, "") for c in COLUMNS[table]})
     return folder
+
+
+def edge_inputs(folder: Path) -> Path:
+    """Seven accounts on and around the segment edges, one of each rep, one won deal."""
+    acvs = {"A1": 4999.99, "A2": 5000, "A3": 24999.99, "A4": 25000, "A5": 50000, "A6": 99999.99, "A7": 100000}
+    accounts = [account_with_acv(a, v) for a, v in acvs.items()]
+    accounts[1]["renewal_date"] = "2026-03-01"
+    return write_inputs(folder, {
+        "accounts": accounts,
+        "products": PRODUCTS,
+        "subscriptions": [subscription(a, v) for a, v in acvs.items()],
+        "opportunities": [{"opportunity_id": "O1", "account_id": "A4", "product_id": "WS2", "type": "expansion",
+                           "created_date": "2024-06-01", "close_date": "2024-09-01", "stage": "won",
+                           "amount": 1500, "source": "ae_sourced", "owner_id": "R2"}],
+        "reps": REPS,
+    })

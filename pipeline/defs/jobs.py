@@ -1,9 +1,51 @@
-"""Jobs. plan_job: the whole plan, from the input folder to a new published plan version."""
+"""Jobs.
+
+- plan_job: the annual plan, from the input folder to a new plan version (made current).
+- refresh_job: new data in, features, p_close (with the plan's trained model), whitespace and
+  EEV recomputed, and each rep's drift against the published plan in work.eev_drift. It
+  never touches territories, quotas or plan versions.
+- rebalance_job: territories and quotas from the current EEV (the owners of the current plan
+  are kept where the balance allows), written as a new plan version.
+
+Every step is retried after a transient (I/O) failure; other failures are final."""
 
 import dagster as dg
 
-plan_job = dg.define_asset_job(
-    "plan_job",
-    selection=dg.AssetSelection.all(),
-    description="Ingest, validate, score whitespace, build territories and quotas, publish a plan version.",
-)
+from pipeline.resources import resources_from_env
+
+PLAN_WRITERS = ("rep_plan", "territories", "quotas", "plan_version")
+REFRESH_ONLY = ("eev_drift",)
+
+
+def _retry_policy() -> dg.RetryPolicy:
+    ops = resources_from_env()["plan_config"].load().operations
+    return dg.RetryPolicy(max_retries=ops.max_retries, delay=ops.retry_delay_seconds,
+                          backoff=dg.Backoff.EXPONENTIAL)
+
+
+@dg.definitions
+def jobs() -> dg.Definitions:
+    retry = _retry_policy()
+    plan_job = dg.define_asset_job(
+        "plan_job",
+        selection=dg.AssetSelection.all() - dg.AssetSelection.assets(*REFRESH_ONLY),
+        description="Ingest, validate, score whitespace, build territories and quotas, write a plan version.",
+        op_retry_policy=retry,
+    )
+    refresh_job = dg.define_asset_job(
+        "refresh_job",
+        selection=(
+            dg.AssetSelection.assets(*REFRESH_ONLY).upstream().required_multi_asset_neighbors()
+            - dg.AssetSelection.assets("close_probability_model")
+        ),
+        description="New data in; features, p_close, whitespace and EEV recomputed; each rep's territory "
+        "EEV drift against the published plan in work.eev_drift. Quotas and plan versions are untouched.",
+        op_retry_policy=retry,
+    )
+    rebalance_job = dg.define_asset_job(
+        "rebalance_job",
+        selection=dg.AssetSelection.assets(*PLAN_WRITERS),
+        description="Territories and quotas from the current EEV (run refresh_job first), as a new plan version.",
+        op_retry_policy=retry,
+    )
+    return dg.Definitions(jobs=[plan_job, refresh_job, rebalance_job])

@@ -12,6 +12,7 @@ from models.close_probability import train_close_model
 from pipeline.features import feature_spec
 from pipeline.resources import PlanConfig, Warehouse
 from pipeline.sql_assets import table_result
+from pipeline.warehouse import table_exists
 
 
 @dg.asset(group_name="model", deps=["item_features", "raw_usage"], kinds={"scikit-learn"})
@@ -73,6 +74,8 @@ def item_scores(
     started = time.perf_counter()
     settings = plan_config.load()
     with warehouse.connect() as con:
+        if not table_exists(con, "work", "model_info"):
+            raise ValueError("no trained close-probability model in this DuckDB file: run plan_job first")
         version = con.execute("SELECT model_version FROM work.model_info").fetchone()[0]
         model = pickle.loads((warehouse.artifact_dir / f"{version}.pkl").read_bytes())
         items = con.sql("SELECT * FROM work.item_features WHERE role = 'plan'").pl()
