@@ -17,6 +17,7 @@ import dagster as dg
 from pipeline import plan_store, warehouse
 from pipeline.run_lock import WarehouseBusyError, run_lock
 from pipeline.settings import load_settings
+from pipeline.usage_weeks import usage_weeks, week_range_tags
 
 QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
 
@@ -70,8 +71,10 @@ def run_plan(
     as_of: dt.date | None = None,
     instance: dg.DagsterInstance | None = None,
     job_name: str = "plan_job",
+    weeks: tuple[str, str] | None = None,
 ) -> PlanOutcome:
     """Run a job (the whole plan by default); raise PlanRunError with one clear message on failure.
+    Usage is loaded for the weeks first..last given (default: every week, i.e. the whole file).
     The outcome's plan_id is the current plan afterwards."""
     settings = load_settings(config, as_of=as_of)  # fail fast on bad settings, before touching the warehouse
     if not Path(input_dir).is_dir():
@@ -82,11 +85,15 @@ def run_plan(
     job = defs().resolve_job_def(job_name)
     if instance is None:
         instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
+    if weeks is None:
+        keys = usage_weeks(settings.operations.usage_start).get_partition_keys()
+        weeks = (keys[0], keys[-1])
     run_id = str(uuid.uuid4())
     try:
         with run_lock(db, run_id, settings.operations.lock_wait_seconds):
             result = job.execute_in_process(
-                instance=instance, raise_on_error=False, run_config=QUIET_LOGS, run_id=run_id
+                instance=instance, raise_on_error=False, run_config=QUIET_LOGS, run_id=run_id,
+                tags=week_range_tags(*weeks) if job.partitions_def else None,
             )
             with warehouse.connect(db) as con:
                 if not result.success:

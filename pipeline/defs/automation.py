@@ -1,20 +1,24 @@
 """When refresh_job runs by itself: weekly (operations.refresh_cron) and when a file of the
-input folder is added or changed (one run per change; needs the Dagster daemon)."""
+input folder is added or changed (one run per change; needs the Dagster daemon). Each run
+loads the usage weeks after the newest loaded one (see pipeline/usage_weeks.py)."""
 
 import dagster as dg
 
 from pipeline.input_watch import changed_files, folder_state, run_key
 from pipeline.resources import PlanInputs, resources_from_env
+from pipeline.usage_weeks import new_weeks, usage_weeks, week_range_tags
 
 
 @dg.definitions
 def automation() -> dg.Definitions:
     ops = resources_from_env()["plan_config"].load().operations
-    weekly = dg.ScheduleDefinition(
-        name="weekly_refresh", job_name="refresh_job", cron_schedule=ops.refresh_cron,
-        execution_timezone=ops.timezone, default_status=dg.DefaultScheduleStatus.RUNNING,
-        description="The weekly refresh: new data, EEV and drift against the published plan.",
-    )
+    weeks = usage_weeks(ops.usage_start)
+
+    @dg.schedule(job_name="refresh_job", cron_schedule=ops.refresh_cron, execution_timezone=ops.timezone,
+                 default_status=dg.DefaultScheduleStatus.RUNNING)
+    def weekly_refresh(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+        """The weekly refresh: the new usage weeks, EEV and drift against the published plan."""
+        return dg.RunRequest(tags=week_range_tags(*new_weeks(context.instance, weeks)))
 
     @dg.sensor(job_name="refresh_job", minimum_interval_seconds=ops.sensor_interval_seconds,
                default_status=dg.DefaultSensorStatus.RUNNING)
@@ -32,6 +36,10 @@ def automation() -> dg.Definitions:
         if previous is None:
             return dg.SkipReason("watching the input folder from now on")
         changed = changed_files(previous, state)
-        return dg.RunRequest(run_key=run_key(state), tags={"quota_plan/changed_files": ", ".join(changed)[:200]})
+        return dg.RunRequest(
+            run_key=run_key(state),
+            tags={**week_range_tags(*new_weeks(context.instance, weeks)),
+                  "quota_plan/changed_files": ", ".join(changed)[:200]},
+        )
 
-    return dg.Definitions(schedules=[weekly], sensors=[input_folder_sensor])
+    return dg.Definitions(schedules=[weekly_refresh], sensors=[input_folder_sensor])
