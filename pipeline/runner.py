@@ -85,9 +85,10 @@ def run_plan(
     job = defs().resolve_job_def(job_name)
     if instance is None:
         instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
-    if weeks is None:
-        keys = usage_weeks(settings.operations.usage_start).get_partition_keys()
-        weeks = (keys[0], keys[-1])
+    keys = usage_weeks(settings.operations.usage_start).get_partition_keys()
+    weeks = weeks or (keys[0], keys[-1])
+    if unknown := [w for w in weeks if w not in keys]:
+        raise PlanRunError(f"not a usage week: {', '.join(unknown)} (weeks are the Mondays {keys[0]} .. {keys[-1]})")
     run_id = str(uuid.uuid4())
     try:
         with run_lock(db, run_id, settings.operations.lock_wait_seconds):

@@ -183,3 +183,14 @@ def test_transient_failure_is_retried_and_bad_input_is_not(tmp_path: Path, monke
     failed = _query(db, "SELECT dagster_run_id FROM plans.plan_runs WHERE status = 'failed'")[0][0]
     assert _retries(instance, failed) == []
     assert _query(db, "SELECT plan_id FROM plans.current_plan") == [("P0001",)]
+
+
+def test_refresh_command_prints_the_drift_and_refuses_unknown_weeks(tiny_plan: PlanOutcome, tmp_path: Path,
+                                                                     capsys: pytest.CaptureFixture[str]):
+    args = ["refresh", "--input", str(tmp_path / "in"), "--db", str(tiny_plan.db)]
+    assert main([*args, "--weeks", "2025-11-04", "2025-11-10"]) == 1
+    assert "not a usage week: 2025-11-04 (weeks are the Mondays 2022-01-03 .." in capsys.readouterr().err
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "Territory EEV drift against plan P0001: 0 of 3 reps flagged" in out
+    assert all(rep in out for rep in ("R1", "R2", "R3"))

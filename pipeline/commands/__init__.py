@@ -2,6 +2,6 @@
 
 To add a verb, write a module here and list it in VERBS (the order of `--help`)."""
 
-from pipeline.commands import plans, publish, run, sample
+from pipeline.commands import plans, publish, refresh, run, sample
 
-VERBS = (sample, run, plans, publish)
+VERBS = (sample, run, refresh, plans, publish)
