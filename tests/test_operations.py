@@ -194,3 +194,20 @@ def test_refresh_command_prints_the_drift_and_refuses_unknown_weeks(tiny_plan: P
     out = capsys.readouterr().out
     assert "Territory EEV drift against plan P0001: 0 of 3 reps flagged" in out
     assert all(rep in out for rep in ("R1", "R2", "R3"))
+
+
+def test_balance_check_warns_on_the_rep_outside_the_tolerance(tmp_path: Path):
+    from pipeline.defs.checks import BALANCE, _rule_check
+    from pipeline.resources import PlanConfig, Warehouse
+
+    db = tmp_path / "w.duckdb"
+    with warehouse.connect(db) as con:  # tolerance 0.25: per capacity 100 on average in each segment
+        con.execute("""CREATE TABLE work.quotas AS SELECT * FROM (VALUES
+            ('R1', 'mid_market', 1.0, 124.0), ('R2', 'mid_market', 1.0, 76.0),
+            ('R3', 'enterprise', 1.0, 70.0), ('R4', 'enterprise', 0.5, 65.0)) AS t(rep_id, segment, capacity, territory_eev)""")
+    check = _rule_check(*BALANCE, blocking=False)
+    result = check(warehouse=Warehouse(path=str(db)), plan_config=PlanConfig(settings_path=str(DEFAULT_CONFIG)))
+    # enterprise: 135 / 1.5 = 90 per capacity; R3 70/90 - 1 = -22%, R4 130/90 - 1 = +44%
+    assert not result.passed and result.severity == dg.AssetCheckSeverity.WARN
+    assert result.metadata["examples"].value == "R4"
+    assert result.metadata["rows_breaking_rule"].value == 1
