@@ -16,7 +16,10 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
+from pydantic import PrivateAttr
+
 from pipeline import warehouse
+from pipeline.run_lock import run_lock
 from pipeline.settings import DEFAULT_CONFIG, PlanSettings, load_settings
 
 DEFAULT_DB = "data/quota_plan.duckdb"
@@ -29,9 +32,19 @@ TRANSIENT_ERRORS = (OSError, duckdb.IOException)
 
 
 class Warehouse(dg.ConfigurableResource):
-    """The embedded DuckDB file every asset reads and writes (one writer at a time)."""
+    """The embedded DuckDB file every asset reads and writes. A run holds the file's run lock
+    from its first step to its end (the in-process executor sets a resource up once per run),
+    whether it was started by the CLI, the UI, a schedule or a sensor."""
 
     path: str = DEFAULT_DB
+    lock_wait_seconds: float = 30.0
+    _run_lock: contextlib.ExitStack = PrivateAttr(default_factory=contextlib.ExitStack)
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        self._run_lock.enter_context(run_lock(self.path, context.run_id or "(no run id)", self.lock_wait_seconds))
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        self._run_lock.close()
 
     @contextlib.contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -70,11 +83,13 @@ class PlanConfig(dg.ConfigurableResource):
 
 def resources_from_env() -> dict[str, dg.ConfigurableResource]:
     env = os.environ
+    plan_config = PlanConfig(
+        settings_path=env.get("QUOTA_PLAN_CONFIG", str(DEFAULT_CONFIG)),
+        as_of=env.get("QUOTA_PLAN_AS_OF", ""),
+    )
     return {
-        "warehouse": Warehouse(path=env.get("QUOTA_PLAN_DB", DEFAULT_DB)),
+        "warehouse": Warehouse(path=env.get("QUOTA_PLAN_DB", DEFAULT_DB),
+                               lock_wait_seconds=plan_config.load().operations.lock_wait_seconds),
         "plan_inputs": PlanInputs(path=env.get("QUOTA_PLAN_INPUT", DEFAULT_INPUT)),
-        "plan_config": PlanConfig(
-            settings_path=env.get("QUOTA_PLAN_CONFIG", str(DEFAULT_CONFIG)),
-            as_of=env.get("QUOTA_PLAN_AS_OF", ""),
-        ),
+        "plan_config": plan_config,
     }

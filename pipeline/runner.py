@@ -1,21 +1,21 @@
 """Run the jobs through Dagster (the same assets the UI shows) from Python or the CLI.
 
-A run holds the DuckDB file's run lock (pipeline/run_lock.py) from start to end: a second
-run on the same file waits up to `operations.lock_wait_seconds`, then fails naming the
-holder."""
+A run holds the DuckDB file's run lock (taken by the Warehouse resource, pipeline/run_lock.py)
+from start to end: a second run on the same file waits up to `operations.lock_wait_seconds`,
+then fails naming the holder."""
 
 from __future__ import annotations
 
 import datetime as dt
+import contextlib
 import os
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
 
 from pipeline import plan_store, warehouse
-from pipeline.run_lock import WarehouseBusyError, run_lock
+from pipeline.run_lock import WarehouseBusyError
 from pipeline.settings import load_settings
 from pipeline.usage_weeks import usage_weeks, week_range_tags
 
@@ -51,7 +51,8 @@ def _root_cause(error: dg.SerializableErrorInfo | None) -> str:
 
 
 def _failure_message(result: dg.ExecuteInProcessResult) -> str:
-    """A failed blocking check (it stopped everything downstream), else the first failed step."""
+    """A failed blocking check (it stopped everything downstream), else the first failed step,
+    else why the run could not start."""
     for event in result.all_events:
         if event.event_type_value == "ASSET_CHECK_EVALUATION":
             evaluation = event.event_specific_data
@@ -61,6 +62,10 @@ def _failure_message(result: dg.ExecuteInProcessResult) -> str:
     for event in result.all_events:
         if event.is_step_failure and event.step_failure_data:
             return f"step {event.step_key} failed: {_root_cause(event.step_failure_data.error)}"
+    for event in result.all_events:  # failed before any step ran (e.g. the run lock was not free)
+        error = getattr(event.event_specific_data, "error", None)
+        if event.event_type_value in ("RESOURCE_INIT_FAILURE", "RUN_FAILURE") and error is not None:
+            return _root_cause(error)
     return "the run failed (see the Dagster logs)"
 
 
@@ -89,19 +94,16 @@ def run_plan(
     weeks = weeks or (keys[0], keys[-1])
     if unknown := [w for w in weeks if w not in keys]:
         raise PlanRunError(f"not a usage week: {', '.join(unknown)} (weeks are the Mondays {keys[0]} .. {keys[-1]})")
-    run_id = str(uuid.uuid4())
-    try:
-        with run_lock(db, run_id, settings.operations.lock_wait_seconds):
-            result = job.execute_in_process(
-                instance=instance, raise_on_error=False, run_config=QUIET_LOGS, run_id=run_id,
-                tags=week_range_tags(*weeks) if job.partitions_def else None,
-            )
+    result = job.execute_in_process(
+        instance=instance, raise_on_error=False, run_config=QUIET_LOGS,
+        tags=week_range_tags(*weeks) if job.partitions_def else None,
+    )
+    if not result.success:
+        message = _failure_message(result)
+        with contextlib.suppress(WarehouseBusyError):  # held by another run: nothing can be noted now
             with warehouse.connect(db) as con:
-                if not result.success:
-                    message = _failure_message(result)
-                    plan_store.record_failed_run(con, result.run_id, message)
-                    raise PlanRunError(message)
-                plan_id = plan_store.current_plan_id(con)
-    except WarehouseBusyError as exc:
-        raise PlanRunError(str(exc)) from exc
+                plan_store.record_failed_run(con, result.run_id, message)
+        raise PlanRunError(message)
+    with warehouse.connect(db, read_only=True) as con:
+        plan_id = plan_store.current_plan_id(con)
     return PlanOutcome(plan_id=plan_id or "", dagster_run_id=result.run_id, db=Path(db))

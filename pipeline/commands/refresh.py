@@ -23,6 +23,8 @@ def add_parser(verbs: argparse._SubParsersAction) -> None:
     parser.add_argument("--input", required=True, type=Path, help="input folder (as for `run`)")
     parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="plan settings YAML")
     add_db_option(parser)
+    parser.add_argument("--as-of", type=iso_date,
+                        help="measure EEV as of this day YYYY-MM-DD (default: the settings' as_of)")
     parser.add_argument("--weeks", nargs=2, metavar=("FIRST", "LAST"), type=iso_date,
                         help="usage weeks to (re)load, by their Monday (default: the last complete week)")
 
@@ -38,7 +40,7 @@ def run(args: argparse.Namespace) -> None:
     weeks = (args.weeks[0].isoformat(), args.weeks[1].isoformat()) if args.weeks else (last, last)
     os.environ["QUOTA_PLAN_PROGRESS"] = "1"
     started = time.perf_counter()
-    run_plan(args.input, args.config, args.db, job_name="refresh_job", weeks=weeks)
+    run_plan(args.input, args.config, args.db, as_of=args.as_of, job_name="refresh_job", weeks=weeks)
     print(f"Refreshed usage weeks {weeks[0]} .. {weeks[1]} in {time.perf_counter() - started:.1f}s\n", file=sys.stderr)
     with warehouse.connect(args.db, read_only=True) as con:
         print(drift_summary(con))
