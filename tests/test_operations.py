@@ -88,6 +88,7 @@ def test_refresh_reports_drift_and_never_changes_the_plan(tiny_plan: PlanOutcome
     # same inputs, same model: every rep's territory EEV is what the plan says
     drift = _query(db, "SELECT rep_id, plan_id, drift, flagged FROM work.eev_drift ORDER BY rep_id")
     assert [(r, p, d, f) for r, p, d, f in drift] == [(r, "P0001", 0.0, False) for r in ("R1", "R2", "R3")]
+    assert _query(db, "SELECT DISTINCT role FROM work.snapshot_dates") == [("plan",)]  # no training snapshots
 
     # the enterprise account A7 leaves: R3's current territory EEV is 0, drift = -plan
     accounts = (folder / "accounts.csv").read_text().splitlines()

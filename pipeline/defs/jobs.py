@@ -1,8 +1,8 @@
 """Jobs.
 
 - plan_job: the annual plan, from the input folder to a new plan version (made current).
-- refresh_job: new data in, features, p_close (with the plan's trained model), whitespace and
-  EEV recomputed, and each rep's drift against the published plan in work.eev_drift. It
+- refresh_job: new data in, features (of the plan date only), p_close (with the plan's
+  trained model), whitespace and EEV recomputed, and each rep's drift against the published plan in work.eev_drift. It
   never touches territories, quotas or plan versions.
 - rebalance_job: territories and quotas from the current EEV (the owners of the current plan
   are kept where the balance allows), written as a new plan version.
@@ -11,6 +11,7 @@ Every step is retried after a transient (I/O) failure; other failures are final.
 
 import dagster as dg
 
+from pipeline.defs.staging import PLAN_DATE_ONLY_TAG
 from pipeline.resources import resources_from_env
 
 PLAN_WRITERS = ("rep_plan", "territories", "quotas", "plan_version")
@@ -38,9 +39,11 @@ def jobs() -> dg.Definitions:
             dg.AssetSelection.assets(*REFRESH_ONLY).upstream().required_multi_asset_neighbors()
             - dg.AssetSelection.assets("close_probability_model")
         ),
-        description="New data in; features, p_close, whitespace and EEV recomputed; each rep's territory "
-        "EEV drift against the published plan in work.eev_drift. Quotas and plan versions are untouched.",
+        description="New data in; features, p_close, whitespace and EEV recomputed for the plan date (no "
+        "training snapshots); each rep's territory EEV drift against the published plan in work.eev_drift. "
+        "Quotas and plan versions are untouched.",
         op_retry_policy=retry,
+        tags={PLAN_DATE_ONLY_TAG: "true"},
     )
     rebalance_job = dg.define_asset_job(
         "rebalance_job",
