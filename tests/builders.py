@@ -73,3 +73,16 @@ def edge_inputs(folder: Path) -> Path:
                            "amount": 1500, "source": "ae_sourced", "owner_id": "R2"}],
         "reps": REPS,
     })
+
+
+def settings_with(folder: Path, **operations: object) -> Path:
+    """A copy of the default settings file with these `operations` settings changed."""
+    import yaml
+
+    from pipeline.settings import DEFAULT_CONFIG
+
+    settings = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    settings["operations"].update(operations)
+    path = folder / "plan.yaml"
+    path.write_text(yaml.safe_dump(settings))
+    return path

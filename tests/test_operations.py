@@ -3,7 +3,6 @@ real DuckDB files (tiny hand-built inputs)."""
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
@@ -14,7 +13,7 @@ from pipeline import plan_store, warehouse
 from pipeline.cli import main
 from pipeline.runner import PlanOutcome, PlanRunError, run_plan
 from pipeline.settings import DEFAULT_CONFIG, load_settings
-from tests.builders import edge_inputs, write_inputs
+from tests.builders import edge_inputs, settings_with, write_inputs
 
 
 def _query(db: Path, sql: str) -> list[tuple]:
@@ -172,14 +171,14 @@ def test_transient_failure_is_retried_and_bad_input_is_not(tmp_path: Path, monke
         return real_build(con, name, params, schema)
 
     monkeypatch.setattr("pipeline.sql_assets.build_table", flaky_build)
-    instance = dg.DagsterInstance.ephemeral()
-    outcome = run_plan(folder, DEFAULT_CONFIG, db, instance=instance)
+    instance, config = dg.DagsterInstance.ephemeral(), settings_with(tmp_path, retry_delay_seconds=0)
+    outcome = run_plan(folder, config, db, instance=instance)
     assert outcome.plan_id == "P0001"
     assert _retries(instance, outcome.dagster_run_id) == ["quotas"]
 
     write_inputs(folder, {"reps": [{"rep_id": "R1", "role": "wizard"}]})
     with pytest.raises(PlanRunError, match="reps.csv: column role") as err:
-        run_plan(folder, DEFAULT_CONFIG, db, instance=instance)
+        run_plan(folder, config, db, instance=instance)
     assert "Failure" not in str(err.value)
     failed = _query(db, "SELECT dagster_run_id FROM plans.plan_runs WHERE status = 'failed'")[0][0]
     assert _retries(instance, failed) == []

@@ -14,14 +14,13 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-import yaml
 
 from pipeline import warehouse
 from pipeline.plan_store import PAUSE_ENV
 from pipeline.run_lock import WarehouseBusyError
 from pipeline.runner import PlanRunError, run_plan
 from pipeline.settings import DEFAULT_CONFIG
-from tests.builders import edge_inputs
+from tests.builders import edge_inputs, settings_with
 
 QUOTA_PLAN = Path(sys.executable).with_name("quota-plan")
 LOCK_WAIT = 1.0
@@ -49,10 +48,7 @@ def test_concurrent_run_waits_then_names_the_holder_and_a_killed_run_keeps_the_p
     folder, db = edge_inputs(tmp_path / "in"), tmp_path / "plan.duckdb"
     first = run_plan(folder, DEFAULT_CONFIG, db, instance=dg.DagsterInstance.ephemeral())
     before = _snapshot(db)
-    config = tmp_path / "plan.yaml"
-    settings = yaml.safe_load(DEFAULT_CONFIG.read_text())
-    settings["operations"]["lock_wait_seconds"] = LOCK_WAIT
-    config.write_text(yaml.safe_dump(settings))
+    config = settings_with(tmp_path, lock_wait_seconds=LOCK_WAIT)
 
     holder = _start_paused_run(folder, db)
     try:
