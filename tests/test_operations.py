@@ -13,6 +13,7 @@ from pipeline import plan_store, warehouse
 from pipeline.cli import main
 from pipeline.runner import PlanOutcome, PlanRunError, run_plan
 from pipeline.settings import DEFAULT_CONFIG, load_settings
+from pipeline.usage_weeks import usage_weeks, week_range_tags
 from tests.builders import edge_inputs, settings_with, write_inputs
 
 
@@ -39,6 +40,10 @@ def test_definitions_carry_the_jobs_schedule_and_sensor():
     schedule = loaded.resolve_schedule_def("weekly_refresh")
     assert schedule.cron_schedule == load_settings().operations.refresh_cron
     assert schedule.job_name == "refresh_job"
+    keys = usage_weeks(load_settings().operations.usage_start).get_partition_keys()
+    with dg.instance_for_test() as instance:
+        request = schedule(dg.build_schedule_context(instance=instance))
+    assert request.tags == week_range_tags(keys[0], keys[-1])  # nothing loaded yet: every week
     assert loaded.resolve_sensor_def("input_folder_sensor").job_name == "refresh_job"
     ops = load_settings().operations
     assert plan.op_retry_policy == dg.RetryPolicy(max_retries=ops.max_retries, delay=ops.retry_delay_seconds,
