@@ -21,6 +21,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def step_seconds(instance: object, run_id: str) -> dict[str, float]:
+    """Wall time of each successful step of a Dagster run, from its step events."""
+    steps: dict[str, float] = {}
+    for record in instance.get_records_for_run(run_id).records:
+        event = record.event_log_entry.dagster_event
+        if event is not None and event.is_step_success:
+            steps[event.step_key] = event.event_specific_data.duration_ms / 1000
+    return steps
+
+
 def run_one(accounts: int, workdir: Path, seed: int) -> dict[str, object]:
     """Generate, plan, and collect step timings (runs inside the per-size subprocess)."""
     sys.path.insert(0, str(ROOT))
@@ -39,11 +49,7 @@ def run_one(accounts: int, workdir: Path, seed: int) -> dict[str, object]:
     started = time.perf_counter()
     outcome = run_plan(data, DEFAULT_CONFIG, workdir / "plan.duckdb", instance=instance)
     total = time.perf_counter() - started
-    steps: dict[str, float] = {}
-    for record in instance.get_records_for_run(outcome.dagster_run_id).records:
-        event = record.event_log_entry.dagster_event
-        if event is not None and event.is_step_success:
-            steps[event.step_key] = event.event_specific_data.duration_ms / 1000
+    steps = step_seconds(instance, outcome.dagster_run_id)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {"accounts": accounts, "rows": rows, "generate_s": generated, "plan_s": total,
             "steps": steps, "peak_mb": peak_mb}

@@ -30,12 +30,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from pipeline.export_tables import ExportError  # noqa: PLC0415
     from pipeline.plan_diff import PlanNotFoundError  # noqa: PLC0415
+    from pipeline.plan_store import PlanStoreError  # noqa: PLC0415
+    from pipeline.run_lock import WarehouseBusyError  # noqa: PLC0415
     from pipeline.runner import PlanRunError  # noqa: PLC0415
 
     command = next(v for v in VERBS if v.__name__.rsplit(".", 1)[-1] == args.verb)
     try:
         command.run(args)
-    except (SettingsError, PlanRunError, ExportError, PlanNotFoundError, FileNotFoundError) as exc:
+    except (SettingsError, PlanRunError, ExportError, PlanNotFoundError, PlanStoreError, WarehouseBusyError,
+            FileNotFoundError) as exc:
         print(f"quota-plan {args.verb}: error: {exc}", file=sys.stderr)
         return 1
     return 0

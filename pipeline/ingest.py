@@ -7,10 +7,16 @@ once, and example keys are fetched only for the rules that failed. All violation
 tables are raised together (problems of files and headers first, then rule violations table
 by table); only when there are none are the `<schema>.<table>` tables replaced, all in one
 transaction, together with `<schema>.input_files`.
+
+Usage is loaded by weeks (`ingest_usage_window`): the rows dated in a window are checked
+against the usage rules (against the loaded `<schema>.accounts`) and replace exactly that
+window of `<schema>.usage`, delete-then-insert in one transaction, so re-loading a week never
+duplicates it. `ingest_inputs(..., skip=("usage",))` then loads the other tables only.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import re
 from collections.abc import Iterable, Mapping
@@ -111,20 +117,19 @@ def ingest_inputs(
     schema: str = "raw",
     fingerprint_of: Iterable[Path] | None = None,
     file_labels: Mapping[str, str] | None = None,
+    skip: tuple[str, ...] = (),
 ) -> IngestResult:
     """Validate the input folder against the contract and load it into `schema` (all or nothing).
     The data fingerprint is taken over the folder's table files, or over `fingerprint_of` (the
     source files and mapping a mapped folder was made from); `file_labels` renames files in
-    messages (a mapped table shown as the source file it came from)."""
-    if not _IDENTIFIER.fullmatch(schema):
-        raise ValueError(f"not a schema name: {schema!r}")
-    input_dir = Path(input_dir)
-    if not input_dir.is_dir():
-        raise InputContractError([Violation(str(input_dir), None, "folder exists", None, detail="no such folder")])
-    files, violations = _locate(input_dir)
+    messages (a mapped table shown as the source file it came from). Tables in `skip` are
+    located and fingerprinted but neither checked nor loaded (usage: loaded by week)."""
+    files, violations = _locate_folder(input_dir, schema)
     staged: dict[str, _Staged] = {}
     try:
         for name, spec in TABLES.items():
+            if name in skip:
+                continue
             staged[name], problems = _stage(con, spec, files.get(name))
             violations += problems
         rows, problems = _check(con, staged)
@@ -143,6 +148,53 @@ def ingest_inputs(
     finally:
         for table in staged.values():
             con.execute(f"DROP TABLE IF EXISTS {table.relation}")
+
+
+def ingest_usage_window(
+    con: duckdb.DuckDBPyConnection, input_dir: str | Path, start: dt.date | None, end: dt.date | None,
+    schema: str = "raw",
+) -> int:
+    """Check the usage rows dated in [start, end) (None: unbounded) and replace exactly those rows
+    of `<schema>`.usage in one transaction; returns the rows loaded. Rows whose date is missing or
+    not a date belong to no week and are reported by every load."""
+    files, violations = _locate_folder(input_dir, schema)
+    violations = [v for v in violations if v.file.startswith("usage.")]
+    spec = TABLES["usage"]
+    window = _date_window(start, end)
+    staged, problems = _stage(con, spec, files.get("usage"), where=f'"date" IS NULL OR ({window})')
+    try:
+        rows, found = _check(con, {"usage": staged}, loaded={"accounts": f"{schema}.accounts"})
+        violations += problems + found
+        if violations:
+            raise InputContractError(violations)
+        columns = ", ".join(_q(c) for c in spec.column_names)
+        with transaction(con):
+            con.execute(f"CREATE TABLE IF NOT EXISTS {schema}.usage AS SELECT {columns} FROM {staged.relation} LIMIT 0")
+            con.execute(f"DELETE FROM {schema}.usage WHERE {window}")
+            con.execute(f"INSERT INTO {schema}.usage ({columns}) SELECT {columns} FROM {staged.relation}")
+        return rows["usage"]
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {staged.relation}")
+
+
+def _date_window(start: dt.date | None, end: dt.date | None) -> str:
+    """SQL predicate start <= "date" < end on typed dates (DuckDB prunes Parquet row groups on it)."""
+    bounds = []
+    for bound, op in ((start, ">="), (end, "<")):
+        if bound is not None:
+            if not isinstance(bound, dt.date):
+                raise TypeError(f"not a date: {bound!r}")
+            bounds.append(f"\"date\" {op} DATE '{bound.isoformat()}'")
+    return " AND ".join(bounds) or "true"
+
+
+def _locate_folder(input_dir: str | Path, schema: str) -> tuple[dict[str, Path], list[Violation]]:
+    if not _IDENTIFIER.fullmatch(schema):
+        raise ValueError(f"not a schema name: {schema!r}")
+    input_dir = Path(input_dir)
+    if not input_dir.is_dir():
+        raise InputContractError([Violation(str(input_dir), None, "folder exists", None, detail="no such folder")])
+    return _locate(input_dir)
 
 
 def fingerprint(paths: Iterable[Path]) -> str:
@@ -174,12 +226,15 @@ def _locate(input_dir: Path) -> tuple[dict[str, Path], list[Violation]]:
     return files, violations
 
 
-def _stage(con: duckdb.DuckDBPyConnection, spec: TableSpec, path: Path | None) -> tuple[_Staged, list[Violation]]:
-    """Copy one input file into its temp table with contract types; an absent or unreadable file
-    gives an empty table with the contract columns (its rules are then skipped if it is required)."""
+def _stage(
+    con: duckdb.DuckDBPyConnection, spec: TableSpec, path: Path | None, where: str = "true"
+) -> tuple[_Staged, list[Violation]]:
+    """Copy one input file (its rows where `where` holds on the typed values) into its temp table
+    with contract types; an absent or unreadable file gives an empty table with the contract
+    columns (its rules are then skipped if it is required)."""
     if path is not None:
         try:
-            return _stage_file(con, spec, path)
+            return _stage_file(con, spec, path, where)
         except duckdb.Error as exc:
             reason = " ".join(str(exc).strip().splitlines()[:2])
             problem = Violation(path.name, None, "readable", None, detail=reason)
@@ -188,7 +243,9 @@ def _stage(con: duckdb.DuckDBPyConnection, spec: TableSpec, path: Path | None) -
     return _stage_empty(con, spec, None, missing), []
 
 
-def _stage_file(con: duckdb.DuckDBPyConnection, spec: TableSpec, path: Path) -> tuple[_Staged, list[Violation]]:
+def _stage_file(
+    con: duckdb.DuckDBPyConnection, spec: TableSpec, path: Path, where: str
+) -> tuple[_Staged, list[Violation]]:
     """Stage a CSV or Parquet file; missing contract columns are reported, not guessed."""
     source = READERS[path.suffix.lstrip(".")]
     described = con.execute(f"DESCRIBE SELECT * FROM {source}", [str(path)]).fetchall()
@@ -197,7 +254,8 @@ def _stage_file(con: duckdb.DuckDBPyConnection, spec: TableSpec, path: Path) -> 
     items, checked = _select_items(spec, source_types)
     keep_extra = f"* EXCLUDE ({', '.join(_q(c) for c in present)})" if present else "*"
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {_relation(spec)} AS SELECT {', '.join(items)}, {keep_extra} FROM {source}",
+        f"CREATE OR REPLACE TEMP TABLE {_relation(spec)} AS SELECT * FROM "
+        f"(SELECT {', '.join(items)}, {keep_extra} FROM {source}) WHERE {where}",
         [str(path)],
     )
     missing = frozenset(c.name for c in spec.columns if c.name not in source_types and c.default is None)
@@ -271,9 +329,12 @@ def _converts_exactly(source_type: str, target: str) -> bool:
     return target == "DATE" and source_type in _TIMESTAMP_TYPES
 
 
-def _check(con: duckdb.DuckDBPyConnection, staged: dict[str, _Staged]) -> tuple[dict[str, int], list[Violation]]:
-    """Evaluate every applicable rule, one scan per table; rows per table and the violations."""
-    relations = {name: table.relation for name, table in staged.items()}
+def _check(
+    con: duckdb.DuckDBPyConnection, staged: dict[str, _Staged], loaded: dict[str, str] | None = None
+) -> tuple[dict[str, int], list[Violation]]:
+    """Evaluate every applicable rule, one scan per table; rows per table and the violations.
+    Rules of tables not staged are skipped; `loaded` names already-loaded tables rules may read."""
+    relations = {**(loaded or {}), **{name: table.relation for name, table in staged.items()}}
     rules = _applicable_rules(staged)
     rows: dict[str, int] = {}
     violations: list[Violation] = []
@@ -309,7 +370,7 @@ def _applicable_rules(staged: dict[str, _Staged]) -> list[Rule]:
     contract_rules = [
         _after_type_check(r, staged[r.table])
         for r in RULES
-        if f"{r.table}.{r.column}" not in missing and not missing.intersection(r.reads)
+        if r.table in staged and f"{r.table}.{r.column}" not in missing and not missing.intersection(r.reads)
     ]
     return type_rules + contract_rules
 

@@ -1,7 +1,11 @@
-"""Run the plan job through Dagster (the same assets the UI shows) from Python or the CLI."""
+"""Run the jobs through Dagster (the same assets the UI shows) from Python or the CLI.
+A run holds the DuckDB file's run lock (taken by the Warehouse resource, pipeline/run_lock.py)
+from start to end: a second run on the same file waits up to `operations.lock_wait_seconds`,
+then fails naming the holder."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 from dataclasses import dataclass
@@ -11,7 +15,9 @@ import dagster as dg
 
 from pipeline import plan_store, progress, warehouse
 from pipeline.mapping import MappingError, load_mapping
+from pipeline.run_lock import WarehouseBusyError
 from pipeline.settings import load_settings
+from pipeline.usage_weeks import usage_weeks, week_range_tags
 
 QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
 
@@ -52,16 +58,22 @@ def _root_cause(error: dg.SerializableErrorInfo | None) -> str:
 
 
 def _failure_message(result: dg.ExecuteInProcessResult) -> str:
-    """A failed check's own description first (Dagster also reports a blocking check's failure
-    as a step failure, which only names the check), else the first step failure's cause."""
+    """A failed blocking check's own description first (Dagster also reports it as a step
+    failure, which only names the check), else the first failed step's cause, else why the run
+    could not start."""
     for event in result.all_events:
         if event.event_type_value == "ASSET_CHECK_EVALUATION":
             evaluation = event.event_specific_data
-            if evaluation and not evaluation.passed:
-                return f"blocking check failed: {evaluation.description}"
+            if evaluation and evaluation.blocking and not evaluation.passed:
+                return (f"blocking check failed: {evaluation.check_name} on "
+                        f"{evaluation.asset_key.to_user_string()}: {evaluation.description}")
     for event in result.all_events:
         if event.is_step_failure and event.step_failure_data:
             return f"step {event.step_key} failed: {_root_cause(event.step_failure_data.error)}"
+    for event in result.all_events:  # failed before any step ran (e.g. the run lock was not free)
+        error = getattr(event.event_specific_data, "error", None)
+        if event.event_type_value in ("RESOURCE_INIT_FAILURE", "RUN_FAILURE") and error is not None:
+            return _root_cause(error)
     return "the run failed (see the Dagster logs)"
 
 
@@ -69,11 +81,13 @@ def _execute(
     job_name: str, input_dir: str | Path, config: str | Path, db: str | Path,
     as_of: dt.date | None, through: dt.date | None, mapping: str | Path | None,
     instance: dg.DagsterInstance | None, effective_date: dt.date | None = None,
+    weeks: tuple[str, str] | None = None,
 ) -> dg.ExecuteInProcessResult:
     """Validate the settings, mapping and input folder, then run one job of the code location
-    in-process."""
+    in-process. A job with weekly usage partitions loads the weeks first..last (default: every
+    week, i.e. the whole usage file)."""
     # fail fast on bad settings, before touching the warehouse
-    load_settings(config, as_of=as_of, through=through, effective_date=effective_date)
+    settings = load_settings(config, as_of=as_of, through=through, effective_date=effective_date)
     if not Path(input_dir).is_dir():
         raise PlanRunError(f"input folder not found: {input_dir}")
     if mapping:
@@ -88,7 +102,14 @@ def _execute(
     progress.start(len(job.asset_layer.selected_asset_keys))
     if instance is None:
         instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
-    return job.execute_in_process(instance=instance, raise_on_error=False, run_config=QUIET_LOGS)
+    keys = usage_weeks(settings.operations.usage_start).get_partition_keys()
+    weeks = weeks or (keys[0], keys[-1])
+    if unknown := [w for w in weeks if w not in keys]:
+        raise PlanRunError(f"not a usage week: {', '.join(unknown)} (weeks are the Mondays {keys[0]} .. {keys[-1]})")
+    return job.execute_in_process(
+        instance=instance, raise_on_error=False, run_config=QUIET_LOGS,
+        tags=week_range_tags(*weeks) if job.partitions_def else None,
+    )
 
 
 def run_plan(
@@ -100,18 +121,21 @@ def run_plan(
     mapping: str | Path | None = None,
     job_name: str = "plan_job",
     effective_date: dt.date | None = None,
+    weeks: tuple[str, str] | None = None,
 ) -> PlanOutcome:
     """Materialize the whole plan (and its tracking), or another job of it such as the backtest;
     raise PlanRunError with one clear message on failure. `mapping`: a source mapping file
     (mappings/*.yaml) applied to the input first; `effective_date` makes it a mid-year rebalance
-    (overrides territory.effective_date)."""
-    result = _execute(job_name, input_dir, config, db, as_of, None, mapping, instance, effective_date)
+    (overrides territory.effective_date); `weeks`: the usage weeks first..last to load (default all).
+    The outcome's plan_id is the current plan afterwards."""
+    result = _execute(job_name, input_dir, config, db, as_of, None, mapping, instance, effective_date, weeks)
     if not result.success:
         message = _failure_message(result)
-        with warehouse.connect(db) as con:
-            plan_store.record_failed_run(con, result.run_id, message)
+        with contextlib.suppress(WarehouseBusyError):  # held by another run: nothing can be noted now
+            with warehouse.connect(db) as con:
+                plan_store.record_failed_run(con, result.run_id, message)
         raise PlanRunError(message)
-    with warehouse.connect(db) as con:
+    with warehouse.connect(db, read_only=True) as con:
         plan_id = plan_store.current_plan_id(con)
     return PlanOutcome(plan_id=plan_id or "", dagster_run_id=result.run_id, db=Path(db))
 

@@ -264,6 +264,31 @@ class TerritorySettings(_Strict):
     )
 
 
+class OperationsSettings(_Strict):
+    """Scheduled refreshes and safe operation: schedule, sensor, usage partitions, retries, locking."""
+
+    refresh_cron: str = Field(default="0 6 * * 1", description="cron of the weekly refresh job")
+    timezone: str = Field(default="UTC", description="time zone of the refresh schedule")
+    sensor_interval_seconds: int = Field(default=60, ge=10, description="how often the input-folder sensor looks")
+    usage_start: dt.date = Field(
+        default=dt.date(2022, 1, 3), description="first day of the first weekly usage partition (a Monday)"
+    )
+    drift_alert_share: float = Field(
+        default=0.10, gt=0, description="a rep's territory EEV drift above this share of the plan is flagged"
+    )
+    max_retries: int = Field(default=2, ge=0, description="retries of a step after a transient (I/O) failure")
+    retry_delay_seconds: float = Field(default=2.0, ge=0, description="wait before a retry (doubles each time)")
+    lock_wait_seconds: float = Field(
+        default=30.0, ge=0, description="how long a run waits for another run on the same DuckDB file"
+    )
+
+    @model_validator(mode="after")
+    def _start_on_monday(self) -> OperationsSettings:
+        if self.usage_start.weekday() != 0:
+            raise ValueError(f"operations.usage_start must be a Monday, got {self.usage_start}")
+        return self
+
+
 class PlanSettings(_Strict):
     """The whole plan configuration."""
 
@@ -282,6 +307,7 @@ class PlanSettings(_Strict):
     evaluation: EvaluationSettings = EvaluationSettings()
     exports: ExportSettings = ExportSettings()
     territory: TerritorySettings = TerritorySettings()
+    operations: OperationsSettings = OperationsSettings()
 
     @model_validator(mode="after")
     def _segments_valid(self) -> PlanSettings:
@@ -357,6 +383,7 @@ class PlanSettings(_Strict):
             "plan_period_days": self.territory.plan_period_days,
             "balance_tolerance": self.territory.balance_tolerance,
             "report_band": self.territory.report_band,
+            "drift_alert_share": self.operations.drift_alert_share,
         }
 
     def plan_period(self) -> tuple[dt.date, dt.date]:

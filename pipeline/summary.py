@@ -192,3 +192,19 @@ def plan_summary(con: duckdb.DuckDBPyConnection, settings: PlanSettings, db: Pat
         "main.csm_source_bonus, main.attainment, main.pipeline_coverage, main.tracking_runs",
     ]
     return "\n".join(lines)
+
+
+def drift_summary(con: duckdb.DuckDBPyConnection) -> str:
+    """Each rep's territory EEV after a refresh against the plan it is compared with."""
+    rows = con.execute(
+        "SELECT plan_id, rep_id, segment, plan_territory_eev, current_territory_eev, drift, drift_share, flagged "
+        "FROM work.eev_drift ORDER BY flagged DESC, abs(drift) DESC, rep_id"
+    ).fetchall()
+    plan = rows[0][0] if rows else "(none)"
+    flagged = sum(1 for r in rows if r[7])
+    table = _table(
+        ["rep", "segment", "plan EEV", "EEV now", "drift", "drift %", "flag"],
+        [[r[1], r[2], _money(r[3]), _money(r[4]), _money(r[5]),
+          "" if r[6] is None else f"{r[6]:+.1%}", "!" if r[7] else ""] for r in rows],
+    )
+    return "\n".join([f"Territory EEV drift against plan {plan}: {flagged} of {len(rows)} reps flagged", *table])

@@ -17,6 +17,8 @@ from typing import Any
 
 import duckdb
 
+from pipeline.run_lock import WarehouseBusyError, describe_holder
+
 SQL_DIR = Path(__file__).resolve().parents[1] / "sql"
 SCHEMAS = ("raw", "work", "plans")
 
@@ -33,7 +35,17 @@ def connect(path: str | Path, read_only: bool = False) -> Iterator[duckdb.DuckDB
     path = Path(path)
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(path), read_only=read_only)
+    try:
+        con = duckdb.connect(str(path), read_only=read_only)
+    except duckdb.IOException as exc:
+        if "lock" not in str(exc).lower():
+            raise
+        held_by = re.search(r"Conflicting lock is held in (.*)\. See", str(exc))
+        raise WarehouseBusyError(
+            f"{path} is in use by another process: {describe_holder(path)}"
+            + (f"; DuckDB says the lock is held by {held_by.group(1)}" if held_by else "")
+            + ". Try again when it has finished."
+        ) from exc
     try:
         if not read_only:
             for schema in SCHEMAS:

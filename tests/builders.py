@@ -66,3 +66,32 @@ def deal(opportunity_id: str, amount: float, source: str | None = "ae_sourced", 
     return {"opportunity_id": opportunity_id, "account_id": account_id, "product_id": "WS2", "type": kind,
             "created_date": created_date, "close_date": close_date, "stage": stage, "amount": amount,
             "source": source or "", "owner_id": owner_id, "csm_id": csm_id}
+
+
+def edge_inputs(folder: Path) -> Path:
+    """Seven accounts on and around the segment edges, one of each rep, one won deal."""
+    acvs = {"A1": 4999.99, "A2": 5000, "A3": 24999.99, "A4": 25000, "A5": 50000, "A6": 99999.99, "A7": 100000}
+    accounts = [account_with_acv(a, v) for a, v in acvs.items()]
+    accounts[1]["renewal_date"] = "2026-03-01"
+    return write_inputs(folder, {
+        "accounts": accounts,
+        "products": PRODUCTS,
+        "subscriptions": [subscription(a, v) for a, v in acvs.items()],
+        "opportunities": [{"opportunity_id": "O1", "account_id": "A4", "product_id": "WS2", "type": "expansion",
+                           "created_date": "2024-06-01", "close_date": "2024-09-01", "stage": "won",
+                           "amount": 1500, "source": "ae_sourced", "owner_id": "R2"}],
+        "reps": REPS,
+    })
+
+
+def settings_with(folder: Path, **operations: object) -> Path:
+    """A copy of the default settings file with these `operations` settings changed."""
+    import yaml
+
+    from pipeline.settings import DEFAULT_CONFIG
+
+    settings = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    settings["operations"].update(operations)
+    path = folder / "plan.yaml"
+    path.write_text(yaml.safe_dump(settings))
+    return path

@@ -18,6 +18,7 @@ from pipeline import warehouse
 from pipeline.backtest import BacktestError, backtest_params, backtest_report, run_backtest
 from pipeline.runner import PlanOutcome, PlanRunError, configure, run_plan
 from pipeline.settings import DEFAULT_CONFIG, load_settings
+from pipeline.usage_weeks import usage_weeks, week_range_tags
 from tests.builders import PRODUCTS, REPS, account_with_acv, subscription, write_inputs
 
 BACKTEST_AS_OF = dt.date(2025, 1, 1)
@@ -44,8 +45,9 @@ def _build_item_features(input_dir: Path, db: Path) -> None:
     loaded = defs()
     selection = dg.AssetSelection.assets("item_features").upstream().required_multi_asset_neighbors()
     keys = selection.resolve(loaded.resolve_asset_graph())
+    weeks = usage_weeks(load_settings(DEFAULT_CONFIG).operations.usage_start).get_partition_keys()
     result = loaded.resolve_job_def("plan_job").execute_in_process(
-        instance=dg.DagsterInstance.ephemeral(), asset_selection=list(keys)
+        instance=dg.DagsterInstance.ephemeral(), asset_selection=list(keys), tags=week_range_tags(weeks[0], weeks[-1])
     )
     assert result.success
 

@@ -12,7 +12,7 @@ import pytest
 from pipeline import warehouse
 from pipeline.runner import PlanOutcome, PlanRunError, run_plan
 from pipeline.settings import DEFAULT_CONFIG, load_settings
-from tests.builders import PRODUCTS, REPS, account_with_acv, subscription, write_inputs
+from tests.builders import REPS, edge_inputs, write_inputs
 
 PLAN_TABLES = ("whitespace_items", "account_eev", "territories", "quotas", "quota_contributions", "territory_moves",
                "territory_balance", "model_metrics", "model_info", "feature_importances")
@@ -129,23 +129,8 @@ def test_same_inputs_settings_and_seed_give_byte_identical_plan(sample_plan: Pla
     assert _export(sample_plan.db, tmp_path / "first") == _export(again.db, tmp_path / "second")
 
 
-def _edge_inputs(folder: Path) -> Path:
-    acvs = {"A1": 4999.99, "A2": 5000, "A3": 24999.99, "A4": 25000, "A5": 50000, "A6": 99999.99, "A7": 100000}
-    accounts = [account_with_acv(a, v) for a, v in acvs.items()]
-    accounts[1]["renewal_date"] = "2026-03-01"
-    return write_inputs(folder, {
-        "accounts": accounts,
-        "products": PRODUCTS,
-        "subscriptions": [subscription(a, v) for a, v in acvs.items()],
-        "opportunities": [{"opportunity_id": "O1", "account_id": "A4", "product_id": "WS2", "type": "expansion",
-                           "created_date": "2024-06-01", "close_date": "2024-09-01", "stage": "won",
-                           "amount": 1500, "source": "ae_sourced", "owner_id": "R2"}],
-        "reps": REPS,
-    })
-
-
 def test_segment_edges_blackout_and_joint_planning(tmp_path: Path):
-    outcome = run_plan(_edge_inputs(tmp_path / "in"), DEFAULT_CONFIG, tmp_path / "plan.duckdb",
+    outcome = run_plan(edge_inputs(tmp_path / "in"), DEFAULT_CONFIG, tmp_path / "plan.duckdb",
                        instance=dg.DagsterInstance.ephemeral())
     rows = {r[0]: r[1:] for r in _query(outcome.db, """
         SELECT account_id, segment, joint_planning, renewal_date, blackout_start, blackout_end
@@ -162,7 +147,7 @@ def test_segment_edges_blackout_and_joint_planning(tmp_path: Path):
 
 
 def test_bad_input_stops_the_run_and_keeps_the_last_good_plan(tmp_path: Path):
-    good = _edge_inputs(tmp_path / "in")
+    good = edge_inputs(tmp_path / "in")
     db = tmp_path / "plan.duckdb"
     first = run_plan(good, DEFAULT_CONFIG, db, instance=dg.DagsterInstance.ephemeral())
     before = _export(db, tmp_path / "before")
@@ -184,7 +169,7 @@ def test_bad_input_stops_the_run_and_keeps_the_last_good_plan(tmp_path: Path):
 
 
 def test_infeasible_segment_names_the_headcount(tmp_path: Path):
-    folder = _edge_inputs(tmp_path / "in")
+    folder = edge_inputs(tmp_path / "in")
     reps = [r for r in REPS if r["rep_id"] != "R3"]  # no enterprise rep
     write_inputs(folder, {"reps": reps})
     with pytest.raises(PlanRunError, match=r"segment enterprise: 1 accounts but no active expansion rep"):

@@ -2,6 +2,6 @@
 
 To add a verb, write a module here and list it in VERBS (the order of `--help`)."""
 
-from pipeline.commands import backtest, diff, export, plans, run, sample, track
+from pipeline.commands import backtest, diff, export, plans, publish, refresh, run, sample, track
 
-VERBS = (sample, run, backtest, track, export, plans, diff)
+VERBS = (sample, run, refresh, backtest, track, export, plans, diff, publish)

@@ -10,12 +10,12 @@ from pipeline.commands.common import add_db_option
 def add_parser(verbs: argparse._SubParsersAction) -> None:
     parser = verbs.add_parser("plans", help="list the plan versions in a DuckDB file",
                               description="List plan versions (and failed runs) with their lineage; "
-                              "* marks the current plan.")
+                              "* marks the current plan, [published] the published one.")
     add_db_option(parser)
 
 
 def run(args: argparse.Namespace) -> None:
-    from pipeline import warehouse  # noqa: PLC0415
+    from pipeline import plan_store, warehouse  # noqa: PLC0415
 
     if not args.db.is_file():
         raise FileNotFoundError(f"no DuckDB file at {args.db}")
@@ -24,9 +24,12 @@ def run(args: argparse.Namespace) -> None:
             "SELECT run_id, status, as_of, created_at, model_version, data_fingerprint, settings_hash, "
             "coalesce(message, '') FROM plans.plan_runs ORDER BY created_at"
         ).fetchall()
-        current = con.execute("SELECT plan_id FROM plans.current_plan").fetchone()
+        current = plan_store.current_plan_id(con)
+        published = plan_store.published_plan_id(con)
     print("run_id  status     as_of       created_at           model            data             settings")
     for run_id, status, as_of, created, model, data, settings, message in rows:
-        marker = "*" if current and run_id == current[0] else " "
+        marker = "*" if run_id == current else " "
+        if run_id == published:
+            message = f"[published] {message}"
         print(f"{marker}{run_id:<7} {status:<10} {as_of or '':<11} {created:%Y-%m-%d %H:%M:%S}  "
               f"{model or '':<16} {data or '':<16} {settings or ''} {message}")

@@ -16,7 +16,7 @@ def add_parser(verbs: argparse._SubParsersAction) -> None:
     parser = verbs.add_parser(
         "run", help="run the whole plan and print its summary",
         description="Ingest and validate the input folder, score whitespace, build territories and "
-        "quotas, and publish a new plan version in the DuckDB file. Bad input stops the run with "
+        "quotas, and write a new plan version (made current) in the DuckDB file. Bad input stops the run with "
         "one message; the previous plan stays current.",
     )
     parser.add_argument("--input", required=True, type=Path,
@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> None:
     started = time.perf_counter()
     outcome = run_plan(args.input, args.config, args.db, as_of=args.as_of, mapping=args.mapping,
                        effective_date=args.effective_date)
-    print(f"Plan {outcome.plan_id} published in {time.perf_counter() - started:.1f}s\n", file=sys.stderr)
+    print(f"Plan {outcome.plan_id} written (current) in {time.perf_counter() - started:.1f}s\n", file=sys.stderr)
     with warehouse.connect(args.db, read_only=True) as con:
         print(plan_summary(con, settings, args.db))
     folder = resources_from_env()["export_folder"].for_plan(args.db, outcome.plan_id)

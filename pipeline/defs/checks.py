@@ -1,5 +1,12 @@
-"""Blocking checks on the model and the plan's identities: a failure stops everything downstream in the
-run (so no plan version is published) and names the rule, count and example keys."""
+"""Checks on the model and the plan's outputs, each naming the rule, count and example keys.
+
+The identities and the model check are blocking: a failure stops everything downstream in the
+run (so no plan version is written). The balance of territories is a warning (the book-size
+limits can make perfect balance impossible; the plan is still valid and territory_balance
+reports it). The input contract is enforced by ingestion itself, before anything is written.
+"""
+
+import re
 
 import dagster as dg
 
@@ -65,17 +72,31 @@ IDENTITIES: list[tuple[str, str, str, str]] = [
            WHERE CAST(q.quota AS DECIMAL(18, 2)) <> coalesce(c.total, 0)""",
     ),
 ]
+BALANCE = (
+    "quotas", "territory_eev_balanced",
+    "each rep's territory EEV per unit of capacity is within territory.balance_tolerance of its segment's",
+    """SELECT q.rep_id FROM work.quotas AS q
+       JOIN (SELECT segment, sum(territory_eev) / sum(capacity) AS per_capacity FROM work.quotas
+             WHERE capacity > 0 GROUP BY segment) AS s USING (segment)
+       WHERE q.capacity > 0 AND s.per_capacity > 0
+         AND abs(q.territory_eev / q.capacity / s.per_capacity - 1) > $balance_tolerance""",
+)
 EXAMPLES = 5
 
 
-def _identity_check(asset: str, name: str, description: str, sql: str) -> dg.AssetChecksDefinition:
-    @dg.asset_check(asset=asset, name=name, description=description, blocking=True)
+def _rule_check(asset: str, name: str, description: str, sql: str, blocking: bool = True) -> dg.AssetChecksDefinition:
+    """A check that passes when `sql` returns no keys; a non-blocking one only warns."""
+
+    @dg.asset_check(asset=asset, name=name, description=description, blocking=blocking)
     def _check(warehouse: Warehouse, plan_config: PlanConfig) -> dg.AssetCheckResult:
-        params = {"half_rounding": plan_config.load().quota_rounding / 2} if "$half_rounding" in sql else {}
+        settings = plan_config.load()
+        known = {**settings.sql_params(), "half_rounding": settings.quota_rounding / 2}
+        params = {k: v for k, v in known.items() if re.search(rf"\${k}\b", sql)}
         with warehouse.connect() as con:
             keys = [r[0] for r in con.execute(f"SELECT * FROM ({sql}) ORDER BY 1", params).fetchall()]
         return dg.AssetCheckResult(
             passed=not keys,
+            severity=dg.AssetCheckSeverity.ERROR if blocking else dg.AssetCheckSeverity.WARN,
             metadata={"rows_breaking_rule": len(keys), "examples": ", ".join(map(str, keys[:EXAMPLES]))},
             description=f"{description}: {len(keys)} rows break it",
         )
@@ -128,4 +149,7 @@ def beats_base_rate(warehouse: Warehouse, plan_config: PlanConfig) -> dg.AssetCh
 
 @dg.definitions
 def checks() -> dg.Definitions:
-    return dg.Definitions(asset_checks=[*(_identity_check(*spec) for spec in IDENTITIES), beats_base_rate])
+    return dg.Definitions(
+        asset_checks=[*(_rule_check(*spec) for spec in IDENTITIES), _rule_check(*BALANCE, blocking=False),
+                      beats_base_rate]
+    )

@@ -1,8 +1,11 @@
 """Ingestion: the input folder loaded into `raw.*`, checked against every contract rule.
 
-All tables are validated together and replaced in one transaction: bad input stops the run
+All tables but usage are validated together and replaced in one transaction; usage is loaded
+by weekly partitions (only the run's weeks are checked and replaced). Bad input stops the run
 here, names file, column, rule, count and example keys, and leaves the previous raw tables
-(and everything downstream) as they were."""
+(and everything downstream) as they were. With a source mapping the input folder is first
+mapped to contract tables in the staging folder beside the DuckDB file, and that folder is
+what is validated and loaded."""
 
 import time
 
@@ -10,12 +13,14 @@ import dagster as dg
 
 from pipeline.contract import TABLES
 from pipeline.data_quality import record_data_quality
-from pipeline.ingest import ingest_inputs
+from pipeline.ingest import ingest_inputs, ingest_usage_window
 from pipeline.map_inputs import apply_mapping
 from pipeline.mapping import load_mapping
-from pipeline.resources import PlanInputs, Warehouse
+from pipeline.resources import PlanInputs, Warehouse, resources_from_env
 from pipeline.sql_assets import table_result
+from pipeline.usage_weeks import usage_weeks, week_bounds
 
+LOADED_BY_WEEK = ("usage",)
 
 GRAIN = {
     "accounts": "one row per customer account (key account_id)",
@@ -27,34 +32,66 @@ GRAIN = {
 }
 
 
+def _contract_folder(plan_inputs: PlanInputs, warehouse: Warehouse) -> str:
+    """The folder holding the contract tables: the input folder, or its mapped copy."""
+    return str(warehouse.staging_dir) if plan_inputs.mapping else plan_inputs.path
+
+
 @dg.multi_asset(
     specs=[
         dg.AssetSpec(f"raw_{name}", group_name="ingestion", kinds={"duckdb"},
                      description=f"Validated input table raw.{name}: {GRAIN[name]}.")
         for name in TABLES
+        if name not in LOADED_BY_WEEK
     ],
     can_subset=False,
 )
 def raw_inputs(context: dg.AssetExecutionContext, warehouse: Warehouse, plan_inputs: PlanInputs):
-    """Validated raw input tables, one asset per contract table. With a source mapping the input
-    folder is first mapped to contract tables in the staging folder beside the DuckDB file, and
-    that folder is validated. Writes the run's data-quality report (work.data_quality) and the
-    rows set aside (work.rejected_rows)."""
+    """Validated raw input tables, one asset per contract table (usage: see raw_usage). Writes
+    the run's data-quality report (work.data_quality) and the rows set aside (work.rejected_rows)."""
     started = time.perf_counter()
     mapped = None
     if plan_inputs.mapping:
         mapped = apply_mapping(plan_inputs.path, load_mapping(plan_inputs.mapping), warehouse.staging_dir)
     with warehouse.connect() as con:
         if mapped is None:
-            result = ingest_inputs(con, plan_inputs.path)
+            result = ingest_inputs(con, plan_inputs.path, skip=LOADED_BY_WEEK)
         else:
             sources = [*mapped.source_files, plan_inputs.mapping_file]
-            result = ingest_inputs(con, mapped.folder, fingerprint_of=sources, file_labels=mapped.file_labels)
+            result = ingest_inputs(con, mapped.folder, fingerprint_of=sources, file_labels=mapped.file_labels,
+                                   skip=LOADED_BY_WEEK)
         record_data_quality(con, result, mapped)
-        for name in TABLES:
+        for name in result.tables:
             yield table_result(
                 context, con, f"raw.{name}", started,
                 metadata={"file": result.files.get(name, "(absent)"), "data_fingerprint": result.data_fingerprint,
                           "mapping": plan_inputs.mapping or "(none)"},
                 asset_key=f"raw_{name}",
             )
+
+
+@dg.definitions
+def usage() -> dg.Definitions:
+    weeks = usage_weeks(resources_from_env()["plan_config"].load().operations.usage_start)
+
+    @dg.asset(
+        name="raw_usage", partitions_def=weeks, backfill_policy=dg.BackfillPolicy.single_run(),
+        deps=["raw_accounts"], group_name="ingestion", kinds={"duckdb"},
+        description=f"Validated input table raw.usage: {GRAIN['usage']}. Partitioned by week (Monday); "
+        "a run replaces exactly its weeks' rows (delete-then-insert in one transaction).",
+    )
+    def raw_usage(
+        context: dg.AssetExecutionContext, warehouse: Warehouse, plan_inputs: PlanInputs
+    ) -> dg.MaterializeResult:
+        started = time.perf_counter()
+        first, last = context.partition_key_range.start, context.partition_key_range.end
+        start, end = week_bounds(weeks, first, last)
+        with warehouse.connect() as con:
+            loaded = ingest_usage_window(con, _contract_folder(plan_inputs, warehouse), start, end)
+            return table_result(
+                context, con, "raw.usage", started,
+                metadata={"weeks": f"{first} .. {last}", "rows_loaded": loaded,
+                          "dates": f"{start or 'beginning'} .. {end or 'end'} (end excluded)"},
+            )
+
+    return dg.Definitions(assets=[raw_inputs, raw_usage])

@@ -1,34 +1,78 @@
-"""Jobs and schedules.
+"""Jobs.
 
-plan_job: the whole plan, from the input folder to a new published plan version, then the
-in-year tracking of that plan (the tracking assets depend on plan_version).
-tracking_job: re-ingests the input folder (the latest CRM data) and re-runs the tracking
-assets against the CURRENT plan, without re-planning; scheduled by tracking.schedule
-(schedules.py).
-backtest_job: the same plan (run as of a past date into its own DuckDB file) and then the
-backtest assets that compare it with what was won afterwards."""
+- plan_job: the annual plan, from the input folder to a new plan version (made current),
+  then the in-year tracking of that plan and its exports.
+- refresh_job: new data in, features (of the plan date only), p_close (with the plan's
+  trained model), whitespace and EEV recomputed, and each rep's drift against the published
+  plan in work.eev_drift. It never touches territories, quotas or plan versions.
+- rebalance_job: territories and quotas from the current EEV (the owners of the current plan
+  are kept where the balance allows), written as a new plan version.
+- tracking_job: re-ingests the input folder (the latest CRM data, usage left as it is) and
+  re-runs the tracking assets against the CURRENT plan, without re-planning; scheduled by
+  tracking.schedule (automation.py).
+- backtest_job: the plan as of a past date (into its own DuckDB file), then the backtest
+  assets that compare it with what was won afterwards.
+
+Every step is retried after a transient (I/O) failure; other failures are final."""
 
 import dagster as dg
 
 from pipeline.backtest import BACKTEST_GROUP, BACKTEST_JOB
+from pipeline.defs.staging import PLAN_DATE_ONLY_TAG
+from pipeline.resources import resources_from_env
 
-plan_job = dg.define_asset_job(
-    "plan_job",
-    selection=dg.AssetSelection.all() - dg.AssetSelection.groups(BACKTEST_GROUP),
-    description="Ingest, validate, score whitespace, build territories and quotas, publish a plan version, "
-    "then track it (credits, attainment, coverage).",
-)
+PLAN_WRITERS = ("rep_plan", "territories", "quotas", "plan_version")
+REFRESH_ONLY = ("eev_drift",)
+TRACKING_GROUP = "tracking"
 
-tracking_job = dg.define_asset_job(
-    "tracking_job",
-    selection=dg.AssetSelection.groups("ingestion", "tracking"),
-    description="Re-ingest the inputs and measure the current plan: expansion credits, CSM source bonus, "
-    "attainment and pipeline coverage.",
-)
 
-backtest_job = dg.define_asset_job(
-    BACKTEST_JOB,
-    selection=dg.AssetSelection.all() - dg.AssetSelection.groups("tracking"),
-    description="Plan as of a past date (quota-plan backtest --as-of DATE), then compare every rep's quota "
-    "with the expansion ARR won afterwards, next to flat and ACV-proportional quotas of the same total.",
-)
+def _retry_policy() -> dg.RetryPolicy:
+    ops = resources_from_env()["plan_config"].load().operations
+    return dg.RetryPolicy(max_retries=ops.max_retries, delay=ops.retry_delay_seconds,
+                          backoff=dg.Backoff.EXPONENTIAL)
+
+
+@dg.definitions
+def jobs() -> dg.Definitions:
+    retry = _retry_policy()
+    everything = dg.AssetSelection.all() - dg.AssetSelection.assets(*REFRESH_ONLY)
+    plan_job = dg.define_asset_job(
+        "plan_job",
+        selection=everything - dg.AssetSelection.groups(BACKTEST_GROUP),
+        description="Ingest, validate, score whitespace, build territories and quotas, write a plan version, "
+        "then track it (credits, attainment, coverage) and export it.",
+        op_retry_policy=retry,
+    )
+    refresh_job = dg.define_asset_job(
+        "refresh_job",
+        selection=(
+            dg.AssetSelection.assets(*REFRESH_ONLY).upstream().required_multi_asset_neighbors()
+            - dg.AssetSelection.assets("close_probability_model")
+        ),
+        description="New data in; features, p_close, whitespace and EEV recomputed for the plan date (no "
+        "training snapshots); each rep's territory EEV drift against the published plan in work.eev_drift. "
+        "Quotas and plan versions are untouched.",
+        op_retry_policy=retry,
+        tags={PLAN_DATE_ONLY_TAG: "true"},
+    )
+    rebalance_job = dg.define_asset_job(
+        "rebalance_job",
+        selection=dg.AssetSelection.assets(*PLAN_WRITERS),
+        description="Territories and quotas from the current EEV (run refresh_job first), as a new plan version.",
+        op_retry_policy=retry,
+    )
+    tracking_job = dg.define_asset_job(
+        "tracking_job",
+        selection=dg.AssetSelection.groups("ingestion", TRACKING_GROUP) - dg.AssetSelection.assets("raw_usage"),
+        description="Re-ingest the inputs and measure the current plan: expansion credits, CSM source bonus, "
+        "attainment and pipeline coverage.",
+        op_retry_policy=retry,
+    )
+    backtest_job = dg.define_asset_job(
+        BACKTEST_JOB,
+        selection=everything - dg.AssetSelection.groups(TRACKING_GROUP) - dg.AssetSelection.assets("plan_exports"),
+        description="Plan as of a past date (quota-plan backtest --as-of DATE), then compare every rep's quota "
+        "with the expansion ARR won afterwards, next to flat and ACV-proportional quotas of the same total.",
+        op_retry_policy=retry,
+    )
+    return dg.Definitions(jobs=[plan_job, refresh_job, rebalance_job, tracking_job, backtest_job])

@@ -13,6 +13,7 @@ from pipeline.features import feature_spec
 from pipeline.model_artifacts import load_model, save_model
 from pipeline.resources import PlanConfig, Warehouse
 from pipeline.sql_assets import table_result
+from pipeline.warehouse import table_exists
 
 
 @dg.asset(group_name="model", deps=["item_features", "raw_usage"], kinds={"scikit-learn"})
@@ -111,6 +112,8 @@ def item_scores(
     started = time.perf_counter()
     settings = plan_config.load()
     with warehouse.connect() as con:
+        if not table_exists(con, "work", "model_info"):
+            raise ValueError("no trained close-probability model in this DuckDB file: run plan_job first")
         version = con.execute("SELECT model_version FROM work.model_info").fetchone()[0]
         model = load_model(warehouse.artifact_dir, version)
         items = con.sql("SELECT * FROM work.item_features WHERE role = 'plan'").pl()

@@ -1,5 +1,6 @@
 """The plan: scored whitespace, account EEV and segments, the reps of the plan, territories,
-quotas, and the publish step that writes an immutable plan version."""
+quotas, and the step that writes an immutable plan version (made current; publishing to reps
+is the separate `quota-plan publish`)."""
 
 import time
 
@@ -89,7 +90,7 @@ def territories(
 def plan_version(
     context: dg.AssetExecutionContext, warehouse: Warehouse, plan_config: PlanConfig
 ) -> dg.MaterializeResult:
-    """Publishes the run as an immutable plan version (plans.* with a plan_id) and moves the
+    """Writes the run as an immutable plan version (plans.* with a plan_id) and moves the
     current-plan pointer in the same transaction; main.* views show the current plan."""
     started = time.perf_counter()
     settings = plan_config.load()

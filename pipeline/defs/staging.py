@@ -6,8 +6,12 @@ import time
 import dagster as dg
 
 from pipeline.resources import PlanConfig, Warehouse
-from pipeline.sql_assets import sql_asset, table_result
+from pipeline.sql_assets import sql_asset, sql_description, table_result
 from pipeline.staging import account_state_params, write_segment_bands
+from pipeline.warehouse import build_table
+
+# Run tag of jobs that only score the plan date (refresh_job): no training snapshots are built.
+PLAN_DATE_ONLY_TAG = "quota_plan/plan_date_only"
 
 
 @dg.asset(group_name="staging", kinds={"duckdb"})
@@ -20,7 +24,22 @@ def segment_bands(context: dg.AssetExecutionContext, warehouse: Warehouse, plan_
         return table_result(context, con, "work.segment_bands", started)
 
 
-snapshot_dates = sql_asset("snapshot_dates", deps=["raw_subscriptions"], group="staging")
+@dg.asset(group_name="staging", deps=["raw_subscriptions"], kinds={"duckdb"},
+          description=sql_description("snapshot_dates"))
+def snapshot_dates(
+    context: dg.AssetExecutionContext, warehouse: Warehouse, plan_config: PlanConfig
+) -> dg.MaterializeResult:
+    started = time.perf_counter()
+    params = plan_config.load().sql_params()
+    plan_date_only = context.run.tags.get(PLAN_DATE_ONLY_TAG) == "true"
+    if plan_date_only:
+        params["max_snapshots"] = 0
+    with warehouse.connect() as con:
+        build_table(con, "snapshot_dates", params)
+        return table_result(context, con, "work.snapshot_dates", started,
+                            metadata={"training_snapshots": not plan_date_only})
+
+
 account_state = sql_asset(
     "account_state",
     deps=["snapshot_dates", "segment_bands", "raw_accounts", "raw_subscriptions", "raw_opportunities"],

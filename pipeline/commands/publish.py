@@ -1,0 +1,29 @@
+"""`quota-plan publish`: mark a plan version as the published one (the plan reps are given)."""
+
+from __future__ import annotations
+
+import argparse
+
+from pipeline.commands.common import add_db_option
+
+
+def add_parser(verbs: argparse._SubParsersAction) -> None:
+    parser = verbs.add_parser(
+        "publish", help="mark a plan version as the published plan",
+        description="Mark plan PLAN_ID (see `quota-plan plans`) as the published plan, with a note. "
+        "A plan is published once and never modified; refresh drift is measured against the "
+        "latest published plan.",
+    )
+    parser.add_argument("plan_id", metavar="PLAN_ID", help="plan version to publish, e.g. P0003")
+    parser.add_argument("--note", required=True, help="why and to whom it was published")
+    add_db_option(parser)
+
+
+def run(args: argparse.Namespace) -> None:
+    from pipeline import plan_store, warehouse  # noqa: PLC0415
+
+    if not args.db.is_file():
+        raise FileNotFoundError(f"no DuckDB file at {args.db}")
+    with warehouse.connect(args.db) as con:
+        plan_store.mark_published(con, args.plan_id, args.note)
+    print(f"Plan {args.plan_id} is now the published plan in {args.db}")

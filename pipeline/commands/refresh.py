@@ -1,0 +1,46 @@
+"""`quota-plan refresh`: new data in, EEV recomputed, drift against the published plan."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+from pipeline.commands.common import add_db_option, iso_date
+from pipeline.settings import DEFAULT_CONFIG
+
+
+def add_parser(verbs: argparse._SubParsersAction) -> None:
+    parser = verbs.add_parser(
+        "refresh", help="reload usage weeks, recompute EEV and print each rep's drift",
+        description="Run refresh_job: load the input folder (usage only for the weeks given), "
+        "recompute features, p_close, whitespace and EEV with the plan's model, and print each "
+        "rep's territory EEV against the published plan (else the current one). Quotas and plan "
+        "versions are not touched. Re-running weeks replaces them (a backfill).",
+    )
+    parser.add_argument("--input", required=True, type=Path, help="input folder (as for `run`)")
+    parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="plan settings YAML")
+    add_db_option(parser)
+    parser.add_argument("--as-of", type=iso_date,
+                        help="measure EEV as of this day YYYY-MM-DD (default: the settings' as_of)")
+    parser.add_argument("--weeks", nargs=2, metavar=("FIRST", "LAST"), type=iso_date,
+                        help="usage weeks to (re)load, by their Monday (default: the last complete week)")
+
+
+def run(args: argparse.Namespace) -> None:
+    from pipeline import warehouse  # noqa: PLC0415
+    from pipeline.runner import run_plan  # noqa: PLC0415
+    from pipeline.settings import load_settings  # noqa: PLC0415
+    from pipeline.summary import drift_summary  # noqa: PLC0415
+    from pipeline.usage_weeks import usage_weeks  # noqa: PLC0415
+
+    last = usage_weeks(load_settings(args.config).operations.usage_start).get_last_partition_key()
+    weeks = (args.weeks[0].isoformat(), args.weeks[1].isoformat()) if args.weeks else (last, last)
+    os.environ["QUOTA_PLAN_PROGRESS"] = "1"
+    started = time.perf_counter()
+    run_plan(args.input, args.config, args.db, as_of=args.as_of, job_name="refresh_job", weeks=weeks)
+    print(f"Refreshed usage weeks {weeks[0]} .. {weeks[1]} in {time.perf_counter() - started:.1f}s\n", file=sys.stderr)
+    with warehouse.connect(args.db, read_only=True) as con:
+        print(drift_summary(con))

@@ -1,0 +1,51 @@
+"""When jobs run by themselves (needs the Dagster daemon): refresh_job weekly
+(operations.refresh_cron) and when a file of the input folder is added or changed (one run
+per change; each run loads the usage weeks after the newest loaded one, see
+pipeline/usage_weeks.py); tracking_job on tracking.schedule."""
+
+import dagster as dg
+
+from pipeline.input_watch import changed_files, folder_state, run_key
+from pipeline.resources import PlanInputs, resources_from_env
+from pipeline.usage_weeks import new_weeks, usage_weeks, week_range_tags
+
+
+@dg.definitions
+def automation() -> dg.Definitions:
+    settings = resources_from_env()["plan_config"].load()
+    ops = settings.operations
+    weeks = usage_weeks(ops.usage_start)
+    tracking_schedule = dg.ScheduleDefinition(
+        name="tracking_schedule", job_name="tracking_job", cron_schedule=settings.tracking.schedule,
+        execution_timezone=ops.timezone,
+    )
+
+    @dg.schedule(job_name="refresh_job", cron_schedule=ops.refresh_cron, execution_timezone=ops.timezone,
+                 default_status=dg.DefaultScheduleStatus.RUNNING)
+    def weekly_refresh(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+        """The weekly refresh: the new usage weeks, EEV and drift against the published plan."""
+        return dg.RunRequest(tags=week_range_tags(*new_weeks(context.instance, weeks)))
+
+    @dg.sensor(job_name="refresh_job", minimum_interval_seconds=ops.sensor_interval_seconds,
+               default_status=dg.DefaultSensorStatus.RUNNING)
+    def input_folder_sensor(context: dg.SensorEvaluationContext, plan_inputs: PlanInputs):
+        """Starts refresh_job when a file of the input folder is added, changed or removed. The
+        cursor is the folder's files with sizes and mtimes; the first look only records it."""
+        try:
+            state = folder_state(plan_inputs.path)
+        except FileNotFoundError:
+            return dg.SkipReason(f"input folder {plan_inputs.path} not found")
+        if state == context.cursor:
+            return dg.SkipReason("no file added or changed")
+        previous = context.cursor
+        context.update_cursor(state)
+        if previous is None:
+            return dg.SkipReason("watching the input folder from now on")
+        changed = changed_files(previous, state)
+        return dg.RunRequest(
+            run_key=run_key(state),
+            tags={**week_range_tags(*new_weeks(context.instance, weeks)),
+                  "quota_plan/changed_files": ", ".join(changed)[:200]},
+        )
+
+    return dg.Definitions(schedules=[weekly_refresh, tracking_schedule], sensors=[input_folder_sensor])

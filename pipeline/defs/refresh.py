@@ -1,0 +1,16 @@
+"""Refresh: drift of each rep's territory EEV against the published (else current) plan."""
+
+from typing import Any
+
+import duckdb
+
+from pipeline.plan_store import reference_plan_id
+from pipeline.settings import PlanSettings
+from pipeline.sql_assets import sql_asset
+
+
+def _drift_params(settings: PlanSettings, con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    return {**settings.sql_params(), "plan_id": reference_plan_id(con)}
+
+
+eev_drift = sql_asset("eev_drift", deps=["account_eev"], group="refresh", params=_drift_params)
