@@ -1,5 +1,6 @@
 -- account_state: what was known about each account on each snapshot date.
--- Grain: (snapshot_date, account_id); key of the same name. Only data dated strictly before
+-- Grain: (snapshot_date, account_id); key of the same name. known_employees = employees when
+-- above 0, else NULL (an account of unknown size for peer benchmarks). Only data dated strictly before
 -- the snapshot is used (a subscription line counts as the contract says: active on a date d when
 -- start_date <= d < end_date). Money: annual ARR. Training snapshots keep a seeded sample of
 -- accounts (train_account_share) to bound the training panel; the plan snapshot keeps all.
@@ -96,6 +97,7 @@ state AS (
         coalesce(x.industry, 'unknown') AS industry,
         coalesce(x.region, 'unknown') AS region,
         x.employees,
+        CASE WHEN x.employees > 0 THEN x.employees END AS known_employees,
         CASE
             WHEN x.employees IS NULL THEN 'unknown'
             ELSE CAST($size_band_labels[len(list_filter($size_band_edges, lambda e: e <= x.employees)) + 1] AS VARCHAR)

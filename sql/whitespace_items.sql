@@ -26,7 +26,7 @@ WITH customers AS (
         account_id,
         industry,
         size_band,
-        CASE WHEN employees > 0 THEN employees END AS employees
+        known_employees AS employees
     FROM work.account_state
     WHERE acv > 0
 ),

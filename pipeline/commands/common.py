@@ -23,5 +23,20 @@ def positive_int(text: str) -> int:
     return value
 
 
+def add_input_options(parser: argparse.ArgumentParser) -> None:
+    """--input, --mapping, --config and --db: where a run reads its data and settings and writes."""
+    from pipeline.settings import DEFAULT_CONFIG  # noqa: PLC0415
+
+    parser.add_argument("--input", required=True, type=Path,
+                        help="folder with accounts, products, subscriptions, opportunities, reps [, usage] "
+                        "as TABLE.csv or TABLE.parquet")
+    parser.add_argument("--mapping", type=Path,
+                        help="source mapping YAML (e.g. mappings/maven_crm.yaml): read a CRM export in its own "
+                        "file and column names, mapped to the input contract before validation")
+    parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG,
+                        help="plan settings YAML (default config/plan.yaml)")
+    add_db_option(parser)
+
+
 def add_db_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--db", type=Path, default=DEFAULT_DB, help=f"DuckDB file (default {DEFAULT_DB})")

@@ -6,10 +6,8 @@ import argparse
 import os
 import sys
 import time
-from pathlib import Path
 
-from pipeline.commands.common import add_db_option, iso_date
-from pipeline.settings import DEFAULT_CONFIG
+from pipeline.commands.common import add_input_options, iso_date
 
 
 def add_parser(verbs: argparse._SubParsersAction) -> None:
@@ -20,9 +18,7 @@ def add_parser(verbs: argparse._SubParsersAction) -> None:
         "rep's territory EEV against the published plan (else the current one). Quotas and plan "
         "versions are not touched. Re-running weeks replaces them (a backfill).",
     )
-    parser.add_argument("--input", required=True, type=Path, help="input folder (as for `run`)")
-    parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="plan settings YAML")
-    add_db_option(parser)
+    add_input_options(parser)
     parser.add_argument("--as-of", type=iso_date,
                         help="measure EEV as of this day YYYY-MM-DD (default: the settings' as_of)")
     parser.add_argument("--weeks", nargs=2, metavar=("FIRST", "LAST"), type=iso_date,
@@ -40,7 +36,8 @@ def run(args: argparse.Namespace) -> None:
     weeks = (args.weeks[0].isoformat(), args.weeks[1].isoformat()) if args.weeks else (last, last)
     os.environ["QUOTA_PLAN_PROGRESS"] = "1"
     started = time.perf_counter()
-    run_plan(args.input, args.config, args.db, as_of=args.as_of, job_name="refresh_job", weeks=weeks)
+    run_plan(args.input, args.config, args.db, as_of=args.as_of, job_name="refresh_job", weeks=weeks,
+             mapping=args.mapping)
     print(f"Refreshed usage weeks {weeks[0]} .. {weeks[1]} in {time.perf_counter() - started:.1f}s\n", file=sys.stderr)
     with warehouse.connect(args.db, read_only=True) as con:
         print(drift_summary(con))

@@ -6,10 +6,9 @@ import argparse
 import os
 import sys
 import time
-from pathlib import Path
 
-from pipeline.commands.common import add_db_option, iso_date
-from pipeline.settings import DEFAULT_CONFIG, load_settings
+from pipeline.commands.common import add_input_options, iso_date
+from pipeline.settings import load_settings
 
 
 def add_parser(verbs: argparse._SubParsersAction) -> None:
@@ -19,15 +18,7 @@ def add_parser(verbs: argparse._SubParsersAction) -> None:
         "quotas, and write a new plan version (made current) in the DuckDB file. Bad input stops the run with "
         "one message; the previous plan stays current.",
     )
-    parser.add_argument("--input", required=True, type=Path,
-                        help="folder with accounts, products, subscriptions, opportunities, reps [, usage] "
-                        "as TABLE.csv or TABLE.parquet")
-    parser.add_argument("--mapping", type=Path,
-                        help="source mapping YAML (e.g. mappings/maven_crm.yaml): read a CRM export in its own "
-                        "file and column names, mapped to the input contract before validation")
-    parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG,
-                        help="plan settings YAML (default config/plan.yaml)")
-    add_db_option(parser)
+    add_input_options(parser)
     parser.add_argument("--as-of", type=iso_date, help="plan date YYYY-MM-DD (overrides the settings' as_of)")
     parser.add_argument("--effective-date", type=iso_date,
                         help="mid-year rebalance date YYYY-MM-DD: moved accounts' quota is split between "

@@ -6,10 +6,9 @@ import argparse
 import os
 import sys
 import time
-from pathlib import Path
 
-from pipeline.commands.common import add_db_option, iso_date
-from pipeline.settings import DEFAULT_CONFIG, load_settings
+from pipeline.commands.common import add_input_options, iso_date
+from pipeline.settings import load_settings
 
 
 def add_parser(verbs: argparse._SubParsersAction) -> None:
@@ -20,10 +19,7 @@ def add_parser(verbs: argparse._SubParsersAction) -> None:
         "attainment per month, quarter and year to date, pipeline coverage with flags. The same "
         "tracking_job runs on the settings' tracking.schedule.",
     )
-    parser.add_argument("--input", required=True, type=Path, help="input folder (as for `run`)")
-    parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG,
-                        help="plan settings YAML (default config/plan.yaml)")
-    add_db_option(parser)
+    add_input_options(parser)
     parser.add_argument("--through", type=iso_date,
                         help="track up to this day YYYY-MM-DD (default: tracking.through, else the latest "
                         "opportunity date)")
@@ -39,7 +35,7 @@ def run(args: argparse.Namespace) -> None:
         raise FileNotFoundError(f"no DuckDB file at {args.db}: run the plan first")
     os.environ["QUOTA_PLAN_PROGRESS"] = "1"
     started = time.perf_counter()
-    run_tracking(args.input, args.config, args.db, through=args.through)
+    run_tracking(args.input, args.config, args.db, through=args.through, mapping=args.mapping)
     print(f"Tracking done in {time.perf_counter() - started:.1f}s\n", file=sys.stderr)
     with warehouse.connect(args.db, read_only=True) as con:
         print("\n".join(tracking_summary(con, settings)))
