@@ -26,7 +26,8 @@ DEGRADATIONS: tuple[tuple[str, str, str], ...] = (
         "SELECT count(*) FILTER (WHERE renewal_date IS NULL) FROM raw.accounts",
     ),
     (
-        "accounts", "no current owner: assigned fresh, not rebalanced from an owner",
+        "accounts", "no current owner (self-serve ones included): an expansion account without one is "
+        "placed fresh, not rebalanced from its owner (see 'new placed' per segment)",
         "SELECT count(*) FILTER (WHERE owner_id IS NULL) FROM raw.accounts",
     ),
 )
@@ -56,3 +57,12 @@ def record_data_quality(
     if mapped is not None:
         rejected = str(mapped.folder / REJECTED_FILE)
         con.execute("INSERT INTO work.rejected_rows SELECT * FROM read_parquet(?)", [rejected])
+
+
+def record_usage_load(con: duckdb.DuckDBPyConnection, file: str, weeks: str, rows: int) -> None:
+    """Add the weekly usage load (it runs after the other tables) to work.data_quality."""
+    con.execute(
+        "INSERT INTO work.data_quality SELECT coalesce(max(position), 0) + 1, 'loaded', 'usage', ?, ?, ?, '' "
+        "FROM work.data_quality",
+        [file, f"weeks {weeks}", rows],
+    )

@@ -77,6 +77,9 @@ def test_every_asset_materialized_and_identities_hold(sample_plan: PlanOutcome):
     for seg in settings.segments:
         assert _query(db, "SELECT count(*) FROM main.quotas WHERE segment = ? AND accounts > floor(? * capacity)",
                       [seg.name, seg.book_max]) == [(0,)]
+    # the data-quality report counts the weekly usage load too: every usage row read is loaded
+    assert _query(db, """SELECT sum(rows) FROM main.data_quality WHERE step = 'loaded' AND "table" = 'usage'""") \
+        == _query(db, "SELECT count(*) FROM raw.usage")
     # lineage row
     run = _query(db, "SELECT run_id, status, as_of, settings_hash, model_version FROM main.plan_runs")
     assert run == [(sample_plan.plan_id, "succeeded", settings.as_of, settings.settings_hash(),

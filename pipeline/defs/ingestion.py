@@ -12,7 +12,7 @@ import time
 import dagster as dg
 
 from pipeline.contract import TABLES
-from pipeline.data_quality import record_data_quality
+from pipeline.data_quality import record_data_quality, record_usage_load
 from pipeline.ingest import ingest_inputs, ingest_usage_window
 from pipeline.map_inputs import apply_mapping
 from pipeline.mapping import load_mapping
@@ -88,6 +88,7 @@ def usage() -> dg.Definitions:
         start, end = week_bounds(weeks, first, last)
         with warehouse.connect() as con:
             loaded = ingest_usage_window(con, _contract_folder(plan_inputs, warehouse), start, end)
+            record_usage_load(con, "raw.usage", f"{first} .. {last}", loaded)
             return table_result(
                 context, con, "raw.usage", started,
                 metadata={"weeks": f"{first} .. {last}", "rows_loaded": loaded,
