@@ -109,6 +109,13 @@ class PlanConfig(dg.ConfigurableResource):
         return load_settings(self.settings_path, as_of=day(self.as_of), through=day(self.track_through),
                              effective_date=day(self.effective_date))
 
+    def run_config_as_of(self, plan_date: dt.date) -> dict:
+        """Run config that gives one run this resource with the plan date `plan_date` (the other
+        fields as they are): how scheduled and sensor-started refreshes measure EEV "now"."""
+        fields = {"settings_path": self.settings_path, "as_of": plan_date.isoformat(),
+                  "track_through": self.track_through, "effective_date": self.effective_date}
+        return {"resources": {"plan_config": {"config": fields}}}
+
 
 def resources_from_env() -> dict[str, dg.ConfigurableResource]:
     env = os.environ

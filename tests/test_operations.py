@@ -3,6 +3,8 @@ real DuckDB files (tiny hand-built inputs)."""
 
 from __future__ import annotations
 
+import datetime as dt
+import os
 import shutil
 from pathlib import Path
 
@@ -43,7 +45,8 @@ def test_definitions_carry_the_jobs_schedule_and_sensor():
     assert schedule.job_name == "refresh_job"
     keys = usage_weeks(load_settings().operations.usage_start).get_partition_keys()
     with dg.instance_for_test() as instance:
-        request = schedule(dg.build_schedule_context(instance=instance))
+        request = schedule(dg.build_schedule_context(instance=instance,
+                                                     scheduled_execution_time=dt.datetime(2026, 3, 2, tzinfo=dt.UTC)))
     assert request.tags == week_range_tags(keys[0], keys[-1])  # nothing loaded yet: every week
     assert loaded.resolve_sensor_def("input_folder_sensor").job_name == "refresh_job"
     ops = load_settings().operations
@@ -115,6 +118,51 @@ def test_refresh_reports_drift_and_never_changes_the_plan(tiny_plan: PlanOutcome
     with warehouse.connect(db, read_only=True) as con:
         assert plan_store.published_plan_id(con) == "P0001"
         assert plan_store.altered_published_plans(con) == []
+
+
+def test_scheduled_and_sensor_refreshes_measure_eev_as_of_their_day(sample_plan: PlanOutcome, sample_inputs: Path,
+                                                                    tmp_path: Path):
+    from pipeline.definitions import defs
+    from pipeline.resources import PlanInputs
+    from pipeline.runner import QUIET_LOGS, configure
+
+    db, folder = tmp_path / "plan.duckdb", edge_inputs(tmp_path / "in")
+    shutil.copy(sample_plan.db, db)
+    shutil.copytree(warehouse.artifact_dir(sample_plan.db), warehouse.artifact_dir(db))  # the plan's model
+    configure(sample_inputs, DEFAULT_CONFIG, db, None)
+    loaded, settings_as_of = defs(), load_settings().as_of
+
+    def plan_config(request: dg.RunRequest) -> dict:
+        return request.run_config["resources"]["plan_config"]["config"]
+
+    with dg.instance_for_test() as instance:  # schedule contexts need a persistent instance
+        tick = dt.datetime(2026, 9, 7, 6, tzinfo=dt.UTC)
+        scheduled = loaded.resolve_schedule_def("weekly_refresh")(
+            dg.build_schedule_context(instance=instance, scheduled_execution_time=tick))
+        assert plan_config(scheduled) == {"settings_path": str(DEFAULT_CONFIG.resolve()), "as_of": "2026-09-07",
+                                          "track_through": "", "effective_date": ""}
+        sensor = loaded.resolve_sensor_def("input_folder_sensor")
+        resources = {"plan_inputs": PlanInputs(path=str(folder))}
+        cursor = sensor.evaluate_tick(dg.build_sensor_context(instance=instance, resources=resources)).cursor
+        os.utime(folder / "accounts.csv", (1_900_000_000, 1_900_000_000))  # touched: same rows, new mtime
+        today = dt.datetime.now(dt.UTC).date().isoformat()
+        started = sensor.evaluate_tick(dg.build_sensor_context(instance=instance, cursor=cursor, resources=resources))
+        assert [plan_config(r)["as_of"] for r in started.run_requests] == [today]
+
+        # the scheduled run itself on the sample plan: EEV measured on 2026-09-07 (usage, renewals and
+        # contracts of that day), drift against the published plan's EEV of the settings' date
+        result = loaded.resolve_job_def("refresh_job").execute_in_process(
+            instance=instance, run_config={**QUIET_LOGS, **scheduled.run_config}, tags=scheduled.tags)
+    assert result.success
+    assert _query(db, "SELECT snapshot_date FROM work.snapshot_dates") == [(dt.date(2026, 9, 7),)]
+    plan_eev = _query(db, "SELECT rep_id, territory_eev FROM main.quotas ORDER BY rep_id")
+    drift = _query(db, "SELECT rep_id, plan_territory_eev, current_territory_eev, drift FROM work.eev_drift "
+                       "ORDER BY rep_id")
+    assert [(r, e) for r, e, _, _ in drift] == plan_eev and all(e > 0 for _, e in plan_eev)
+    assert [(r, c - e) for r, e, c, _ in drift] == [(r, d) for r, _, _, d in drift]
+    assert sum(abs(d) for *_, d in drift) > 0.01 * sum(e for _, e in plan_eev)  # a later day, another EEV
+    # the refresh wrote no plan run: the plan stays dated as the settings say
+    assert _query(db, "SELECT DISTINCT as_of FROM plans.plan_runs") == [(settings_as_of,)]
 
 
 def test_publish_marks_once_and_published_plans_are_never_modified(sample_plan: PlanOutcome, tmp_path: Path,

@@ -1,7 +1,11 @@
 """When jobs run by themselves (needs the Dagster daemon): refresh_job weekly
 (operations.refresh_cron) and when a file of the input folder is added or changed (one run
 per change; each run loads the usage weeks after the newest loaded one, see
-pipeline/usage_weeks.py); tracking_job on tracking.schedule."""
+pipeline/usage_weeks.py); tracking_job on tracking.schedule. A refresh started here measures
+EEV as of its own day (the tick's date for the schedule, today in UTC for the sensor), not the
+settings' as_of; plan_job keeps the settings' date."""
+
+import datetime as dt
 
 import dagster as dg
 
@@ -12,7 +16,8 @@ from pipeline.usage_weeks import new_weeks, usage_weeks, week_range_tags
 
 @dg.definitions
 def automation() -> dg.Definitions:
-    settings = resources_from_env()["plan_config"].load()
+    plan_config = resources_from_env()["plan_config"]
+    settings = plan_config.load()
     ops = settings.operations
     weeks = usage_weeks(ops.usage_start)
     tracking_schedule = dg.ScheduleDefinition(
@@ -23,14 +28,17 @@ def automation() -> dg.Definitions:
     @dg.schedule(job_name="refresh_job", cron_schedule=ops.refresh_cron, execution_timezone=ops.timezone,
                  default_status=dg.DefaultScheduleStatus.RUNNING)
     def weekly_refresh(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
-        """The weekly refresh: the new usage weeks, EEV and drift against the published plan."""
-        return dg.RunRequest(tags=week_range_tags(*new_weeks(context.instance, weeks)))
+        """The weekly refresh: the new usage weeks, EEV as of the tick's date and drift against the
+        published plan."""
+        return dg.RunRequest(run_config=plan_config.run_config_as_of(context.scheduled_execution_time.date()),
+                             tags=week_range_tags(*new_weeks(context.instance, weeks)))
 
     @dg.sensor(job_name="refresh_job", minimum_interval_seconds=ops.sensor_interval_seconds,
                default_status=dg.DefaultSensorStatus.RUNNING)
     def input_folder_sensor(context: dg.SensorEvaluationContext, plan_inputs: PlanInputs):
         """Starts refresh_job when a file of the input folder is added, changed or removed. The
-        cursor is the folder's files with sizes and mtimes; the first look only records it."""
+        cursor is the folder's files with sizes and mtimes; the first look only records it. The run
+        measures EEV as of today (UTC)."""
         try:
             state = folder_state(plan_inputs.path)
         except FileNotFoundError:
@@ -44,6 +52,7 @@ def automation() -> dg.Definitions:
         changed = changed_files(previous, state)
         return dg.RunRequest(
             run_key=run_key(state),
+            run_config=plan_config.run_config_as_of(dt.datetime.now(dt.UTC).date()),
             tags={**week_range_tags(*new_weeks(context.instance, weeks)),
                   "quota_plan/changed_files": ", ".join(changed)[:200]},
         )
