@@ -30,6 +30,7 @@ from pipeline.warehouse import transaction
 
 FORMATS = ("csv", "parquet")
 EXAMPLES = 5
+USAGE_FINGERPRINTS = "usage_week_fingerprints"  # per loaded week: rows and content hash
 READERS = {
     # Every dialect option is fixed: DuckDB's sniffer would otherwise skip leading rows or
     # treat lines starting with '#' as comments, silently dropping data.
@@ -168,23 +169,54 @@ def ingest_usage_window(
         if violations:
             raise InputContractError(violations)
         columns = ", ".join(_q(c) for c in spec.column_names)
+        fingerprints = f"{schema}.{USAGE_FINGERPRINTS}"
         with transaction(con):
             con.execute(f"CREATE TABLE IF NOT EXISTS {schema}.usage AS SELECT {columns} FROM {staged.relation} LIMIT 0")
             con.execute(f"DELETE FROM {schema}.usage WHERE {window}")
             con.execute(f"INSERT INTO {schema}.usage ({columns}) SELECT {columns} FROM {staged.relation}")
+            con.execute(f"CREATE TABLE IF NOT EXISTS {fingerprints} AS {_week_fingerprints(staged.relation)} LIMIT 0")
+            con.execute(f"DELETE FROM {fingerprints} WHERE {_date_window(start, end, 'week')}")
+            con.execute(f"INSERT INTO {fingerprints} {_week_fingerprints(staged.relation)}")
         return rows["usage"]
     finally:
         con.execute(f"DROP TABLE IF EXISTS {staged.relation}")
 
 
-def _date_window(start: dt.date | None, end: dt.date | None) -> str:
-    """SQL predicate start <= "date" < end on typed dates (DuckDB prunes Parquet row groups on it)."""
+def _week_fingerprints(relation: str) -> str:
+    """SQL: per usage week (its Monday), the rows and an order-free hash of their contract
+    values; a restated, added or removed row changes its week's fingerprint."""
+    return (
+        "SELECT CAST(date_trunc('week', \"date\") AS DATE) AS week, count(*) AS rows_loaded, "
+        "bit_xor(hash(account_id, product_id, \"date\", active_users, events)) AS content_hash "
+        f"FROM {relation} WHERE \"date\" IS NOT NULL GROUP BY ALL"
+    )
+
+
+def file_usage_fingerprints(input_dir: str | Path) -> set[tuple[dt.date, int, int]]:
+    """The week fingerprints (week, rows, hash) of the folder's usage file, as a load would store
+    them in `raw.usage_week_fingerprints`: one scan in a private in-memory DuckDB (the warehouse
+    is not opened). Empty without a usage file."""
+    files, _ = _locate_folder(input_dir, "raw")
+    with duckdb.connect() as con:
+        staged, _ = _stage(con, TABLES["usage"], files.get("usage"))
+        return set(con.execute(_week_fingerprints(staged.relation)).fetchall())
+
+
+def stored_usage_fingerprints(con: duckdb.DuckDBPyConnection, schema: str = "raw") -> set[tuple[dt.date, int, int]]:
+    """The week fingerprints of the usage weeks loaded into `<schema>`.usage (empty before any load)."""
+    found = con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = ? AND table_name = ?",
+                        [schema, USAGE_FINGERPRINTS]).fetchone()[0]
+    return set(con.execute(f"SELECT * FROM {schema}.{USAGE_FINGERPRINTS}").fetchall()) if found else set()
+
+
+def _date_window(start: dt.date | None, end: dt.date | None, column: str = "date") -> str:
+    """SQL predicate start <= column < end on typed dates (DuckDB prunes Parquet row groups on it)."""
     bounds = []
     for bound, op in ((start, ">="), (end, "<")):
         if bound is not None:
             if not isinstance(bound, dt.date):
                 raise TypeError(f"not a date: {bound!r}")
-            bounds.append(f"\"date\" {op} DATE '{bound.isoformat()}'")
+            bounds.append(f"{_q(column)} {op} DATE '{bound.isoformat()}'")
     return " AND ".join(bounds) or "true"
 
 

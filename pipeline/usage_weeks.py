@@ -6,10 +6,20 @@ run over every week loads the whole usage file."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+
+from pipeline import warehouse
+from pipeline.ingest import file_usage_fingerprints, stored_usage_fingerprints
+from pipeline.warehouse import WarehouseBusyError
+
+if TYPE_CHECKING:
+    from pipeline.resources import PlanInputs
 
 USAGE_ASSET = dg.AssetKey("raw_usage")
 MONDAY = 1  # day_offset of WeeklyPartitionsDefinition (0 = Sunday)
@@ -33,6 +43,40 @@ def new_weeks(instance: dg.DagsterInstance, weeks: dg.WeeklyPartitionsDefinition
         return keys[0], keys[-1]
     newest = keys.index(max(loaded))
     return keys[min(newest + 1, len(keys) - 1)], keys[-1]
+
+
+def changed_weeks(weeks: dg.WeeklyPartitionsDefinition, input_dir: str | Path, db: str | Path) -> tuple[str, str]:
+    """The weeks a refresh loads when the warehouse's loaded weeks are compared with the usage
+    file: from the earliest week whose rows differ (added, restated or removed; see
+    ingest.file_usage_fingerprints) to the last week; the last week again when none differs;
+    every week when none is loaded. Raises WarehouseBusyError while a run writes the warehouse."""
+    keys = weeks.get_partition_keys()
+    if not Path(input_dir).is_dir():  # the run reports the missing folder
+        return keys[-1], keys[-1]
+    in_file = file_usage_fingerprints(input_dir)
+    loaded: set = set()
+    if Path(db).exists():
+        with warehouse.connect(db, read_only=True) as con:
+            loaded = stored_usage_fingerprints(con)
+    if not loaded:  # no week loaded yet (or loaded before fingerprints were kept): every week
+        return keys[0], keys[-1]
+    differing = {week for week, _, _ in in_file ^ loaded}
+    if not differing:
+        return keys[-1], keys[-1]
+    earliest = min(differing).isoformat()
+    return min(max(earliest, keys[0]), keys[-1]), keys[-1]
+
+
+def refresh_weeks(
+    instance: dg.DagsterInstance, weeks: dg.WeeklyPartitionsDefinition, plan_inputs: PlanInputs, db: str | Path
+) -> tuple[str, str]:
+    """The weeks a scheduled or sensor-started refresh loads: the changed weeks of the usage
+    file, else (a source mapping, whose usage exists only after the run maps it, or the
+    warehouse busy with another run) the weeks after the newest loaded one."""
+    if not plan_inputs.mapping:
+        with contextlib.suppress(WarehouseBusyError):
+            return changed_weeks(weeks, plan_inputs.path, db)
+    return new_weeks(instance, weeks)
 
 
 def week_bounds(

@@ -29,9 +29,11 @@ def _keys(job: dg.JobDefinition) -> set[str]:
     return {k.to_user_string() for k in job.asset_layer.selected_asset_keys}
 
 
-def test_definitions_carry_the_jobs_schedule_and_sensor():
+def test_definitions_carry_the_jobs_schedule_and_sensor(tmp_path: Path):
     from pipeline.definitions import defs
+    from pipeline.runner import configure
 
+    configure(edge_inputs(tmp_path / "in"), DEFAULT_CONFIG, tmp_path / "new.duckdb", None)  # nothing loaded
     loaded = defs()
     plan, refresh, rebalance = (loaded.resolve_job_def(n) for n in ("plan_job", "refresh_job", "rebalance_job"))
     assert {"raw_accounts", "close_probability_model", "territories", "quotas", "plan_version"} <= _keys(plan)

@@ -1,5 +1,6 @@
 """Usage loaded by weekly partitions: a week is checked and replaced (never duplicated), other
-weeks are untouched, and a refresh loads the weeks after the newest loaded one."""
+weeks are untouched, and a refresh loads the weeks after the newest loaded one or, by the weeks'
+fingerprints, from the earliest week restated in the usage file."""
 
 from __future__ import annotations
 
@@ -12,10 +13,11 @@ import duckdb
 import pytest
 
 from pipeline import warehouse
-from pipeline.ingest import InputContractError, ingest_inputs, ingest_usage_window
+from pipeline.ingest import (InputContractError, file_usage_fingerprints, ingest_inputs, ingest_usage_window,
+                             stored_usage_fingerprints)
 from pipeline.runner import run_plan
-from pipeline.settings import DEFAULT_CONFIG
-from pipeline.usage_weeks import USAGE_ASSET, new_weeks, usage_weeks, week_bounds
+from pipeline.settings import DEFAULT_CONFIG, load_settings
+from pipeline.usage_weeks import USAGE_ASSET, changed_weeks, new_weeks, usage_weeks, week_bounds, week_range_tags
 from tests.builders import edge_inputs, write_inputs
 
 VALID = Path(__file__).parent / "fixtures" / "valid"
@@ -116,3 +118,50 @@ def test_refresh_run_replaces_only_its_week(tmp_path: Path):
     usage_partitions = [r.event_log_entry.dagster_event.partition for r in events.records
                         if r.event_log_entry.dagster_event.asset_key == USAGE_ASSET]
     assert usage_partitions == ["2025-11-10"]
+
+
+def test_each_load_stores_its_weeks_fingerprints_and_a_restated_old_week_is_found(loaded):
+    con, folder = loaded
+    ingest_usage_window(con, folder, JUNE_3, JUNE_10)
+    assert [w for w, *_ in stored_usage_fingerprints(con)] == [JUNE_3]  # only the loaded week
+    ingest_usage_window(con, folder, None, None)
+    assert stored_usage_fingerprints(con) == file_usage_fingerprints(folder)
+    assert {(w, n) for w, n, _ in stored_usage_fingerprints(con)} == {(JUNE_3, 6), (JUNE_10, 1)}
+    _edit_usage(folder, "A002,P1,2024-06-03,21,", "A002,P1,2024-06-03,25,")  # same count, other content
+    assert {w for w, *_ in file_usage_fingerprints(folder) ^ stored_usage_fingerprints(con)} == {JUNE_3}
+
+
+def test_refresh_reloads_from_the_earliest_restated_week(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    from pipeline.cli import main
+    from pipeline.definitions import defs
+
+    folder = edge_inputs(tmp_path / "in")
+    days = ("2025-11-03", "2025-11-10", "2025-11-17", "2025-11-24")
+    rows = [{"account_id": a, "product_id": "WS1", "date": d, "active_users": 5, "events": 10}
+            for a in ("A2", "A4", "A7") for d in days]
+    write_inputs(folder, {"usage": rows})
+    db = tmp_path / "plan.duckdb"
+    run_plan(folder, DEFAULT_CONFIG, db, instance=dg.DagsterInstance.ephemeral())
+    weeks = usage_weeks(load_settings().operations.usage_start)
+    last = weeks.get_last_partition_key()
+    assert changed_weeks(weeks, folder, db) == (last, last)  # nothing changed: the last week again
+
+    # week 2025-11-10 restated: one row changed, one removed, one added
+    restated = [{**r, "active_users": 9} if (r["account_id"], r["date"]) == ("A2", "2025-11-10") else r
+                for r in rows if (r["account_id"], r["date"]) != ("A4", "2025-11-10")]
+    restated.append({"account_id": "A1", "product_id": "WS1", "date": "2025-11-12", "active_users": 1, "events": 2})
+    write_inputs(folder, {"usage": restated})
+    assert changed_weeks(weeks, folder, db) == ("2025-11-10", last)
+    with dg.instance_for_test() as instance:  # the schedule finds the same weeks
+        request = defs().resolve_schedule_def("weekly_refresh")(dg.build_schedule_context(
+            instance=instance, scheduled_execution_time=dt.datetime(2026, 3, 2, tzinfo=dt.UTC)))
+    assert request.tags == week_range_tags("2025-11-10", last)
+
+    assert main(["refresh", "--input", str(folder), "--db", str(db)]) == 0
+    assert f"Refreshed usage weeks 2025-11-10 .. {last}" in capsys.readouterr().err
+    with warehouse.connect(db, read_only=True) as con:
+        in_db = con.execute("SELECT account_id, product_id, CAST(date AS VARCHAR), active_users, events "
+                            "FROM raw.usage ORDER BY ALL").fetchall()
+    assert in_db == sorted((r["account_id"], r["product_id"], r["date"], r["active_users"], r["events"])
+                           for r in restated)  # the file exactly, no duplicates
+    assert changed_weeks(weeks, folder, db) == (last, last)

@@ -22,7 +22,8 @@ def add_parser(verbs: argparse._SubParsersAction) -> None:
     parser.add_argument("--as-of", type=iso_date,
                         help="measure EEV as of this day YYYY-MM-DD (default: the settings' as_of)")
     parser.add_argument("--weeks", nargs=2, metavar=("FIRST", "LAST"), type=iso_date,
-                        help="usage weeks to (re)load, by their Monday (default: the last complete week)")
+                        help="usage weeks to (re)load, by their Monday (default: from the earliest week whose "
+                        "rows in the usage file differ from the loaded ones to the last complete week)")
 
 
 def run(args: argparse.Namespace) -> None:
@@ -30,10 +31,14 @@ def run(args: argparse.Namespace) -> None:
     from pipeline.runner import run_plan  # noqa: PLC0415
     from pipeline.settings import load_settings  # noqa: PLC0415
     from pipeline.summary import drift_summary  # noqa: PLC0415
-    from pipeline.usage_weeks import usage_weeks  # noqa: PLC0415
+    from pipeline.usage_weeks import changed_weeks, usage_weeks  # noqa: PLC0415
 
-    last = usage_weeks(load_settings(args.config).operations.usage_start).get_last_partition_key()
-    weeks = (args.weeks[0].isoformat(), args.weeks[1].isoformat()) if args.weeks else (last, last)
+    if args.weeks:
+        weeks = (args.weeks[0].isoformat(), args.weeks[1].isoformat())
+    else:
+        all_weeks = usage_weeks(load_settings(args.config).operations.usage_start)
+        last = all_weeks.get_last_partition_key()
+        weeks = changed_weeks(all_weeks, args.input, args.db) if not args.mapping else (last, last)
     os.environ["QUOTA_PLAN_PROGRESS"] = "1"
     started = time.perf_counter()
     run_plan(args.input, args.config, args.db, as_of=args.as_of, job_name="refresh_job", weeks=weeks,

@@ -1,8 +1,8 @@
 """When jobs run by themselves (needs the Dagster daemon): refresh_job weekly
 (operations.refresh_cron) and when a file of the input folder is added or changed (one run
-per change; each run loads the usage weeks after the newest loaded one, see
-pipeline/usage_weeks.py); tracking_job on tracking.schedule. A refresh started here measures
-EEV as of its own day (the tick's date for the schedule, today in UTC for the sensor), not the
+per change; each run loads the usage weeks from the earliest one whose rows changed in the
+usage file, see pipeline/usage_weeks.py refresh_weeks); tracking_job on tracking.schedule. A
+refresh started here measures EEV as of its own day (the tick's date for the schedule, today in UTC for the sensor), not the
 settings' as_of; plan_job keeps the settings' date."""
 
 import datetime as dt
@@ -11,12 +11,13 @@ import dagster as dg
 
 from pipeline.input_watch import changed_files, folder_state, run_key
 from pipeline.resources import PlanInputs, resources_from_env
-from pipeline.usage_weeks import new_weeks, usage_weeks, week_range_tags
+from pipeline.usage_weeks import refresh_weeks, usage_weeks, week_range_tags
 
 
 @dg.definitions
 def automation() -> dg.Definitions:
-    plan_config = resources_from_env()["plan_config"]
+    resources = resources_from_env()
+    plan_config, db = resources["plan_config"], resources["warehouse"].path
     settings = plan_config.load()
     ops = settings.operations
     weeks = usage_weeks(ops.usage_start)
@@ -28,10 +29,11 @@ def automation() -> dg.Definitions:
     @dg.schedule(job_name="refresh_job", cron_schedule=ops.refresh_cron, execution_timezone=ops.timezone,
                  default_status=dg.DefaultScheduleStatus.RUNNING)
     def weekly_refresh(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
-        """The weekly refresh: the new usage weeks, EEV as of the tick's date and drift against the
+        """The weekly refresh: the changed usage weeks, EEV as of the tick's date and drift against the
         published plan."""
         return dg.RunRequest(run_config=plan_config.run_config_as_of(context.scheduled_execution_time.date()),
-                             tags=week_range_tags(*new_weeks(context.instance, weeks)))
+                             tags=week_range_tags(*refresh_weeks(context.instance, weeks, resources["plan_inputs"],
+                                                                 db)))
 
     @dg.sensor(job_name="refresh_job", minimum_interval_seconds=ops.sensor_interval_seconds,
                default_status=dg.DefaultSensorStatus.RUNNING)
@@ -53,7 +55,7 @@ def automation() -> dg.Definitions:
         return dg.RunRequest(
             run_key=run_key(state),
             run_config=plan_config.run_config_as_of(dt.datetime.now(dt.UTC).date()),
-            tags={**week_range_tags(*new_weeks(context.instance, weeks)),
+            tags={**week_range_tags(*refresh_weeks(context.instance, weeks, plan_inputs, db)),
                   "quota_plan/changed_files": ", ".join(changed)[:200]},
         )
 
