@@ -28,7 +28,7 @@ from benchmarks.bench_plan import step_seconds  # noqa: E402
 from pipeline.runner import run_plan  # noqa: E402
 from pipeline.sample import generate_sample  # noqa: E402
 from pipeline.settings import DEFAULT_CONFIG, load_settings  # noqa: E402
-from pipeline.usage_weeks import usage_weeks  # noqa: E402
+from pipeline.usage_weeks import changed_weeks, usage_weeks  # noqa: E402
 
 
 def write_usage(source: Path, target: Path, before: dt.date | None) -> int:
@@ -68,6 +68,9 @@ def main() -> None:
 
         total = write_usage(generated / "usage.parquet", data / "usage.parquet", None)
         started = time.perf_counter()
+        detected = changed_weeks(weeks, data, db)  # what the schedule / sensor / CLI would load
+        detect_s = time.perf_counter() - started
+        started = time.perf_counter()
         refresh = run_plan(data, DEFAULT_CONFIG, db, instance=instance, job_name="refresh_job", weeks=(week, week))
         refresh_s = time.perf_counter() - started
         refresh_steps = step_seconds(instance, refresh.dagster_run_id)
@@ -78,6 +81,8 @@ def main() -> None:
           f"   ratio {refresh_steps['raw_usage'] / full_steps['raw_usage']:.2%}")
     print(f"  whole run (wall)          full {full_s:8.2f} s   refresh {refresh_s:8.2f} s"
           f"   ratio {refresh_s / full_s:.2%}")
+    print(f"  changed-week detection    {detect_s:8.2f} s  (one scan of the usage file; loads {detected[0]} .. "
+          f"{detected[1]}, the new week {week} onwards)")
     print("  refresh steps:")
     for step, seconds in sorted(refresh_steps.items(), key=lambda kv: -kv[1]):
         print(f"    {step:<40} {seconds:8.2f} s  (full run {full_steps.get(step, 0):8.2f} s)")
