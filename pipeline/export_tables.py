@@ -37,16 +37,18 @@ WITH accounts AS (
 ),
 reps AS (
     SELECT segment, count(*) AS reps, sum(capacity) AS capacity, sum(territory_eev) AS territory_eev,
-           sum(quota) AS quota,
-           CASE WHEN grouping(segment) = 0 THEN coalesce(stddev_pop(territory_eev / nullif(capacity, 0))
-                / nullif(avg(territory_eev / nullif(capacity, 0)), 0), 0) END AS balance_cv
+           sum(quota) AS quota
     FROM plans.quotas WHERE plan_id = $plan_id GROUP BY ROLLUP (segment)
+),
+balance AS (  -- the plan's own balance figures (sql/territory_balance.sql), as the summary shows
+    SELECT segment, balance_cv FROM plans.territory_balance WHERE plan_id = $plan_id
 )
 SELECT coalesce(a.segment, 'total') AS segment, a.accounts, a.acv, a.whitespace, a.eev,
        a.joint_planning_accounts, coalesce(r.reps, 0) AS reps, coalesce(r.capacity, 0) AS capacity,
-       r.territory_eev, r.quota, r.quota / nullif(r.territory_eev, 0) AS quota_share_of_eev, r.balance_cv
+       r.territory_eev, r.quota, r.quota / nullif(r.territory_eev, 0) AS quota_share_of_eev, b.balance_cv
 FROM accounts AS a
 LEFT JOIN reps AS r ON r.segment IS NOT DISTINCT FROM a.segment
+LEFT JOIN balance AS b ON b.segment = a.segment
 ORDER BY a.segment IS NULL, list_position($order, a.segment)
 """
 
