@@ -37,6 +37,8 @@ READERS = {
     "csv": "read_csv(?, header = true, all_varchar = true, delim = ',', quote = '\"', escape = '\"', "
     "skip = 0, comment = '', encoding = 'utf-8')",
     "parquet": "read_parquet(?)",
+    # a folder `<table>/` of Parquet files, optionally hive-partitioned (usage/date=2026-01-05/...)
+    "dataset": "read_parquet(?, hive_partitioning = true, union_by_name = true)",
 }
 # Text a value must match before it is cast (TRY_CAST alone rounds '1.5' to 2, reads '2024/1/5').
 TEXT_PATTERNS = {
@@ -220,6 +222,12 @@ def _date_window(start: dt.date | None, end: dt.date | None, column: str = "date
     return " AND ".join(bounds) or "true"
 
 
+def input_file(input_dir: str | Path, table: str) -> Path | None:
+    """The file (or Parquet folder) of `table` in the input folder, None when absent."""
+    files, _ = _locate(Path(input_dir))
+    return files.get(table)
+
+
 def _locate_folder(input_dir: str | Path, schema: str) -> tuple[dict[str, Path], list[Violation]]:
     if not _IDENTIFIER.fullmatch(schema):
         raise ValueError(f"not a schema name: {schema!r}")
@@ -229,11 +237,29 @@ def _locate_folder(input_dir: str | Path, schema: str) -> tuple[dict[str, Path],
     return _locate(input_dir)
 
 
+def dataset_files(path: Path) -> list[Path]:
+    """The Parquet files of a dataset folder (any depth), in path order."""
+    return sorted(path.rglob("*.parquet"))
+
+
+def reader_argument(path: Path) -> str:
+    """What READERS[input_format(path)] takes for `path`: the file, or the dataset's glob."""
+    return str(path / "**" / "*.parquet") if path.is_dir() else str(path)
+
+
+def input_format(path: Path) -> str:
+    """csv, parquet, or dataset (a folder of Parquet files)."""
+    return "dataset" if path.is_dir() else path.suffix.lstrip(".")
+
+
 def fingerprint(paths: Iterable[Path]) -> str:
-    """sha256 over the files' names, sizes and bytes (streamed, in name order): 16 hex chars."""
+    """sha256 over the files' names, sizes and bytes (streamed, in name order; a dataset folder
+    counts as its Parquet files, named by their path inside it): 16 hex chars."""
     digest = hashlib.sha256()
-    for path in sorted(paths, key=lambda p: p.name):
-        digest.update(f"{path.name}\0{path.stat().st_size}\0".encode())
+    files = [(p.name, p) for p in paths if not p.is_dir()]
+    files += [(f"{p.name}/{f.relative_to(p)}", f) for p in paths if p.is_dir() for f in dataset_files(p)]
+    for name, path in sorted(files):
+        digest.update(f"{name}\0{path.stat().st_size}\0".encode())
         with path.open("rb") as handle:
             while chunk := handle.read(1 << 20):
                 digest.update(chunk)
@@ -246,6 +272,8 @@ def _locate(input_dir: Path) -> tuple[dict[str, Path], list[Violation]]:
     violations: list[Violation] = []
     for name in TABLES:
         found = [input_dir / f"{name}.{fmt}" for fmt in FORMATS if (input_dir / f"{name}.{fmt}").is_file()]
+        if (input_dir / name).is_dir() and dataset_files(input_dir / name):
+            found.append(input_dir / name)
         if len(found) > 1:
             both = " and ".join(p.name for p in found)
             detail = f"both {both} are in {input_dir}"
@@ -253,7 +281,7 @@ def _locate(input_dir: Path) -> tuple[dict[str, Path], list[Violation]]:
         elif found:
             files[name] = found[0]
         elif name in REQUIRED_TABLES:
-            detail = f"required table {name} not found in {input_dir} (no {name}.csv or {name}.parquet)"
+            detail = f"required table {name} not found in {input_dir} (no {name}.csv, {name}.parquet or {name}/ Parquet folder)"
             violations.append(Violation(str(input_dir), None, "table present", None, detail=detail))
     return files, violations
 
@@ -279,8 +307,8 @@ def _stage_file(
     con: duckdb.DuckDBPyConnection, spec: TableSpec, path: Path, where: str
 ) -> tuple[_Staged, list[Violation]]:
     """Stage a CSV or Parquet file; missing contract columns are reported, not guessed."""
-    source = READERS[path.suffix.lstrip(".")]
-    described = con.execute(f"DESCRIBE SELECT * FROM {source}", [str(path)]).fetchall()
+    source, argument = READERS[input_format(path)], reader_argument(path)
+    described = con.execute(f"DESCRIBE SELECT * FROM {source}", [argument]).fetchall()
     source_types = {str(row[0]).lower(): str(row[1]) for row in described}  # DuckDB names ignore case
     present = [c.name for c in spec.columns if c.name in source_types]
     items, checked = _select_items(spec, source_types)
@@ -288,7 +316,7 @@ def _stage_file(
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {_relation(spec)} AS SELECT * FROM "
         f"(SELECT {', '.join(items)}, {keep_extra} FROM {source}) WHERE {where}",
-        [str(path)],
+        [argument],
     )
     missing = frozenset(c.name for c in spec.columns if c.name not in source_types and c.default is None)
     problems = [

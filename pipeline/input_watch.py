@@ -11,9 +11,12 @@ from pathlib import Path
 
 
 def folder_state(folder: str | Path) -> str:
-    """The cursor of a folder: {file name: [size, mtime_ns]} of its files, as sorted JSON."""
-    files = sorted(p for p in Path(folder).iterdir() if p.is_file() and not p.name.startswith("."))
-    return json.dumps({p.name: [p.stat().st_size, p.stat().st_mtime_ns] for p in files}, sort_keys=True)
+    """The cursor of a folder: {file path inside it: [size, mtime_ns]} of its files (those of a
+    dataset sub-folder such as usage/date=.../ included), as sorted JSON."""
+    root = Path(folder)
+    files = sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith("."))
+    return json.dumps({p.relative_to(root).as_posix(): [p.stat().st_size, p.stat().st_mtime_ns] for p in files},
+                      sort_keys=True)
 
 
 def changed_files(previous: str | None, current: str) -> list[str]:

@@ -11,8 +11,9 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import duckdb
@@ -20,8 +21,10 @@ import duckdb
 from pydantic import PrivateAttr
 
 from pipeline import warehouse
+from pipeline.ingest import input_file
 from pipeline.run_lock import run_lock
 from pipeline.settings import DEFAULT_CONFIG, PlanSettings, load_settings
+from pipeline.spark_sql import SPARK_TRANSFORMS
 
 DEFAULT_DB = "data/quota_plan.duckdb"
 DEFAULT_INPUT = "data/sample"
@@ -81,6 +84,28 @@ class PlanInputs(dg.ConfigurableResource):
     def mapping_file(self) -> Path:
         return Path(self.mapping)
 
+    def contract_folder(self, warehouse: Warehouse) -> str:
+        """The folder holding the contract tables: the input folder, or its mapped copy."""
+        return str(warehouse.staging_dir) if self.mapping else self.path
+
+
+class SqlEngine(dg.ConfigurableResource):
+    """Where the heavy set-based transforms run, as the plan settings' `engine` says: DuckDB in
+    the warehouse file (default), or Spark (`pipeline.spark_engine`) for the usage roll-up, the
+    point-in-time state and the whitespace/feature SQL, their results landing in the same
+    `work.<name>` tables. Every other transform always runs on DuckDB."""
+
+    def build(
+        self, con: duckdb.DuckDBPyConnection, name: str, params: Mapping[str, Any], settings: PlanSettings,
+        contract_folder: str | Path, schema: str = "work",
+    ) -> int:
+        if settings.engine.name == "spark" and name in SPARK_TRANSFORMS:
+            from pipeline.spark_engine import SparkEngine
+
+            usage = input_file(contract_folder, "usage")
+            return SparkEngine(settings.engine.spark, usage).build(con, name, params, schema=schema)
+        return warehouse.build_table(con, name, params, schema=schema)
+
 
 class ExportFolder(dg.ConfigurableResource):
     """Where a run writes the exports of its plan: <path>/<plan_id>/, by default
@@ -133,4 +158,5 @@ def resources_from_env() -> dict[str, dg.ConfigurableResource]:
         ),
         "plan_config": plan_config,
         "export_folder": ExportFolder(path=env.get("QUOTA_PLAN_EXPORTS", "")),
+        "sql_engine": SqlEngine(),
     }

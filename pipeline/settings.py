@@ -289,6 +289,28 @@ class OperationsSettings(_Strict):
         return self
 
 
+class SparkSettings(_Strict):
+    """Where Spark runs when `engine.name` is spark: a master URL and Spark options."""
+
+    master: str = Field(default="local[2]", description="Spark master URL: local[N], spark://host:7077, yarn, ...")
+    app_name: str = Field(default="quota-plan", description="application name shown in the Spark UI")
+    usage_path: str | None = Field(
+        default=None,
+        description="where Spark reads the usage dataset (e.g. s3a://lake/usage/); default: the input folder's usage",
+    )
+    options: dict[str, str] = Field(
+        default_factory=dict, description="Spark configuration (spark.executor.memory, ...) passed as given"
+    )
+
+
+class EngineSettings(_Strict):
+    """Which engine runs the heavy set-based SQL (usage roll-up, point-in-time state, whitespace
+    and features): DuckDB in the warehouse file, or an existing Spark cluster."""
+
+    name: Literal["duckdb", "spark"] = Field(default="duckdb", description="duckdb (one machine) or spark")
+    spark: SparkSettings = SparkSettings()
+
+
 class PlanSettings(_Strict):
     """The whole plan configuration."""
 
@@ -308,6 +330,7 @@ class PlanSettings(_Strict):
     exports: ExportSettings = ExportSettings()
     territory: TerritorySettings = TerritorySettings()
     operations: OperationsSettings = OperationsSettings()
+    engine: EngineSettings = EngineSettings()
 
     @model_validator(mode="after")
     def _segments_valid(self) -> PlanSettings:
@@ -393,8 +416,13 @@ class PlanSettings(_Strict):
         end = dt.date(year, month + 1, min(self.as_of.day, calendar.monthrange(year, month + 1)[1]))
         return self.as_of, end - dt.timedelta(days=1)
 
+    def plan_identity(self) -> dict[str, object]:
+        """The settings that decide what the plan is, as JSON values: all but `engine`, which
+        only decides where the SQL runs (both engines give the same plan)."""
+        return self.model_dump(mode="json", exclude={"engine"})
+
     def settings_hash(self) -> str:
-        payload = json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()
+        payload = json.dumps(self.plan_identity(), sort_keys=True).encode()
         return hashlib.sha256(payload).hexdigest()[:16]
 
 

@@ -15,9 +15,10 @@ import dagster as dg
 import duckdb
 
 from pipeline import progress
-from pipeline.resources import PlanConfig, Warehouse
+from pipeline.resources import PlanConfig, PlanInputs, SqlEngine, Warehouse
 from pipeline.settings import PlanSettings
-from pipeline.warehouse import build_table, sql_text, table_rows
+from pipeline.spark_sql import SPARK_TRANSFORMS
+from pipeline.warehouse import sql_text, table_rows
 
 PREVIEW_ROWS = 5
 ParamsFn = Callable[[PlanSettings, duckdb.DuckDBPyConnection], dict[str, Any]]
@@ -88,14 +89,19 @@ def sql_asset(
 ) -> dg.AssetsDefinition:
     """An asset that runs sql/<name>.sql into <schema>.<name> with the plan's bound parameters."""
 
-    @dg.asset(name=name, deps=list(deps), group_name=group, description=sql_description(name), kinds={"duckdb"})
+    kinds = {"duckdb", "spark"} if name in SPARK_TRANSFORMS else {"duckdb"}
+
+    @dg.asset(name=name, deps=list(deps), group_name=group, description=sql_description(name), kinds=kinds)
     def _asset(
-        context: dg.AssetExecutionContext, warehouse: Warehouse, plan_config: PlanConfig
+        context: dg.AssetExecutionContext, warehouse: Warehouse, plan_config: PlanConfig, plan_inputs: PlanInputs,
+        sql_engine: SqlEngine,
     ) -> dg.MaterializeResult:
         started = time.perf_counter()
         settings = plan_config.load()
         with warehouse.connect() as con:
-            build_table(con, name, params(settings, con), schema=schema)
-            return table_result(context, con, f"{schema}.{name}", started)
+            sql_engine.build(con, name, params(settings, con), settings, plan_inputs.contract_folder(warehouse),
+                             schema=schema)
+            engine = settings.engine.name if name in SPARK_TRANSFORMS else "duckdb"
+            return table_result(context, con, f"{schema}.{name}", started, metadata={"engine": engine})
 
     return _asset

@@ -11,6 +11,8 @@ import polars as pl
 from pipeline.settings import PlanSettings
 from pipeline.warehouse import build_table
 
+HASH_VALUES = 16**8  # values of the 8 hex digits the training sample compares
+
 # SQL transforms from the raw tables to the whitespace items, in dependency order
 WHITESPACE_STEPS = (
     "snapshot_dates", "account_state", "holdings", "usage_features", "peer_benchmarks", "whitespace_items",
@@ -24,11 +26,15 @@ def write_segment_bands(con: duckdb.DuckDBPyConnection, settings: PlanSettings) 
 
 
 def account_state_params(settings: PlanSettings, con: duckdb.DuckDBPyConnection) -> dict[str, object]:
-    """Training snapshots sample accounts down to model.max_training_accounts (seeded)."""
+    """Training snapshots sample accounts down to model.max_training_accounts (seeded): an account
+    is kept when the first 8 hex digits of md5(account_id:seed) are <= $train_sample_cutoff
+    (hex text compares like the number; '' keeps none, 'ffffffff' all). md5 gives the same
+    sample on DuckDB and on Spark."""
     row = con.execute("SELECT count(*) FROM raw.accounts").fetchone()
     accounts = row[0] if row else 0
     share = min(1.0, settings.model.max_training_accounts / accounts) if accounts else 1.0
-    return {**settings.sql_params(), "train_account_share": share}
+    kept = int(share * HASH_VALUES)
+    return {**settings.sql_params(), "train_sample_cutoff": f"{kept - 1:08x}" if kept else ""}
 
 
 def build_steps(con: duckdb.DuckDBPyConnection, settings: PlanSettings, steps: Sequence[str]) -> None:

@@ -3,7 +3,8 @@
 -- above 0, else NULL (an account of unknown size for peer benchmarks). Only data dated strictly before
 -- the snapshot is used (a subscription line counts as the contract says: active on a date d when
 -- start_date <= d < end_date). Money: annual ARR. Training snapshots keep a seeded sample of
--- accounts (train_account_share) to bound the training panel; the plan snapshot keeps all.
+-- accounts (md5 of account_id and seed against train_sample_cutoff) to bound the training panel;
+-- the plan snapshot keeps all.
 WITH snapshots AS (
     SELECT snapshot_date, role FROM work.snapshot_dates
 ),
@@ -13,11 +14,13 @@ accounts AS (
 ),
 
 subscriptions AS (
-    SELECT account_id, product_id, arr, start_date, end_date FROM raw.subscriptions
+    -- money and usage are summed as DECIMAL: a total does not depend on the order rows are added in,
+    -- so DuckDB and Spark give the same double bit for bit
+    SELECT account_id, product_id, CAST(arr AS DECIMAL(38, 6)) AS arr, start_date, end_date FROM raw.subscriptions
 ),
 
 expansion_deals AS (
-    SELECT account_id, created_date, close_date, stage, amount
+    SELECT account_id, created_date, close_date, stage, CAST(amount AS DECIMAL(38, 6)) AS amount
     FROM raw.opportunities
     WHERE type = 'expansion'
 ),
@@ -31,7 +34,7 @@ account_snapshots AS (
     FROM snapshots AS s
     CROSS JOIN accounts AS a
     WHERE s.role = 'plan'
-        OR hash(a.account_id, $seed) % 1000000 < $train_account_share * 1000000
+        OR substr(md5(concat(a.account_id, ':', CAST($seed AS VARCHAR))), 1, 8) <= $train_sample_cutoff
 ),
 
 acv AS (
@@ -80,10 +83,10 @@ renewal AS (
         account_id,
         CASE
             WHEN role = 'plan' AND renewal_date >= snapshot_date THEN renewal_date
-            ELSE CAST(renewal_date + to_years(CAST(
-                datediff('year', renewal_date, snapshot_date)
-                + CASE WHEN renewal_date + to_years(CAST(datediff('year', renewal_date, snapshot_date) AS INTEGER))
-                    < snapshot_date THEN 1 ELSE 0 END AS INTEGER)) AS DATE)
+            ELSE CAST(renewal_date + INTERVAL (
+                year(snapshot_date) - year(renewal_date)
+                + CASE WHEN renewal_date + INTERVAL (year(snapshot_date) - year(renewal_date)) YEAR
+                    < snapshot_date THEN 1 ELSE 0 END) YEAR AS DATE)
         END AS next_renewal_date
     FROM account_snapshots
     WHERE renewal_date IS NOT NULL
@@ -100,18 +103,18 @@ state AS (
         CASE WHEN x.employees > 0 THEN x.employees END AS known_employees,
         CASE
             WHEN x.employees IS NULL THEN 'unknown'
-            ELSE CAST($size_band_labels[len(list_filter($size_band_edges, lambda e: e <= x.employees)) + 1] AS VARCHAR)
+            ELSE CAST($size_band_labels[array_length(list_filter($size_band_edges, lambda e: e <= x.employees)) + 1] AS VARCHAR)
         END AS size_band,
         datediff('day', x.customer_since, x.snapshot_date) AS tenure_days,
-        coalesce(a.acv, 0) AS acv,
-        coalesce(a.acv_12m_ago, 0) AS acv_12m_ago,
+        CAST(coalesce(a.acv, 0) AS DOUBLE) AS acv,
+        CAST(coalesce(a.acv_12m_ago, 0) AS DOUBLE) AS acv_12m_ago,
         coalesce(a.products_held, 0) AS products_held,
         r.next_renewal_date,
         datediff('day', x.snapshot_date, r.next_renewal_date) AS days_to_renewal,
         coalesce(d.prior_expansion_wins, 0) AS prior_expansion_wins,
         coalesce(d.prior_expansion_losses, 0) AS prior_expansion_losses,
         d.days_since_last_win,
-        coalesce(d.open_pipeline, 0) AS open_pipeline,
+        CAST(coalesce(d.open_pipeline, 0) AS DOUBLE) AS open_pipeline,
         x.owner_id,
         x.csm_id
     FROM account_snapshots AS x

@@ -23,7 +23,10 @@ active_lines AS (
 ),
 
 held AS (
-    SELECT snapshot_date, account_id, product_id, sum(quantity) AS quantity, sum(arr) AS arr
+    -- money and usage are summed as DECIMAL: a total does not depend on the order rows are added in,
+    -- so DuckDB and Spark give the same double bit for bit
+    SELECT snapshot_date, account_id, product_id, sum(quantity) AS quantity,
+        CAST(sum(CAST(arr AS DECIMAL(38, 6))) AS DOUBLE) AS arr
     FROM active_lines
     GROUP BY snapshot_date, account_id, product_id
 )

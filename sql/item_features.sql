@@ -4,8 +4,9 @@
 -- training snapshots, label = 1 when an expansion opportunity on this account and product was
 -- won with close_date in [snapshot, snapshot + horizon); won_amount is what those deals booked.
 -- On the plan snapshot label and won_amount are NULL (the future is not known).
--- Columns (log_x = ln(1 + x) of a money or count figure; days are whole days to or from the
--- snapshot; usage columns are NULL when the item's product has no usage before the snapshot):
+-- Columns (log_x = ln(1 + x) of a money or count figure, rounded to 9 decimals since the engines'
+-- ln differ in the last bit; days are whole days to or from the snapshot; usage columns are NULL
+-- when the item's product has no usage before the snapshot):
 --   kind, unit, log_list_price       the item: whitespace kind, product unit, annual list price
 --   log_whitespace                   the item's whitespace (annual money)
 --   segment, industry, region,       the account's ACV segment, industry, region and employee
@@ -49,7 +50,7 @@ account_usage AS (
     SELECT
         snapshot_date,
         account_id,
-        sum(active_users_90d) AS account_active_users_90d,
+        CAST(sum(CAST(active_users_90d AS DECIMAL(38, 9))) AS DOUBLE) AS account_active_users_90d,
         sum(events_90d) AS account_events_90d
     FROM work.usage_features
     GROUP BY snapshot_date, account_id
@@ -64,7 +65,7 @@ wins AS (
         i.snapshot_date,
         i.account_id,
         i.product_id,
-        sum(o.amount) AS won_amount
+        CAST(sum(CAST(o.amount AS DECIMAL(38, 6))) AS DOUBLE) AS won_amount
     FROM items AS i
     JOIN snapshots AS s ON s.snapshot_date = i.snapshot_date AND s.role = 'train'
     JOIN raw.opportunities AS o
@@ -73,7 +74,7 @@ wins AS (
         AND o.type = 'expansion'
         AND o.stage = 'won'
         AND o.close_date >= i.snapshot_date
-        AND o.close_date < CAST(i.snapshot_date + to_months($horizon_months) AS DATE)
+        AND o.close_date < CAST(i.snapshot_date + INTERVAL ($horizon_months) MONTH AS DATE)
     GROUP BY i.snapshot_date, i.account_id, i.product_id
 )
 
@@ -84,14 +85,14 @@ SELECT
     i.product_id,
     i.kind,
     i.whitespace,
-    ln(1 + i.whitespace) AS log_whitespace,
-    ln(1 + p.list_price) AS log_list_price,
+    round(ln(1 + i.whitespace), 9) AS log_whitespace,
+    round(ln(1 + p.list_price), 9) AS log_list_price,
     p.unit,
     st.segment,
     st.industry,
     st.region,
     st.size_band,
-    ln(1 + st.acv) AS log_acv,
+    round(ln(1 + st.acv), 9) AS log_acv,
     st.acv_growth,
     st.products_held,
     st.tenure_days,
@@ -99,14 +100,14 @@ SELECT
     st.prior_expansion_wins,
     st.prior_expansion_losses,
     st.days_since_last_win,
-    ln(1 + st.open_pipeline) AS log_open_pipeline,
+    round(ln(1 + st.open_pipeline), 9) AS log_open_pipeline,
     pu.active_users_90d / nullif(h.quantity, 0) AS seat_utilisation,
-    ln(1 + pu.active_users_30d) AS log_active_users_30d,
-    ln(1 + pu.active_users_90d) AS log_active_users_90d,
-    ln(1 + pu.active_users_180d) AS log_active_users_180d,
+    round(ln(1 + pu.active_users_30d), 9) AS log_active_users_30d,
+    round(ln(1 + pu.active_users_90d), 9) AS log_active_users_90d,
+    round(ln(1 + pu.active_users_180d), 9) AS log_active_users_180d,
     pu.usage_trend,
     pu.usage_trend_90d,
-    ln(1 + au.account_active_users_90d) AS log_account_active_users,
+    round(ln(1 + au.account_active_users_90d), 9) AS log_account_active_users,
     CASE WHEN s.role = 'train' THEN CAST(w.won_amount IS NOT NULL AS INTEGER) END AS label,
     CASE WHEN s.role = 'train' THEN coalesce(w.won_amount, 0) END AS won_amount
 FROM items AS i

@@ -32,7 +32,8 @@ products AS (
 ),
 
 levels AS (
-    -- level_bits = GROUPING(industry, size_band): 0 both kept, 1 industry only, 2 size band only, 3 all
+    -- level_bits = 2 x GROUPING(industry) + GROUPING(size_band): 0 both kept, 1 industry only,
+    -- 2 size band only, 3 all
     SELECT * FROM (VALUES
         (0, 'industry+size_band'), (1, 'industry'), (2, 'size_band'), (3, 'all')
     ) AS v (level_bits, peer_level)
@@ -44,7 +45,7 @@ holder_stats AS (
         h.product_id,
         c.industry,
         c.size_band,
-        GROUPING(c.industry, c.size_band) AS level_bits,
+        2 * GROUPING(c.industry) + GROUPING(c.size_band) AS level_bits,
         count(*) AS holders,
         count(c.employees) AS sized_holders,
         quantile_cont(h.quantity / c.employees, $seat_percentile) AS seats_per_employee,
@@ -65,7 +66,7 @@ group_sizes AS (
         snapshot_date,
         industry,
         size_band,
-        GROUPING(industry, size_band) AS level_bits,
+        2 * GROUPING(industry) + GROUPING(size_band) AS level_bits,
         count(*) AS peers
     FROM customers
     GROUP BY GROUPING SETS (
@@ -140,9 +141,9 @@ SELECT
     x.median_employees AS peer_median_employees
 FROM chosen_levels AS ch
 JOIN candidates AS s
-    ON (s.snapshot_date, s.industry, s.size_band, s.product_id, s.level_bits)
-    = (ch.snapshot_date, ch.industry, ch.size_band, ch.product_id, ch.seat_bits)
+    ON s.snapshot_date = ch.snapshot_date AND s.industry = ch.industry AND s.size_band = ch.size_band
+    AND s.product_id = ch.product_id AND s.level_bits = ch.seat_bits
 JOIN candidates AS x
-    ON (x.snapshot_date, x.industry, x.size_band, x.product_id, x.level_bits)
-    = (ch.snapshot_date, ch.industry, ch.size_band, ch.product_id, ch.cross_sell_bits)
+    ON x.snapshot_date = ch.snapshot_date AND x.industry = ch.industry AND x.size_band = ch.size_band
+    AND x.product_id = ch.product_id AND x.level_bits = ch.cross_sell_bits
 ORDER BY ch.snapshot_date, ch.industry, ch.size_band, ch.product_id

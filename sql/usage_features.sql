@@ -17,10 +17,14 @@ windowed AS (
         s.snapshot_date,
         u.account_id,
         u.product_id,
-        avg(u.active_users) FILTER (WHERE u.date >= s.snapshot_date - 30) AS active_users_30d,
-        avg(u.active_users) FILTER (WHERE u.date >= s.snapshot_date - 90) AS active_users_90d,
-        avg(u.active_users) AS active_users_180d,
-        avg(u.active_users) FILTER (WHERE u.date >= s.snapshot_date - $usage_window_days)
+        -- averages as exact integer sums / counts (avg() rounds differently on DuckDB and Spark)
+        sum(u.active_users) FILTER (WHERE u.date >= s.snapshot_date - 30)
+            / count(u.active_users) FILTER (WHERE u.date >= s.snapshot_date - 30) AS active_users_30d,
+        sum(u.active_users) FILTER (WHERE u.date >= s.snapshot_date - 90)
+            / count(u.active_users) FILTER (WHERE u.date >= s.snapshot_date - 90) AS active_users_90d,
+        sum(u.active_users) / count(u.active_users) AS active_users_180d,
+        sum(u.active_users) FILTER (WHERE u.date >= s.snapshot_date - $usage_window_days)
+            / count(u.active_users) FILTER (WHERE u.date >= s.snapshot_date - $usage_window_days)
             AS recent_active_users,
         sum(u.events) FILTER (WHERE u.date >= s.snapshot_date - 90) AS events_90d
     FROM usage AS u

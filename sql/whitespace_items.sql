@@ -18,8 +18,11 @@
 --                the account would move to. units = units held; price_used = next tier list
 --                price - price per unit paid; benchmark = next tier list price.
 -- Every item names its peer level and peer count (NULL for upgrades), the percentile used and a
--- one-line reason a rep can read; reasons are formatted only for the items kept. Rows are in no
--- particular order (every reader sorts; sorting 5M wide rows here would cost more than the rest).
+-- one-line reason a rep can read; reasons are formatted only for the items kept. Numbers are
+-- rounded as decimals before formatting (6 places, then the places shown, half away from zero):
+-- 69 / 120 shows as 0.58 although its double is 0.57499..., and DuckDB and Spark print alike.
+-- Rows are in no particular order (every reader sorts; sorting 5M wide rows here would cost
+-- more than the rest).
 WITH customers AS (
     SELECT
         snapshot_date,
@@ -101,17 +104,17 @@ seat_explained AS (
         CASE WHEN employees IS NULL
             THEN format('{:,} more {} seats at {:,.0f} paid per seat: {:,} licensed; employees unknown, '
                 || 'so no peer potential',
-                CAST(units AS BIGINT), product_name, price_per_unit, CAST(quantity AS BIGINT))
+                CAST(units AS BIGINT), product_name, round(CAST(price_per_unit AS DECIMAL(18, 6))), CAST(quantity AS BIGINT))
             ELSE format('{:,} more {} seats at {:,.0f} paid per seat: {:,} licensed; peers ({}, {} holders) '
                 || 'run {:.3f} seats per employee at p{} x {:,} employees = {:,} seats',
-                CAST(units AS BIGINT), product_name, price_per_unit, CAST(quantity AS BIGINT),
-                seat_peer_level, seat_peer_count, seats_per_employee,
+                CAST(units AS BIGINT), product_name, round(CAST(price_per_unit AS DECIMAL(18, 6))), CAST(quantity AS BIGINT),
+                seat_peer_level, seat_peer_count, round(CAST(seats_per_employee AS DECIMAL(18, 6)), 3),
                 CAST(round($seat_percentile * 100) AS INTEGER), CAST(employees AS BIGINT),
                 CAST(peer_seats AS BIGINT))
         END
         || CASE WHEN usage_seats IS NULL THEN ''
             ELSE format('; usage presses: {:,.1f} active users >= {:.0f}% of licence, x {} = {:,} seats',
-                recent_active_users, 100 * $usage_pressure_threshold, $usage_pressure_headroom,
+                round(CAST(recent_active_users AS DECIMAL(18, 6)), 1), round(100 * $usage_pressure_threshold), $usage_pressure_headroom,
                 CAST(usage_seats AS BIGINT))
         END AS reason
     FROM seat_items
@@ -139,11 +142,11 @@ cross_sell_items AS (
         b.cross_sell_peer_share AS peer_share,
         format('{} not held: {} of {} peers ({}) hold it and pay {:,.0f} at p{}; {}',
             p.product_name, b.cross_sell_holders, b.cross_sell_peer_count, b.cross_sell_peer_level,
-            b.peer_product_arr, CAST(round($cross_sell_percentile * 100) AS INTEGER),
+            round(CAST(b.peer_product_arr AS DECIMAL(18, 6))), CAST(round($cross_sell_percentile * 100) AS INTEGER),
             CASE WHEN c.employees IS NULL OR b.peer_median_employees IS NULL
                 THEN 'size unknown, so not scaled'
                 ELSE format('x {:.2f} for {:,} employees vs their median {:,.0f} (cap {})',
-                    units, CAST(c.employees AS BIGINT), b.peer_median_employees, $cross_sell_scale_cap)
+                    round(CAST(units AS DECIMAL(18, 6)), 2), CAST(c.employees AS BIGINT), round(CAST(b.peer_median_employees AS DECIMAL(18, 6))), $cross_sell_scale_cap)
             END) AS reason
     FROM customers AS c
     JOIN benchmarks AS b USING (snapshot_date, industry, size_band)
@@ -181,7 +184,7 @@ upgrade_items AS (
         account_id,
         product_id,
         sum(quantity) AS units,
-        sum(quantity * price_per_unit) / sum(quantity) AS paid_per_unit,
+        CAST(sum(CAST(quantity * price_per_unit AS DECIMAL(38, 6))) AS DOUBLE) / sum(quantity) AS paid_per_unit,
         min(from_product_id) AS from_product_id,
         count(*) AS from_tiers
     FROM upgrade_lines
@@ -204,7 +207,7 @@ upgrade_explained AS (
         format('upgrade {:,} units of {}{} to {}: list {:,.0f} vs {:,.0f} paid per unit',
             CAST(u.units AS BIGINT), f.product_name,
             CASE WHEN u.from_tiers > 1 THEN format(' and {} more tier(s)', u.from_tiers - 1) ELSE '' END,
-            p.product_name, p.list_price, u.paid_per_unit) AS reason
+            p.product_name, round(CAST(p.list_price AS DECIMAL(18, 6))), round(CAST(u.paid_per_unit AS DECIMAL(18, 6)))) AS reason
     FROM upgrade_items AS u
     JOIN products AS p ON p.product_id = u.product_id
     JOIN products AS f ON f.product_id = u.from_product_id
@@ -212,10 +215,11 @@ upgrade_explained AS (
 ),
 
 all_items AS (
+    -- the three kinds select the same columns in the same order
     SELECT * FROM seat_explained
-    UNION ALL BY NAME
+    UNION ALL
     SELECT * FROM cross_sell_items
-    UNION ALL BY NAME
+    UNION ALL
     SELECT * FROM upgrade_explained
 )
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+from pipeline import warehouse
+
 COLUMNS = {
     "accounts": ["account_id", "account_name", "industry", "region", "employees", "customer_since",
                  "renewal_date", "csm_id", "owner_id"],
@@ -84,14 +86,27 @@ def edge_inputs(folder: Path) -> Path:
     })
 
 
-def settings_with(folder: Path, **operations: object) -> Path:
-    """A copy of the default settings file with these `operations` settings changed."""
+def settings_with(folder: Path, section: str = "operations", **values: object) -> Path:
+    """A copy of the default settings file with these settings of `section` changed."""
     import yaml
 
     from pipeline.settings import DEFAULT_CONFIG
 
     settings = yaml.safe_load(DEFAULT_CONFIG.read_text())
-    settings["operations"].update(operations)
+    settings[section].update(values)
     path = folder / "plan.yaml"
     path.write_text(yaml.safe_dump(settings))
     return path
+
+
+PLAN_TABLES = ("whitespace_items", "account_eev", "territories", "quotas", "quota_contributions", "territory_moves",
+               "territory_balance", "model_metrics", "model_info", "feature_importances")
+
+
+def export_plan_tables(db: Path, out: Path) -> dict[str, bytes]:
+    """Each current-plan table written as CSV in a fixed order; returns the bytes per table."""
+    out.mkdir(parents=True, exist_ok=True)
+    with warehouse.connect(db, read_only=True) as con:
+        for table in PLAN_TABLES:
+            con.execute(f"COPY (SELECT * FROM main.{table} ORDER BY ALL) TO '{out / table}.csv' (HEADER)")
+    return {t: (out / f"{t}.csv").read_bytes() for t in PLAN_TABLES}

@@ -227,7 +227,7 @@ def test_transient_failure_is_retried_and_bad_input_is_not(tmp_path: Path, monke
             raise error
         return real_build(con, name, params, schema)
 
-    monkeypatch.setattr("pipeline.sql_assets.build_table", flaky_build)
+    monkeypatch.setattr("pipeline.warehouse.build_table", flaky_build)
     instance, config = dg.DagsterInstance.ephemeral(), settings_with(tmp_path, retry_delay_seconds=0)
     outcome = run_plan(folder, config, db, instance=instance)
     assert outcome.plan_id == "P0001"

@@ -12,24 +12,11 @@ import pytest
 from pipeline import warehouse
 from pipeline.runner import PlanOutcome, PlanRunError, run_plan
 from pipeline.settings import DEFAULT_CONFIG, load_settings
-from tests.builders import REPS, edge_inputs, write_inputs
-
-PLAN_TABLES = ("whitespace_items", "account_eev", "territories", "quotas", "quota_contributions", "territory_moves",
-               "territory_balance", "model_metrics", "model_info", "feature_importances")
-
+from tests.builders import REPS, edge_inputs, export_plan_tables, write_inputs
 
 def _query(db: Path, sql: str, params: list | None = None) -> list[tuple]:
     with warehouse.connect(db, read_only=True) as con:
         return con.execute(sql, params or []).fetchall()
-
-
-def _export(db: Path, out: Path) -> dict[str, bytes]:
-    """Each current-plan table written as CSV in a fixed order; returns the bytes per table."""
-    out.mkdir(parents=True, exist_ok=True)
-    with warehouse.connect(db, read_only=True) as con:
-        for table in PLAN_TABLES:
-            con.execute(f"COPY (SELECT * FROM main.{table} ORDER BY ALL) TO '{out / table}.csv' (HEADER)")
-    return {t: (out / f"{t}.csv").read_bytes() for t in PLAN_TABLES}
 
 
 def test_definitions_load():
@@ -129,7 +116,7 @@ def test_dagster_recorded_materializations(sample_inputs: Path, tmp_path: Path):
 def test_same_inputs_settings_and_seed_give_byte_identical_plan(sample_plan: PlanOutcome, sample_inputs: Path,
                                                                  tmp_path: Path):
     again = run_plan(sample_inputs, DEFAULT_CONFIG, tmp_path / "again.duckdb", instance=dg.DagsterInstance.ephemeral())
-    assert _export(sample_plan.db, tmp_path / "first") == _export(again.db, tmp_path / "second")
+    assert export_plan_tables(sample_plan.db, tmp_path / "first") == export_plan_tables(again.db, tmp_path / "second")
 
 
 def test_segment_edges_blackout_and_joint_planning(tmp_path: Path):
@@ -153,7 +140,7 @@ def test_bad_input_stops_the_run_and_keeps_the_last_good_plan(tmp_path: Path):
     good = edge_inputs(tmp_path / "in")
     db = tmp_path / "plan.duckdb"
     first = run_plan(good, DEFAULT_CONFIG, db, instance=dg.DagsterInstance.ephemeral())
-    before = _export(db, tmp_path / "before")
+    before = export_plan_tables(db, tmp_path / "before")
     raw_before = _query(db, "SELECT * FROM raw.accounts ORDER BY ALL")
 
     bad = tmp_path / "bad"
@@ -166,7 +153,7 @@ def test_bad_input_stops_the_run_and_keeps_the_last_good_plan(tmp_path: Path):
     for part in ("accounts.csv", "account_id", "unique", "A1"):
         assert part in message
     assert _query(db, "SELECT plan_id FROM plans.current_plan") == [(first.plan_id,)]
-    assert _export(db, tmp_path / "after") == before
+    assert export_plan_tables(db, tmp_path / "after") == before
     assert _query(db, "SELECT * FROM raw.accounts ORDER BY ALL") == raw_before
     assert _query(db, "SELECT status FROM main.plan_runs ORDER BY created_at") == [("succeeded",), ("failed",)]
 

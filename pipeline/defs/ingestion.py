@@ -32,11 +32,6 @@ GRAIN = {
 }
 
 
-def _contract_folder(plan_inputs: PlanInputs, warehouse: Warehouse) -> str:
-    """The folder holding the contract tables: the input folder, or its mapped copy."""
-    return str(warehouse.staging_dir) if plan_inputs.mapping else plan_inputs.path
-
-
 @dg.multi_asset(
     specs=[
         dg.AssetSpec(f"raw_{name}", group_name="ingestion", kinds={"duckdb"},
@@ -87,7 +82,7 @@ def usage() -> dg.Definitions:
         first, last = context.partition_key_range.start, context.partition_key_range.end
         start, end = week_bounds(weeks, first, last)
         with warehouse.connect() as con:
-            loaded = ingest_usage_window(con, _contract_folder(plan_inputs, warehouse), start, end)
+            loaded = ingest_usage_window(con, plan_inputs.contract_folder(warehouse), start, end)
             record_usage_load(con, "raw.usage", f"{first} .. {last}", loaded)
             return table_result(
                 context, con, "raw.usage", started,

@@ -41,7 +41,7 @@ def close_probability_model(
             holdout_share=settings.model.holdout_share,
             min_positive_rows=settings.model.min_positive_rows,
             data_fingerprint=fingerprint,
-            settings=settings.model_dump(mode="json"),
+            settings=settings.plan_identity(),
             max_training_rows=settings.model.max_training_rows,
             importance=ImportanceSettings(settings.evaluation.importance_rows, settings.evaluation.importance_repeats),
         )
