@@ -22,6 +22,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any, Protocol
 
 import duckdb
 
@@ -96,7 +97,7 @@ class IngestResult:
 
 
 @dataclass(frozen=True)
-class _Staged:
+class StagedTable:
     """A table staged in a temp table: the file it came from, the contract columns it lacks and
     the contract columns whose cast can fail (they have a `__bad_<column>` column)."""
 
@@ -128,14 +129,14 @@ def ingest_inputs(
     messages (a mapped table shown as the source file it came from). Tables in `skip` are
     located and fingerprinted but neither checked nor loaded (usage: loaded by week)."""
     files, violations = _locate_folder(input_dir, schema)
-    staged: dict[str, _Staged] = {}
+    staged: dict[str, StagedTable] = {}
     try:
         for name, spec in TABLES.items():
             if name in skip:
                 continue
             staged[name], problems = _stage(con, spec, files.get(name))
             violations += problems
-        rows, problems = _check(con, staged)
+        rows, problems = check_rules(con, staged)
         violations += problems
         if violations:
             labels = file_labels or {}
@@ -163,10 +164,10 @@ def ingest_usage_window(
     files, violations = _locate_folder(input_dir, schema)
     violations = [v for v in violations if v.file.startswith("usage.")]
     spec = TABLES["usage"]
-    window = _date_window(start, end)
+    window = date_window(start, end)
     staged, problems = _stage(con, spec, files.get("usage"), where=f'"date" IS NULL OR ({window})')
     try:
-        rows, found = _check(con, {"usage": staged}, loaded={"accounts": f"{schema}.accounts"})
+        rows, found = check_rules(con, {"usage": staged}, loaded={"accounts": f"{schema}.accounts"})
         violations += problems + found
         if violations:
             raise InputContractError(violations)
@@ -177,11 +178,21 @@ def ingest_usage_window(
             con.execute(f"DELETE FROM {schema}.usage WHERE {window}")
             con.execute(f"INSERT INTO {schema}.usage ({columns}) SELECT {columns} FROM {staged.relation}")
             con.execute(f"CREATE TABLE IF NOT EXISTS {fingerprints} AS {_week_fingerprints(staged.relation)} LIMIT 0")
-            con.execute(f"DELETE FROM {fingerprints} WHERE {_date_window(start, end, 'week')}")
+            con.execute(f"DELETE FROM {fingerprints} WHERE {date_window(start, end, 'week')}")
             con.execute(f"INSERT INTO {fingerprints} {_week_fingerprints(staged.relation)}")
         return rows["usage"]
     finally:
         con.execute(f"DROP TABLE IF EXISTS {staged.relation}")
+
+
+def keep_usage_in_place(con: duckdb.DuckDBPyConnection, schema: str = "raw") -> None:
+    """Make `<schema>`.usage an empty table with the contract columns, and forget the loaded
+    weeks' fingerprints: with the Spark engine usage is checked and read where it lies, so the
+    warehouse keeps no copy (a later DuckDB run loads every week again)."""
+    items, _ = select_items(TABLES["usage"], {})
+    with transaction(con):
+        con.execute(f"CREATE OR REPLACE TABLE {schema}.usage AS SELECT {', '.join(items)} LIMIT 0")
+        con.execute(f"DROP TABLE IF EXISTS {schema}.{USAGE_FINGERPRINTS}")
 
 
 def _week_fingerprints(relation: str) -> str:
@@ -211,7 +222,7 @@ def stored_usage_fingerprints(con: duckdb.DuckDBPyConnection, schema: str = "raw
     return set(con.execute(f"SELECT * FROM {schema}.{USAGE_FINGERPRINTS}").fetchall()) if found else set()
 
 
-def _date_window(start: dt.date | None, end: dt.date | None, column: str = "date") -> str:
+def date_window(start: dt.date | None, end: dt.date | None, column: str = "date") -> str:
     """SQL predicate start <= column < end on typed dates (DuckDB prunes Parquet row groups on it)."""
     bounds = []
     for bound, op in ((start, ">="), (end, "<")):
@@ -288,7 +299,7 @@ def _locate(input_dir: Path) -> tuple[dict[str, Path], list[Violation]]:
 
 def _stage(
     con: duckdb.DuckDBPyConnection, spec: TableSpec, path: Path | None, where: str = "true"
-) -> tuple[_Staged, list[Violation]]:
+) -> tuple[StagedTable, list[Violation]]:
     """Copy one input file (its rows where `where` holds on the typed values) into its temp table
     with contract types; an absent or unreadable file gives an empty table with the contract
     columns (its rules are then skipped if it is required)."""
@@ -305,39 +316,47 @@ def _stage(
 
 def _stage_file(
     con: duckdb.DuckDBPyConnection, spec: TableSpec, path: Path, where: str
-) -> tuple[_Staged, list[Violation]]:
+) -> tuple[StagedTable, list[Violation]]:
     """Stage a CSV or Parquet file; missing contract columns are reported, not guessed."""
     source, argument = READERS[input_format(path)], reader_argument(path)
     described = con.execute(f"DESCRIBE SELECT * FROM {source}", [argument]).fetchall()
     source_types = {str(row[0]).lower(): str(row[1]) for row in described}  # DuckDB names ignore case
     present = [c.name for c in spec.columns if c.name in source_types]
-    items, checked = _select_items(spec, source_types)
+    items, staged, problems = staging_plan(spec, path, source_types)
     keep_extra = f"* EXCLUDE ({', '.join(_q(c) for c in present)})" if present else "*"
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {_relation(spec)} AS SELECT * FROM "
         f"(SELECT {', '.join(items)}, {keep_extra} FROM {source}) WHERE {where}",
         [argument],
     )
+    return staged, problems
+
+
+def staging_plan(
+    spec: TableSpec, path: Path, source_types: dict[str, str]
+) -> tuple[list[str], StagedTable, list[Violation]]:
+    """How a file with these columns (lower-case name: DuckDB type) is staged: the SELECT items
+    of its contract columns, the staged table, and the missing-column problems."""
+    items, checked = select_items(spec, source_types)
     missing = frozenset(c.name for c in spec.columns if c.name not in source_types and c.default is None)
     problems = [
         Violation(path.name, name, "column present", None, detail="the file has no such column")
         for name in spec.column_names
         if name in missing
     ]
-    staged = _Staged(spec, path, missing, checked)
-    return staged, problems
+    return items, StagedTable(spec, path, missing, checked), problems
 
 
 def _stage_empty(
     con: duckdb.DuckDBPyConnection, spec: TableSpec, path: Path | None, missing: frozenset[str]
-) -> _Staged:
+) -> StagedTable:
     """An empty temp table with the contract columns and types."""
-    items, _ = _select_items(spec, {})
+    items, _ = select_items(spec, {})
     con.execute(f"CREATE OR REPLACE TEMP TABLE {_relation(spec)} AS SELECT {', '.join(items)} LIMIT 0")
-    return _Staged(spec, path, missing, ())
+    return StagedTable(spec, path, missing, ())
 
 
-def _select_items(spec: TableSpec, source_types: dict[str, str]) -> tuple[list[str], tuple[str, ...]]:
+def select_items(spec: TableSpec, source_types: dict[str, str]) -> tuple[list[str], tuple[str, ...]]:
     """SELECT items casting each contract column (absent: null or its default), followed by the
     `__bad_<column>` texts of casts that can fail; returns the items and those columns."""
     values, flags, checked = [], [], []
@@ -389,8 +408,14 @@ def _converts_exactly(source_type: str, target: str) -> bool:
     return target == "DATE" and source_type in _TIMESTAMP_TYPES
 
 
-def _check(
-    con: duckdb.DuckDBPyConnection, staged: dict[str, _Staged], loaded: dict[str, str] | None = None
+class SqlConnection(Protocol):
+    """What the checks need of a connection: DuckDB's, or `pipeline.spark_engine`'s for Spark."""
+
+    def execute(self, query: str, /) -> Any: ...
+
+
+def check_rules(
+    con: SqlConnection, staged: dict[str, StagedTable], loaded: dict[str, str] | None = None
 ) -> tuple[dict[str, int], list[Violation]]:
     """Evaluate every applicable rule, one scan per table; rows per table and the violations.
     Rules of tables not staged are skipped; `loaded` names already-loaded tables rules may read."""
@@ -413,7 +438,7 @@ def _check(
     return rows, violations
 
 
-def _applicable_rules(staged: dict[str, _Staged]) -> list[Rule]:
+def _applicable_rules(staged: dict[str, StagedTable]) -> list[Rule]:
     """Type rules of the staged casts, then the contract rules whose columns are all present."""
     missing = {f"{name}.{column}" for name, table in staged.items() for column in table.missing}
     type_rules = [
@@ -428,21 +453,21 @@ def _applicable_rules(staged: dict[str, _Staged]) -> list[Rule]:
         for column in table.checked
     ]
     contract_rules = [
-        _after_type_check(r, staged[r.table])
+        _after_typecheck_rules(r, staged[r.table])
         for r in RULES
         if r.table in staged and f"{r.table}.{r.column}" not in missing and not missing.intersection(r.reads)
     ]
     return type_rules + contract_rules
 
 
-def _after_type_check(rule: Rule, table: _Staged) -> Rule:
+def _after_typecheck_rules(rule: Rule, table: StagedTable) -> Rule:
     """The rule restricted to rows whose value passed its type check (a bad value is reported once)."""
     if rule.column not in table.checked:
         return rule
     return replace(rule, bad=f"({rule.bad}) AND {_q(_bad_column(rule.column))} IS NULL")
 
 
-def _examples(con: duckdb.DuckDBPyConnection, table: _Staged, predicate: str, example: str) -> tuple[str, ...]:
+def _examples(con: SqlConnection, table: StagedTable, predicate: str, example: str) -> tuple[str, ...]:
     """Up to EXAMPLES distinct example keys of the rows where `predicate` holds, sorted."""
     found = con.execute(
         f"SELECT DISTINCT {example} AS example_key FROM {table.relation} WHERE {predicate} "
@@ -451,7 +476,7 @@ def _examples(con: duckdb.DuckDBPyConnection, table: _Staged, predicate: str, ex
     return tuple(str(row[0]) for row in found)
 
 
-def _publish(con: duckdb.DuckDBPyConnection, staged: dict[str, _Staged], schema: str, result: IngestResult) -> None:
+def _publish(con: duckdb.DuckDBPyConnection, staged: dict[str, StagedTable], schema: str, result: IngestResult) -> None:
     """Replace every `<schema>.<table>` and `<schema>.input_files` in one transaction."""
     with transaction(con):
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")

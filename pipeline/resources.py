@@ -21,7 +21,7 @@ import duckdb
 from pydantic import PrivateAttr
 
 from pipeline import warehouse
-from pipeline.ingest import input_file
+from pipeline.ingest import ingest_usage_window, input_file, keep_usage_in_place
 from pipeline.run_lock import run_lock
 from pipeline.settings import DEFAULT_CONFIG, PlanSettings, load_settings
 from pipeline.spark_sql import SPARK_TRANSFORMS
@@ -105,6 +105,22 @@ class SqlEngine(dg.ConfigurableResource):
             usage = input_file(contract_folder, "usage")
             return SparkEngine(settings.engine.spark, usage).build(con, name, params, schema=schema)
         return warehouse.build_table(con, name, params, schema=schema)
+
+
+    def load_usage(
+        self, con: duckdb.DuckDBPyConnection, settings: PlanSettings, contract_folder: str | Path,
+        start: dt.date | None, end: dt.date | None,
+    ) -> tuple[int, str]:
+        """Check the usage rows dated in [start, end) against the contract; DuckDB then copies them
+        into raw.usage, Spark leaves them where they lie. Returns the rows and what was done."""
+        if settings.engine.name == "spark":
+            from pipeline.spark_engine import SparkEngine
+
+            engine = SparkEngine(settings.engine.spark, input_file(contract_folder, "usage"))
+            rows = engine.check_usage(con, start, end)
+            keep_usage_in_place(con)
+            return rows, f"checked on Spark, read in place: {engine.usage_source}"
+        return ingest_usage_window(con, contract_folder, start, end), "raw.usage"
 
 
 class ExportFolder(dg.ConfigurableResource):

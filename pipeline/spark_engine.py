@@ -11,6 +11,7 @@ only when Spark is used.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import time
 from collections.abc import Mapping
@@ -18,11 +19,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import duckdb
+from sqlglot import exp
 
 from pipeline import progress
 from pipeline.contract import TABLES
+from pipeline.ingest import InputContractError, Violation, check_rules, date_window, staging_plan
 from pipeline.settings import SparkSettings
-from pipeline.spark_sql import inline_params, spark_sql, tables_read, view_name
+from pipeline.spark_sql import inline_params, spark_sql, tables_read, to_spark, view_name
 from pipeline.warehouse import sql_text
 
 if TYPE_CHECKING:
@@ -38,6 +41,11 @@ SESSION_DEFAULTS = {
     "spark.sql.execution.arrow.pyspark.enabled": "true",
 }
 WIDE_INTEGERS = ("HUGEINT", "UHUGEINT", "UBIGINT")
+SPARK_TO_DUCKDB_TYPES = {
+    "string": "VARCHAR", "bigint": "BIGINT", "int": "INTEGER", "smallint": "SMALLINT", "tinyint": "TINYINT",
+    "double": "DOUBLE", "float": "FLOAT", "date": "DATE", "timestamp": "TIMESTAMP", "timestamp_ntz": "TIMESTAMP",
+    "boolean": "BOOLEAN",
+}
 USAGE_TYPES = {"VARCHAR": "string", "BIGINT": "bigint", "DOUBLE": "double", "DATE": "date", "BOOLEAN": "boolean"}
 
 
@@ -92,6 +100,42 @@ class SparkEngine:
         progress.step(f"spark {name}", f"{result.num_rows:,} rows", time.perf_counter() - started)
         return result.num_rows
 
+    def check_usage(self, con: duckdb.DuckDBPyConnection, start: dt.date | None, end: dt.date | None) -> int:
+        """Check the usage rows dated in [start, end) (None: unbounded) on Spark against every
+        usage rule of the contract: the rules and staging casts a DuckDB load uses, transpiled.
+        Raise InputContractError (file, column, rule, count, example keys) when any breaks;
+        return the rows checked. Nothing is copied: the roll-up reads the dataset in place."""
+        if self.usage_source is None:
+            return 0
+        from py4j.protocol import Py4JJavaError
+        from pyspark.errors import PySparkException
+
+        spec, path = TABLES["usage"], Path(self.usage_source)
+        try:
+            source = self._usage_source()
+            source.createOrReplaceTempView("usage_source")
+            source_types = {f.name.lower(): duckdb_type(f.dataType.simpleString()) for f in source.schema.fields}
+            items, staged, problems = staging_plan(spec, path, source_types)
+            runner = SparkSql(self.session)
+            runner.execute(f'CREATE OR REPLACE TEMP VIEW {staged.relation} AS SELECT * FROM (SELECT '
+                           f'{", ".join(items)} FROM usage_source) WHERE "date" IS NULL OR ({date_window(start, end)})')
+            self._from_duckdb(con, "raw.accounts").createOrReplaceTempView(view_name("raw", "accounts"))
+            rows, violations = check_rules(runner, {"usage": staged}, loaded={"accounts": "raw.accounts"})
+        except (PySparkException, Py4JJavaError) as exc:  # unreadable: missing, not Parquet, mixed types
+            reason = " ".join(str(exc).strip().splitlines()[:1])[:500]
+            raise InputContractError([Violation(path.name, None, "readable", None, detail=reason)]) from exc
+        if problems or violations:
+            raise InputContractError(problems + violations)
+        return rows["usage"]
+
+    def _usage_source(self) -> DataFrame:
+        """The usage dataset as stored: Parquet (a file or a partitioned folder) with its own
+        types, or CSV as text."""
+        source = str(self.usage_source)
+        if source.endswith(".csv"):
+            return self.session.read.option("header", True).csv(source)
+        return self.session.read.parquet(source)
+
     def _from_duckdb(self, con: duckdb.DuckDBPyConnection, table: str) -> DataFrame:
         """A warehouse table as a Spark frame; HUGEINT (DuckDB's integer sums) travels as BIGINT,
         since Spark would read it as DECIMAL(38, 0) and divide it as a decimal."""
@@ -108,17 +152,37 @@ class SparkEngine:
         if self.usage_source is None:
             columns = ", ".join(f"CAST(NULL AS {USAGE_TYPES[c.type]}) AS {c.name}" for c in spec.columns)
             return self.session.sql(f"SELECT {columns} LIMIT 0")
-        source = self.usage_source
-        reader = self.session.read
-        if source.endswith(".csv"):
-            frame = reader.option("header", True).csv(source)
-        else:
-            frame = reader.parquet(source)
-        return frame.selectExpr(*(
+        return self._usage_source().selectExpr(*(
             f"CAST(NULLIF(CAST({c.name} AS string), '') AS string) AS {c.name}" if c.type == "VARCHAR"
             else f"CAST({c.name} AS {USAGE_TYPES[c.type]}) AS {c.name}"
             for c in spec.columns
         ))
+
+
+class SparkSql:
+    """Runs DuckDB-dialect SQL on Spark with the interface the contract checks use."""
+
+    def __init__(self, session: SparkSession) -> None:
+        self.session = session
+
+    def execute(self, query: str, /) -> SparkRows:
+        return SparkRows([tuple(row) for row in self.session.sql(to_spark(query)).collect()])
+
+
+class SparkRows:
+    def __init__(self, rows: list[tuple]) -> None:
+        self.rows = rows
+
+    def fetchone(self) -> tuple | None:
+        return self.rows[0] if self.rows else None
+
+    def fetchall(self) -> list[tuple]:
+        return self.rows
+
+
+def duckdb_type(spark_type: str) -> str:
+    """A Spark column type (simpleString) under the DuckDB name the staging casts expect."""
+    return SPARK_TO_DUCKDB_TYPES.get(spark_type) or exp.DataType.build(spark_type, dialect="spark").sql("duckdb")
 
 
 def duckdb_columns(con: duckdb.DuckDBPyConnection, name: str, params: Mapping[str, Any]) -> list[tuple[str, str]]:

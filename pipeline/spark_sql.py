@@ -8,7 +8,9 @@ Spark SQL. Warehouse tables become Spark views named `<schema>_<table>` (`raw.us
 Rewrites (each keeps DuckDB's meaning):
 - `INTERVAL (n) MONTH|YEAR` with a computed n -> `make_ym_interval` (Spark takes literals only);
 - `quantile_cont(x, p)` -> `percentile(x, p)` (both exact, linear interpolation);
-- `format('{:,} ...', ...)` (fmt style) -> `format_string('%,d ...', ...)` (printf style).
+- `format('{:,} ...', ...)` (fmt style) -> `format_string('%,d ...', ...)` (printf style);
+- for the contract checks (`pipeline.ingest`): `regexp_full_match` -> anchored `RLIKE`,
+  `isfinite` -> not NaN and below infinity, a DuckDB temp table -> the Spark view of its name.
 Everything else in the transforms is written portably (see the README, "Spark").
 """
 
@@ -52,9 +54,12 @@ def tables_read(name: str) -> list[tuple[str, str]]:
 
 def spark_sql(name: str, params: Mapping[str, Any]) -> str:
     """Transform `sql/<name>.sql` as one Spark SQL statement with its parameters inlined."""
-    tree = sqlglot.parse_one(inline_params(sql_text(name), params), read="duckdb")
-    tree = tree.transform(_to_spark)
-    return tree.sql(dialect="spark", pretty=True)
+    return to_spark(inline_params(sql_text(name), params))
+
+
+def to_spark(duckdb_sql: str) -> str:
+    """One DuckDB statement (without parameters) as Spark SQL."""
+    return sqlglot.parse_one(duckdb_sql, read="duckdb").transform(_to_spark).sql(dialect="spark", pretty=True)
 
 
 def inline_params(sql: str, params: Mapping[str, Any] | None) -> str:
@@ -96,6 +101,18 @@ def _to_spark(node: exp.Expression) -> exp.Expression:
         if node.alias:
             renamed.set("alias", node.args["alias"])
         return renamed
+    if isinstance(node, exp.Table) and node.catalog == "temp":
+        return exp.to_table(node.name)  # a DuckDB temp table: the Spark temp view of its name
+    if isinstance(node, exp.RegexpFullMatch):
+        pattern = node.expression
+        if not (isinstance(pattern, exp.Literal) and pattern.is_string):
+            raise TranspileError("regexp_full_match needs a constant pattern to run on Spark")
+        return exp.RegexpLike(this=_rewritten([node.this])[0], expression=exp.Literal.string(f"^(?:{pattern.this})$"))
+    if isinstance(node, exp.Anonymous) and node.name.lower() == "isfinite":
+        value = _rewritten(node.expressions)[0]
+        infinity = exp.cast(exp.Literal.string("Infinity"), exp.DataType.build("DOUBLE"))
+        return exp.and_(exp.not_(exp.Anonymous(this="isnan", expressions=[value])),
+                        exp.LT(this=exp.Abs(this=value.copy()), expression=infinity))
     if isinstance(node, exp.Interval) and not (isinstance(node.this, exp.Literal) and node.this.is_string):
         return _year_month_interval(node)
     if isinstance(node, exp.Quantile) or isinstance(node, exp.PercentileCont):

@@ -16,8 +16,8 @@ import duckdb
 import pytest
 
 from pipeline import warehouse
-from pipeline.ingest import ingest_inputs
-from pipeline.runner import run_plan
+from pipeline.ingest import InputContractError, ingest_inputs
+from pipeline.runner import PlanRunError, run_plan
 from pipeline.settings import DEFAULT_CONFIG, load_settings
 from pipeline.spark_engine import SparkEngine
 from pipeline.spark_sql import SPARK_TRANSFORMS, spark_sql, tables_read
@@ -35,7 +35,9 @@ def partitioned_usage(source: Path, target: Path) -> Path:
     shutil.copytree(source, target)
     usage = next(target.glob("usage.*"))
     with duckdb.connect() as con:
-        con.execute(f"""COPY (SELECT *, strftime(CAST("date" AS DATE), '%Y-%m') AS month
+        con.execute(f"""COPY (SELECT account_id, product_id, CAST("date" AS DATE) AS "date",
+                                     CAST(active_users AS BIGINT) AS active_users, CAST(events AS BIGINT) AS events,
+                                     strftime(CAST("date" AS DATE), '%Y-%m') AS month
                               FROM read_csv('{usage}', all_varchar = true))
                         TO '{target / "usage"}' (FORMAT parquet, PARTITION_BY (month))""")
     usage.unlink()
@@ -105,4 +107,52 @@ def test_plan_with_spark_engine_equals_the_duckdb_plan(lake_inputs: Path, tmp_pa
         for name in SPARK_TRANSFORMS
     }
     assert engines == dict.fromkeys(SPARK_TRANSFORMS, "spark")
+    with warehouse.connect(on_spark.db, read_only=True) as con:
+        assert warehouse.table_rows(con, "raw.usage") == 0  # read in place, never copied
+        checked = con.execute("SELECT file, rows FROM work.data_quality WHERE step = 'loaded' AND \"table\" = 'usage'")
+        file, rows = checked.fetchone()
+    assert file == f"checked on Spark, read in place: {lake_inputs / 'usage'}" and rows > 0
     assert export_plan_tables(on_spark.db, tmp_path / "spark") == export_plan_tables(on_duckdb.db, tmp_path / "duck")
+
+
+def test_bad_usage_in_the_lake_gets_the_same_contract_error_on_spark(lake_inputs: Path, tmp_path: Path):
+    """Spark checks usage with the contract's own rules: the message is the DuckDB load's, word
+    for word (file, column, rule, count, example keys), and the last good plan stays current."""
+    lake = tmp_path / "lake"
+    shutil.copytree(lake_inputs, lake)
+    bad = lake / "usage" / "month=2025-12" / "late_rows.parquet"
+    with duckdb.connect() as con:
+        con.execute(f"""COPY (SELECT account_id, product_id, "date", CAST(active_users AS BIGINT) AS active_users,
+                                     CAST(events AS BIGINT) AS events
+                              FROM (VALUES ('A9999999', 'P01', DATE '2025-12-02', 3, 10),
+                                           ('A0000001', 'P01', DATE '2025-12-03', -2, 10),
+                                           ('A0000002', NULL, NULL, 1, 10))
+                                   AS v (account_id, product_id, "date", active_users, events))
+                        TO '{bad}' (FORMAT parquet)""")
+    messages = {}
+    for engine in ("duckdb", "spark"):
+        (tmp_path / engine).mkdir()
+        config, db = settings_with(tmp_path / engine, section="engine", name=engine), tmp_path / f"{engine}.duckdb"
+        good = run_plan(lake_inputs, config, db, instance=dg.DagsterInstance.ephemeral()) if engine == "spark" else None
+        with pytest.raises(PlanRunError) as err:
+            run_plan(lake, config, db, instance=dg.DagsterInstance.ephemeral())
+        messages[engine] = str(err.value)
+    with warehouse.connect(tmp_path / "spark.duckdb", read_only=True) as con:
+        assert con.execute("SELECT plan_id FROM plans.current_plan").fetchall() == [(good.plan_id,)]
+    assert "usage: column account_id: rule 'exists in accounts.account_id': 1 row breaks it (e.g. A9999999)" in \
+        messages["spark"]
+    assert "usage: column active_users: rule '>= 0': 1 row breaks it (e.g. A0000001 / P01 / 2025-12-03)" in \
+        messages["spark"]
+    assert "usage: column date: rule 'not null': 1 row breaks it (e.g. A0000002 / NULL / NULL)" in messages["spark"]
+    assert messages["spark"] == messages["duckdb"]
+
+
+def test_unreadable_usage_dataset_is_a_contract_error_on_spark(lake_inputs: Path, tmp_path: Path):
+    settings = load_settings(settings_with(tmp_path, section="engine", name="spark"))
+    lake = tmp_path / "lake"
+    shutil.copytree(lake_inputs, lake)
+    (lake / "usage" / "month=2025-12" / "notes.parquet").write_text("not parquet")
+    with warehouse.connect(tmp_path / "check.duckdb") as con:
+        ingest_inputs(con, lake_inputs)
+        with pytest.raises(InputContractError, match=r"^usage: rule 'readable': .+"):
+            SparkEngine(settings.engine.spark, lake / "usage").check_usage(con, None, None)

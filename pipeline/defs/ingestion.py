@@ -13,10 +13,10 @@ import dagster as dg
 
 from pipeline.contract import TABLES
 from pipeline.data_quality import record_data_quality, record_usage_load
-from pipeline.ingest import ingest_inputs, ingest_usage_window
+from pipeline.ingest import ingest_inputs
 from pipeline.map_inputs import apply_mapping
 from pipeline.mapping import load_mapping
-from pipeline.resources import PlanInputs, Warehouse, resources_from_env
+from pipeline.resources import PlanConfig, PlanInputs, SqlEngine, Warehouse, resources_from_env
 from pipeline.sql_assets import table_result
 from pipeline.usage_weeks import usage_weeks, week_bounds
 
@@ -76,17 +76,19 @@ def usage() -> dg.Definitions:
         "a run replaces exactly its weeks' rows (delete-then-insert in one transaction).",
     )
     def raw_usage(
-        context: dg.AssetExecutionContext, warehouse: Warehouse, plan_inputs: PlanInputs
+        context: dg.AssetExecutionContext, warehouse: Warehouse, plan_inputs: PlanInputs, plan_config: PlanConfig,
+        sql_engine: SqlEngine,
     ) -> dg.MaterializeResult:
         started = time.perf_counter()
         first, last = context.partition_key_range.start, context.partition_key_range.end
         start, end = week_bounds(weeks, first, last)
         with warehouse.connect() as con:
-            loaded = ingest_usage_window(con, plan_inputs.contract_folder(warehouse), start, end)
-            record_usage_load(con, "raw.usage", f"{first} .. {last}", loaded)
+            loaded, kept_in = sql_engine.load_usage(con, plan_config.load(), plan_inputs.contract_folder(warehouse),
+                                                    start, end)
+            record_usage_load(con, kept_in, f"{first} .. {last}", loaded)
             return table_result(
                 context, con, "raw.usage", started,
-                metadata={"weeks": f"{first} .. {last}", "rows_loaded": loaded,
+                metadata={"weeks": f"{first} .. {last}", "rows_loaded": loaded, "usage_kept_in": kept_in,
                           "dates": f"{start or 'beginning'} .. {end or 'end'} (end excluded)"},
             )
 
