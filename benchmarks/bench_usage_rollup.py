@@ -1,6 +1,6 @@
 """Benchmark the usage roll-up (sql/usage_features.sql) on DuckDB and on Spark over the same files.
 
-    .venv/bin/python benchmarks/bench_usage_rollup.py --accounts 20000 --days 365
+    .venv/bin/python benchmarks/bench_usage_rollup.py --accounts 5000 --days 1460
 
 Generates a month-partitioned Parquet usage dataset (usage/month=YYYY-MM/*.parquet, as a data
 lake keeps it): every account uses 3 products every day for --days days before the plan date.
@@ -41,10 +41,10 @@ def generate_usage(folder: Path, accounts: int, days: int, as_of: str) -> int:
                 SELECT
                     'A' || lpad(CAST(a AS VARCHAR), 8, '0') AS account_id,
                     'P0' || p AS product_id,
-                    CAST(DATE '{as_of}' - 1 - d AS DATE) AS "date",
+                    CAST(DATE '{as_of}' - CAST(1 + d AS INTEGER) AS DATE) AS "date",
                     CAST(hash(a, p, d) % 40 AS BIGINT) AS active_users,
                     CAST(hash(d, p, a) % 500 AS BIGINT) AS events,
-                    strftime(DATE '{as_of}' - 1 - d, '%Y-%m') AS month
+                    strftime(DATE '{as_of}' - CAST(1 + d AS INTEGER), '%Y-%m') AS month
                 FROM range({accounts}) AS t1 (a), range(1, 4) AS t2 (p), range({days}) AS t3 (d)
             ) TO '{folder / "usage"}' (FORMAT parquet, PARTITION_BY (month))""")
         return int(con.execute(f"SELECT count(*) FROM read_parquet('{folder}/usage/**/*.parquet')").fetchone()[0])
@@ -52,8 +52,8 @@ def generate_usage(folder: Path, accounts: int, days: int, as_of: str) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--accounts", type=int, default=20_000, help="accounts (default 20,000)")
-    parser.add_argument("--days", type=int, default=365, help="days of usage per account and product (default 365)")
+    parser.add_argument("--accounts", type=int, default=5_000, help="accounts (default 5,000)")
+    parser.add_argument("--days", type=int, default=1460, help="days of usage per account and product (default 1,460: 4 years, every training snapshot)")
     parser.add_argument("--master", default="local[2]", help="Spark master URL (default local[2])")
     args = parser.parse_args()
 

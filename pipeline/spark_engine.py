@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,7 +20,6 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 from sqlglot import exp
 
-from pipeline import progress
 from pipeline.contract import TABLES
 from pipeline.ingest import InputContractError, Violation, check_rules, date_window, staging_plan
 from pipeline.settings import SparkSettings
@@ -84,7 +82,6 @@ class SparkEngine:
 
     def build(self, con: duckdb.DuckDBPyConnection, name: str, params: Mapping[str, Any], schema: str = "work") -> int:
         """Run transform `name` on Spark into `<schema>.<name>` of the DuckDB file; its row count."""
-        started = time.perf_counter()
         for table_schema, table in tables_read(name):
             frame = self._usage() if (table_schema, table) == ("raw", "usage") else self._from_duckdb(
                 con, f"{table_schema}.{table}")
@@ -97,7 +94,6 @@ class SparkEngine:
             con.execute(f"CREATE OR REPLACE TABLE {schema}.{name} AS SELECT {casts} FROM spark_result")
         finally:
             con.unregister("spark_result")
-        progress.step(f"spark {name}", f"{result.num_rows:,} rows", time.perf_counter() - started)
         return result.num_rows
 
     def check_usage(self, con: duckdb.DuckDBPyConnection, start: dt.date | None, end: dt.date | None) -> int:

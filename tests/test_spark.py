@@ -7,6 +7,7 @@ Everything else (keys, texts, dates, integers) must be equal."""
 
 from __future__ import annotations
 
+import csv
 import math
 import shutil
 from pathlib import Path
@@ -16,7 +17,7 @@ import duckdb
 import pytest
 
 from pipeline import warehouse
-from pipeline.ingest import InputContractError, ingest_inputs
+from pipeline.ingest import InputContractError, ingest_inputs, ingest_usage_window
 from pipeline.runner import PlanRunError, run_plan
 from pipeline.settings import DEFAULT_CONFIG, load_settings
 from pipeline.spark_engine import SparkEngine
@@ -156,3 +157,26 @@ def test_unreadable_usage_dataset_is_a_contract_error_on_spark(lake_inputs: Path
         ingest_inputs(con, lake_inputs)
         with pytest.raises(InputContractError, match=r"^usage: rule 'readable': .+"):
             SparkEngine(settings.engine.spark, lake / "usage").check_usage(con, None, None)
+
+
+def test_csv_usage_is_checked_on_spark_like_a_duckdb_load(sample_inputs: Path, tmp_path: Path):
+    """Text usage (CSV) goes through the text patterns and casts: same rows, same violations."""
+    folder = tmp_path / "input"
+    shutil.copytree(sample_inputs, folder)
+    usage = folder / "usage.csv"
+    settings = load_settings(DEFAULT_CONFIG)
+    with warehouse.connect(tmp_path / "check.duckdb") as con:
+        ingest_inputs(con, folder, skip=("usage",))
+        engine = SparkEngine(settings.engine.spark, usage)
+        assert engine.check_usage(con, None, None) == ingest_usage_window(con, folder, None, None) > 0
+        with usage.open("a", newline="") as handle:
+            csv.writer(handle, lineterminator="\n").writerows([("A0000001", "P01", "2025/12/03", "3", "1"),
+                                          ("A0000002", "P01", "2025-12-04", "1.5", "2"),
+                                          ("A0000003", "", "2025-12-05", "", "x")])
+        with pytest.raises(InputContractError) as on_duckdb:
+            ingest_usage_window(con, folder, None, None)
+        with pytest.raises(InputContractError) as on_spark:
+            engine.check_usage(con, None, None)
+    assert str(on_spark.value) == str(on_duckdb.value)
+    assert "usage.csv: column date: rule 'type: date YYYY-MM-DD': 1 row breaks it" in str(on_spark.value)
+    assert "usage.csv: column active_users: rule 'type: integer': 1 row breaks it" in str(on_spark.value)
