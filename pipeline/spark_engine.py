@@ -48,7 +48,7 @@ USAGE_TYPES = {"VARCHAR": "string", "BIGINT": "bigint", "DOUBLE": "double", "DAT
 
 
 class SparkUnavailableError(RuntimeError):
-    """engine.name is spark but pyspark (or Java) is not there."""
+    """engine.name is spark but Spark cannot start: pyspark or Java missing, a bad master URL."""
 
 
 @functools.cache
@@ -63,7 +63,13 @@ def spark_session(master: str, app_name: str, options: tuple[tuple[str, str], ..
     builder = SparkSession.builder.master(master).appName(app_name)
     for key, value in {**SESSION_DEFAULTS, **dict(options)}.items():
         builder = builder.config(key, value)
-    session = builder.getOrCreate()
+    try:
+        session = builder.getOrCreate()
+    except Exception as exc:  # no Java, a wrong master URL, a cluster that refuses the driver
+        raise SparkUnavailableError(
+            f"could not start Spark with master {master!r} (engine.spark.master): {str(exc).strip()[:300]}; "
+            "Spark 4 needs Java 17+ on PATH or in JAVA_HOME"
+        ) from exc
     session.sparkContext.setLogLevel("ERROR")
     return session
 

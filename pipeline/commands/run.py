@@ -16,7 +16,8 @@ def add_parser(verbs: argparse._SubParsersAction) -> None:
         "run", help="run the whole plan and print its summary",
         description="Ingest and validate the input folder, score whitespace, build territories and "
         "quotas, and write a new plan version (made current) in the DuckDB file. Bad input stops the run with "
-        "one message; the previous plan stays current.",
+        "one message; the previous plan stays current. The heavy SQL runs on the engine the settings name "
+        "(engine.name: duckdb, or spark to run it on a Spark cluster; see the README).",
     )
     add_input_options(parser)
     parser.add_argument("--as-of", type=iso_date, help="plan date YYYY-MM-DD (overrides the settings' as_of)")
@@ -33,7 +34,8 @@ def run(args: argparse.Namespace) -> None:
     from pipeline.summary import plan_summary  # noqa: PLC0415
 
     settings = load_settings(args.config, as_of=args.as_of, effective_date=args.effective_date)
-    print(f"Planning as of {settings.as_of} from {args.input} into {args.db}", file=sys.stderr)
+    engine = f"Spark ({settings.engine.spark.master})" if settings.engine.name == "spark" else "DuckDB"
+    print(f"Planning as of {settings.as_of} from {args.input} into {args.db} on {engine}", file=sys.stderr)
     os.environ["QUOTA_PLAN_PROGRESS"] = "1"
     started = time.perf_counter()
     outcome = run_plan(args.input, args.config, args.db, as_of=args.as_of, mapping=args.mapping,
