@@ -17,7 +17,6 @@ from typing import Any
 
 import dagster as dg
 import duckdb
-
 from pydantic import PrivateAttr
 
 from pipeline import warehouse

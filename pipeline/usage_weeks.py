@@ -49,17 +49,17 @@ def changed_weeks(weeks: dg.WeeklyPartitionsDefinition, input_dir: str | Path, d
     """The weeks a refresh loads when the warehouse's loaded weeks are compared with the usage
     file: from the earliest week whose rows differ (added, restated or removed; see
     ingest.file_usage_fingerprints) to the last week; the last week again when none differs;
-    every week when none is loaded. Raises WarehouseBusyError while a run writes the warehouse."""
+    every week when none is loaded (the file is then not scanned). Raises WarehouseBusyError while a run writes the warehouse."""
     keys = weeks.get_partition_keys()
     if not Path(input_dir).is_dir():  # the run reports the missing folder
         return keys[-1], keys[-1]
-    in_file = file_usage_fingerprints(input_dir)
     loaded: set = set()
     if Path(db).exists():
         with warehouse.connect(db, read_only=True) as con:
             loaded = stored_usage_fingerprints(con)
-    if not loaded:  # no week loaded yet (or loaded before fingerprints were kept): every week
+    if not loaded:  # no week loaded yet, or usage kept in place (Spark): every week, no scan
         return keys[0], keys[-1]
+    in_file = file_usage_fingerprints(input_dir)
     differing = {week for week, _, _ in in_file ^ loaded}
     if not differing:
         return keys[-1], keys[-1]

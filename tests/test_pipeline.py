@@ -14,6 +14,7 @@ from pipeline.runner import PlanOutcome, PlanRunError, run_plan
 from pipeline.settings import DEFAULT_CONFIG, load_settings
 from tests.builders import REPS, edge_inputs, export_plan_tables, write_inputs
 
+
 def _query(db: Path, sql: str, params: list | None = None) -> list[tuple]:
     with warehouse.connect(db, read_only=True) as con:
         return con.execute(sql, params or []).fetchall()

@@ -23,9 +23,8 @@ from pipeline.settings import DEFAULT_CONFIG, load_settings
 from pipeline.spark_engine import SparkEngine
 from pipeline.spark_sql import SPARK_TRANSFORMS, spark_sql, tables_read
 from pipeline.staging import account_state_params, build_steps, write_segment_bands
+from pipeline.usage_weeks import changed_weeks, usage_weeks
 from tests.builders import edge_inputs, export_plan_tables, settings_with
-
-pytest.importorskip("pyspark", reason="the Spark tests need pyspark: make test installs it")
 
 REL_TOL = ABS_TOL = 1e-9
 
@@ -104,7 +103,8 @@ def test_spark_reads_usage_from_the_input_dataset_not_the_warehouse():
     assert "raw_usage" in sql and "raw.usage" not in sql and "$" not in sql
 
 
-def test_plan_with_spark_engine_equals_the_duckdb_plan(lake_inputs: Path, tmp_path: Path):
+def test_plan_with_spark_engine_equals_the_duckdb_plan(lake_inputs: Path, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch):
     """Byte for byte: the same current-plan tables (model versions included) from the same inputs."""
     on_duckdb = run_plan(lake_inputs, DEFAULT_CONFIG, tmp_path / "duck.duckdb", instance=dg.DagsterInstance.ephemeral())
     config = settings_with(tmp_path, section="engine", name="spark")
@@ -120,6 +120,11 @@ def test_plan_with_spark_engine_equals_the_duckdb_plan(lake_inputs: Path, tmp_pa
         checked = con.execute("SELECT file, rows FROM work.data_quality WHERE step = 'loaded' AND \"table\" = 'usage'")
         file, rows = checked.fetchone()
     assert file == f"checked on Spark, read in place: {lake_inputs / 'usage'}" and rows > 0
+    # a refresh of a Spark plan checks every week again, without scanning the usage locally first
+    monkeypatch.setattr("pipeline.usage_weeks.file_usage_fingerprints", lambda folder: pytest.fail("scanned"))
+    weeks = usage_weeks(load_settings(config).operations.usage_start)
+    keys = weeks.get_partition_keys()
+    assert changed_weeks(weeks, lake_inputs, on_spark.db) == (keys[0], keys[-1])
     assert export_plan_tables(on_spark.db, tmp_path / "spark") == export_plan_tables(on_duckdb.db, tmp_path / "duck")
 
 
