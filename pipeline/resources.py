@@ -13,7 +13,7 @@ import datetime as dt
 import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 import duckdb
@@ -24,6 +24,9 @@ from pipeline.ingest import ingest_usage_window, input_file, keep_usage_in_place
 from pipeline.run_lock import run_lock
 from pipeline.settings import DEFAULT_CONFIG, PlanSettings, load_settings
 from pipeline.spark_sql import SPARK_TRANSFORMS
+
+if TYPE_CHECKING:
+    from pipeline.spark_engine import SparkEngine
 
 DEFAULT_DB = "data/quota_plan.duckdb"
 DEFAULT_INPUT = "data/sample"
@@ -94,17 +97,17 @@ class SqlEngine(dg.ConfigurableResource):
     point-in-time state and the whitespace/feature SQL, their results landing in the same
     `work.<name>` tables. Every other transform always runs on DuckDB."""
 
+    def engine_for(self, name: str, settings: PlanSettings) -> str:
+        """The engine transform `name` runs on: spark or duckdb."""
+        return "spark" if settings.engine.name == "spark" and name in SPARK_TRANSFORMS else "duckdb"
+
     def build(
         self, con: duckdb.DuckDBPyConnection, name: str, params: Mapping[str, Any], settings: PlanSettings,
         contract_folder: str | Path, schema: str = "work",
     ) -> int:
-        if settings.engine.name == "spark" and name in SPARK_TRANSFORMS:
-            from pipeline.spark_engine import SparkEngine
-
-            usage = input_file(contract_folder, "usage")
-            return SparkEngine(settings.engine.spark, usage).build(con, name, params, schema=schema)
+        if self.engine_for(name, settings) == "spark":
+            return _spark(settings, contract_folder).build(con, name, params, schema=schema)
         return warehouse.build_table(con, name, params, schema=schema)
-
 
     def load_usage(
         self, con: duckdb.DuckDBPyConnection, settings: PlanSettings, contract_folder: str | Path,
@@ -113,13 +116,17 @@ class SqlEngine(dg.ConfigurableResource):
         """Check the usage rows dated in [start, end) against the contract; DuckDB then copies them
         into raw.usage, Spark leaves them where they lie. Returns the rows and what was done."""
         if settings.engine.name == "spark":
-            from pipeline.spark_engine import SparkEngine
-
-            engine = SparkEngine(settings.engine.spark, input_file(contract_folder, "usage"))
+            engine = _spark(settings, contract_folder)
             rows = engine.check_usage(con, start, end)
             keep_usage_in_place(con)
             return rows, f"checked on Spark, read in place: {engine.usage_source}"
         return ingest_usage_window(con, contract_folder, start, end), "raw.usage"
+
+
+def _spark(settings: PlanSettings, contract_folder: str | Path) -> SparkEngine:
+    from pipeline.spark_engine import SparkEngine  # noqa: PLC0415 (pyspark is optional)
+
+    return SparkEngine(settings.engine.spark, input_file(contract_folder, "usage"))
 
 
 class ExportFolder(dg.ConfigurableResource):

@@ -115,11 +115,9 @@ def _to_spark(node: exp.Expression) -> exp.Expression:
                         exp.LT(this=exp.Abs(this=value.copy()), expression=infinity))
     if isinstance(node, exp.Interval) and not (isinstance(node.this, exp.Literal) and node.this.is_string):
         return _year_month_interval(node)
-    if isinstance(node, exp.Quantile) or isinstance(node, exp.PercentileCont):
+    if isinstance(node, (exp.Quantile, exp.PercentileCont)):
         return exp.Anonymous(this="percentile", expressions=_rewritten([node.this, node.expression]))
-    if isinstance(node, exp.Anonymous) and node.name.lower() == "format":
-        return _printf(node)
-    if isinstance(node, exp.Format):
+    if isinstance(node, exp.Format) or (isinstance(node, exp.Anonymous) and node.name.lower() == "format"):
         return _printf(node)
     return node
 

@@ -89,7 +89,7 @@ def sql_asset(
 ) -> dg.AssetsDefinition:
     """An asset that runs sql/<name>.sql into <schema>.<name> with the plan's bound parameters."""
 
-    kinds = {"duckdb", "spark"} if name in SPARK_TRANSFORMS else {"duckdb"}
+    kinds = {"duckdb", "spark"} if name in SPARK_TRANSFORMS else {"duckdb"}  # the engines it may run on
 
     @dg.asset(name=name, deps=list(deps), group_name=group, description=sql_description(name), kinds=kinds)
     def _asset(
@@ -101,7 +101,7 @@ def sql_asset(
         with warehouse.connect() as con:
             sql_engine.build(con, name, params(settings, con), settings, plan_inputs.contract_folder(warehouse),
                              schema=schema)
-            engine = settings.engine.name if name in SPARK_TRANSFORMS else "duckdb"
-            return table_result(context, con, f"{schema}.{name}", started, metadata={"engine": engine})
+            return table_result(context, con, f"{schema}.{name}", started,
+                                metadata={"engine": sql_engine.engine_for(name, settings)})
 
     return _asset

@@ -21,7 +21,7 @@ from pipeline.ingest import InputContractError, ingest_inputs, ingest_usage_wind
 from pipeline.runner import PlanRunError, run_plan
 from pipeline.settings import DEFAULT_CONFIG, load_settings
 from pipeline.spark_engine import SparkEngine
-from pipeline.spark_sql import SPARK_TRANSFORMS, spark_sql, tables_read
+from pipeline.spark_sql import SPARK_TRANSFORMS, TranspileError, spark_sql, tables_read, to_spark
 from pipeline.staging import account_state_params, build_steps, write_segment_bands
 from pipeline.usage_weeks import changed_weeks, usage_weeks
 from tests.builders import edge_inputs, export_plan_tables, settings_with
@@ -101,6 +101,27 @@ def test_spark_reads_usage_from_the_input_dataset_not_the_warehouse():
     assert ("raw", "usage") in tables_read("usage_features")
     sql = spark_sql("usage_features", load_settings(DEFAULT_CONFIG).sql_params())
     assert "raw_usage" in sql and "raw.usage" not in sql and "$" not in sql
+
+
+@pytest.mark.parametrize(("duckdb_sql", "spark"), [
+    ("SELECT format('{} holds {:,} seats at {:,.0f} ({:.1f}%)', a, b, c, d) AS r",
+     "FORMAT_STRING('%s holds %,d seats at %,.0f (%.1f%%)', a, b, CAST(c AS DOUBLE), CAST(d AS DOUBLE))"),
+    ("SELECT CAST(d + INTERVAL (n + 1) MONTH AS DATE) AS e", "CAST(d + MAKE_YM_INTERVAL(0, n + 1) AS DATE)"),
+    ("SELECT quantile_cont(x, 0.75) AS q FROM raw.t", "PERCENTILE(x, 0.75) AS q\nFROM raw_t"),
+    ("SELECT regexp_full_match(s, '[0-9]+') AS ok", "s RLIKE '^(?:[0-9]+)$' AS ok"),
+])
+def test_rewrites_sqlglot_lacks(duckdb_sql: str, spark: str):
+    assert spark in to_spark(duckdb_sql)
+
+
+@pytest.mark.parametrize("duckdb_sql", [
+    "SELECT format('{:>10}', a)",           # an fmt field printf-style formatting has no twin for
+    "SELECT format(t, a) FROM x",           # a format string that is not a constant
+    "SELECT d + INTERVAL (n) DAY AS e",     # only year-month intervals are rewritten
+])
+def test_constructs_spark_cannot_take_are_refused_when_transpiling(duckdb_sql: str):
+    with pytest.raises(TranspileError):
+        to_spark(duckdb_sql)
 
 
 def test_plan_with_spark_engine_equals_the_duckdb_plan(lake_inputs: Path, tmp_path: Path,
