@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 from sqlglot import exp
 
-from pipeline.contract import TABLES
+from pipeline.contract import SQL_TYPES, TABLES
 from pipeline.ingest import InputContractError, Violation, check_rules, date_window, staging_plan
 from pipeline.settings import SparkSettings
 from pipeline.spark_sql import inline_params, spark_sql, tables_read, to_spark, view_name
@@ -44,7 +44,8 @@ SPARK_TO_DUCKDB_TYPES = {
     "double": "DOUBLE", "float": "FLOAT", "date": "DATE", "timestamp": "TIMESTAMP", "timestamp_ntz": "TIMESTAMP",
     "boolean": "BOOLEAN",
 }
-USAGE_TYPES = {"VARCHAR": "string", "BIGINT": "bigint", "DOUBLE": "double", "DATE": "date", "BOOLEAN": "boolean"}
+# the contract's column types as Spark names (VARCHAR -> string, ...)
+CONTRACT_SPARK_TYPES = {duck: spark for spark, duck in SPARK_TO_DUCKDB_TYPES.items() if duck in SQL_TYPES}
 
 
 class SparkUnavailableError(RuntimeError):
@@ -152,11 +153,11 @@ class SparkEngine:
         """The usage dataset with the contract's columns and types (an absent one: empty)."""
         spec = TABLES["usage"]
         if self.usage_source is None:
-            columns = ", ".join(f"CAST(NULL AS {USAGE_TYPES[c.type]}) AS {c.name}" for c in spec.columns)
+            columns = ", ".join(f"CAST(NULL AS {CONTRACT_SPARK_TYPES[c.type]}) AS {c.name}" for c in spec.columns)
             return self.session.sql(f"SELECT {columns} LIMIT 0")
         return self._usage_source().selectExpr(*(
-            f"CAST(NULLIF(CAST({c.name} AS string), '') AS string) AS {c.name}" if c.type == "VARCHAR"
-            else f"CAST({c.name} AS {USAGE_TYPES[c.type]}) AS {c.name}"
+            f"NULLIF(CAST({c.name} AS string), '') AS {c.name}" if c.type == "VARCHAR"
+            else f"CAST({c.name} AS {CONTRACT_SPARK_TYPES[c.type]}) AS {c.name}"
             for c in spec.columns
         ))
 
