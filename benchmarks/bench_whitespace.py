@@ -31,7 +31,8 @@ sys.path.insert(0, str(ROOT))
 from pipeline import warehouse  # noqa: E402
 from pipeline.contract import TABLES  # noqa: E402
 from pipeline.settings import load_settings  # noqa: E402
-from pipeline.staging import build_steps, write_segment_bands  # noqa: E402
+from pipeline.staging import write_segment_bands  # noqa: E402
+from tests.staged import build_steps  # noqa: E402
 
 STAGING = ("account_state", "holdings", "usage_features")
 TIMED = ("peer_benchmarks", "whitespace_items")

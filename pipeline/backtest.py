@@ -19,10 +19,8 @@ import calendar
 import datetime as dt
 from pathlib import Path
 
-import dagster as dg
 import duckdb
 
-from pipeline.runner import PlanOutcome, run_plan
 from pipeline.settings import PlanSettings
 from pipeline.warehouse import artifact_dir
 
@@ -64,14 +62,6 @@ def backtest_params(settings: PlanSettings, con: duckdb.DuckDBPyConnection) -> d
 def backtest_chart_path(db: str | Path, as_of: dt.date) -> Path:
     """Where the backtest chart of ``as_of`` is saved: artifacts/ beside the DuckDB file."""
     return artifact_dir(db) / f"backtest_{as_of}.png"
-
-
-def run_backtest(
-    input_dir: str | Path, config: str | Path, db: str | Path, as_of: dt.date,
-    instance: dg.DagsterInstance | None = None,
-) -> PlanOutcome:
-    """Plan as of ``as_of`` into ``db`` and compare with what was won afterwards."""
-    return run_plan(input_dir, config, db, as_of=as_of, instance=instance, job_name=BACKTEST_JOB)
 
 
 SUMMARY_SQL = """

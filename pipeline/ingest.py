@@ -187,12 +187,13 @@ def ingest_usage_window(
 
 def keep_usage_in_place(con: duckdb.DuckDBPyConnection, schema: str = "raw") -> None:
     """Make `<schema>`.usage an empty table with the contract columns, and forget the loaded
-    weeks' fingerprints: with the Spark engine usage is checked and read where it lies, so the
+    weeks' fingerprints (an empty fingerprint table): with the Spark engine usage is checked and read where it lies, so the
     warehouse keeps no copy (a later DuckDB run loads every week again)."""
     items, _ = select_items(TABLES["usage"], {})
     with transaction(con):
         con.execute(f"CREATE OR REPLACE TABLE {schema}.usage AS SELECT {', '.join(items)} LIMIT 0")
-        con.execute(f"DROP TABLE IF EXISTS {schema}.{USAGE_FINGERPRINTS}")
+        con.execute(f"CREATE OR REPLACE TABLE {schema}.{USAGE_FINGERPRINTS} AS "
+                    f"{_week_fingerprints(f'{schema}.usage')} LIMIT 0")
 
 
 def _week_fingerprints(relation: str) -> str:

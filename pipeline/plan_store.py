@@ -16,9 +16,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import os
-import sys
-import time
 from dataclasses import dataclass
 
 import duckdb
@@ -40,11 +37,6 @@ PLAN_TABLES = {
     "rejected_rows": "rejected_rows",
     "feature_importances": "feature_importances",
 }
-
-
-# Test hook: seconds to pause inside the publish transaction (after the plan rows are written,
-# before COMMIT), so a test can kill the process there. Never set in production.
-PAUSE_ENV = "QUOTA_PLAN_PAUSE_IN_PUBLISH"
 
 
 class PlanStoreError(ValueError):
@@ -106,9 +98,6 @@ def publish_plan(con: duckdb.DuckDBPyConnection, run: PlanRun) -> str:
         plan_id = _next_plan_id(con)
         for table, source in PLAN_TABLES.items():
             _append_version(con, table, source, plan_id)
-        if pause := float(os.environ.get(PAUSE_ENV, "0")):
-            print(f"pausing {pause}s inside the publish of {plan_id}", file=sys.stderr, flush=True)
-            time.sleep(pause)
         con.execute(
             "INSERT INTO plans.plan_runs VALUES (?, ?, ?, ?, ?, current_timestamp, 'succeeded', ?, ?, NULL)",
             [plan_id, run.as_of, run.settings_hash, run.data_fingerprint, run.model_version,

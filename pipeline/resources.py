@@ -1,16 +1,17 @@
-"""Dagster resources: where the warehouse file, the input folder and the settings are.
+"""Dagster resources: where the warehouse file, the input folder and the exports are, which
+engine runs the heavy SQL, and the run's plan settings.
 
-Defaults come from environment variables so that `dagster dev`, the CLI and tests point the
-same assets at different places without code changes:
-QUOTA_PLAN_DB, QUOTA_PLAN_INPUT, QUOTA_PLAN_MAPPING, QUOTA_PLAN_CONFIG, QUOTA_PLAN_AS_OF,
-QUOTA_PLAN_TRACK_THROUGH, QUOTA_PLAN_EXPORTS.
+The settings reach every asset of a run as one frozen `PlanSettings` object (resource key
+`settings`, parameter type `dg.ResourceParam[PlanSettings]`): the CLI parses the YAML once and
+binds the object to the run (`settings_object`); the UI, schedules and sensors bind
+`settings_from_file`, which parses the file once when a run starts (so an edit of the YAML
+takes effect at the next run, never in the middle of one). Nothing here reads the environment.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,7 +23,7 @@ from pydantic import PrivateAttr
 from pipeline import warehouse
 from pipeline.ingest import ingest_usage_window, input_file, keep_usage_in_place
 from pipeline.run_lock import run_lock
-from pipeline.settings import DEFAULT_CONFIG, PlanSettings, load_settings
+from pipeline.settings import PlanSettings, load_settings
 from pipeline.spark_sql import SPARK_TRANSFORMS
 
 if TYPE_CHECKING:
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 
 DEFAULT_DB = "data/quota_plan.duckdb"
 DEFAULT_INPUT = "data/sample"
+SETTINGS_DATES = ("as_of", "track_through", "effective_date")  # run config of settings_from_file
 
 
 # Failures worth a retry: the file system or a DuckDB file held by another program. Anything
@@ -140,45 +142,36 @@ class ExportFolder(dg.ConfigurableResource):
         return root / plan_id
 
 
-class PlanConfig(dg.ConfigurableResource):
-    """The plan settings file, optionally with the plan date, the tracking date and the
-    rebalance date overridden."""
-
-    settings_path: str = str(DEFAULT_CONFIG)
-    as_of: str = ""
-    track_through: str = ""
-    effective_date: str = ""
-
-    def load(self) -> PlanSettings:
-        def day(text: str) -> dt.date | None:
-            return dt.date.fromisoformat(text) if text else None
-
-        return load_settings(self.settings_path, as_of=day(self.as_of), through=day(self.track_through),
-                             effective_date=day(self.effective_date))
-
-    def run_config_as_of(self, plan_date: dt.date) -> dict:
-        """Run config that gives one run this resource with the plan date `plan_date` (the other
-        fields as they are): how scheduled and sensor-started refreshes measure EEV "now"."""
-        fields = {"settings_path": self.settings_path, "as_of": plan_date.isoformat(),
-                  "track_through": self.track_through, "effective_date": self.effective_date}
-        return {"resources": {"plan_config": {"config": fields}}}
+def settings_object(settings: PlanSettings) -> dg.ResourceDefinition:
+    """The `settings` resource of a run whose settings were parsed before it started (the CLI)."""
+    return dg.ResourceDefinition.hardcoded_resource(settings, "the run's plan settings, parsed once")
 
 
-def resources_from_env() -> dict[str, dg.ConfigurableResource]:
-    env = os.environ
-    plan_config = PlanConfig(
-        settings_path=env.get("QUOTA_PLAN_CONFIG", str(DEFAULT_CONFIG)),
-        as_of=env.get("QUOTA_PLAN_AS_OF", ""),
-        track_through=env.get("QUOTA_PLAN_TRACK_THROUGH", ""),
-        effective_date=env.get("QUOTA_PLAN_EFFECTIVE_DATE", ""),
+def settings_from_file(settings_path: str | Path) -> dg.ResourceDefinition:
+    """The `settings` resource of the UI, schedules and sensors: the file parsed once when a run
+    starts. Run config may override the plan date, the tracking date and the rebalance date
+    (`settings_run_config`)."""
+
+    @dg.resource(
+        config_schema={
+            "settings_path": dg.Field(str, default_value=str(settings_path)),
+            **{name: dg.Field(str, default_value="", is_required=False) for name in SETTINGS_DATES},
+        },
+        description="the plan settings file, parsed once per run",
     )
-    return {
-        "warehouse": Warehouse(path=env.get("QUOTA_PLAN_DB", DEFAULT_DB),
-                               lock_wait_seconds=plan_config.load().operations.lock_wait_seconds),
-        "plan_inputs": PlanInputs(
-            path=env.get("QUOTA_PLAN_INPUT", DEFAULT_INPUT), mapping=env.get("QUOTA_PLAN_MAPPING", "")
-        ),
-        "plan_config": plan_config,
-        "export_folder": ExportFolder(path=env.get("QUOTA_PLAN_EXPORTS", "")),
-        "sql_engine": SqlEngine(),
-    }
+    def settings(init_context: dg.InitResourceContext) -> PlanSettings:
+        config = init_context.resource_config
+
+        def day(name: str) -> dt.date | None:
+            return dt.date.fromisoformat(config[name]) if config.get(name) else None
+
+        return load_settings(config["settings_path"], as_of=day("as_of"), through=day("track_through"),
+                             effective_date=day("effective_date"))
+
+    return settings
+
+
+def settings_run_config(plan_date: dt.date) -> dict:
+    """Run config that gives one run of `settings_from_file` the plan date `plan_date`: how
+    scheduled and sensor-started refreshes measure EEV "now"."""
+    return {"resources": {"settings": {"config": {"as_of": plan_date.isoformat()}}}}

@@ -7,16 +7,18 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
 
 from pipeline import plan_store, progress, warehouse
+from pipeline.backtest import BACKTEST_JOB
+from pipeline.definitions import RunPlaces, build_definitions
 from pipeline.mapping import MappingError, load_mapping
+from pipeline.resources import settings_object
 from pipeline.run_lock import WarehouseBusyError
-from pipeline.settings import load_settings
+from pipeline.settings import PlanSettings, load_settings
 from pipeline.usage_weeks import usage_weeks, week_range_tags
 
 QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
@@ -33,19 +35,12 @@ class PlanOutcome:
     db: Path
 
 
-def configure(
-    input_dir: str | Path, config: str | Path, db: str | Path, as_of: dt.date | None,
-    through: dt.date | None = None, mapping: str | Path | None = None,
-    effective_date: dt.date | None = None,
-) -> None:
-    """Point the code location's resources at these paths (read when definitions load)."""
-    os.environ["QUOTA_PLAN_INPUT"] = str(Path(input_dir).resolve())
-    os.environ["QUOTA_PLAN_MAPPING"] = str(Path(mapping).resolve()) if mapping else ""
-    os.environ["QUOTA_PLAN_CONFIG"] = str(Path(config).resolve())
-    os.environ["QUOTA_PLAN_DB"] = str(Path(db).resolve())
-    os.environ["QUOTA_PLAN_AS_OF"] = as_of.isoformat() if as_of else ""
-    os.environ["QUOTA_PLAN_TRACK_THROUGH"] = through.isoformat() if through else ""
-    os.environ["QUOTA_PLAN_EFFECTIVE_DATE"] = effective_date.isoformat() if effective_date else ""
+def run_definitions(input_dir: str | Path, settings: PlanSettings, db: str | Path,
+                    mapping: str | Path | None = None) -> dg.Definitions:
+    """The code location bound to one run: these places and these (already parsed) settings."""
+    places = RunPlaces(input_dir=str(Path(input_dir).resolve()), db=str(Path(db).resolve()),
+                       mapping=str(Path(mapping).resolve()) if mapping else "")
+    return build_definitions(settings, places, settings_object(settings))
 
 
 def _root_cause(error: dg.SerializableErrorInfo | None) -> str:
@@ -78,16 +73,12 @@ def _failure_message(result: dg.ExecuteInProcessResult) -> str:
 
 
 def _execute(
-    job_name: str, input_dir: str | Path, config: str | Path, db: str | Path,
-    as_of: dt.date | None, through: dt.date | None, mapping: str | Path | None,
-    instance: dg.DagsterInstance | None, effective_date: dt.date | None = None,
-    weeks: tuple[str, str] | None = None,
+    job_name: str, input_dir: str | Path, settings: PlanSettings, db: str | Path, mapping: str | Path | None,
+    instance: dg.DagsterInstance | None, weeks: tuple[str, str] | None = None, show_progress: bool = False,
 ) -> dg.ExecuteInProcessResult:
-    """Validate the settings, mapping and input folder, then run one job of the code location
-    in-process. A job with weekly usage partitions loads the weeks first..last (default: every
-    week, i.e. the whole usage file)."""
-    # fail fast on bad settings, before touching the warehouse
-    settings = load_settings(config, as_of=as_of, through=through, effective_date=effective_date)
+    """Check the mapping and input folder, then run one job of the code location in-process
+    with these settings. A job with weekly usage partitions loads the weeks first..last
+    (default: every week, i.e. the whole usage file)."""
     if not Path(input_dir).is_dir():
         raise PlanRunError(f"input folder not found: {input_dir}")
     if mapping:
@@ -95,26 +86,43 @@ def _execute(
             load_mapping(mapping)
         except MappingError as exc:
             raise PlanRunError(str(exc)) from exc
-    configure(input_dir, config, db, as_of, through, mapping, effective_date)
-    from pipeline.definitions import defs  # noqa: PLC0415  (resources read the environment on load)
-
-    job = defs().resolve_job_def(job_name)
-    progress.start(len(job.asset_layer.selected_asset_keys))
-    if instance is None:
-        instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
+    job = run_definitions(input_dir, settings, db, mapping).resolve_job_def(job_name)
     keys = usage_weeks(settings.operations.usage_start).get_partition_keys()
     weeks = weeks or (keys[0], keys[-1])
     if unknown := [w for w in weeks if w not in keys]:
         raise PlanRunError(f"not a usage week: {', '.join(unknown)} (weeks are the Mondays {keys[0]} .. {keys[-1]})")
+    run_config = QUIET_LOGS
+    if show_progress:
+        steps = len(job.asset_layer.selected_asset_keys)
+        run_config = {"loggers": {**QUIET_LOGS["loggers"], **progress.run_config(steps)["loggers"]}}
     return job.execute_in_process(
-        instance=instance, raise_on_error=False, run_config=QUIET_LOGS,
+        instance=instance or _default_instance(), raise_on_error=False, run_config=run_config,
         tags=week_range_tags(*weeks) if job.partitions_def else None,
     )
 
 
+def _default_instance() -> dg.DagsterInstance:
+    """The Dagster instance of DAGSTER_HOME when it is set (the run then shows in the UI's
+    history), else a throwaway one."""
+    try:
+        return dg.DagsterInstance.get()
+    except dg.DagsterError:
+        return dg.DagsterInstance.ephemeral()
+
+
+def plan_settings(
+    config: str | Path | PlanSettings, as_of: dt.date | None = None, through: dt.date | None = None,
+    effective_date: dt.date | None = None,
+) -> PlanSettings:
+    """The run's settings: parsed from the file `config` with the dates overridden, or as given."""
+    if isinstance(config, PlanSettings):
+        return config
+    return load_settings(config, as_of=as_of, through=through, effective_date=effective_date)
+
+
 def run_plan(
     input_dir: str | Path,
-    config: str | Path,
+    config: str | Path | PlanSettings,
     db: str | Path,
     as_of: dt.date | None = None,
     instance: dg.DagsterInstance | None = None,
@@ -122,13 +130,16 @@ def run_plan(
     job_name: str = "plan_job",
     effective_date: dt.date | None = None,
     weeks: tuple[str, str] | None = None,
+    show_progress: bool = False,
 ) -> PlanOutcome:
     """Materialize the whole plan (and its tracking), or another job of it such as the backtest;
     raise PlanRunError with one clear message on failure. `mapping`: a source mapping file
     (mappings/*.yaml) applied to the input first; `effective_date` makes it a mid-year rebalance
     (overrides territory.effective_date); `weeks`: the usage weeks first..last to load (default all).
-    The outcome's plan_id is the current plan afterwards."""
-    result = _execute(job_name, input_dir, config, db, as_of, None, mapping, instance, effective_date, weeks)
+    `config`: the settings file, or settings already parsed (then `as_of` and `effective_date` are
+    not applied). The outcome's plan_id is the current plan afterwards."""
+    settings = plan_settings(config, as_of=as_of, effective_date=effective_date)
+    result = _execute(job_name, input_dir, settings, db, mapping, instance, weeks, show_progress)
     if not result.success:
         message = _failure_message(result)
         with contextlib.suppress(WarehouseBusyError):  # held by another run: nothing can be noted now
@@ -142,15 +153,26 @@ def run_plan(
 
 def run_tracking(
     input_dir: str | Path,
-    config: str | Path,
+    config: str | Path | PlanSettings,
     db: str | Path,
     through: dt.date | None = None,
     instance: dg.DagsterInstance | None = None,
     mapping: str | Path | None = None,
+    show_progress: bool = False,
 ) -> str:
     """Re-ingest the inputs and track the current plan (tracking_job); returns the Dagster run id.
     On failure the previous tracking tables stay as they were."""
-    result = _execute("tracking_job", input_dir, config, db, None, through, mapping, instance)
+    settings = plan_settings(config, through=through)
+    result = _execute("tracking_job", input_dir, settings, db, mapping, instance, show_progress=show_progress)
     if not result.success:
         raise PlanRunError(_failure_message(result))
     return result.run_id
+
+
+def run_backtest(
+    input_dir: str | Path, config: str | Path, db: str | Path, as_of: dt.date,
+    instance: dg.DagsterInstance | None = None, show_progress: bool = False,
+) -> PlanOutcome:
+    """Plan as of ``as_of`` into ``db`` and compare with what was won afterwards (backtest_job)."""
+    return run_plan(input_dir, config, db, as_of=as_of, instance=instance, job_name=BACKTEST_JOB,
+                    show_progress=show_progress)

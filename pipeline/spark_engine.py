@@ -23,7 +23,8 @@ from sqlglot import exp
 from pipeline.contract import SQL_TYPES, TABLES
 from pipeline.ingest import InputContractError, Violation, check_rules, date_window, staging_plan
 from pipeline.settings import SparkSettings
-from pipeline.spark_sql import inline_params, spark_sql, tables_read, to_spark, view_name
+from pipeline.spark_sql import inline_params, spark_sql, to_spark, view_name
+from pipeline.sql_graph import tables_read
 from pipeline.warehouse import sql_text
 
 if TYPE_CHECKING:

@@ -24,6 +24,7 @@ from typing import Any
 import sqlglot
 from sqlglot import exp
 
+from pipeline.sql_graph import PARAMETER
 from pipeline.warehouse import SCHEMAS, sql_text
 
 # the transforms that run on Spark with `engine.name: spark`, in dependency order: the usage
@@ -32,7 +33,6 @@ SPARK_TRANSFORMS = (
     "account_state", "holdings", "usage_features", "peer_benchmarks", "whitespace_items", "item_features",
 )
 
-PARAMETER = re.compile(r"\$([A-Za-z_]\w*)")
 # one fmt replacement field as the transforms use them: {}, {:,}, {:.2f}, {:,.0f}
 FMT_FIELD = re.compile(r"\{(?::(,)?(?:\.(\d+)f)?)?\}")
 
@@ -44,12 +44,6 @@ class TranspileError(ValueError):
 def view_name(schema: str, table: str) -> str:
     """The Spark view standing for warehouse table `<schema>.<table>`."""
     return f"{schema}_{table}"
-
-
-def tables_read(name: str) -> list[tuple[str, str]]:
-    """The warehouse tables (schema, table) transform `name` reads, sorted."""
-    tree = sqlglot.parse_one(inline_params(sql_text(name), None), read="duckdb")
-    return sorted({(t.db, t.name) for t in tree.find_all(exp.Table) if t.db in SCHEMAS})
 
 
 def spark_sql(name: str, params: Mapping[str, Any]) -> str:

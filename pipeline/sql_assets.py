@@ -1,7 +1,7 @@
 """Thin Dagster wiring shared by the asset modules.
 
 `sql_asset` turns `sql/<name>.sql` into an asset that builds table `work.<name>` (or another
-schema's); its
+schema's); its deps are the writers of the tables its SQL reads (`pipeline.sql_graph`) and its
 description is the SQL file's header comment (grain, key, units), so the UI shows what the
 table means. `table_result` reports row counts, timing and a preview of any table.
 """
@@ -14,10 +14,11 @@ from typing import Any
 import dagster as dg
 import duckdb
 
-from pipeline import progress
-from pipeline.resources import PlanConfig, PlanInputs, SqlEngine, Warehouse
+from pipeline.progress import log_step
+from pipeline.resources import PlanInputs, SqlEngine, Warehouse
 from pipeline.settings import PlanSettings
 from pipeline.spark_sql import SPARK_TRANSFORMS
+from pipeline.sql_graph import sql_deps
 from pipeline.warehouse import sql_text, table_rows
 
 PREVIEW_ROWS = 5
@@ -62,8 +63,7 @@ def table_result(
     rows = table_rows(con, table)
     seconds = time.perf_counter() - started
     step = asset_key or context.asset_key.to_user_string()  # the asset's name, as the UI shows it
-    context.log.info(f"{table}: {rows:,} rows in {seconds:.2f}s")
-    progress.step(step, f"{rows:,} {table}", seconds)
+    log_step(context, step, f"{rows:,} {table}", seconds)
     return dg.MaterializeResult(
         asset_key=asset_key,
         metadata={
@@ -82,22 +82,23 @@ def _default_params(settings: PlanSettings, con: duckdb.DuckDBPyConnection) -> d
 
 def sql_asset(
     name: str,
-    deps: Sequence[str],
     group: str,
     params: ParamsFn = _default_params,
     schema: str = "work",
+    params_read: Sequence[str] = (),
 ) -> dg.AssetsDefinition:
-    """An asset that runs sql/<name>.sql into <schema>.<name> with the plan's bound parameters."""
+    """An asset that runs sql/<name>.sql into <schema>.<name> with the plan's bound parameters.
+    Its deps are read off the SQL; `params_read`: assets the `params` function reads too."""
 
     kinds = {"duckdb", "spark"} if name in SPARK_TRANSFORMS else {"duckdb"}  # the engines it may run on
+    deps = sorted({*sql_deps(name), *params_read})
 
-    @dg.asset(name=name, deps=list(deps), group_name=group, description=sql_description(name), kinds=kinds)
+    @dg.asset(name=name, deps=deps, group_name=group, description=sql_description(name), kinds=kinds)
     def _asset(
-        context: dg.AssetExecutionContext, warehouse: Warehouse, plan_config: PlanConfig, plan_inputs: PlanInputs,
-        sql_engine: SqlEngine,
+        context: dg.AssetExecutionContext, warehouse: Warehouse, settings: dg.ResourceParam[PlanSettings],
+        plan_inputs: PlanInputs, sql_engine: SqlEngine,
     ) -> dg.MaterializeResult:
         started = time.perf_counter()
-        settings = plan_config.load()
         with warehouse.connect() as con:
             sql_engine.build(con, name, params(settings, con), settings, plan_inputs.contract_folder(warehouse),
                              schema=schema)

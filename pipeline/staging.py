@@ -1,22 +1,14 @@
 """Staged tables as plain functions: the Dagster assets, the tests and the benchmarks build
-the segment bands and the point-in-time state through the same code."""
+the segment bands and the training sample's parameters through the same code."""
 
 from __future__ import annotations
-
-from collections.abc import Sequence
 
 import duckdb
 import polars as pl
 
 from pipeline.settings import PlanSettings
-from pipeline.warehouse import build_table
 
 HASH_VALUES = 16**8  # values of the 8 hex digits the training sample compares
-
-# SQL transforms from the raw tables to the whitespace items, in dependency order
-WHITESPACE_STEPS = (
-    "snapshot_dates", "account_state", "holdings", "usage_features", "peer_benchmarks", "whitespace_items",
-)
 
 
 def write_segment_bands(con: duckdb.DuckDBPyConnection, settings: PlanSettings) -> None:
@@ -36,9 +28,3 @@ def account_state_params(settings: PlanSettings, con: duckdb.DuckDBPyConnection)
     kept = int(share * HASH_VALUES)
     return {**settings.sql_params(), "train_sample_cutoff": f"{kept - 1:08x}" if kept else ""}
 
-
-def build_steps(con: duckdb.DuckDBPyConnection, settings: PlanSettings, steps: Sequence[str]) -> None:
-    """Build `work.<step>` for each step, in the order given, with the plan's parameters."""
-    for step in steps:
-        params = account_state_params(settings, con) if step == "account_state" else settings.sql_params()
-        build_table(con, step, params)

@@ -10,6 +10,7 @@ the data (plan_start when there is none), kept inside the plan year.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import duckdb
@@ -17,13 +18,7 @@ import polars as pl
 
 from pipeline.plan_store import current_plan_id
 from pipeline.settings import PlanSettings
-from pipeline.warehouse import build_table, transaction
-
-# tracking tables, in build order; published to main.<table> together
-TRACKING_TABLES = (
-    "quota_phasing", "expansion_deals", "expansion_credits", "csm_source_bonus", "attainment", "pipeline_coverage",
-)
-
+from pipeline.warehouse import transaction
 
 class TrackingError(RuntimeError):
     """Tracking cannot run: there is no current plan to track."""
@@ -86,20 +81,15 @@ def tracking_params(settings: PlanSettings, period: TrackingPeriod) -> dict[str,
     }
 
 
-def build_tracking(con: duckdb.DuckDBPyConnection, settings: PlanSettings, period: TrackingPeriod) -> None:
-    """Every tracking table into work.* (the same SQL the assets run), for tests and scripts."""
-    register_rules(con, settings)
-    for table in TRACKING_TABLES:
-        build_table(con, table, tracking_params(settings, period))
-
-
-def publish_tracking(con: duckdb.DuckDBPyConnection, period: TrackingPeriod, dagster_run_id: str) -> None:
+def publish_tracking(
+    con: duckdb.DuckDBPyConnection, period: TrackingPeriod, dagster_run_id: str, tables: Sequence[str]
+) -> None:
     """Replace main.<table> for every tracking table and log the run, in one transaction.
 
     Tracking tables are not plan versions: each tracking run replaces them (the plan it was
     measured against and the date are in main.tracking_runs)."""
     with transaction(con):
-        for table in TRACKING_TABLES:
+        for table in tables:
             con.execute(f"CREATE OR REPLACE TABLE main.{table} AS SELECT * FROM work.{table}")
         con.execute(
             "CREATE TABLE IF NOT EXISTS main.tracking_runs (plan_id VARCHAR, plan_start DATE, plan_end DATE, "

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import dagster as dg
-from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from pipeline import warehouse
 from pipeline.ingest import file_usage_fingerprints, stored_usage_fingerprints
@@ -22,6 +21,8 @@ if TYPE_CHECKING:
     from pipeline.resources import PlanInputs
 
 USAGE_ASSET = dg.AssetKey("raw_usage")
+# the run tags by which Dagster runs one step over a range of partitions (a single-run backfill)
+PARTITION_RANGE_TAGS = ("dagster/asset_partition_range_start", "dagster/asset_partition_range_end")
 MONDAY = 1  # day_offset of WeeklyPartitionsDefinition (0 = Sunday)
 
 
@@ -31,7 +32,8 @@ def usage_weeks(start: dt.date) -> dg.WeeklyPartitionsDefinition:
 
 def week_range_tags(first: str, last: str) -> dict[str, str]:
     """Run tags that make one run load the weeks first..last (inclusive)."""
-    return {ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last}
+    start, end = PARTITION_RANGE_TAGS
+    return {start: first, end: last}
 
 
 def new_weeks(instance: dg.DagsterInstance, weeks: dg.WeeklyPartitionsDefinition) -> tuple[str, str]:

@@ -1,13 +1,41 @@
-"""A real DuckDB file with the staged tables built by the real SQL, for tests with known answers."""
+"""A real DuckDB file with the staged tables built by the real SQL, for tests with known answers.
+
+The transforms are built in the order the asset graph gives (pipeline.sql_graph), with the
+parameters the assets bind."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
+import duckdb
+
 from pipeline import warehouse
+from pipeline.defs.tracking import TRACKING_TABLES
 from pipeline.ingest import ingest_inputs
 from pipeline.settings import PlanSettings
-from pipeline.staging import WHITESPACE_STEPS, build_steps, write_segment_bands
+from pipeline.sql_graph import in_dependency_order, sql_deps
+from pipeline.staging import account_state_params, write_segment_bands
+from pipeline.tracking import TrackingPeriod, register_rules, tracking_params
+from pipeline.warehouse import SQL_DIR, build_table
+
+
+def transforms_upstream(name: str) -> list[str]:
+    """The `sql/` transforms `name` needs (itself included), in dependency order."""
+    needed, todo = set(), [name]
+    while todo:
+        step = todo.pop()
+        if step not in needed and (SQL_DIR / f"{step}.sql").exists():
+            needed.add(step)
+            todo.extend(sql_deps(step))
+    return in_dependency_order(needed)
+
+
+def build_steps(con: duckdb.DuckDBPyConnection, settings: PlanSettings, steps: Iterable[str]) -> None:
+    """Build `work.<step>` for each step, in dependency order, with the plan's parameters."""
+    for step in in_dependency_order(steps):
+        params = account_state_params(settings, con) if step == "account_state" else settings.sql_params()
+        build_table(con, step, params)
 
 
 def build_whitespace(input_dir: Path, db: Path, settings: PlanSettings) -> Path:
@@ -16,5 +44,12 @@ def build_whitespace(input_dir: Path, db: Path, settings: PlanSettings) -> Path:
     with warehouse.connect(db) as con:
         ingest_inputs(con, input_dir)
         write_segment_bands(con, settings)
-        build_steps(con, settings, WHITESPACE_STEPS)
+        build_steps(con, settings, transforms_upstream("whitespace_items"))
     return db
+
+
+def build_tracking(con: duckdb.DuckDBPyConnection, settings: PlanSettings, period: TrackingPeriod) -> None:
+    """Every tracking table into work.* (the SQL and parameters the tracking assets use)."""
+    register_rules(con, settings)
+    for table in in_dependency_order(TRACKING_TABLES):
+        build_table(con, table, tracking_params(settings, period))

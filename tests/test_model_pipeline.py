@@ -15,8 +15,8 @@ import polars as pl
 import pytest
 
 from pipeline import warehouse
-from pipeline.backtest import BacktestError, backtest_params, backtest_report, run_backtest
-from pipeline.runner import PlanOutcome, PlanRunError, configure, run_plan
+from pipeline.backtest import BacktestError, backtest_params, backtest_report
+from pipeline.runner import PlanOutcome, PlanRunError, run_backtest, run_definitions, run_plan
 from pipeline.settings import DEFAULT_CONFIG, load_settings
 from pipeline.usage_weeks import usage_weeks, week_range_tags
 from tests.builders import PRODUCTS, REPS, account_with_acv, subscription, write_inputs
@@ -39,13 +39,11 @@ def _frame(db: Path, sql: str) -> pl.DataFrame:
 
 def _build_item_features(input_dir: Path, db: Path) -> None:
     """Materialize item_features and everything upstream of it (a real Dagster run)."""
-    configure(input_dir, DEFAULT_CONFIG, db, None)
-    from pipeline.definitions import defs  # noqa: PLC0415
-
-    loaded = defs()
+    settings = load_settings(DEFAULT_CONFIG)
+    loaded = run_definitions(input_dir, settings, db)
     selection = dg.AssetSelection.assets("item_features").upstream().required_multi_asset_neighbors()
     keys = selection.resolve(loaded.resolve_asset_graph())
-    weeks = usage_weeks(load_settings(DEFAULT_CONFIG).operations.usage_start).get_partition_keys()
+    weeks = usage_weeks(settings.operations.usage_start).get_partition_keys()
     result = loaded.resolve_job_def("plan_job").execute_in_process(
         instance=dg.DagsterInstance.ephemeral(), asset_selection=list(keys), tags=week_range_tags(weeks[0], weeks[-1])
     )

@@ -30,18 +30,17 @@ def _keys(job: dg.JobDefinition) -> set[str]:
 
 
 def test_definitions_carry_the_jobs_schedule_and_sensor(tmp_path: Path):
-    from pipeline.definitions import defs
-    from pipeline.runner import configure
+    from pipeline.definitions import RunPlaces, file_definitions
 
-    configure(edge_inputs(tmp_path / "in"), DEFAULT_CONFIG, tmp_path / "new.duckdb", None)  # nothing loaded
-    loaded = defs()
+    places = RunPlaces(input_dir=str(edge_inputs(tmp_path / "in")), db=str(tmp_path / "new.duckdb"))  # nothing loaded
+    loaded = file_definitions(places, DEFAULT_CONFIG)
     plan, refresh, rebalance = (loaded.resolve_job_def(n) for n in ("plan_job", "refresh_job", "rebalance_job"))
     assert {"raw_accounts", "close_probability_model", "territories", "quotas", "plan_version"} <= _keys(plan)
     assert "eev_drift" not in _keys(plan)
     # the refresh recomputes EEV and drift but never writes territories, quotas or a plan version
     assert {"raw_usage", "item_features", "item_scores", "account_eev", "eev_drift"} <= _keys(refresh)
     assert not {"rep_plan", "territories", "quotas", "plan_version", "close_probability_model"} & _keys(refresh)
-    assert _keys(rebalance) == {"rep_plan", "territories", "quotas", "plan_version"}
+    assert _keys(rebalance) == {"rep_plan", "territories", "territory_methods", "quotas", "plan_version"}
     schedule = loaded.resolve_schedule_def("weekly_refresh")
     assert schedule.cron_schedule == load_settings().operations.refresh_cron
     assert schedule.job_name == "refresh_job"
@@ -57,11 +56,11 @@ def test_definitions_carry_the_jobs_schedule_and_sensor(tmp_path: Path):
 
 
 def test_sensor_starts_one_run_per_change(tmp_path: Path):
-    from pipeline.definitions import defs
+    from pipeline.definitions import RunPlaces, file_definitions
     from pipeline.resources import PlanInputs
 
     folder = edge_inputs(tmp_path / "in")
-    sensor = defs().resolve_sensor_def("input_folder_sensor")
+    sensor = file_definitions(RunPlaces(input_dir=str(folder)), DEFAULT_CONFIG).resolve_sensor_def("input_folder_sensor")
     instance = dg.DagsterInstance.ephemeral()
 
     def tick(cursor: str | None) -> tuple[list[dg.RunRequest], str | None]:
@@ -124,25 +123,24 @@ def test_refresh_reports_drift_and_never_changes_the_plan(tiny_plan: PlanOutcome
 
 def test_scheduled_and_sensor_refreshes_measure_eev_as_of_their_day(sample_plan: PlanOutcome, sample_inputs: Path,
                                                                     tmp_path: Path):
-    from pipeline.definitions import defs
+    from pipeline.definitions import RunPlaces, file_definitions
     from pipeline.resources import PlanInputs
-    from pipeline.runner import QUIET_LOGS, configure
+    from pipeline.runner import QUIET_LOGS
 
     db, folder = tmp_path / "plan.duckdb", edge_inputs(tmp_path / "in")
     shutil.copy(sample_plan.db, db)
     shutil.copytree(warehouse.artifact_dir(sample_plan.db), warehouse.artifact_dir(db))  # the plan's model
-    configure(sample_inputs, DEFAULT_CONFIG, db, None)
-    loaded, settings_as_of = defs(), load_settings().as_of
+    loaded = file_definitions(RunPlaces(input_dir=str(sample_inputs), db=str(db)), DEFAULT_CONFIG)
+    settings_as_of = load_settings().as_of
 
     def plan_config(request: dg.RunRequest) -> dict:
-        return request.run_config["resources"]["plan_config"]["config"]
+        return request.run_config["resources"]["settings"]["config"]
 
     with dg.instance_for_test() as instance:  # schedule contexts need a persistent instance
         tick = dt.datetime(2026, 9, 7, 6, tzinfo=dt.UTC)
         scheduled = loaded.resolve_schedule_def("weekly_refresh")(
             dg.build_schedule_context(instance=instance, scheduled_execution_time=tick))
-        assert plan_config(scheduled) == {"settings_path": str(DEFAULT_CONFIG.resolve()), "as_of": "2026-09-07",
-                                          "track_through": "", "effective_date": ""}
+        assert plan_config(scheduled) == {"as_of": "2026-09-07"}
         sensor = loaded.resolve_sensor_def("input_folder_sensor")
         resources = {"plan_inputs": PlanInputs(path=str(folder))}
         cursor = sensor.evaluate_tick(dg.build_sensor_context(instance=instance, resources=resources)).cursor

@@ -4,7 +4,6 @@ plan intact and readable, and the next run succeeds."""
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
 import subprocess
@@ -16,13 +15,11 @@ import dagster as dg
 import pytest
 
 from pipeline import warehouse
-from pipeline.plan_store import PAUSE_ENV
 from pipeline.run_lock import WarehouseBusyError
 from pipeline.runner import PlanRunError, run_plan
 from pipeline.settings import DEFAULT_CONFIG
 from tests.builders import edge_inputs, settings_with
 
-QUOTA_PLAN = Path(sys.executable).with_name("quota-plan")
 LOCK_WAIT = 1.0
 
 
@@ -32,11 +29,27 @@ def _snapshot(db: Path) -> dict[str, list[tuple]]:
                 for t in ("quotas", "territories", "account_eev", "whitespace_items")}
 
 
+# `quota-plan` whose publish pauses after writing the last plan table, before COMMIT, so the
+# test can kill the process inside the transaction (the pause lives here, not in the product)
+PAUSED_RUN = """
+import sys, time
+from pipeline import plan_store
+from pipeline.cli import main
+append, last = plan_store._append_version, list(plan_store.PLAN_TABLES)[-1]
+def append_then_pause(con, table, source, plan_id):
+    append(con, table, source, plan_id)
+    if table == last:
+        print("pausing inside the publish of " + plan_id, file=sys.stderr, flush=True)
+        time.sleep(60)
+plan_store._append_version = append_then_pause
+sys.exit(main(sys.argv[1:]))
+"""
+
+
 def _start_paused_run(folder: Path, db: Path) -> subprocess.Popen[str]:
     """A real `quota-plan run` that stops inside the publish transaction (after writing the plan rows)."""
-    env = {**os.environ, PAUSE_ENV: "60"}
-    proc = subprocess.Popen([str(QUOTA_PLAN), "run", "--input", str(folder), "--db", str(db)],
-                            env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    proc = subprocess.Popen([sys.executable, "-c", PAUSED_RUN, "run", "--input", str(folder), "--db", str(db)],
+                            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
     assert proc.stderr is not None
     for line in proc.stderr:
         if line.startswith("pausing"):

@@ -21,8 +21,10 @@ from pipeline.ingest import InputContractError, ingest_inputs, ingest_usage_wind
 from pipeline.runner import PlanRunError, run_plan
 from pipeline.settings import DEFAULT_CONFIG, load_settings
 from pipeline.spark_engine import SparkEngine
-from pipeline.spark_sql import SPARK_TRANSFORMS, TranspileError, spark_sql, tables_read, to_spark
-from pipeline.staging import account_state_params, build_steps, write_segment_bands
+from pipeline.spark_sql import SPARK_TRANSFORMS, TranspileError, spark_sql, to_spark
+from pipeline.sql_graph import tables_read
+from pipeline.staging import account_state_params, write_segment_bands
+from tests.staged import build_steps
 from pipeline.usage_weeks import changed_weeks, usage_weeks
 from tests.builders import edge_inputs, export_plan_tables, settings_with
 

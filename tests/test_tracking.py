@@ -18,7 +18,8 @@ from pipeline.cli import main
 from pipeline.ingest import ingest_inputs
 from pipeline.runner import PlanOutcome
 from pipeline.settings import PlanSettings, SettingsError, load_settings
-from pipeline.tracking import TrackingPeriod, build_tracking, plan_year_end
+from pipeline.tracking import TrackingPeriod, plan_year_end
+from tests.staged import build_tracking
 from tests.builders import PRODUCTS, REPS, account_with_acv, deal, subscription, write_inputs
 
 PLAN_START = dt.date(2026, 1, 1)

@@ -133,7 +133,7 @@ def test_each_load_stores_its_weeks_fingerprints_and_a_restated_old_week_is_foun
 
 def test_refresh_reloads_from_the_earliest_restated_week(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
     from pipeline.cli import main
-    from pipeline.definitions import defs
+    from pipeline.definitions import RunPlaces, file_definitions
 
     folder = edge_inputs(tmp_path / "in")
     days = ("2025-11-03", "2025-11-10", "2025-11-17", "2025-11-24")
@@ -153,7 +153,8 @@ def test_refresh_reloads_from_the_earliest_restated_week(tmp_path: Path, capsys:
     write_inputs(folder, {"usage": restated})
     assert changed_weeks(weeks, folder, db) == ("2025-11-10", last)
     with dg.instance_for_test() as instance:  # the schedule finds the same weeks
-        request = defs().resolve_schedule_def("weekly_refresh")(dg.build_schedule_context(
+        loaded = file_definitions(RunPlaces(input_dir=str(folder), db=str(db)), DEFAULT_CONFIG)
+        request = loaded.resolve_schedule_def("weekly_refresh")(dg.build_schedule_context(
             instance=instance, scheduled_execution_time=dt.datetime(2026, 3, 2, tzinfo=dt.UTC)))
     assert request.tags == week_range_tags("2025-11-10", last)
 

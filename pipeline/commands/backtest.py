@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
@@ -35,12 +34,12 @@ def add_parser(verbs: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> None:
     from pipeline import warehouse  # noqa: PLC0415
-    from pipeline.backtest import backtest_chart_path, backtest_report, run_backtest  # noqa: PLC0415
+    from pipeline.backtest import backtest_chart_path, backtest_report  # noqa: PLC0415
+    from pipeline.runner import run_backtest  # noqa: PLC0415
 
     print(f"Backtest: planning as of {args.as_of} from {args.input} into {args.db}", file=sys.stderr)
-    os.environ["QUOTA_PLAN_PROGRESS"] = "1"
     started = time.perf_counter()
-    outcome = run_backtest(args.input, args.config, args.db, args.as_of)
+    outcome = run_backtest(args.input, args.config, args.db, args.as_of, show_progress=True)
     print(f"Backtest plan {outcome.plan_id} and comparison done in {time.perf_counter() - started:.1f}s\n",
           file=sys.stderr)
     with warehouse.connect(args.db, read_only=True) as con:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 
@@ -33,16 +32,16 @@ def run(args: argparse.Namespace) -> None:
     from pipeline.summary import drift_summary  # noqa: PLC0415
     from pipeline.usage_weeks import changed_weeks, usage_weeks  # noqa: PLC0415
 
+    settings = load_settings(args.config, as_of=args.as_of)
     if args.weeks:
         weeks = (args.weeks[0].isoformat(), args.weeks[1].isoformat())
     else:
-        all_weeks = usage_weeks(load_settings(args.config).operations.usage_start)
+        all_weeks = usage_weeks(settings.operations.usage_start)
         last = all_weeks.get_last_partition_key()
         weeks = changed_weeks(all_weeks, args.input, args.db) if not args.mapping else (last, last)
-    os.environ["QUOTA_PLAN_PROGRESS"] = "1"
     started = time.perf_counter()
-    run_plan(args.input, args.config, args.db, as_of=args.as_of, job_name="refresh_job", weeks=weeks,
-             mapping=args.mapping)
+    run_plan(args.input, settings, args.db, job_name="refresh_job", weeks=weeks, mapping=args.mapping,
+             show_progress=True)
     print(f"Refreshed usage weeks {weeks[0]} .. {weeks[1]} in {time.perf_counter() - started:.1f}s\n", file=sys.stderr)
     with warehouse.connect(args.db, read_only=True) as con:
         print(drift_summary(con))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 
@@ -29,19 +28,17 @@ def add_parser(verbs: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> None:
     from pipeline import warehouse  # noqa: PLC0415
     from pipeline.exports import describe_exports  # noqa: PLC0415
-    from pipeline.resources import resources_from_env  # noqa: PLC0415
+    from pipeline.resources import ExportFolder  # noqa: PLC0415
     from pipeline.runner import run_plan  # noqa: PLC0415
     from pipeline.summary import plan_summary  # noqa: PLC0415
 
     settings = load_settings(args.config, as_of=args.as_of, effective_date=args.effective_date)
     engine = f"Spark ({settings.engine.spark.master})" if settings.engine.name == "spark" else "DuckDB"
     print(f"Planning as of {settings.as_of} from {args.input} into {args.db} on {engine}", file=sys.stderr)
-    os.environ["QUOTA_PLAN_PROGRESS"] = "1"
     started = time.perf_counter()
-    outcome = run_plan(args.input, args.config, args.db, as_of=args.as_of, mapping=args.mapping,
-                       effective_date=args.effective_date)
+    outcome = run_plan(args.input, settings, args.db, mapping=args.mapping, show_progress=True)
     print(f"Plan {outcome.plan_id} written (current) in {time.perf_counter() - started:.1f}s\n", file=sys.stderr)
     with warehouse.connect(args.db, read_only=True) as con:
         print(plan_summary(con, settings, args.db))
-    folder = resources_from_env()["export_folder"].for_plan(args.db, outcome.plan_id)
+    folder = ExportFolder().for_plan(args.db, outcome.plan_id)
     print("\n".join(describe_exports(folder, outcome.plan_id)))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 
@@ -33,9 +32,8 @@ def run(args: argparse.Namespace) -> None:
     settings = load_settings(args.config, through=args.through)
     if not args.db.is_file():
         raise FileNotFoundError(f"no DuckDB file at {args.db}: run the plan first")
-    os.environ["QUOTA_PLAN_PROGRESS"] = "1"
     started = time.perf_counter()
-    run_tracking(args.input, args.config, args.db, through=args.through, mapping=args.mapping)
+    run_tracking(args.input, settings, args.db, mapping=args.mapping, show_progress=True)
     print(f"Tracking done in {time.perf_counter() - started:.1f}s\n", file=sys.stderr)
     with warehouse.connect(args.db, read_only=True) as con:
         print("\n".join(tracking_summary(con, settings)))

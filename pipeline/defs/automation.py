@@ -10,17 +10,17 @@ import datetime as dt
 import dagster as dg
 
 from pipeline.input_watch import changed_files, folder_state, run_key
-from pipeline.resources import PlanInputs, resources_from_env
-from pipeline.usage_weeks import refresh_weeks, usage_weeks, week_range_tags
+from pipeline.resources import PlanInputs, settings_run_config
+from pipeline.settings import PlanSettings
+from pipeline.usage_weeks import refresh_weeks, week_range_tags
 
 
-@dg.definitions
-def automation() -> dg.Definitions:
-    resources = resources_from_env()
-    plan_config, db = resources["plan_config"], resources["warehouse"].path
-    settings = plan_config.load()
+def plan_automation(
+    settings: PlanSettings, weeks: dg.WeeklyPartitionsDefinition, inputs: PlanInputs, db: str
+) -> tuple[list[dg.ScheduleDefinition], list[dg.SensorDefinition]]:
+    """The schedules and the sensor, as the settings time them, for the input folder `inputs`
+    and the DuckDB file `db`."""
     ops = settings.operations
-    weeks = usage_weeks(ops.usage_start)
     tracking_schedule = dg.ScheduleDefinition(
         name="tracking_schedule", job_name="tracking_job", cron_schedule=settings.tracking.schedule,
         execution_timezone=ops.timezone,
@@ -31,9 +31,8 @@ def automation() -> dg.Definitions:
     def weekly_refresh(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
         """The weekly refresh: the changed usage weeks, EEV as of the tick's date and drift against the
         published plan."""
-        return dg.RunRequest(run_config=plan_config.run_config_as_of(context.scheduled_execution_time.date()),
-                             tags=week_range_tags(*refresh_weeks(context.instance, weeks, resources["plan_inputs"],
-                                                                 db)))
+        return dg.RunRequest(run_config=settings_run_config(context.scheduled_execution_time.date()),
+                             tags=week_range_tags(*refresh_weeks(context.instance, weeks, inputs, db)))
 
     @dg.sensor(job_name="refresh_job", minimum_interval_seconds=ops.sensor_interval_seconds,
                default_status=dg.DefaultSensorStatus.RUNNING)
@@ -54,9 +53,9 @@ def automation() -> dg.Definitions:
         changed = changed_files(previous, state)
         return dg.RunRequest(
             run_key=run_key(state),
-            run_config=plan_config.run_config_as_of(dt.datetime.now(dt.UTC).date()),
+            run_config=settings_run_config(dt.datetime.now(dt.UTC).date()),
             tags={**week_range_tags(*refresh_weeks(context.instance, weeks, plan_inputs, db)),
                   "quota_plan/changed_files": ", ".join(changed)[:200]},
         )
 
-    return dg.Definitions(schedules=[weekly_refresh, tracking_schedule], sensors=[input_folder_sensor])
+    return [weekly_refresh, tracking_schedule], [input_folder_sensor]

@@ -8,28 +8,25 @@ import polars as pl
 
 from pipeline.backtest import BACKTEST_GROUP, backtest_chart_path, backtest_params
 from pipeline.charts import backtest_chart, markdown_image
-from pipeline.resources import PlanConfig, Warehouse
+from pipeline.resources import Warehouse
+from pipeline.settings import PlanSettings
 from pipeline.sql_assets import markdown_preview, sql_asset, table_result
 
 
-backtest_results = sql_asset(
-    "backtest_results",
-    deps=["plan_version", "quotas", "territories", "account_eev", "raw_opportunities"],
-    group=BACKTEST_GROUP,
-    params=backtest_params,
-    schema="main",
-)
-backtest_summary = sql_asset("backtest_summary", deps=["backtest_results"], group=BACKTEST_GROUP, schema="main")
+# backtest_params reads the latest input dates (raw tables) and the plan's as-of (plan_version)
+backtest_results = sql_asset("backtest_results", group=BACKTEST_GROUP, params=backtest_params, schema="main",
+                             params_read=("plan_version", "raw_subscriptions"))
+backtest_summary = sql_asset("backtest_summary", group=BACKTEST_GROUP, schema="main")
 
 
 @dg.asset(group_name=BACKTEST_GROUP, deps=["backtest_summary"], kinds={"matplotlib"})
 def backtest_report(
-    context: dg.AssetExecutionContext, warehouse: Warehouse, plan_config: PlanConfig
+    context: dg.AssetExecutionContext, warehouse: Warehouse, settings: dg.ResourceParam[PlanSettings]
 ) -> dg.MaterializeResult:
     """Chart of every rep's attainment under each quota scheme, saved beside the DuckDB file as
     artifacts/backtest_<as_of>.png, with the summary table in the metadata."""
     started = time.perf_counter()
-    as_of = plan_config.load().as_of
+    as_of = settings.as_of
     with warehouse.connect() as con:
         reps = con.sql("SELECT scheme, attainment FROM main.backtest_results ORDER BY scheme_order, rep_id").pl()
         chart = backtest_chart(

@@ -10,7 +10,8 @@ import re
 
 import dagster as dg
 
-from pipeline.resources import PlanConfig, Warehouse
+from pipeline.resources import Warehouse
+from pipeline.settings import PlanSettings
 
 # asset -> (check name, what it guarantees, SQL returning the keys of rows that break it)
 IDENTITIES: list[tuple[str, str, str, str]] = [
@@ -88,8 +89,7 @@ def _rule_check(asset: str, name: str, description: str, sql: str, blocking: boo
     """A check that passes when `sql` returns no keys; a non-blocking one only warns."""
 
     @dg.asset_check(asset=asset, name=name, description=description, blocking=blocking)
-    def _check(warehouse: Warehouse, plan_config: PlanConfig) -> dg.AssetCheckResult:
-        settings = plan_config.load()
+    def _check(warehouse: Warehouse, settings: dg.ResourceParam[PlanSettings]) -> dg.AssetCheckResult:
         known = {**settings.sql_params(), "half_rounding": settings.quota_rounding / 2}
         params = {k: v for k, v in known.items() if re.search(rf"\${k}\b", sql)}
         with warehouse.connect() as con:
@@ -111,7 +111,7 @@ def _rule_check(asset: str, name: str, description: str, sql: str, blocking: boo
     "allow a base-rate plan: model.allow_base_rate_plan)",
     blocking=True,
 )
-def beats_base_rate(warehouse: Warehouse, plan_config: PlanConfig) -> dg.AssetCheckResult:
+def beats_base_rate(warehouse: Warehouse, settings: dg.ResourceParam[PlanSettings]) -> dg.AssetCheckResult:
     """Blocking: a fitted model that does not beat the base rate on the holdout stops the plan,
     unless the settings knowingly allow a plan on base rates."""
     with warehouse.connect() as con:
@@ -131,7 +131,7 @@ def beats_base_rate(warehouse: Warehouse, plan_config: PlanConfig) -> dg.AssetCh
         )
     gain = None if base_loss is None or model_loss is None else 1 - model_loss / base_loss
     beats = chosen != "base_rate" and gain is not None and gain > 0
-    allowed = not beats and plan_config.load().model.allow_base_rate_plan
+    allowed = not beats and settings.model.allow_base_rate_plan
     metadata = {"chosen": chosen, "holdout_log_loss": model_loss, "base_rate_log_loss": base_loss,
                 "log_loss_gain": gain}
     if allowed:
@@ -147,9 +147,4 @@ def beats_base_rate(warehouse: Warehouse, plan_config: PlanConfig) -> dg.AssetCh
     )
 
 
-@dg.definitions
-def checks() -> dg.Definitions:
-    return dg.Definitions(
-        asset_checks=[*(_rule_check(*spec) for spec in IDENTITIES), _rule_check(*BALANCE, blocking=False),
-                      beats_base_rate]
-    )
+PLAN_CHECKS = [*(_rule_check(*spec) for spec in IDENTITIES), _rule_check(*BALANCE, blocking=False), beats_base_rate]

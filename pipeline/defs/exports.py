@@ -6,9 +6,9 @@ import time
 
 import dagster as dg
 
-from pipeline import progress
 from pipeline.exports import export_plan
 from pipeline.plan_store import current_plan_id
+from pipeline.progress import log_step
 from pipeline.resources import ExportFolder, Warehouse
 
 
@@ -28,7 +28,7 @@ def plan_exports(context: dg.AssetExecutionContext, warehouse: Warehouse,
         result = export_plan(con, export_folder.for_plan(warehouse.path, plan_id), plan_id, warehouse.artifact_dir)
     seconds = time.perf_counter() - started
     context.log.info("\n".join(result.where()))
-    progress.step("plan_exports", f"{len(result.sheets)} sheets, {len(result.letters)} letters in {result.folder}", seconds)
+    log_step(context, "plan_exports", f"{len(result.sheets)} sheets, {len(result.letters)} letters in {result.folder}", seconds)
     charts = {}
     for key, path in result.charts.items():
         charts[f"chart_{key}"] = _chart_markdown(key, path.read_bytes())

@@ -16,9 +16,11 @@ from pipeline.data_quality import record_data_quality, record_usage_load
 from pipeline.ingest import ingest_inputs
 from pipeline.map_inputs import apply_mapping
 from pipeline.mapping import load_mapping
-from pipeline.resources import PlanConfig, PlanInputs, SqlEngine, Warehouse, resources_from_env
+from pipeline.ingest import USAGE_FINGERPRINTS
+from pipeline.resources import PlanInputs, SqlEngine, Warehouse
+from pipeline.settings import PlanSettings
 from pipeline.sql_assets import table_result
-from pipeline.usage_weeks import usage_weeks, week_bounds
+from pipeline.usage_weeks import week_bounds
 
 LOADED_BY_WEEK = ("usage",)
 
@@ -30,6 +32,15 @@ GRAIN = {
     "opportunities": "CRM history and open pipeline, one row per opportunity (key opportunity_id)",
     "reps": "the sales and CS team, one row per rep (key rep_id); capacity 0-1 of a full book",
 }
+# tables raw_inputs writes besides the contract tables: asset key -> (table, what it holds)
+INGESTION_RECORDS = {
+    "raw_input_files": ("raw.input_files", "one row per input table: file, rows, content hash and the run's data "
+                        "fingerprint"),
+    "data_quality": ("work.data_quality", "the run's data-quality report: one row per check or load line, in "
+                     "report order (position)"),
+    "rejected_rows": ("work.rejected_rows", "rows a source mapping set aside: table, file, rule, example key and "
+                      "the whole row as JSON"),
+}
 
 
 @dg.multi_asset(
@@ -38,12 +49,16 @@ GRAIN = {
                      description=f"Validated input table raw.{name}: {GRAIN[name]}.")
         for name in TABLES
         if name not in LOADED_BY_WEEK
+    ] + [
+        dg.AssetSpec(key, group_name="ingestion", kinds={"duckdb"}, description=f"{table}: {meaning}.")
+        for key, (table, meaning) in INGESTION_RECORDS.items()
     ],
     can_subset=False,
 )
 def raw_inputs(context: dg.AssetExecutionContext, warehouse: Warehouse, plan_inputs: PlanInputs):
-    """Validated raw input tables, one asset per contract table (usage: see raw_usage). Writes
-    the run's data-quality report (work.data_quality) and the rows set aside (work.rejected_rows)."""
+    """Validated raw input tables, one asset per contract table (usage: see raw_usage), the
+    input files' fingerprints (raw.input_files), the run's data-quality report
+    (work.data_quality) and the rows set aside (work.rejected_rows)."""
     started = time.perf_counter()
     mapped = None
     if plan_inputs.mapping:
@@ -63,33 +78,43 @@ def raw_inputs(context: dg.AssetExecutionContext, warehouse: Warehouse, plan_inp
                           "mapping": plan_inputs.mapping or "(none)"},
                 asset_key=f"raw_{name}",
             )
+        for key, (table, _) in INGESTION_RECORDS.items():
+            yield table_result(context, con, table, started, asset_key=key)
 
 
-@dg.definitions
-def usage() -> dg.Definitions:
-    weeks = usage_weeks(resources_from_env()["plan_config"].load().operations.usage_start)
+def usage_asset(weeks: dg.WeeklyPartitionsDefinition) -> dg.AssetsDefinition:
+    """raw_usage over the weekly partitions `weeks` (from operations.usage_start), with the
+    per-week fingerprints it keeps."""
 
-    @dg.asset(
-        name="raw_usage", partitions_def=weeks, backfill_policy=dg.BackfillPolicy.single_run(),
-        deps=["raw_accounts"], group_name="ingestion", kinds={"duckdb"},
-        description=f"Validated input table raw.usage: {GRAIN['usage']}. Partitioned by week (Monday); "
-        "a run replaces exactly its weeks' rows (delete-then-insert in one transaction).",
+    @dg.multi_asset(
+        specs=[
+            dg.AssetSpec(
+                "raw_usage", deps=["raw_accounts"], group_name="ingestion", kinds={"duckdb"},
+                description=f"Validated input table raw.usage: {GRAIN['usage']}. Partitioned by week (Monday); "
+                "a run replaces exactly its weeks' rows (delete-then-insert in one transaction)."),
+            dg.AssetSpec(
+                f"raw_{USAGE_FINGERPRINTS}", deps=["raw_accounts"], group_name="ingestion", kinds={"duckdb"},
+                description=f"raw.{USAGE_FINGERPRINTS}: one row per loaded usage week (rows, order-free content "
+                "hash), compared with the usage file to find restated weeks; empty when usage is read in place."),
+        ],
+        partitions_def=weeks, backfill_policy=dg.BackfillPolicy.single_run(), can_subset=False,
     )
     def raw_usage(
-        context: dg.AssetExecutionContext, warehouse: Warehouse, plan_inputs: PlanInputs, plan_config: PlanConfig,
-        sql_engine: SqlEngine,
-    ) -> dg.MaterializeResult:
+        context: dg.AssetExecutionContext, warehouse: Warehouse, plan_inputs: PlanInputs,
+        settings: dg.ResourceParam[PlanSettings], sql_engine: SqlEngine,
+    ):
         started = time.perf_counter()
         first, last = context.partition_key_range.start, context.partition_key_range.end
         start, end = week_bounds(weeks, first, last)
         with warehouse.connect() as con:
-            loaded, kept_in = sql_engine.load_usage(con, plan_config.load(), plan_inputs.contract_folder(warehouse),
-                                                    start, end)
+            loaded, kept_in = sql_engine.load_usage(con, settings, plan_inputs.contract_folder(warehouse), start, end)
             record_usage_load(con, kept_in, f"{first} .. {last}", loaded)
-            return table_result(
-                context, con, "raw.usage", started,
+            yield table_result(
+                context, con, "raw.usage", started, asset_key="raw_usage",
                 metadata={"weeks": f"{first} .. {last}", "rows_loaded": loaded, "usage_kept_in": kept_in,
                           "dates": f"{start or 'beginning'} .. {end or 'end'} (end excluded)"},
             )
+            yield table_result(context, con, f"raw.{USAGE_FINGERPRINTS}", started,
+                               asset_key=f"raw_{USAGE_FINGERPRINTS}")
 
-    return dg.Definitions(assets=[raw_inputs, raw_usage])
+    return raw_usage

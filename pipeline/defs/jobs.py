@@ -18,23 +18,20 @@ Every step is retried after a transient (I/O) failure; other failures are final.
 import dagster as dg
 
 from pipeline.backtest import BACKTEST_GROUP, BACKTEST_JOB
+from pipeline.defs.model import MODEL_TABLES
 from pipeline.defs.staging import PLAN_DATE_ONLY_TAG
-from pipeline.resources import resources_from_env
+from pipeline.settings import OperationsSettings
 
-PLAN_WRITERS = ("rep_plan", "territories", "quotas", "plan_version")
+PLAN_WRITERS = ("rep_plan", "territories", "territory_methods", "quotas", "plan_version")
 REFRESH_ONLY = ("eev_drift",)
 TRACKING_GROUP = "tracking"
+MODEL_TRAINING = ("close_probability_model", *MODEL_TABLES)  # the refresh scores with the plan's model
 
 
-def _retry_policy() -> dg.RetryPolicy:
-    ops = resources_from_env()["plan_config"].load().operations
-    return dg.RetryPolicy(max_retries=ops.max_retries, delay=ops.retry_delay_seconds,
-                          backoff=dg.Backoff.EXPONENTIAL)
-
-
-@dg.definitions
-def jobs() -> dg.Definitions:
-    retry = _retry_policy()
+def plan_jobs(operations: OperationsSettings) -> list:
+    """The jobs, each step retried on transient failures as `operations` says."""
+    retry = dg.RetryPolicy(max_retries=operations.max_retries, delay=operations.retry_delay_seconds,
+                           backoff=dg.Backoff.EXPONENTIAL)
     everything = dg.AssetSelection.all() - dg.AssetSelection.assets(*REFRESH_ONLY)
     plan_job = dg.define_asset_job(
         "plan_job",
@@ -47,7 +44,7 @@ def jobs() -> dg.Definitions:
         "refresh_job",
         selection=(
             dg.AssetSelection.assets(*REFRESH_ONLY).upstream().required_multi_asset_neighbors()
-            - dg.AssetSelection.assets("close_probability_model")
+            - dg.AssetSelection.assets(*MODEL_TRAINING)
         ),
         description="New data in; features, p_close, whitespace and EEV recomputed for the plan date (no "
         "training snapshots); each rep's territory EEV drift against the published plan in work.eev_drift. "
@@ -63,7 +60,8 @@ def jobs() -> dg.Definitions:
     )
     tracking_job = dg.define_asset_job(
         "tracking_job",
-        selection=dg.AssetSelection.groups("ingestion", TRACKING_GROUP) - dg.AssetSelection.assets("raw_usage"),
+        selection=dg.AssetSelection.groups("ingestion", TRACKING_GROUP) - dg.AssetSelection.assets(
+            "raw_usage", "raw_usage_week_fingerprints"),
         description="Re-ingest the inputs and measure the current plan: expansion credits, CSM source bonus, "
         "attainment and pipeline coverage.",
         op_retry_policy=retry,
@@ -75,4 +73,4 @@ def jobs() -> dg.Definitions:
         "with the expansion ARR won afterwards, next to flat and ACV-proportional quotas of the same total.",
         op_retry_policy=retry,
     )
-    return dg.Definitions(jobs=[plan_job, refresh_job, rebalance_job, tracking_job, backtest_job])
+    return [plan_job, refresh_job, rebalance_job, tracking_job, backtest_job]

@@ -11,23 +11,39 @@ from models.close_probability import ImportanceSettings, train_close_model
 from pipeline.charts import markdown_image
 from pipeline.features import feature_spec
 from pipeline.model_artifacts import load_model, save_model
-from pipeline.resources import PlanConfig, Warehouse
+from pipeline.resources import Warehouse
+from pipeline.settings import PlanSettings
 from pipeline.sql_assets import table_result
 from pipeline.warehouse import table_exists
 
 
-@dg.asset(group_name="model", deps=["item_features", "raw_usage"], kinds={"scikit-learn"})
+MODEL_GROUP = "model"
+# what the model step writes besides the model file: asset key (= work table) -> what it holds
+MODEL_TABLES = {
+    "model_metrics": "holdout metrics. Grain: model_version x model x segment x metric; rates 0-1",
+    "model_info": "one row: version, chosen candidate, fallback reason, calibration, features, learned capture "
+                  "per kind, artifact file",
+    "feature_importances": "grain: feature; rise in holdout log loss when the feature is shuffled",
+}
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec("close_probability_model", group_name=MODEL_GROUP, deps=["item_features", "raw_input_files"],
+                     kinds={"scikit-learn"},
+                     description="The chosen close-probability model, saved beside the DuckDB file under artifacts/ "
+                     "with a JSON sidecar and the calibration and importance charts (pipeline/model_artifacts.py)."),
+        *(dg.AssetSpec(name, group_name=MODEL_GROUP, kinds={"duckdb"}, description=f"work.{name}: {meaning}.")
+          for name, meaning in MODEL_TABLES.items()),
+    ],
+    can_subset=False,
+)
 def close_probability_model(
-    context: dg.AssetExecutionContext, warehouse: Warehouse, plan_config: PlanConfig
-) -> dg.MaterializeResult:
-    """The chosen close-probability model. Writes work.model_metrics (grain: model_version x
-    model x segment x metric; rates 0-1), work.model_info (one row: version, chosen
-    candidate, fallback reason, calibration, features, learned capture per kind) and
-    work.feature_importances (grain: feature; rise in holdout log loss when shuffled). The
-    model, a JSON sidecar and the calibration and importance charts are saved beside the
-    DuckDB file under artifacts/ (see pipeline/model_artifacts.py)."""
+    context: dg.AssetExecutionContext, warehouse: Warehouse, settings: dg.ResourceParam[PlanSettings]
+):
+    """Train the close-probability model on the point-in-time panel (item_features, role
+    train); write its metrics, info and importances."""
     started = time.perf_counter()
-    settings = plan_config.load()
     with warehouse.connect() as con:
         panel = con.sql("SELECT * FROM work.item_features WHERE role = 'train'").pl()
         fingerprint, has_usage = con.execute(
@@ -69,8 +85,8 @@ def close_probability_model(
             context.log.warning(model.fallback_reason)
         if not has_usage:
             context.log.warning("No usage table: the model was trained without usage features.")
-        return table_result(
-            context, con, "work.model_metrics", started,
+        yield table_result(
+            context, con, "work.model_metrics", started, asset_key="close_probability_model",
             metadata={
                 "model_version": model.version,
                 "chosen": model.chosen,
@@ -85,6 +101,8 @@ def close_probability_model(
                 "holdout_metrics": dg.MetadataValue.md(_markdown_table(_overall_metrics(model.metrics))),
             },
         )
+        for name in MODEL_TABLES:
+            yield table_result(context, con, f"work.{name}", started, asset_key=name)
 
 
 def _overall_metrics(metrics: pl.DataFrame) -> pl.DataFrame:
@@ -103,14 +121,13 @@ def _markdown_table(frame: pl.DataFrame) -> str:
     return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in cells])
 
 
-@dg.asset(group_name="model", deps=["close_probability_model", "item_features"], kinds={"scikit-learn"})
+@dg.asset(group_name=MODEL_GROUP, deps=["model_info", "item_features"], kinds={"scikit-learn"})
 def item_scores(
-    context: dg.AssetExecutionContext, warehouse: Warehouse, plan_config: PlanConfig
+    context: dg.AssetExecutionContext, warehouse: Warehouse, settings: dg.ResourceParam[PlanSettings]
 ) -> dg.MaterializeResult:
     """p_close (0-1) and capture (0-1) of each whitespace item on the plan date.
     Grain: (account_id, product_id, kind)."""
     started = time.perf_counter()
-    settings = plan_config.load()
     with warehouse.connect() as con:
         if not table_exists(con, "work", "model_info"):
             raise ValueError("no trained close-probability model in this DuckDB file: run plan_job first")

@@ -7,21 +7,19 @@ import time
 import dagster as dg
 
 from pipeline.export_tables import segment_summary, summary_figures
-from pipeline.plan_store import PlanRun, publish_plan
-from pipeline.resources import PlanConfig, Warehouse
+from pipeline.plan_store import PLAN_TABLES, PlanRun, publish_plan
+from pipeline.resources import Warehouse
+from pipeline.settings import PlanSettings
 from pipeline.sql_assets import markdown_table, sql_asset, table_result
 from pipeline.territory import BalanceRules, BookLimits, assign_territories, place_unsegmented_reps
 
-scored_whitespace = sql_asset("scored_whitespace", deps=["item_scores", "whitespace_items"], group="plan")
-account_eev = sql_asset("account_eev", deps=["scored_whitespace", "account_state", "raw_accounts"], group="plan")
-territory_moves = sql_asset("territory_moves", deps=["territories", "account_eev"], group="plan")
-territory_balance = sql_asset(
-    "territory_balance", deps=["territories", "territory_moves", "rep_plan", "account_eev"], group="plan"
-)
-quota_contributions = sql_asset(
-    "quota_contributions", deps=["territories", "rep_plan", "account_eev", "segment_bands"], group="plan"
-)
-quotas = sql_asset("quotas", deps=["quota_contributions", "rep_plan", "segment_bands"], group="plan")
+PLAN_GROUP = "plan"
+scored_whitespace = sql_asset("scored_whitespace", group=PLAN_GROUP)
+account_eev = sql_asset("account_eev", group=PLAN_GROUP)
+territory_moves = sql_asset("territory_moves", group=PLAN_GROUP)
+territory_balance = sql_asset("territory_balance", group=PLAN_GROUP)
+quota_contributions = sql_asset("quota_contributions", group=PLAN_GROUP)
+quotas = sql_asset("quotas", group=PLAN_GROUP)
 
 # Accounts to assign, with their current owner and whether they are locked to it: the optional
 # input column accounts.locked, or the account listed in territory.locked_accounts.
@@ -33,7 +31,7 @@ WHERE e.segment <> 'self_serve'
 """
 
 
-@dg.asset(group_name="plan", deps=["raw_reps", "account_eev"], kinds={"polars"})
+@dg.asset(group_name=PLAN_GROUP, deps=["raw_reps", "account_eev"], kinds={"polars"})
 def rep_plan(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
     """Active expansion reps of the plan. Grain: rep_id. segment from the reps table, or (when
     null) the segment with the most EEV per unit of capacity; capacity 0-1 of a full book."""
@@ -49,17 +47,23 @@ def rep_plan(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.Mate
         return table_result(context, con, "work.rep_plan", started)
 
 
-@dg.asset(group_name="plan", deps=["rep_plan", "account_eev", "raw_accounts"], kinds={"polars"})
-def territories(
-    context: dg.AssetExecutionContext, warehouse: Warehouse, plan_config: PlanConfig
-) -> dg.MaterializeResult:
-    """Territory of every account in an expansion segment. Grain: account_id. rep_id = the
-    assigned expansion rep; previous_rep_id = the current owner (accounts.owner_id); moved =
-    owner changed; reason = why the account changed hands (null if it did not); locked = kept
-    with its owner. Rebalanced from the current owners with as few moves as it takes to bring
-    every rep within the balance tolerance of its capacity-proportional EEV target."""
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            "territories", group_name=PLAN_GROUP, deps=["rep_plan", "account_eev", "raw_accounts"], kinds={"polars"},
+            description="Territory of every account in an expansion segment. Grain: account_id. rep_id = the "
+            "assigned expansion rep; previous_rep_id = the current owner (accounts.owner_id); moved = owner changed; "
+            "reason = why the account changed hands (null if it did not); locked = kept with its owner."),
+        dg.AssetSpec("territory_methods", group_name=PLAN_GROUP, kinds={"polars"},
+                     description="How each segment's territories were assigned. Grain: segment; method = the "
+                     "assignment method used (MILP or heuristic)."),
+    ],
+    can_subset=False,
+)
+def territories(context: dg.AssetExecutionContext, warehouse: Warehouse, settings: dg.ResourceParam[PlanSettings]):
+    """Rebalanced from the current owners with as few moves as it takes to bring every rep
+    within the balance tolerance of its capacity-proportional EEV target."""
     started = time.perf_counter()
-    settings = plan_config.load()
     limits = {s.name: BookLimits(s.name, s.book_min, s.book_max) for s in settings.segments}
     rules = settings.territory
     balance = BalanceRules(rules.balance_tolerance, rules.milp_max_variables, rules.milp_max_nodes,
@@ -76,24 +80,24 @@ def territories(
         con.execute("CREATE OR REPLACE TABLE work.territory_methods AS SELECT * FROM methods ORDER BY segment")
         seconds = {f"seconds_{r['segment']}": round(r["seconds"], 3) for r in result.methods.to_dicts()}
         moved = int(result.territories["moved"].sum()) if result.territories.height else 0
-        return table_result(context, con, "work.territories", started,
-                            metadata={"accounts_moved": moved, **seconds,
-                                      **{f"method_{r['segment']}": r["method"] for r in result.methods.to_dicts()}})
+        yield table_result(context, con, "work.territories", started, asset_key="territories",
+                           metadata={"accounts_moved": moved, **seconds,
+                                     **{f"method_{r['segment']}": r["method"] for r in result.methods.to_dicts()}})
+        yield table_result(context, con, "work.territory_methods", started, asset_key="territory_methods")
 
 
 @dg.asset(
-    group_name="plan",
-    deps=["quotas", "quota_contributions", "territories", "territory_moves", "territory_balance", "account_eev",
-          "scored_whitespace", "close_probability_model"],
+    group_name=PLAN_GROUP,
+    # every table a plan version copies (pipeline.plan_store.PLAN_TABLES), and its lineage
+    deps=sorted({*PLAN_TABLES.values(), "raw_input_files"}),
     kinds={"duckdb"},
 )
 def plan_version(
-    context: dg.AssetExecutionContext, warehouse: Warehouse, plan_config: PlanConfig
+    context: dg.AssetExecutionContext, warehouse: Warehouse, settings: dg.ResourceParam[PlanSettings]
 ) -> dg.MaterializeResult:
     """Writes the run as an immutable plan version (plans.* with a plan_id) and moves the
     current-plan pointer in the same transaction; main.* views show the current plan."""
     started = time.perf_counter()
-    settings = plan_config.load()
     with warehouse.connect() as con:
         fingerprint = con.execute("SELECT any_value(data_fingerprint) FROM raw.input_files").fetchone()[0]
         model_version = con.execute("SELECT model_version FROM work.model_info").fetchone()[0]

@@ -13,4 +13,4 @@ def _drift_params(settings: PlanSettings, con: duckdb.DuckDBPyConnection) -> dic
     return {**settings.sql_params(), "plan_id": reference_plan_id(con)}
 
 
-eev_drift = sql_asset("eev_drift", deps=["account_eev"], group="refresh", params=_drift_params)
+eev_drift = sql_asset("eev_drift", group="refresh", params=_drift_params)

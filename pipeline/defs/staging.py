@@ -5,8 +5,10 @@ import time
 
 import dagster as dg
 
-from pipeline.resources import PlanConfig, Warehouse
+from pipeline.resources import Warehouse
+from pipeline.settings import PlanSettings
 from pipeline.sql_assets import sql_asset, sql_description, table_result
+from pipeline.sql_graph import sql_deps
 from pipeline.staging import account_state_params, write_segment_bands
 from pipeline.warehouse import build_table
 
@@ -15,22 +17,22 @@ PLAN_DATE_ONLY_TAG = "quota_plan/plan_date_only"
 
 
 @dg.asset(group_name="staging", kinds={"duckdb"})
-def segment_bands(context: dg.AssetExecutionContext, warehouse: Warehouse, plan_config: PlanConfig):
+def segment_bands(context: dg.AssetExecutionContext, warehouse: Warehouse, settings: dg.ResourceParam[PlanSettings]):
     """ACV bands of the plan settings. Grain: segment. [min_acv, max_acv) in annual money;
     max_acv NULL for the top band; quota_factor 0-1 (0 for self_serve, never assigned)."""
     started = time.perf_counter()
     with warehouse.connect() as con:
-        write_segment_bands(con, plan_config.load())
+        write_segment_bands(con, settings)
         return table_result(context, con, "work.segment_bands", started)
 
 
-@dg.asset(group_name="staging", deps=["raw_subscriptions"], kinds={"duckdb"},
+@dg.asset(group_name="staging", deps=sql_deps("snapshot_dates"), kinds={"duckdb"},
           description=sql_description("snapshot_dates"))
 def snapshot_dates(
-    context: dg.AssetExecutionContext, warehouse: Warehouse, plan_config: PlanConfig
+    context: dg.AssetExecutionContext, warehouse: Warehouse, settings: dg.ResourceParam[PlanSettings]
 ) -> dg.MaterializeResult:
     started = time.perf_counter()
-    params = plan_config.load().sql_params()
+    params = settings.sql_params()
     plan_date_only = context.run.tags.get(PLAN_DATE_ONLY_TAG) == "true"
     if plan_date_only:
         params["max_snapshots"] = 0
@@ -40,11 +42,6 @@ def snapshot_dates(
                             metadata={"training_snapshots": not plan_date_only})
 
 
-account_state = sql_asset(
-    "account_state",
-    deps=["snapshot_dates", "segment_bands", "raw_accounts", "raw_subscriptions", "raw_opportunities"],
-    group="staging",
-    params=account_state_params,
-)
-holdings = sql_asset("holdings", deps=["account_state", "raw_subscriptions", "raw_products"], group="staging")
-usage_features = sql_asset("usage_features", deps=["snapshot_dates", "raw_usage"], group="staging")
+account_state = sql_asset("account_state", group="staging", params=account_state_params)
+holdings = sql_asset("holdings", group="staging")
+usage_features = sql_asset("usage_features", group="staging")

@@ -8,7 +8,7 @@ import time
 import dagster as dg
 import duckdb
 
-from pipeline.resources import PlanConfig, Warehouse
+from pipeline.resources import Warehouse
 from pipeline.settings import PlanSettings
 from pipeline.sql_assets import sql_asset, table_result
 from pipeline.tracking import current_period, publish_tracking, register_rules, tracking_params
@@ -16,59 +16,55 @@ from pipeline.tracking import current_period, publish_tracking, register_rules, 
 GROUP = "tracking"
 
 
-@dg.asset(group_name=GROUP, deps=["plan_version", "raw_opportunities"], kinds={"duckdb"})
-def credit_rules(
-    context: dg.AssetExecutionContext, warehouse: Warehouse, plan_config: PlanConfig
-) -> dg.MaterializeResult:
-    """The attribution matrix of the settings. Grain: source x size tier; [min_amount,
-    max_amount) in deal ARR, rep_share and csm_share 0-1, rule = readable text. Also writes
-    work.commission_rates (segment -> expansion rep commission rate 0-1)."""
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec("credit_rules", group_name=GROUP, deps=["plan_version", "raw_opportunities"], kinds={"duckdb"},
+                     description="The attribution matrix of the settings. Grain: source x size tier; [min_amount, "
+                     "max_amount) in deal ARR, rep_share and csm_share 0-1, rule = readable text."),
+        dg.AssetSpec("commission_rates", group_name=GROUP, kinds={"duckdb"},
+                     description="Expansion rep commission rate per segment (0-1), from the settings."),
+    ],
+    can_subset=False,
+)
+def credit_rules(context: dg.AssetExecutionContext, warehouse: Warehouse, settings: dg.ResourceParam[PlanSettings]):
+    """work.credit_rules and work.commission_rates from the tracking settings, for the current plan."""
     started = time.perf_counter()
-    settings = plan_config.load()
     with warehouse.connect() as con:
         register_rules(con, settings)
         period = current_period(con, settings)
-        return table_result(
-            context, con, "work.credit_rules", started,
+        yield table_result(
+            context, con, "work.credit_rules", started, asset_key="credit_rules",
             metadata={"plan_id": period.plan_id, "plan_start": str(period.plan_start), "through": str(period.through)},
         )
+        yield table_result(context, con, "work.commission_rates", started, asset_key="commission_rates")
 
 
 def _params(settings: PlanSettings, con: duckdb.DuckDBPyConnection) -> dict[str, object]:
     return tracking_params(settings, current_period(con, settings))
 
 
-quota_phasing = sql_asset("quota_phasing", deps=["credit_rules", "raw_opportunities"], group=GROUP, params=_params)
-expansion_deals = sql_asset(
-    "expansion_deals", deps=["credit_rules", "raw_opportunities", "raw_accounts", "plan_version"],
-    group=GROUP, params=_params,
-)
-expansion_credits = sql_asset(
-    "expansion_credits", deps=["expansion_deals", "raw_reps", "plan_version"], group=GROUP, params=_params
-)
-csm_source_bonus = sql_asset("csm_source_bonus", deps=["expansion_credits", "raw_reps"], group=GROUP, params=_params)
-attainment = sql_asset("attainment", deps=["expansion_credits", "quota_phasing"], group=GROUP, params=_params)
-pipeline_coverage = sql_asset(
-    "pipeline_coverage", deps=["expansion_deals", "expansion_credits"], group=GROUP, params=_params
-)
+# the tracking tables, each published to main.<name> by tracking_version; _params reads the
+# current plan (plan_version) and the latest deal date (raw_opportunities)
+TRACKING_TABLES = ("quota_phasing", "expansion_deals", "expansion_credits", "csm_source_bonus", "attainment",
+                   "pipeline_coverage")
+tracking_tables = [sql_asset(name, group=GROUP, params=_params, params_read=("plan_version", "raw_opportunities"))
+                   for name in TRACKING_TABLES]
 
 
 @dg.asset(
     group_name=GROUP,
-    deps=["quota_phasing", "expansion_deals", "expansion_credits", "csm_source_bonus", "attainment",
-          "pipeline_coverage"],
+    deps=list(TRACKING_TABLES),
     kinds={"duckdb"},
 )
 def tracking_version(
-    context: dg.AssetExecutionContext, warehouse: Warehouse, plan_config: PlanConfig
+    context: dg.AssetExecutionContext, warehouse: Warehouse, settings: dg.ResourceParam[PlanSettings]
 ) -> dg.MaterializeResult:
     """Publishes the tracking tables to main.* together (one transaction) and logs the run in
     main.tracking_runs (plan_id, plan year, through date)."""
     started = time.perf_counter()
-    settings = plan_config.load()
     with warehouse.connect() as con:
         period = current_period(con, settings)
-        publish_tracking(con, period, context.run_id)
+        publish_tracking(con, period, context.run_id, TRACKING_TABLES)
         defaulted, flags = con.execute(
             "SELECT (SELECT count(*) FROM main.expansion_credits WHERE source_defaulted), "
             "(SELECT string_agg(flag || ' ' || n, ', ' ORDER BY flag) FROM "

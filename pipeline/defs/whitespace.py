@@ -3,16 +3,6 @@ feature table (one SQL for training snapshots and the plan date, so no train/ser
 
 from pipeline.sql_assets import sql_asset
 
-peer_benchmarks = sql_asset(
-    "peer_benchmarks", deps=["account_state", "holdings", "raw_products"], group="whitespace"
-)
-whitespace_items = sql_asset(
-    "whitespace_items",
-    deps=["peer_benchmarks", "holdings", "usage_features", "account_state", "raw_products"],
-    group="whitespace",
-)
-item_features = sql_asset(
-    "item_features",
-    deps=["whitespace_items", "account_state", "usage_features", "holdings", "raw_opportunities"],
-    group="whitespace",
-)
+peer_benchmarks = sql_asset("peer_benchmarks", group="whitespace")
+whitespace_items = sql_asset("whitespace_items", group="whitespace")
+item_features = sql_asset("item_features", group="whitespace")
