@@ -121,7 +121,8 @@ def _markdown_table(frame: pl.DataFrame) -> str:
     return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in cells])
 
 
-@dg.asset(group_name=MODEL_GROUP, deps=["model_info", "item_features"], kinds={"scikit-learn"})
+@dg.asset(group_name=MODEL_GROUP, deps=["close_probability_model", "model_info", "item_features"],
+          kinds={"scikit-learn"})
 def item_scores(
     context: dg.AssetExecutionContext, warehouse: Warehouse, settings: dg.ResourceParam[PlanSettings]
 ) -> dg.MaterializeResult:
