@@ -253,7 +253,7 @@ def test_refresh_command_prints_the_drift_and_refuses_unknown_weeks(tiny_plan: P
 
 def test_balance_check_warns_on_the_rep_outside_the_tolerance(tmp_path: Path):
     from pipeline.defs.checks import BALANCE, _rule_check
-    from pipeline.resources import PlanConfig, Warehouse
+    from pipeline.resources import Warehouse
 
     db = tmp_path / "w.duckdb"
     with warehouse.connect(db) as con:  # tolerance 0.25: per capacity 100 on average in each segment
@@ -264,7 +264,7 @@ def test_balance_check_warns_on_the_rep_outside_the_tolerance(tmp_path: Path):
     settings["territory"]["balance_tolerance"] = 0.25
     (tmp_path / "plan.yaml").write_text(yaml.safe_dump(settings))
     check = _rule_check(*BALANCE, blocking=False)
-    result = check(warehouse=Warehouse(path=str(db)), plan_config=PlanConfig(settings_path=str(tmp_path / "plan.yaml")))
+    result = check(warehouse=Warehouse(path=str(db)), settings=load_settings(tmp_path / "plan.yaml"))
     # enterprise: 135 / 1.5 = 90 per capacity; R3 70/90 - 1 = -22%, R4 130/90 - 1 = +44%
     assert not result.passed and result.severity == dg.AssetCheckSeverity.WARN
     assert result.metadata["examples"].value == "R4"

@@ -42,9 +42,9 @@ def plan_jobs(operations: OperationsSettings) -> list:
     )
     refresh_job = dg.define_asset_job(
         "refresh_job",
-        selection=(
-            dg.AssetSelection.assets(*REFRESH_ONLY).upstream().required_multi_asset_neighbors()
-            - dg.AssetSelection.assets(*MODEL_TRAINING)
+        selection=(  # EEV and everything it is computed from, then the drift (which reads the published plan)
+            (dg.AssetSelection.assets("account_eev").upstream() | dg.AssetSelection.assets(*REFRESH_ONLY))
+            .required_multi_asset_neighbors() - dg.AssetSelection.assets(*MODEL_TRAINING)
         ),
         description="New data in; features, p_close, whitespace and EEV recomputed for the plan date (no "
         "training snapshots); each rep's territory EEV drift against the published plan in work.eev_drift. "
