@@ -37,7 +37,7 @@ def run_one(accounts: int, workdir: Path, seed: int) -> dict[str, object]:
     import dagster as dg
 
     from pipeline.runner import run_plan
-    from pipeline.sample import generate_sample
+    from pipeline.sample_data import generate_sample
     from pipeline.settings import DEFAULT_CONFIG
 
     data = workdir / "input"

@@ -8,7 +8,7 @@ import dagster as dg
 import pytest
 
 from pipeline.runner import PlanOutcome, run_plan
-from pipeline.sample import generate_sample
+from pipeline.sample_data import generate_sample
 from pipeline.settings import DEFAULT_CONFIG
 
 SAMPLE_ACCOUNTS = 800

@@ -11,7 +11,7 @@ import polars as pl
 import pytest
 
 from pipeline.ingest import ingest_inputs
-from pipeline.sample import TABLES, generate_sample
+from pipeline.sample_data import TABLES, generate_sample
 
 AS_OF = dt.date(2026, 1, 1)
 DATA_END = dt.date(2026, 5, 1)  # as_of + 4 in-year months

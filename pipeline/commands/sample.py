@@ -26,7 +26,7 @@ def add_parser(verbs: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    from pipeline.sample import generate_sample  # noqa: PLC0415  (keep --help fast)
+    from pipeline.sample_data import generate_sample  # noqa: PLC0415  (keep --help fast)
 
     started = time.perf_counter()
     rows = generate_sample(
