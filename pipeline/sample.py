@@ -34,6 +34,8 @@ import numpy as np
 import polars as pl
 from polars.io.plugins import register_io_source
 
+from pipeline.contract import DEAL_SOURCES, SEGMENT_NAMES
+
 
 @dataclass(frozen=True)
 class Product:
@@ -102,19 +104,17 @@ PRODUCT_LINES: tuple[ProductLine, ...] = (
 )
 WORKSPACE = 0  # the base line: every customer holds one workspace tier until it churns
 
-# Expansion reps per segment: (name, lowest ACV, book_max of a full-capacity rep).
-SEGMENTS: tuple[tuple[str, float, int], ...] = (
-    ("high_velocity", 5_000.0, 100),
-    ("mid_market", 25_000.0, 40),
-    ("enterprise", 100_000.0, 20),
+# Expansion reps per segment: (name, lowest ACV, book_max of a full-capacity rep), in the
+# contract's order of SEGMENT_NAMES.
+SEGMENTS: tuple[tuple[str, float, int], ...] = tuple(
+    zip(SEGMENT_NAMES, (5_000.0, 25_000.0, 100_000.0), (100, 40, 20), strict=True)
 )
 BOOK_LOAD = 0.75  # reps are sized so that books are 75% of book_max
 CSM_BOOK = 40  # accounts per CSM
 
 OPPORTUNITY_TYPES = ("expansion", "renewal", "new_logo")
 STAGES = ("open", "won", "lost")
-SOURCES = ("csm_sourced", "ae_sourced", "joint", "csm_closed", "add_on")
-# source mix of expansion deals (SOURCES order, then null), with and without a CSM
+# source mix of expansion deals (DEAL_SOURCES order, then null), with and without a CSM
 SOURCE_MIX_WITH_CSM = (0.26, 0.30, 0.16, 0.13, 0.12, 0.03)
 SOURCE_MIX_WITHOUT_CSM = (0.0, 0.80, 0.0, 0.0, 0.17, 0.03)
 
@@ -854,20 +854,20 @@ def _opportunities_frame(rng: np.random.Generator, ledger: Ledger, team: Team, i
         "close_date": _dates(o["close"]),
         "stage": _labels(o["stage"], STAGES),
         "amount": o["amount"],
-        "source": _labels(_deal_sources(rng, o["type"], team.csm[account] >= 0), SOURCES),
+        "source": _labels(_deal_sources(rng, o["type"], team.csm[account] >= 0), DEAL_SOURCES),
         "owner_id": team.rep_ids(team.owner[account]),
         "csm_id": team.rep_ids(team.csm[account]),
     })
 
 
 def _deal_sources(rng: np.random.Generator, kind: np.ndarray, has_csm: np.ndarray) -> np.ndarray:
-    """Source codes (SOURCES index, -1: null) drawn from the mixes."""
+    """Source codes (DEAL_SOURCES index, -1: null) drawn from the mixes."""
     draw = rng.random(len(kind))
     with_csm = np.searchsorted(np.cumsum(SOURCE_MIX_WITH_CSM), draw, side="right")
     without_csm = np.searchsorted(np.cumsum(SOURCE_MIX_WITHOUT_CSM), draw, side="right")
     source = np.where(has_csm, with_csm, without_csm)
-    source = np.where(kind == EXPANSION, source, np.where(draw < 0.25, SOURCES.index("ae_sourced"), -1))
-    return np.where(source >= len(SOURCES), -1, source)
+    source = np.where(kind == EXPANSION, source, np.where(draw < 0.25, DEAL_SOURCES.index("ae_sourced"), -1))
+    return np.where(source >= len(DEAL_SOURCES), -1, source)
 
 
 # ---------------------------------------------------------------- usage

@@ -13,7 +13,7 @@ from pipeline.sql_assets import markdown_table, sql_asset, table_result
 from pipeline.territory import BalanceRules, BookLimits, assign_territories, place_unsegmented_reps
 
 scored_whitespace = sql_asset("scored_whitespace", deps=["item_scores", "whitespace_items"], group="plan")
-account_eev = sql_asset("account_eev", deps=["scored_whitespace", "account_state", "raw_accounts"], group="plan")
+account_eev = sql_asset("account_eev", deps=["scored_whitespace", "account_state"], group="plan")
 territory_moves = sql_asset("territory_moves", deps=["territories", "account_eev"], group="plan")
 territory_balance = sql_asset(
     "territory_balance", deps=["territories", "territory_moves", "rep_plan", "account_eev"], group="plan"
@@ -23,13 +23,15 @@ quota_contributions = sql_asset(
 )
 quotas = sql_asset("quotas", deps=["quota_contributions", "rep_plan", "segment_bands"], group="plan")
 
-# Accounts to assign, with their current owner and whether they are locked to it: the optional
-# input column accounts.locked, or the account listed in territory.locked_accounts.
+# Accounts to assign, with their current owner and whether they are locked to it: the input
+# column accounts.locked (false when absent, carried by the plan-date rows of account_state), or
+# the account listed in territory.locked_accounts.
 ASSIGNABLE_SQL = """
 SELECT e.account_id, e.segment, e.eev, e.owner_id,
-       coalesce({locked}, false) OR list_contains($locked_accounts, e.account_id) AS locked
-FROM work.account_eev AS e JOIN raw.accounts AS a USING (account_id)
+       s.locked OR list_contains($locked_accounts, e.account_id) AS locked
+FROM work.account_eev AS e JOIN work.account_state AS s ON s.account_id = e.account_id AND s.role = 'plan'
 WHERE e.segment <> 'self_serve'
+ORDER BY e.account_id
 """
 
 
@@ -49,7 +51,7 @@ def rep_plan(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.Mate
         return table_result(context, con, "work.rep_plan", started)
 
 
-@dg.asset(group_name="plan", deps=["rep_plan", "account_eev", "raw_accounts"], kinds={"polars"})
+@dg.asset(group_name="plan", deps=["rep_plan", "account_eev", "account_state"], kinds={"polars"})
 def territories(
     context: dg.AssetExecutionContext, warehouse: Warehouse, plan_config: PlanConfig
 ) -> dg.MaterializeResult:
@@ -65,9 +67,7 @@ def territories(
     balance = BalanceRules(rules.balance_tolerance, rules.milp_max_variables, rules.milp_max_nodes,
                            rules.milp_time_limit_seconds)
     with warehouse.connect() as con:
-        columns = {r[0] for r in con.execute("DESCRIBE raw.accounts").fetchall()}
-        sql = ASSIGNABLE_SQL.format(locked="CAST(a.locked AS BOOLEAN)" if "locked" in columns else "NULL")
-        accounts = con.execute(sql, {"locked_accounts": rules.locked_accounts}).pl()
+        accounts = con.execute(ASSIGNABLE_SQL, {"locked_accounts": rules.locked_accounts}).pl()
         reps = con.sql("SELECT rep_id, segment, capacity FROM work.rep_plan").pl()
         result = assign_territories(accounts, reps, limits, balance)
         assigned = result.territories  # noqa: F841  (read by the SQL below)
