@@ -9,12 +9,23 @@ specs and are not listed.
 
 Reading of the contract: a column that has a rule and is not marked nullable must not be null
 (checked as its own 'not null' rule, so the other rules look at non-null values only); columns
-without any rule (names, free text) may be null.
+without any rule (names, free text) may be null. A boolean is written true or false (any case);
+other spellings (yes/no, 1/0, t/f) are type errors, so a typo cannot silently mean true.
+
+The segment names and deal sources are defined here once; the settings and the sample data
+import them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal, get_args
+
+# the expansion segments a rep may be in (reps.segment) and the plan settings configure
+SegmentName = Literal["high_velocity", "mid_market", "enterprise"]
+SEGMENT_NAMES: tuple[str, ...] = get_args(SegmentName)
+# how an opportunity came about (opportunities.source), the keys of the credit rules
+DEAL_SOURCES = ("csm_sourced", "ae_sourced", "joint", "csm_closed", "add_on")
 
 SQL_TYPES = ("VARCHAR", "BIGINT", "DOUBLE", "DATE", "BOOLEAN")
 
@@ -23,7 +34,7 @@ TYPE_LABELS = {
     "BIGINT": "integer",
     "DOUBLE": "float",
     "DATE": "date YYYY-MM-DD",
-    "BOOLEAN": "boolean",
+    "BOOLEAN": "boolean true/false",
 }
 
 
@@ -93,6 +104,8 @@ TABLES: dict[str, TableSpec] = {
                 _c("account_id"), _c("account_name"), _c("industry"), _c("region"),
                 _c("employees", "BIGINT"), _c("customer_since", "DATE"), _c("renewal_date", "DATE"),
                 _c("csm_id"), _c("owner_id"),
+                # kept with its owner through every rebalance (besides territory.locked_accounts)
+                _c("locked", "BOOLEAN", default="false"),
             ),
             key=("account_id",),
         ),
@@ -226,11 +239,11 @@ RULES: tuple[Rule, ...] = (
     one_of("opportunities", "stage", "open", "won", "lost"),
     not_null("opportunities", "amount"),
     row_rule("opportunities", "amount", ">= 0", "amount < 0"),
-    one_of("opportunities", "source", "csm_sourced", "ae_sourced", "joint", "csm_closed", "add_on"),
+    one_of("opportunities", "source", *DEAL_SOURCES),
     not_null("reps", "rep_id", example="coalesce(name, 'NULL')"),
     unique("reps", "rep_id"),
     not_null("reps", "role"),
     one_of("reps", "role", "expansion_rep", "csm"),
-    one_of("reps", "segment", "high_velocity", "mid_market", "enterprise"),
+    one_of("reps", "segment", *SEGMENT_NAMES),
     row_rule("reps", "capacity", "0 < x <= 1", "capacity <= 0 OR capacity > 1"),
 )

@@ -46,6 +46,7 @@ TEXT_PATTERNS = {
     "BIGINT": r"[+-]?[0-9]+",
     "DOUBLE": r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?",
     "DATE": r"[0-9]{4}-[0-9]{2}-[0-9]{2}",
+    "BOOLEAN": r"(?i)(true|false)",  # not DuckDB's wider set (yes/no, 1/0, t/f): see the contract
 }
 _NUMERIC_TYPES = frozenset(
     {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT",

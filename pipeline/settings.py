@@ -15,9 +15,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from pipeline.contract import DEAL_SOURCES, SEGMENT_NAMES, SegmentName
 from pipeline.yaml_model import load_yaml_model
 
-SEGMENT_NAMES = ("high_velocity", "mid_market", "enterprise")
 SELF_SERVE = "self_serve"
 QUOTA_FACTOR_RANGE = (0.60, 0.75)
 DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "config" / "plan.yaml"
@@ -34,7 +34,7 @@ class _Strict(BaseModel):
 class SegmentSettings(_Strict):
     """One ACV band. An account belongs to the band whose min_acv <= acv < next band's min_acv."""
 
-    name: Literal["high_velocity", "mid_market", "enterprise"]
+    name: SegmentName
     min_acv: float = Field(gt=0, description="lowest ACV of the band (inclusive)")
     book_min: int = Field(ge=0, description="fewest accounts for a full-capacity rep")
     book_max: int = Field(gt=0, description="most accounts for a full-capacity rep")
@@ -105,7 +105,6 @@ class ModelSettings(_Strict):
         return self
 
 
-CONTRACT_SOURCES = ("csm_sourced", "ae_sourced", "joint", "csm_closed", "add_on")
 BONUS_RATE_RANGE = (0.05, 0.10)
 
 
@@ -161,16 +160,16 @@ class TrackingSettings(_Strict):
 
     @model_validator(mode="after")
     def _matrix_valid(self) -> TrackingSettings:
-        if sorted(self.attribution) != sorted(CONTRACT_SOURCES):
-            raise ValueError(f"attribution must list exactly the sources {list(CONTRACT_SOURCES)}, "
+        if sorted(self.attribution) != sorted(DEAL_SOURCES):
+            raise ValueError(f"attribution must list exactly the sources {list(DEAL_SOURCES)}, "
                              f"got {sorted(self.attribution)}")
         for source, tiers in self.attribution.items():
             edges = [t.min_amount for t in tiers]
             if not edges or edges[0] != 0 or edges != sorted(set(edges)):
                 raise ValueError(f"attribution.{source}: tiers must start at min_amount 0 and increase "
                                  f"strictly (contiguous, no gap or overlap), got {edges}")
-        if self.missing_source not in CONTRACT_SOURCES:
-            raise ValueError(f"missing_source must be one of {list(CONTRACT_SOURCES)}, got {self.missing_source!r}")
+        if self.missing_source not in DEAL_SOURCES:
+            raise ValueError(f"missing_source must be one of {list(DEAL_SOURCES)}, got {self.missing_source!r}")
         if sorted(self.commission_rate) != sorted(SEGMENT_NAMES) or not all(
             0 <= r <= 1 for r in self.commission_rate.values()
         ):
@@ -185,7 +184,7 @@ class TrackingSettings(_Strict):
     def credit_rules(self) -> list[dict[str, object]]:
         """Rows of the attribution matrix table the SQL joins: [min_amount, max_amount) per tier."""
         rows: list[dict[str, object]] = []
-        for source in CONTRACT_SOURCES:
+        for source in DEAL_SOURCES:
             tiers = self.attribution[source]
             for tier, nxt in zip(tiers, [*tiers[1:], None], strict=True):
                 if len(tiers) == 1:

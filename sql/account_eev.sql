@@ -8,10 +8,6 @@ WITH plan_state AS (
     SELECT * FROM work.account_state WHERE role = 'plan'
 ),
 
-accounts AS (
-    SELECT account_id, account_name FROM raw.accounts
-),
-
 items AS (
     SELECT
         account_id,
@@ -24,7 +20,7 @@ items AS (
 
 SELECT
     st.account_id,
-    a.account_name,
+    st.account_name,
     st.acv,
     st.segment,
     coalesce(i.whitespace, 0) AS whitespace,
@@ -41,6 +37,5 @@ SELECT
     st.owner_id,
     st.csm_id
 FROM plan_state AS st
-JOIN accounts AS a USING (account_id)
 LEFT JOIN items AS i USING (account_id)
 ORDER BY st.account_id

@@ -4,7 +4,9 @@
 -- the snapshot is used (a subscription line counts as the contract says: active on a date d when
 -- start_date <= d < end_date). Money: annual ARR. Training snapshots keep a seeded sample of
 -- accounts (md5 of account_id and seed against train_sample_cutoff) to bound the training panel;
--- the plan snapshot keeps all.
+-- the plan snapshot keeps all. account_name, owner_id, csm_id and locked are the accounts table's
+-- current values on every snapshot; the plan-date rows carry them to account_eev, the territories
+-- and the plan checks, which do not read raw.accounts themselves.
 WITH snapshots AS (
     SELECT snapshot_date, role FROM work.snapshot_dates
 ),
@@ -116,7 +118,9 @@ state AS (
         d.days_since_last_win,
         CAST(coalesce(d.open_pipeline, 0) AS DOUBLE) AS open_pipeline,
         x.owner_id,
-        x.csm_id
+        x.csm_id,
+        x.account_name,
+        x.locked
     FROM account_snapshots AS x
     LEFT JOIN acv AS a USING (snapshot_date, account_id)
     LEFT JOIN deal_history AS d USING (snapshot_date, account_id)

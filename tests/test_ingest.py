@@ -172,6 +172,17 @@ def test_reps_defaults_filled(con: duckdb.DuckDBPyConnection) -> None:
     ]
 
 
+def test_accounts_locked_is_an_optional_boolean(con: duckdb.DuckDBPyConnection, inputs: Path) -> None:
+    """Absent: false for every account; given: true/false in any case, empty = the default false."""
+    ingest_inputs(con, VALID)
+    assert con.execute("SELECT bool_or(locked), count(locked) FROM raw.accounts").fetchone() == (False, 6)
+    set_column("accounts", "locked", {0: "true", 1: "TRUE", 2: "False"})(inputs)
+    ingest_inputs(con, inputs)
+    assert con.execute("SELECT list(locked ORDER BY account_id) FROM raw.accounts").fetchone() == (
+        [True, True, False, False, False, False],
+    )
+
+
 def test_usage_absent_gives_empty_typed_table(con: duckdb.DuckDBPyConnection, inputs: Path) -> None:
     (inputs / "usage.csv").unlink()
     result = ingest_inputs(con, inputs)
@@ -371,7 +382,10 @@ CASES: list[tuple[str, Edit, Violation]] = [
     ("reps-capacity-type", set_cell("reps", 0, "capacity", "half"),
      Violation("reps.csv", "capacity", "type: float", 1, ("R1: 'half'",))),
     ("reps-active-type", set_column("reps", "active", {1: "maybe"}, default="true"),
-     Violation("reps.csv", "active", "type: boolean", 1, ("R2: 'maybe'",))),
+     Violation("reps.csv", "active", "type: boolean true/false", 1, ("R2: 'maybe'",))),
+    # DuckDB itself would read 'yes' as true; the contract takes true/false only
+    ("accounts-locked-type", set_column("accounts", "locked", {2: "yes"}, default="false"),
+     Violation("accounts.csv", "locked", "type: boolean true/false", 1, ("A003: 'yes'",))),
     # structure
     ("column-missing", drop_column("products", "unit"),
      Violation("products.csv", "unit", "column present", None, detail="the file has no such column")),

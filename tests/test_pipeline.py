@@ -165,3 +165,37 @@ def test_infeasible_segment_names_the_headcount(tmp_path: Path):
     write_inputs(folder, {"reps": reps})
     with pytest.raises(PlanRunError, match=r"segment enterprise: 1 accounts but no active expansion rep"):
         run_plan(folder, DEFAULT_CONFIG, tmp_path / "plan.duckdb", instance=dg.DagsterInstance.ephemeral())
+
+
+def test_plan_steps_read_accounts_from_account_state_not_raw(sample_plan: PlanOutcome, tmp_path: Path):
+    """account_eev, the territories and their checks run without raw.accounts: the plan-date rows
+    of account_state carry account_name and locked. A lock set there keeps a moved account with
+    its owner."""
+    from pipeline.defs.checks import checks
+    from pipeline.defs.plan import account_eev, territories
+    from pipeline.resources import PlanConfig, PlanInputs, SqlEngine, Warehouse
+
+    db = tmp_path / "plan.duckdb"
+    shutil.copy(sample_plan.db, db)
+    with warehouse.connect(db) as con:
+        eev_before = con.execute("SELECT * FROM work.account_eev ORDER BY ALL").fetchall()
+        (moved,) = con.execute("""SELECT min(t.account_id) FROM work.territories AS t
+                                  JOIN work.rep_plan AS r ON r.rep_id = t.previous_rep_id AND r.segment = t.segment
+                                  WHERE t.moved AND NOT t.locked""").fetchone()
+        assert moved is not None, "the sample plan moves an account between reps of its segment"
+        con.execute("UPDATE work.account_state SET locked = true WHERE role = 'plan' AND account_id = ?", [moved])
+        con.execute("DROP TABLE raw.accounts")
+    plan_checks = [c for c in checks().asset_checks
+                   if {k.asset_key.to_user_string() for k in c.check_keys} <= {"account_eev", "territories"}]
+    assert {k.name for c in plan_checks for k in c.check_keys} >= {"one_row_per_account", "locked_accounts_stay"}
+    result = dg.materialize(
+        [account_eev, territories, *plan_checks],
+        resources={"warehouse": Warehouse(path=str(db)), "plan_config": PlanConfig(), "sql_engine": SqlEngine(),
+                   "plan_inputs": PlanInputs(path=str(tmp_path))},
+        instance=dg.DagsterInstance.ephemeral(), raise_on_error=False,
+    )
+    assert result.success
+    assert all(e.passed for e in result.get_asset_check_evaluations())
+    assert _query(db, "SELECT * FROM work.account_eev ORDER BY ALL") == eev_before
+    assert _query(db, "SELECT rep_id = previous_rep_id, locked FROM work.territories WHERE account_id = ?",
+                  [moved]) == [(True, True)]

@@ -34,8 +34,9 @@ IDENTITIES: list[tuple[str, str, str, str]] = [
               OR abs(a.whitespace - coalesce(i.ws, 0)) > 1e-6 * greatest(1, abs(a.whitespace))""",
     ),
     (
-        "account_eev", "one_row_per_account", "every input account appears exactly once",
-        """SELECT account_id FROM raw.accounts ANTI JOIN work.account_eev USING (account_id)
+        "account_eev", "one_row_per_account", "every account of the plan date (account_state) appears exactly once",
+        """SELECT account_id FROM work.account_state ANTI JOIN work.account_eev USING (account_id)
+           WHERE role = 'plan'
            UNION ALL
            SELECT account_id FROM work.account_eev GROUP BY account_id HAVING count(*) > 1""",
     ),

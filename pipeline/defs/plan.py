@@ -21,13 +21,15 @@ territory_balance = sql_asset("territory_balance", group=PLAN_GROUP)
 quota_contributions = sql_asset("quota_contributions", group=PLAN_GROUP)
 quotas = sql_asset("quotas", group=PLAN_GROUP)
 
-# Accounts to assign, with their current owner and whether they are locked to it: the optional
-# input column accounts.locked, or the account listed in territory.locked_accounts.
+# Accounts to assign, with their current owner and whether they are locked to it: the input
+# column accounts.locked (false when absent, carried by the plan-date rows of account_state), or
+# the account listed in territory.locked_accounts.
 ASSIGNABLE_SQL = """
 SELECT e.account_id, e.segment, e.eev, e.owner_id,
-       coalesce({locked}, false) OR list_contains($locked_accounts, e.account_id) AS locked
-FROM work.account_eev AS e JOIN raw.accounts AS a USING (account_id)
+       s.locked OR list_contains($locked_accounts, e.account_id) AS locked
+FROM work.account_eev AS e JOIN work.account_state AS s ON s.account_id = e.account_id AND s.role = 'plan'
 WHERE e.segment <> 'self_serve'
+ORDER BY e.account_id
 """
 
 
@@ -50,7 +52,7 @@ def rep_plan(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.Mate
 @dg.multi_asset(
     specs=[
         dg.AssetSpec(
-            "territories", group_name=PLAN_GROUP, deps=["rep_plan", "account_eev", "raw_accounts"], kinds={"polars"},
+            "territories", group_name=PLAN_GROUP, deps=["rep_plan", "account_eev", "account_state"], kinds={"polars"},
             description="Territory of every account in an expansion segment. Grain: account_id. rep_id = the "
             "assigned expansion rep; previous_rep_id = the current owner (accounts.owner_id); moved = owner changed; "
             "reason = why the account changed hands (null if it did not); locked = kept with its owner."),
@@ -69,9 +71,7 @@ def territories(context: dg.AssetExecutionContext, warehouse: Warehouse, setting
     balance = BalanceRules(rules.balance_tolerance, rules.milp_max_variables, rules.milp_max_nodes,
                            rules.milp_time_limit_seconds)
     with warehouse.connect() as con:
-        columns = {r[0] for r in con.execute("DESCRIBE raw.accounts").fetchall()}
-        sql = ASSIGNABLE_SQL.format(locked="CAST(a.locked AS BOOLEAN)" if "locked" in columns else "NULL")
-        accounts = con.execute(sql, {"locked_accounts": rules.locked_accounts}).pl()
+        accounts = con.execute(ASSIGNABLE_SQL, {"locked_accounts": rules.locked_accounts}).pl()
         reps = con.sql("SELECT rep_id, segment, capacity FROM work.rep_plan").pl()
         result = assign_territories(accounts, reps, limits, balance)
         assigned = result.territories  # noqa: F841  (read by the SQL below)

@@ -9,6 +9,8 @@ from typing import Literal
 
 import numpy as np
 
+from pipeline.contract import SEGMENT_NAMES
+
 
 @dataclass(frozen=True)
 class Product:
@@ -77,19 +79,17 @@ PRODUCT_LINES: tuple[ProductLine, ...] = (
 )
 WORKSPACE = 0  # the base line: every customer holds one workspace tier until it churns
 
-# Expansion reps per segment: (name, lowest ACV, book_max of a full-capacity rep).
-SEGMENTS: tuple[tuple[str, float, int], ...] = (
-    ("high_velocity", 5_000.0, 100),
-    ("mid_market", 25_000.0, 40),
-    ("enterprise", 100_000.0, 20),
+# Expansion reps per segment: (name, lowest ACV, book_max of a full-capacity rep), in the
+# contract's order of SEGMENT_NAMES.
+SEGMENTS: tuple[tuple[str, float, int], ...] = tuple(
+    zip(SEGMENT_NAMES, (5_000.0, 25_000.0, 100_000.0), (100, 40, 20), strict=True)
 )
 BOOK_LOAD = 0.75  # reps are sized so that books are 75% of book_max
 CSM_BOOK = 40  # accounts per CSM
 
 OPPORTUNITY_TYPES = ("expansion", "renewal", "new_logo")
 STAGES = ("open", "won", "lost")
-SOURCES = ("csm_sourced", "ae_sourced", "joint", "csm_closed", "add_on")
-# source mix of expansion deals (SOURCES order, then null), with and without a CSM
+# source mix of expansion deals (DEAL_SOURCES order, then null), with and without a CSM
 SOURCE_MIX_WITH_CSM = (0.26, 0.30, 0.16, 0.13, 0.12, 0.03)
 SOURCE_MIX_WITHOUT_CSM = (0.0, 0.80, 0.0, 0.0, 0.17, 0.03)
 

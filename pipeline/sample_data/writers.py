@@ -10,6 +10,7 @@ import numpy as np
 import polars as pl
 from polars.io.plugins import register_io_source
 
+from pipeline.contract import DEAL_SOURCES
 from pipeline.sample_data.catalog import (
     EVENTS_PER_USER,
     EXPANSION,
@@ -21,7 +22,6 @@ from pipeline.sample_data.catalog import (
     SEAT_LINES,
     SOURCE_MIX_WITH_CSM,
     SOURCE_MIX_WITHOUT_CSM,
-    SOURCES,
     STAGES,
 )
 from pipeline.sample_data.columns import code_labels, company_names, date_column, numbered_ids, with_nulls
@@ -91,20 +91,20 @@ def opportunities_frame(rng: np.random.Generator, ledger: Ledger, team: Team, id
         "close_date": date_column(o["close"]),
         "stage": code_labels(o["stage"], STAGES),
         "amount": o["amount"],
-        "source": code_labels(_deal_sources(rng, o["type"], team.csm[account] >= 0), SOURCES),
+        "source": code_labels(_deal_sources(rng, o["type"], team.csm[account] >= 0), DEAL_SOURCES),
         "owner_id": team.rep_ids(team.owner[account]),
         "csm_id": team.rep_ids(team.csm[account]),
     })
 
 
 def _deal_sources(rng: np.random.Generator, kind: np.ndarray, has_csm: np.ndarray) -> np.ndarray:
-    """Source codes (SOURCES index, -1: null) drawn from the mixes."""
+    """Source codes (DEAL_SOURCES index, -1: null) drawn from the mixes."""
     draw = rng.random(len(kind))
     with_csm = np.searchsorted(np.cumsum(SOURCE_MIX_WITH_CSM), draw, side="right")
     without_csm = np.searchsorted(np.cumsum(SOURCE_MIX_WITHOUT_CSM), draw, side="right")
     source = np.where(has_csm, with_csm, without_csm)
-    source = np.where(kind == EXPANSION, source, np.where(draw < 0.25, SOURCES.index("ae_sourced"), -1))
-    return np.where(source >= len(SOURCES), -1, source)
+    source = np.where(kind == EXPANSION, source, np.where(draw < 0.25, DEAL_SOURCES.index("ae_sourced"), -1))
+    return np.where(source >= len(DEAL_SOURCES), -1, source)
 
 
 def write_usage(rng: np.random.Generator, pop: Population, cal: Calendar, lines: dict[str, np.ndarray],
