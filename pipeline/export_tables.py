@@ -55,7 +55,7 @@ ORDER BY a.segment IS NULL, list_position($order, a.segment)
 QUOTAS_SQL = """
 SELECT q.rep_id, q.name, q.segment, q.capacity, q.accounts, q.territory_eev,
        q.territory_eev / nullif(q.capacity, 0) AS eev_per_capacity,
-       eev_per_capacity / nullif(avg(eev_per_capacity) OVER (PARTITION BY q.segment), 0) - 1 AS balance_deviation,
+       q.balance_deviation,  -- the one definition, sql/quotas.sql
        q.factor, q.quota_unrounded, q.quota
 FROM plans.quotas AS q
 WHERE q.plan_id = $plan_id

@@ -74,12 +74,9 @@ IDENTITIES: list[tuple[str, str, str, str]] = [
 ]
 BALANCE = (
     "quotas", "territory_eev_balanced",
-    "each rep's territory EEV per unit of capacity is within territory.balance_tolerance of its segment's",
-    """SELECT q.rep_id FROM work.quotas AS q
-       JOIN (SELECT segment, sum(territory_eev) / sum(capacity) AS per_capacity FROM work.quotas
-             WHERE capacity > 0 GROUP BY segment) AS s USING (segment)
-       WHERE q.capacity > 0 AND s.per_capacity > 0
-         AND abs(q.territory_eev / q.capacity / s.per_capacity - 1) > $balance_tolerance""",
+    "each rep's balance_deviation (owned EEV against its capacity-proportional target, sql/quotas.sql) is "
+    "within territory.balance_tolerance",
+    """SELECT rep_id FROM work.quotas WHERE abs(balance_deviation) > $balance_tolerance + 1e-9""",
 )
 EXAMPLES = 5
 

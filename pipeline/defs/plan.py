@@ -16,7 +16,7 @@ scored_whitespace = sql_asset("scored_whitespace", deps=["item_scores", "whitesp
 account_eev = sql_asset("account_eev", deps=["scored_whitespace", "account_state", "raw_accounts"], group="plan")
 territory_moves = sql_asset("territory_moves", deps=["territories", "account_eev"], group="plan")
 territory_balance = sql_asset(
-    "territory_balance", deps=["territories", "territory_moves", "rep_plan", "account_eev"], group="plan"
+    "territory_balance", deps=["quotas", "territory_moves", "territories"], group="plan"
 )
 quota_contributions = sql_asset(
     "quota_contributions", deps=["territories", "rep_plan", "account_eev", "segment_bands"], group="plan"
