@@ -29,6 +29,10 @@ SHEET_NAME_MAX = 31  # Excel's limit on worksheet names
 METRIC_ORDER = ("roc_auc", "pr_auc", "brier", "log_loss", "ece", "base_rate", "rows", "positives")
 CHOSEN_MODEL = "chosen"
 
+# The one segment summary of a plan (the Summary sheet, the run summary, the plan_version
+# metadata): per segment and a total row. Segments come from the accounts and the reps (a segment
+# with reps but no accounts has null account figures); rep_accounts = accounts the reps own;
+# factor = the segment's quota factor (null on the total row).
 SUMMARY_SQL = """
 WITH accounts AS (
     SELECT segment, count(*) AS accounts, sum(acv) AS acv, sum(whitespace) AS whitespace, sum(eev) AS eev,
@@ -37,20 +41,23 @@ WITH accounts AS (
 ),
 reps AS (
     SELECT segment, count(*) AS reps, sum(capacity) AS capacity, sum(territory_eev) AS territory_eev,
-           sum(quota) AS quota
+           sum(quota) AS quota, sum(accounts) AS rep_accounts,
+           CASE WHEN segment IS NOT NULL THEN any_value(factor) END AS factor
     FROM plans.quotas WHERE plan_id = $plan_id GROUP BY ROLLUP (segment)
 ),
 balance AS (  -- the plan's own balance figures (sql/territory_balance.sql), as the summary shows
     SELECT segment, balance_cv FROM plans.territory_balance WHERE plan_id = $plan_id
 )
-SELECT coalesce(a.segment, 'total') AS segment, a.accounts, a.acv, a.whitespace, a.eev,
+SELECT coalesce(a.segment, r.segment, 'total') AS segment, a.accounts, a.acv, a.whitespace, a.eev,
        a.joint_planning_accounts, coalesce(r.reps, 0) AS reps, coalesce(r.capacity, 0) AS capacity,
-       r.territory_eev, r.quota, r.quota / nullif(r.territory_eev, 0) AS quota_share_of_eev, b.balance_cv
+       r.territory_eev, r.quota, r.quota / nullif(r.territory_eev, 0) AS quota_share_of_eev, b.balance_cv,
+       r.rep_accounts, r.factor
 FROM accounts AS a
-LEFT JOIN reps AS r ON r.segment IS NOT DISTINCT FROM a.segment
-LEFT JOIN balance AS b ON b.segment = a.segment
-ORDER BY a.segment IS NULL, list_position($order, a.segment)
+FULL JOIN reps AS r ON r.segment IS NOT DISTINCT FROM a.segment
+LEFT JOIN balance AS b ON b.segment = coalesce(a.segment, r.segment)
+ORDER BY a.segment IS NULL AND r.segment IS NULL, list_position($order, coalesce(a.segment, r.segment))
 """
+SUMMARY_ONLY = ("rep_accounts", "factor")  # columns of SUMMARY_SQL the run summary shows, the sheet does not
 
 QUOTAS_SQL = """
 SELECT q.rep_id, q.name, q.segment, q.capacity, q.accounts, q.territory_eev,
@@ -226,9 +233,15 @@ def _params(plan_id: str, settings: PlanSettings) -> dict[str, Any]:
             "period_start": period_start, "period_end": period_end}
 
 
-def segment_summary(con: duckdb.DuckDBPyConnection, plan_id: str, settings: PlanSettings) -> pl.DataFrame:
-    """Accounts, EEV, reps, quota and balance CV per segment of a plan, and a total row."""
+def segment_figures(con: duckdb.DuckDBPyConnection, plan_id: str, settings: PlanSettings) -> pl.DataFrame:
+    """Every figure of SUMMARY_SQL per segment of a plan, and a total row."""
     return _frame(con, SUMMARY_SQL, _params(plan_id, settings))
+
+
+def segment_summary(con: duckdb.DuckDBPyConnection, plan_id: str, settings: PlanSettings) -> pl.DataFrame:
+    """Accounts, EEV, reps, quota and balance CV per segment of a plan, and a total row (the
+    Summary sheet)."""
+    return segment_figures(con, plan_id, settings).drop(SUMMARY_ONLY)
 
 
 def summary_figures(summary: pl.DataFrame) -> dict[str, float]:
