@@ -2,7 +2,7 @@
 `plans.*` tables for one plan_id (the current plan by default).
 
 Tables other helpers add to a plan version appear when the plan has them: `territory_moves`
-becomes the Moves sheet (and gives the Territories sheet its move reasons), and any other
+becomes the Moves sheet (the Territories sheet gives the same move reasons), and any other
 `plans.<table>` with a plan_id column becomes a sheet of its own (e.g. quota_contributions,
 backtest_results, data_quality). The in-year tracking tables (base tables in schema main, e.g.
 expansion_credits, attainment) become sheets when the latest tracking run measured the
@@ -18,6 +18,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
+from pipeline.rebalance import KEPT_REASON
 from pipeline.settings import SELF_SERVE, PlanSettings
 from pipeline.warehouse import table_exists
 
@@ -72,11 +73,9 @@ ORDER BY list_position($order, q.segment), q.rep_id
 TERRITORIES_SQL = """
 SELECT t.account_id, a.account_name, t.segment, t.rep_id, q.name AS rep_name, t.previous_rep_id, t.moved,
        a.acv, a.eev,
-       CASE WHEN NOT t.moved THEN 'kept with the current owner'
-            WHEN t.previous_rep_id IS NULL THEN 'placed: no current owner'
-            WHEN t.previous_rep_id NOT IN (SELECT rep_id FROM plans.quotas WHERE plan_id = $plan_id)
-                THEN 'placed: current owner is not an active expansion rep of the plan'
-            ELSE 'assigned by EEV balancing' END AS reason
+       -- the plan's own move reason (pipeline.rebalance.REASONS, = the Moves sheet's); null for a
+       -- moved account of a plan version that recorded no reasons
+       coalesce(t.reason, CASE WHEN NOT t.moved THEN $kept_reason END) AS reason
 FROM plans.territories AS t
 JOIN plans.account_eev AS a USING (plan_id, account_id)
 LEFT JOIN plans.quotas AS q USING (plan_id, rep_id)
@@ -186,15 +185,6 @@ def _model_sheet(metrics: pl.DataFrame, segment_order: list[str]) -> pl.DataFram
     )
 
 
-def _with_move_reasons(territories: pl.DataFrame, moves: pl.DataFrame | None) -> pl.DataFrame:
-    """Territories with the reason the moves table gives for a moved account, when it has one."""
-    if moves is None or not {"account_id", "reason"} <= set(moves.columns):
-        return territories
-    reasons = moves.select("account_id", pl.col("reason").alias("move_reason")).unique("account_id", keep="first")
-    return (territories.join(reasons, on="account_id", how="left", maintain_order="left")
-            .with_columns(reason=pl.coalesce("move_reason", "reason")).drop("move_reason"))
-
-
 def _whole_table_sql(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> str:
     """All rows of a table (of this plan, for a `plans` table); nested columns (lists, structs,
     maps) as text, which CSV and Excel can hold. Names come from the catalog, not from input."""
@@ -230,7 +220,7 @@ def _sheet_title(table: str) -> str:
 def _params(plan_id: str, settings: PlanSettings) -> dict[str, Any]:
     period_start, period_end = settings.plan_period()
     return {"plan_id": plan_id, "order": [s["segment"] for s in settings.segment_table()],
-            "period_start": period_start, "period_end": period_end}
+            "period_start": period_start, "period_end": period_end, "kept_reason": KEPT_REASON}
 
 
 def segment_figures(con: duckdb.DuckDBPyConnection, plan_id: str, settings: PlanSettings) -> pl.DataFrame:
@@ -266,7 +256,7 @@ def load_plan_tables(con: duckdb.DuckDBPyConnection, plan_id: str | None = None)
     frames: list[tuple[str, str, pl.DataFrame]] = [
         ("summary", "Summary", segment_summary(con, plan_id, settings)),
         ("quotas", "Quotas", _frame(con, QUOTAS_SQL, params)),
-        ("territories", "Territories", _with_move_reasons(_frame(con, TERRITORIES_SQL, params), moves)),
+        ("territories", "Territories", _frame(con, TERRITORIES_SQL, params)),
         ("accounts", "Accounts", _frame(con, ACCOUNTS_SQL, params)),
         ("whitespace_items", "Whitespace items", _frame(con, ITEMS_SQL, params)),
         ("blackout_calendar", "Blackout calendar", _frame(con, BLACKOUT_SQL, params)),
