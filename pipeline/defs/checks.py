@@ -9,8 +9,10 @@ reports it). The input contract is enforced by ingestion itself, before anything
 import re
 
 import dagster as dg
+import duckdb
 
 from pipeline.resources import PlanConfig, Warehouse
+from pipeline.settings import PlanSettings
 
 # asset -> (check name, what it guarantees, SQL returning the keys of rows that break it)
 IDENTITIES: list[tuple[str, str, str, str]] = [
@@ -81,16 +83,21 @@ BALANCE = (
 EXAMPLES = 5
 
 
+def rule_keys(con: duckdb.DuckDBPyConnection, sql: str, settings: PlanSettings) -> list:
+    """The sorted keys of the rows that break a rule (its `sql`, with the settings' parameters)."""
+    known = {**settings.sql_params(), "half_rounding": settings.quota_rounding / 2}
+    params = {k: v for k, v in known.items() if re.search(rf"\${k}\b", sql)}
+    return [r[0] for r in con.execute(f"SELECT * FROM ({sql}) ORDER BY 1", params).fetchall()]
+
+
 def _rule_check(asset: str, name: str, description: str, sql: str, blocking: bool = True) -> dg.AssetChecksDefinition:
     """A check that passes when `sql` returns no keys; a non-blocking one only warns."""
 
     @dg.asset_check(asset=asset, name=name, description=description, blocking=blocking)
     def _check(warehouse: Warehouse, plan_config: PlanConfig) -> dg.AssetCheckResult:
         settings = plan_config.load()
-        known = {**settings.sql_params(), "half_rounding": settings.quota_rounding / 2}
-        params = {k: v for k, v in known.items() if re.search(rf"\${k}\b", sql)}
         with warehouse.connect() as con:
-            keys = [r[0] for r in con.execute(f"SELECT * FROM ({sql}) ORDER BY 1", params).fetchall()]
+            keys = rule_keys(con, sql, settings)
         return dg.AssetCheckResult(
             passed=not keys,
             severity=dg.AssetCheckSeverity.ERROR if blocking else dg.AssetCheckSeverity.WARN,
