@@ -2,7 +2,7 @@
 `plans.*` tables for one plan_id (the current plan by default).
 
 Tables other helpers add to a plan version appear when the plan has them: `territory_moves`
-becomes the Moves sheet (and gives the Territories sheet its move reasons), and any other
+becomes the Moves sheet (the Territories sheet gives the same move reasons), and any other
 `plans.<table>` with a plan_id column becomes a sheet of its own (e.g. quota_contributions,
 backtest_results, data_quality). The in-year tracking tables (base tables in schema main, e.g.
 expansion_credits, attainment) become sheets when the latest tracking run measured the
@@ -18,6 +18,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
+from pipeline.rebalance import KEPT_REASON
 from pipeline.settings import SELF_SERVE, PlanSettings
 from pipeline.warehouse import table_exists
 
@@ -29,6 +30,10 @@ SHEET_NAME_MAX = 31  # Excel's limit on worksheet names
 METRIC_ORDER = ("roc_auc", "pr_auc", "brier", "log_loss", "ece", "base_rate", "rows", "positives")
 CHOSEN_MODEL = "chosen"
 
+# The one segment summary of a plan (the Summary sheet, the run summary, the plan_version
+# metadata): per segment and a total row. Segments come from the accounts and the reps (a segment
+# with reps but no accounts has null account figures); rep_accounts = accounts the reps own;
+# factor = the segment's quota factor (null on the total row).
 SUMMARY_SQL = """
 WITH accounts AS (
     SELECT segment, count(*) AS accounts, sum(acv) AS acv, sum(whitespace) AS whitespace, sum(eev) AS eev,
@@ -37,25 +42,28 @@ WITH accounts AS (
 ),
 reps AS (
     SELECT segment, count(*) AS reps, sum(capacity) AS capacity, sum(territory_eev) AS territory_eev,
-           sum(quota) AS quota
+           sum(quota) AS quota, sum(accounts) AS rep_accounts,
+           CASE WHEN segment IS NOT NULL THEN any_value(factor) END AS factor
     FROM plans.quotas WHERE plan_id = $plan_id GROUP BY ROLLUP (segment)
 ),
 balance AS (  -- the plan's own balance figures (sql/territory_balance.sql), as the summary shows
     SELECT segment, balance_cv FROM plans.territory_balance WHERE plan_id = $plan_id
 )
-SELECT coalesce(a.segment, 'total') AS segment, a.accounts, a.acv, a.whitespace, a.eev,
+SELECT coalesce(a.segment, r.segment, 'total') AS segment, a.accounts, a.acv, a.whitespace, a.eev,
        a.joint_planning_accounts, coalesce(r.reps, 0) AS reps, coalesce(r.capacity, 0) AS capacity,
-       r.territory_eev, r.quota, r.quota / nullif(r.territory_eev, 0) AS quota_share_of_eev, b.balance_cv
+       r.territory_eev, r.quota, r.quota / nullif(r.territory_eev, 0) AS quota_share_of_eev, b.balance_cv,
+       r.rep_accounts, r.factor
 FROM accounts AS a
-LEFT JOIN reps AS r ON r.segment IS NOT DISTINCT FROM a.segment
-LEFT JOIN balance AS b ON b.segment = a.segment
-ORDER BY a.segment IS NULL, list_position($order, a.segment)
+FULL JOIN reps AS r ON r.segment IS NOT DISTINCT FROM a.segment
+LEFT JOIN balance AS b ON b.segment = coalesce(a.segment, r.segment)
+ORDER BY a.segment IS NULL AND r.segment IS NULL, list_position($order, coalesce(a.segment, r.segment))
 """
+SUMMARY_ONLY = ("rep_accounts", "factor")  # columns of SUMMARY_SQL the run summary shows, the sheet does not
 
 QUOTAS_SQL = """
 SELECT q.rep_id, q.name, q.segment, q.capacity, q.accounts, q.territory_eev,
        q.territory_eev / nullif(q.capacity, 0) AS eev_per_capacity,
-       eev_per_capacity / nullif(avg(eev_per_capacity) OVER (PARTITION BY q.segment), 0) - 1 AS balance_deviation,
+       q.balance_deviation,  -- the one definition, sql/quotas.sql
        q.factor, q.quota_unrounded, q.quota
 FROM plans.quotas AS q
 WHERE q.plan_id = $plan_id
@@ -65,11 +73,9 @@ ORDER BY list_position($order, q.segment), q.rep_id
 TERRITORIES_SQL = """
 SELECT t.account_id, a.account_name, t.segment, t.rep_id, q.name AS rep_name, t.previous_rep_id, t.moved,
        a.acv, a.eev,
-       CASE WHEN NOT t.moved THEN 'kept with the current owner'
-            WHEN t.previous_rep_id IS NULL THEN 'placed: no current owner'
-            WHEN t.previous_rep_id NOT IN (SELECT rep_id FROM plans.quotas WHERE plan_id = $plan_id)
-                THEN 'placed: current owner is not an active expansion rep of the plan'
-            ELSE 'assigned by EEV balancing' END AS reason
+       -- the plan's own move reason (pipeline.rebalance.REASONS, = the Moves sheet's); null for a
+       -- moved account of a plan version that recorded no reasons
+       coalesce(t.reason, CASE WHEN NOT t.moved THEN $kept_reason END) AS reason
 FROM plans.territories AS t
 JOIN plans.account_eev AS a USING (plan_id, account_id)
 LEFT JOIN plans.quotas AS q USING (plan_id, rep_id)
@@ -179,15 +185,6 @@ def _model_sheet(metrics: pl.DataFrame, segment_order: list[str]) -> pl.DataFram
     )
 
 
-def _with_move_reasons(territories: pl.DataFrame, moves: pl.DataFrame | None) -> pl.DataFrame:
-    """Territories with the reason the moves table gives for a moved account, when it has one."""
-    if moves is None or not {"account_id", "reason"} <= set(moves.columns):
-        return territories
-    reasons = moves.select("account_id", pl.col("reason").alias("move_reason")).unique("account_id", keep="first")
-    return (territories.join(reasons, on="account_id", how="left", maintain_order="left")
-            .with_columns(reason=pl.coalesce("move_reason", "reason")).drop("move_reason"))
-
-
 def _whole_table_sql(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> str:
     """All rows of a table (of this plan, for a `plans` table); nested columns (lists, structs,
     maps) as text, which CSV and Excel can hold. Names come from the catalog, not from input."""
@@ -223,12 +220,18 @@ def _sheet_title(table: str) -> str:
 def _params(plan_id: str, settings: PlanSettings) -> dict[str, Any]:
     period_start, period_end = settings.plan_period()
     return {"plan_id": plan_id, "order": [s["segment"] for s in settings.segment_table()],
-            "period_start": period_start, "period_end": period_end}
+            "period_start": period_start, "period_end": period_end, "kept_reason": KEPT_REASON}
+
+
+def segment_figures(con: duckdb.DuckDBPyConnection, plan_id: str, settings: PlanSettings) -> pl.DataFrame:
+    """Every figure of SUMMARY_SQL per segment of a plan, and a total row."""
+    return _frame(con, SUMMARY_SQL, _params(plan_id, settings))
 
 
 def segment_summary(con: duckdb.DuckDBPyConnection, plan_id: str, settings: PlanSettings) -> pl.DataFrame:
-    """Accounts, EEV, reps, quota and balance CV per segment of a plan, and a total row."""
-    return _frame(con, SUMMARY_SQL, _params(plan_id, settings))
+    """Accounts, EEV, reps, quota and balance CV per segment of a plan, and a total row (the
+    Summary sheet)."""
+    return segment_figures(con, plan_id, settings).drop(SUMMARY_ONLY)
 
 
 def summary_figures(summary: pl.DataFrame) -> dict[str, float]:
@@ -253,7 +256,7 @@ def load_plan_tables(con: duckdb.DuckDBPyConnection, plan_id: str | None = None)
     frames: list[tuple[str, str, pl.DataFrame]] = [
         ("summary", "Summary", segment_summary(con, plan_id, settings)),
         ("quotas", "Quotas", _frame(con, QUOTAS_SQL, params)),
-        ("territories", "Territories", _with_move_reasons(_frame(con, TERRITORIES_SQL, params), moves)),
+        ("territories", "Territories", _frame(con, TERRITORIES_SQL, params)),
         ("accounts", "Accounts", _frame(con, ACCOUNTS_SQL, params)),
         ("whitespace_items", "Whitespace items", _frame(con, ITEMS_SQL, params)),
         ("blackout_calendar", "Blackout calendar", _frame(con, BLACKOUT_SQL, params)),

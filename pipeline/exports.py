@@ -139,8 +139,9 @@ def build_charts(tables: PlanTables, artifact_dir: Path | None) -> tuple[list[Ch
         Chart("quota_by_rep", "Quota distribution across reps", "Quota of every rep, grouped by segment.",
               charts.quota_by_rep(quotas, dpi)),
         Chart("territory_balance", "Territory balance",
-              "EEV per unit of capacity of every rep; a balanced segment has bars level with its mean.",
-              charts.territory_balance(quotas, dpi)),
+              "Each rep's territory EEV against its target (segment EEV x the rep's share of the segment's "
+              "capacity), as the Quotas sheet's balance_deviation; a balanced segment stays within the dashed band.",
+              charts.territory_balance(quotas, tables.settings.territory.balance_tolerance, dpi)),
         Chart("model_metrics", "Close-probability model", "Holdout metrics of every candidate and the chosen model.",
               charts.model_comparison(model, dpi),
               html_table(model.filter(pl.col("segment") == "all")

@@ -31,6 +31,7 @@ import numpy as np
 # reasons a move is made (codes stored per account; 0 = not moved)
 KEPT, NEW_ACCOUNT, REP_INACTIVE, SEGMENT_CHANGE, BOOK_SIZE, OVER_TARGET, UNDER_TARGET = range(7)
 REASONS = ("", "new account", "rep inactive", "segment change", "book size", "rep over target", "rep under target")
+KEPT_REASON = "kept with the current owner"  # what the Territories sheet says of an account without a move
 IMPROVEMENT_EPSILON = 1e-9  # relative to the segment's mean target: smaller gains are no gain
 
 

@@ -62,8 +62,9 @@ def _segment_colors(segments: list[str]) -> dict[str, str]:
     return {s: PALETTE[i % len(PALETTE)] for i, s in enumerate(dict.fromkeys(segments))}
 
 
-def _rep_bars(quotas: pl.DataFrame, column: str, title: str, dpi: int, mean_line: bool) -> bytes | None:
-    """One bar per rep (grouped by segment, the plan's order), coloured by segment."""
+def _rep_bars(quotas: pl.DataFrame, column: str, title: str, dpi: int, band: float | None = None) -> bytes | None:
+    """One bar per rep (grouped by segment, the plan's order), coloured by segment; with `band`,
+    the column is a share (percent axis) and dashed lines mark +/- band."""
     if quotas.height == 0:
         return None
     colors = _segment_colors(quotas["segment"].to_list())
@@ -72,27 +73,32 @@ def _rep_bars(quotas: pl.DataFrame, column: str, title: str, dpi: int, mean_line
         ax.bar(range(quotas.height), quotas[column].to_list(), color=[colors[s] for s in quotas["segment"]])
         for segment, color in colors.items():
             ax.bar([0], [0], color=color, label=segment)
-            if mean_line:
-                index = [i for i, s in enumerate(quotas["segment"]) if s == segment]
-                mean = quotas.filter(pl.col("segment") == segment)[column].mean()
-                ax.hlines(mean, min(index) - 0.4, max(index) + 0.4, colors="black", linestyles="dashed", linewidth=1)
         ax.set_xticks(range(quotas.height), quotas["rep_id"].to_list(), rotation=90, fontsize=7)
         ax.set_title(title)
         ax.legend(frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-        _money_axis(ax)
+        if band is None:
+            _money_axis(ax)
+            return
+        for level in (-band, band):
+            ax.axhline(level, color="black", linestyle="dashed", linewidth=1)
+        ax.axhline(0, color="black", linewidth=0.5)
+        ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+        ax.grid(axis="y", alpha=0.3)
 
     return _png(draw, dpi)
 
 
 def quota_by_rep(quotas: pl.DataFrame, dpi: int) -> bytes | None:
     """Quota of every rep: the distribution of quotas across the team."""
-    return _rep_bars(quotas, "quota", "Quota per rep", dpi, mean_line=False)
+    return _rep_bars(quotas, "quota", "Quota per rep", dpi)
 
 
-def territory_balance(quotas: pl.DataFrame, dpi: int) -> bytes | None:
-    """Territory EEV per unit of capacity per rep, with each segment's mean (dashed)."""
-    return _rep_bars(quotas.filter(pl.col("eev_per_capacity").is_not_null()), "eev_per_capacity",
-                     "Territory balance: EEV per unit of capacity (dashed: segment mean)", dpi, mean_line=True)
+def territory_balance(quotas: pl.DataFrame, tolerance: float, dpi: int) -> bytes | None:
+    """Each rep's balance_deviation (the quotas table's: territory EEV against the rep's
+    capacity-proportional target), with the balance tolerance dashed."""
+    return _rep_bars(quotas.filter(pl.col("balance_deviation").is_not_null()), "balance_deviation",
+                     f"Territory balance: deviation from target (dashed: +/-{tolerance:.0%} tolerance)", dpi,
+                     band=tolerance)
 
 
 def model_comparison(model: pl.DataFrame, dpi: int) -> bytes | None:

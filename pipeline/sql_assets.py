@@ -35,10 +35,10 @@ def sql_description(name: str) -> str:
     return "\n".join(lines)
 
 
-def markdown_table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    """Rows as a Markdown table (floats to 3 decimals)."""
+def markdown_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], decimals: int = 3) -> str:
+    """Rows as a Markdown table (floats to `decimals` decimals), for Dagster metadata."""
     def cell(v: Any) -> str:
-        return "" if v is None else f"{v:,.3f}" if isinstance(v, float) else str(v)
+        return "" if v is None else f"{v:,.{decimals}f}" if isinstance(v, float) else str(v)
 
     header = "| " + " | ".join(columns) + " |"
     rule = "|" + "---|" * len(columns)

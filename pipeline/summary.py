@@ -5,22 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import duckdb
+import polars as pl
 
+from pipeline.export_tables import segment_figures
 from pipeline.settings import PlanSettings
 from pipeline.warehouse import table_exists
-
-SEGMENT_SQL = """
-SELECT a.segment, count(*) AS accounts, sum(a.acv) AS acv, sum(a.whitespace) AS whitespace, sum(a.eev) AS eev,
-       count(*) FILTER (WHERE a.joint_planning) AS joint_planning
-FROM main.account_eev AS a GROUP BY a.segment
-ORDER BY list_position($order, a.segment)
-"""
-
-QUOTA_SQL = """
-SELECT segment, count(*) AS reps, sum(capacity) AS capacity, sum(accounts) AS accounts,
-       sum(territory_eev) AS territory_eev, sum(quota) AS quota, any_value(factor) AS factor
-FROM main.quotas GROUP BY segment ORDER BY list_position($order, segment)
-"""
 
 BALANCE_SQL = """
 SELECT segment, method, balance_cv, max_min_ratio, share_within_tolerance, share_within_report_band,
@@ -141,13 +130,16 @@ def plan_summary(con: duckdb.DuckDBPyConnection, settings: PlanSettings, db: Pat
     lines = [f"Plan {run[0]} as of {run[1]}  (model {run[2]}, data {run[3]}, settings {run[4]})", ""]
     lines.append("Accounts by segment")
     order = {"order": [row["segment"] for row in settings.segment_table()]}
-    segments = con.execute(SEGMENT_SQL, order).fetchall()
+    figures = segment_figures(con, run[0], settings).filter(pl.col("segment") != "total")
+    segments = figures.filter(pl.col("accounts").is_not_null())
     lines += _table(
         ["segment", "accounts", "ACV", "whitespace", "EEV", "joint planning"],
-        [[s, f"{n:,}", _money(acv), _money(ws), _money(eev), f"{jp:,}"] for s, n, acv, ws, eev, jp in segments],
+        [[s, f"{n:,}", _money(acv), _money(ws), _money(eev), f"{jp:,}"] for s, n, acv, ws, eev, jp in segments.select(
+            "segment", "accounts", "acv", "whitespace", "eev", "joint_planning_accounts").rows()],
     )
     lines += ["", "Reps and quotas by segment"]
-    quotas = con.execute(QUOTA_SQL, order).fetchall()
+    quotas = figures.filter(pl.col("reps") > 0).select(
+        "segment", "reps", "capacity", "rep_accounts", "territory_eev", "quota", "factor").rows()
     lines += _table(
         ["segment", "reps", "capacity", "accounts", "territory EEV", "factor", "quota"],
         [[s, f"{r}", f"{c:.1f}", f"{a:,}", _money(eev), f"{f:.3f}", _money(q)] for s, r, c, a, eev, q, f in quotas],

@@ -1,21 +1,14 @@
 -- territory_balance: one row per expansion segment: how evenly its territories are balanced.
--- Key: segment. A rep's target = the segment's EEV x the rep's capacity / the segment's capacity;
--- deviation = territory EEV / target - 1. balance_cv = coefficient of variation of EEV per unit
+-- Key: segment. Per-rep balance is work.quotas' (one definition there: target_eev = the segment's
+-- EEV x the rep's capacity / the segment's capacity; balance_deviation = owned_eev / target_eev - 1).
+-- balance_cv = coefficient of variation of EEV per unit
 -- of capacity across the segment's reps; max_min_ratio = highest / lowest EEV per unit of
 -- capacity (null when a rep holds no EEV); share_within_tolerance / share_within_report_band =
 -- share of reps whose |deviation| <= balance_tolerance / report_band; largest_deviation = the
 -- largest |deviation|; accounts_moved / eev_moved = accounts taken from one rep and given to
 -- another and their EEV; accounts_placed = new accounts given a first owner; method = solver.
 WITH reps AS (
-    SELECT rep_id, segment, capacity FROM work.rep_plan
-),
-
-territories AS (
-    SELECT account_id, segment, rep_id FROM work.territories
-),
-
-accounts AS (
-    SELECT account_id, eev FROM work.account_eev
+    SELECT segment, rep_id, accounts, owned_eev, capacity, balance_deviation FROM work.quotas
 ),
 
 moves AS (
@@ -26,28 +19,15 @@ methods AS (
     SELECT segment, method FROM work.territory_methods
 ),
 
-held AS (
-    SELECT t.rep_id, count(*) AS accounts, sum(a.eev) AS eev
-    FROM territories AS t
-    JOIN accounts AS a USING (account_id)
-    GROUP BY t.rep_id
-),
-
-per_rep AS (
-    SELECT
-        r.segment,
-        r.rep_id,
-        coalesce(h.accounts, 0) AS accounts,
-        coalesce(h.eev, 0) AS eev,
-        coalesce(h.eev, 0) / r.capacity AS eev_per_capacity,
-        sum(coalesce(h.eev, 0)) OVER (PARTITION BY r.segment) * r.capacity
-            / sum(r.capacity) OVER (PARTITION BY r.segment) AS target
-    FROM reps AS r
-    LEFT JOIN held AS h USING (rep_id)
-),
-
 deviations AS (
-    SELECT *, CASE WHEN target > 0 THEN eev / target - 1 ELSE 0 END AS deviation FROM per_rep
+    SELECT
+        segment,
+        rep_id,
+        accounts,
+        owned_eev AS eev,
+        owned_eev / capacity AS eev_per_capacity,
+        balance_deviation AS deviation
+    FROM reps
 ),
 
 balance AS (

@@ -256,16 +256,17 @@ def test_balance_check_warns_on_the_rep_outside_the_tolerance(tmp_path: Path):
     from pipeline.resources import Warehouse
 
     db = tmp_path / "w.duckdb"
-    with warehouse.connect(db) as con:  # tolerance 0.25: per capacity 100 on average in each segment
-        con.execute("""CREATE TABLE work.quotas AS SELECT * FROM (VALUES
-            ('R1', 'mid_market', 1.0, 124.0), ('R2', 'mid_market', 1.0, 76.0),
-            ('R3', 'enterprise', 1.0, 70.0), ('R4', 'enterprise', 0.5, 65.0)) AS t(rep_id, segment, capacity, territory_eev)""")
+    with warehouse.connect(db) as con:  # tolerance 0.25; balance_deviation as sql/quotas.sql gives it
+        con.execute("""CREATE TABLE work.quotas AS SELECT *, owned_eev / target_eev - 1 AS balance_deviation FROM (VALUES
+            ('R1', 'mid_market', 1.0, 124.0, 100.0), ('R2', 'mid_market', 1.0, 76.0, 100.0),
+            ('R3', 'enterprise', 1.0, 70.0, 90.0), ('R4', 'enterprise', 0.5, 65.0, 45.0))
+            AS t(rep_id, segment, capacity, owned_eev, target_eev)""")
     settings = yaml.safe_load(DEFAULT_CONFIG.read_text())
     settings["territory"]["balance_tolerance"] = 0.25
     (tmp_path / "plan.yaml").write_text(yaml.safe_dump(settings))
     check = _rule_check(*BALANCE, blocking=False)
     result = check(warehouse=Warehouse(path=str(db)), settings=load_settings(tmp_path / "plan.yaml"))
-    # enterprise: 135 / 1.5 = 90 per capacity; R3 70/90 - 1 = -22%, R4 130/90 - 1 = +44%
+    # enterprise: 135 / 1.5 = 90 per capacity; R3 70/90 - 1 = -22%, R4 65/45 - 1 = +44%
     assert not result.passed and result.severity == dg.AssetCheckSeverity.WARN
     assert result.metadata["examples"].value == "R4"
     assert result.metadata["rows_breaking_rule"].value == 1

@@ -9,6 +9,7 @@ reports it). The input contract is enforced by ingestion itself, before anything
 import re
 
 import dagster as dg
+import duckdb
 
 from pipeline.resources import Warehouse
 from pipeline.settings import PlanSettings
@@ -76,14 +77,18 @@ IDENTITIES: list[tuple[str, str, str, str]] = [
 ]
 BALANCE = (
     "quotas", "territory_eev_balanced",
-    "each rep's territory EEV per unit of capacity is within territory.balance_tolerance of its segment's",
-    """SELECT q.rep_id FROM work.quotas AS q
-       JOIN (SELECT segment, sum(territory_eev) / sum(capacity) AS per_capacity FROM work.quotas
-             WHERE capacity > 0 GROUP BY segment) AS s USING (segment)
-       WHERE q.capacity > 0 AND s.per_capacity > 0
-         AND abs(q.territory_eev / q.capacity / s.per_capacity - 1) > $balance_tolerance""",
+    "each rep's balance_deviation (owned EEV against its capacity-proportional target, sql/quotas.sql) is "
+    "within territory.balance_tolerance",
+    """SELECT rep_id FROM work.quotas WHERE abs(balance_deviation) > $balance_tolerance + 1e-9""",
 )
 EXAMPLES = 5
+
+
+def rule_keys(con: duckdb.DuckDBPyConnection, sql: str, settings: PlanSettings) -> list:
+    """The sorted keys of the rows that break a rule (its `sql`, with the settings' parameters)."""
+    known = {**settings.sql_params(), "half_rounding": settings.quota_rounding / 2}
+    params = {k: v for k, v in known.items() if re.search(rf"\${k}\b", sql)}
+    return [r[0] for r in con.execute(f"SELECT * FROM ({sql}) ORDER BY 1", params).fetchall()]
 
 
 def _rule_check(asset: str, name: str, description: str, sql: str, blocking: bool = True) -> dg.AssetChecksDefinition:
@@ -91,10 +96,8 @@ def _rule_check(asset: str, name: str, description: str, sql: str, blocking: boo
 
     @dg.asset_check(asset=asset, name=name, description=description, blocking=blocking)
     def _check(warehouse: Warehouse, settings: dg.ResourceParam[PlanSettings]) -> dg.AssetCheckResult:
-        known = {**settings.sql_params(), "half_rounding": settings.quota_rounding / 2}
-        params = {k: v for k, v in known.items() if re.search(rf"\${k}\b", sql)}
         with warehouse.connect() as con:
-            keys = [r[0] for r in con.execute(f"SELECT * FROM ({sql}) ORDER BY 1", params).fetchall()]
+            keys = rule_keys(con, sql, settings)
         return dg.AssetCheckResult(
             passed=not keys,
             severity=dg.AssetCheckSeverity.ERROR if blocking else dg.AssetCheckSeverity.WARN,

@@ -1,19 +1,15 @@
 """Exports: the workbook, CSV/Parquet, quota letters and plan report of the plan a run just
 published, with the key figures and charts in the asset's metadata."""
 
-import base64
 import time
 
 import dagster as dg
 
+from pipeline.charts import markdown_image
 from pipeline.exports import export_plan
 from pipeline.plan_store import current_plan_id
 from pipeline.progress import log_step
 from pipeline.resources import ExportFolder, Warehouse
-
-
-def _chart_markdown(title: str, png: bytes) -> dg.MetadataValue:
-    return dg.MetadataValue.md(f"![{title}](data:image/png;base64,{base64.b64encode(png).decode()})")
 
 
 @dg.asset(group_name="plan", deps=["plan_version", "tracking_version"], kinds={"excel", "html"})
@@ -31,7 +27,7 @@ def plan_exports(context: dg.AssetExecutionContext, warehouse: Warehouse,
     log_step(context, "plan_exports", f"{len(result.sheets)} sheets, {len(result.letters)} letters in {result.folder}", seconds)
     charts = {}
     for key, path in result.charts.items():
-        charts[f"chart_{key}"] = _chart_markdown(key, path.read_bytes())
+        charts[f"chart_{key}"] = dg.MetadataValue.md(markdown_image(path, key))
         charts[f"chart_{key}_file"] = dg.MetadataValue.path(str(path))
     return dg.MaterializeResult(metadata={
         "plan_id": plan_id,

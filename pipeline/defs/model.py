@@ -13,7 +13,7 @@ from pipeline.features import feature_spec
 from pipeline.model_artifacts import load_model, save_model
 from pipeline.resources import Warehouse
 from pipeline.settings import PlanSettings
-from pipeline.sql_assets import table_result
+from pipeline.sql_assets import markdown_table, table_result
 from pipeline.warehouse import table_exists
 
 
@@ -97,12 +97,17 @@ def close_probability_model(
                 "calibration_chart": dg.MetadataValue.path(str(saved.calibration_chart)),
                 "calibration_curve": dg.MetadataValue.md(markdown_image(saved.calibration_chart, "calibration")),
                 "importance_chart": dg.MetadataValue.path(str(saved.importance_chart)),
-                "feature_importances": dg.MetadataValue.md(_markdown_table(model.importances)),
-                "holdout_metrics": dg.MetadataValue.md(_markdown_table(_overall_metrics(model.metrics))),
+                "feature_importances": dg.MetadataValue.md(_markdown(model.importances)),
+                "holdout_metrics": dg.MetadataValue.md(_markdown(_overall_metrics(model.metrics))),
             },
         )
         for name in MODEL_TABLES:
             yield table_result(context, con, f"work.{name}", started, asset_key=name)
+
+
+def _markdown(frame: pl.DataFrame) -> str:
+    """A small frame as a Markdown table (floats to 4 decimals)."""
+    return markdown_table(frame.columns, frame.rows(), decimals=4) if not frame.is_empty() else "(none)"
 
 
 def _overall_metrics(metrics: pl.DataFrame) -> pl.DataFrame:
@@ -110,15 +115,6 @@ def _overall_metrics(metrics: pl.DataFrame) -> pl.DataFrame:
     overall = metrics.filter((pl.col("segment") == "all") & pl.col("metric").is_in(
         ["roc_auc", "pr_auc", "brier", "log_loss", "ece", "base_rate", "rows", "positives"]))
     return overall.pivot("metric", index="model", values="value").sort("model")
-
-
-def _markdown_table(frame: pl.DataFrame) -> str:
-    """A small frame as a Markdown table (floats to 4 decimals)."""
-    if frame.is_empty():
-        return "(none)"
-    cells = [[f"{v:.4f}" if isinstance(v, float) else str(v) for v in row] for row in frame.iter_rows()]
-    lines = ["| " + " | ".join(frame.columns) + " |", "|" + "---|" * frame.width]
-    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in cells])
 
 
 @dg.asset(group_name=MODEL_GROUP, deps=["close_probability_model", "model_info", "item_features"],
