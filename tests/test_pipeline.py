@@ -171,9 +171,9 @@ def test_plan_steps_read_accounts_from_account_state_not_raw(sample_plan: PlanOu
     """account_eev, the territories and their checks run without raw.accounts: the plan-date rows
     of account_state carry account_name and locked. A lock set there keeps a moved account with
     its owner."""
-    from pipeline.defs.checks import checks
+    from pipeline.defs.checks import PLAN_CHECKS
     from pipeline.defs.plan import account_eev, territories
-    from pipeline.resources import PlanConfig, PlanInputs, SqlEngine, Warehouse
+    from pipeline.resources import PlanInputs, SqlEngine, Warehouse
 
     db = tmp_path / "plan.duckdb"
     shutil.copy(sample_plan.db, db)
@@ -185,12 +185,12 @@ def test_plan_steps_read_accounts_from_account_state_not_raw(sample_plan: PlanOu
         assert moved is not None, "the sample plan moves an account between reps of its segment"
         con.execute("UPDATE work.account_state SET locked = true WHERE role = 'plan' AND account_id = ?", [moved])
         con.execute("DROP TABLE raw.accounts")
-    plan_checks = [c for c in checks().asset_checks
+    plan_checks = [c for c in PLAN_CHECKS
                    if {k.asset_key.to_user_string() for k in c.check_keys} <= {"account_eev", "territories"}]
     assert {k.name for c in plan_checks for k in c.check_keys} >= {"one_row_per_account", "locked_accounts_stay"}
     result = dg.materialize(
         [account_eev, territories, *plan_checks],
-        resources={"warehouse": Warehouse(path=str(db)), "plan_config": PlanConfig(), "sql_engine": SqlEngine(),
+        resources={"warehouse": Warehouse(path=str(db)), "settings": load_settings(), "sql_engine": SqlEngine(),
                    "plan_inputs": PlanInputs(path=str(tmp_path))},
         instance=dg.DagsterInstance.ephemeral(), raise_on_error=False,
     )
