@@ -38,7 +38,7 @@ def run_one(accounts: int, workdir: Path, seed: int) -> dict[str, object]:
 
     from pipeline.runner import run_plan
     from pipeline.sample_data import generate_sample
-    from pipeline.settings import DEFAULT_CONFIG
+    from pipeline.core.settings import DEFAULT_CONFIG
 
     data = workdir / "input"
     started = time.perf_counter()

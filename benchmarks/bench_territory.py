@@ -22,8 +22,8 @@ import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pipeline.settings import DEFAULT_CONFIG, load_settings  # noqa: E402
-from pipeline.territory import BalanceRules, BookLimits, assign_territories  # noqa: E402
+from pipeline.core.settings import DEFAULT_CONFIG, load_settings  # noqa: E402
+from pipeline.plan.territory.assign import BalanceRules, BookLimits, assign_territories  # noqa: E402
 
 SEGMENT = "high_velocity"
 

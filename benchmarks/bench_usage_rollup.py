@@ -6,7 +6,7 @@ Generates a month-partitioned Parquet usage dataset (usage/month=YYYY-MM/*.parqu
 lake keeps it): every account uses 3 products every day for --days days before the plan date.
 Both engines read that dataset directly and roll it up for the plan date and the training
 snapshots of the default settings. DuckDB reads it through a view in the warehouse file; Spark
-(`--master`, default local[2]) through `pipeline.spark_engine`, the result landing in the same
+(`--master`, default local[2]) through `pipeline.engines.spark_engine`, the result landing in the same
 DuckDB file as the plan run would. Prints usage rows, result rows, wall seconds per engine
 (Spark's session start apart) and checks both results hold the same rows.
 
@@ -25,8 +25,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pipeline import warehouse  # noqa: E402
-from pipeline.settings import DEFAULT_CONFIG, SparkSettings, load_settings  # noqa: E402
+from pipeline.core import warehouse  # noqa: E402
+from pipeline.core.settings import DEFAULT_CONFIG, SparkSettings, load_settings  # noqa: E402
 
 ROLLUP = "usage_features"
 
@@ -57,7 +57,7 @@ def main() -> None:
     parser.add_argument("--master", default="local[2]", help="Spark master URL (default local[2])")
     args = parser.parse_args()
 
-    from pipeline.spark_engine import SparkEngine, spark_session
+    from pipeline.engines.spark_engine import SparkEngine, spark_session
 
     settings = load_settings(DEFAULT_CONFIG)
     spark_settings = SparkSettings(master=args.master, options=settings.engine.spark.options)

@@ -28,10 +28,10 @@ import duckdb
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pipeline import warehouse  # noqa: E402
-from pipeline.contract import TABLES  # noqa: E402
-from pipeline.settings import load_settings  # noqa: E402
-from pipeline.staging import write_segment_bands  # noqa: E402
+from pipeline.core import warehouse  # noqa: E402
+from pipeline.ingestion.contract import TABLES  # noqa: E402
+from pipeline.core.settings import load_settings  # noqa: E402
+from pipeline.staging.state import write_segment_bands  # noqa: E402
 from tests.staged import build_steps  # noqa: E402
 
 STAGING = ("account_state", "holdings", "usage_features")

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from pipeline.commands import VERBS
-from pipeline.settings import SettingsError
+from pipeline.core.settings import SettingsError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -28,10 +28,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from pipeline.export_tables import ExportError  # noqa: PLC0415
-    from pipeline.plan_diff import PlanNotFoundError  # noqa: PLC0415
-    from pipeline.plan_store import PlanStoreError  # noqa: PLC0415
-    from pipeline.run_lock import WarehouseBusyError  # noqa: PLC0415
+    from pipeline.exports.sheets import ExportError  # noqa: PLC0415
+    from pipeline.plan.diff import PlanNotFoundError  # noqa: PLC0415
+    from pipeline.plan.store import PlanStoreError  # noqa: PLC0415
+    from pipeline.core.run_lock import WarehouseBusyError  # noqa: PLC0415
     from pipeline.runner import PlanRunError  # noqa: PLC0415
 
     command = next(v for v in VERBS if v.__name__.rsplit(".", 1)[-1] == args.verb)

@@ -18,12 +18,12 @@ from pipeline.defs import backtest, exports, ingestion, model, plan, refresh, st
 from pipeline.defs.automation import plan_automation
 from pipeline.defs.checks import PLAN_CHECKS
 from pipeline.defs.jobs import plan_jobs
-from pipeline.progress import progress_logger
-from pipeline.resources import (
+from pipeline.core.progress import progress_logger
+from pipeline.defs.resources import (
     DEFAULT_DB, DEFAULT_INPUT, ExportFolder, PlanInputs, SqlEngine, Warehouse, settings_from_file,
 )
-from pipeline.settings import DEFAULT_CONFIG, PlanSettings, load_settings
-from pipeline.usage_weeks import usage_weeks
+from pipeline.core.settings import DEFAULT_CONFIG, PlanSettings, load_settings
+from pipeline.ingestion.usage_weeks import usage_weeks
 
 STAGES = (ingestion, staging, whitespace, model, plan, tracking, exports, refresh, backtest)
 UI_ENVIRONMENT = ("QUOTA_PLAN_INPUT", "QUOTA_PLAN_MAPPING", "QUOTA_PLAN_CONFIG", "QUOTA_PLAN_DB", "QUOTA_PLAN_EXPORTS")

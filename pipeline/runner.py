@@ -1,5 +1,5 @@
 """Run the jobs through Dagster (the same assets the UI shows) from Python or the CLI.
-A run holds the DuckDB file's run lock (taken by the Warehouse resource, pipeline/run_lock.py)
+A run holds the DuckDB file's run lock (taken by the Warehouse resource, pipeline/core/run_lock.py)
 from start to end: a second run on the same file waits up to `operations.lock_wait_seconds`,
 then fails naming the holder."""
 
@@ -12,14 +12,16 @@ from pathlib import Path
 
 import dagster as dg
 
-from pipeline import plan_store, progress, warehouse
-from pipeline.backtest import BACKTEST_JOB
+from pipeline.plan import store as plan_store
+from pipeline.core import progress
+from pipeline.core import warehouse
+from pipeline.backtest.compare import BACKTEST_JOB
 from pipeline.definitions import RunPlaces, build_definitions
-from pipeline.mapping import MappingError, load_mapping
-from pipeline.resources import settings_object
-from pipeline.run_lock import WarehouseBusyError
-from pipeline.settings import PlanSettings, load_settings
-from pipeline.usage_weeks import usage_weeks, week_range_tags
+from pipeline.ingestion.mapping import MappingError, load_mapping
+from pipeline.defs.resources import settings_object
+from pipeline.core.run_lock import WarehouseBusyError
+from pipeline.core.settings import PlanSettings, load_settings
+from pipeline.ingestion.usage_weeks import usage_weeks, week_range_tags
 
 QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
 

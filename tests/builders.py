@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from pipeline import warehouse
+from pipeline.core import warehouse
 
 COLUMNS = {
     "accounts": ["account_id", "account_name", "industry", "region", "employees", "customer_since",
@@ -90,7 +90,7 @@ def settings_with(folder: Path, section: str = "operations", **values: object) -
     """A copy of the default settings file with these settings of `section` changed."""
     import yaml
 
-    from pipeline.settings import DEFAULT_CONFIG
+    from pipeline.core.settings import DEFAULT_CONFIG
 
     settings = yaml.safe_load(DEFAULT_CONFIG.read_text())
     settings[section].update(values)

@@ -9,7 +9,7 @@ import pytest
 
 from pipeline.runner import PlanOutcome, run_plan
 from pipeline.sample_data import generate_sample
-from pipeline.settings import DEFAULT_CONFIG
+from pipeline.core.settings import DEFAULT_CONFIG
 
 SAMPLE_ACCOUNTS = 800
 

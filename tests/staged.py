@@ -1,6 +1,6 @@
 """A real DuckDB file with the staged tables built by the real SQL, for tests with known answers.
 
-The transforms are built in the order the asset graph gives (pipeline.sql_graph), with the
+The transforms are built in the order the asset graph gives (pipeline.core.sql_graph), with the
 parameters the assets bind."""
 
 from __future__ import annotations
@@ -10,14 +10,14 @@ from pathlib import Path
 
 import duckdb
 
-from pipeline import warehouse
+from pipeline.core import warehouse
 from pipeline.defs.tracking import TRACKING_TABLES
-from pipeline.ingest import ingest_inputs
-from pipeline.settings import PlanSettings
-from pipeline.sql_graph import in_dependency_order, sql_deps
-from pipeline.staging import account_state_params, write_segment_bands
-from pipeline.tracking import TrackingPeriod, register_rules, tracking_params
-from pipeline.warehouse import SQL_DIR, build_table
+from pipeline.ingestion.ingest import ingest_inputs
+from pipeline.core.settings import PlanSettings
+from pipeline.core.sql_graph import in_dependency_order, sql_deps
+from pipeline.staging.state import account_state_params, write_segment_bands
+from pipeline.tracking.period import TrackingPeriod, register_rules, tracking_params
+from pipeline.core.warehouse import build_table, sql_files
 
 
 def transforms_upstream(name: str) -> list[str]:
@@ -25,7 +25,7 @@ def transforms_upstream(name: str) -> list[str]:
     needed, todo = set(), [name]
     while todo:
         step = todo.pop()
-        if step not in needed and (SQL_DIR / f"{step}.sql").exists():
+        if step not in needed and step in sql_files():
             needed.add(step)
             todo.extend(sql_deps(step))
     return in_dependency_order(needed)

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from pipeline.commands.common import iso_date
-from pipeline.settings import DEFAULT_CONFIG
+from pipeline.core.settings import DEFAULT_CONFIG
 
 DEFAULT_BACKTEST_DB = Path("data/backtest.duckdb")
 
@@ -33,8 +33,8 @@ def add_parser(verbs: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    from pipeline import warehouse  # noqa: PLC0415
-    from pipeline.backtest import backtest_chart_path, backtest_report  # noqa: PLC0415
+    from pipeline.core import warehouse  # noqa: PLC0415
+    from pipeline.backtest.compare import backtest_chart_path, backtest_report  # noqa: PLC0415
     from pipeline.runner import run_backtest  # noqa: PLC0415
 
     print(f"Backtest: planning as of {args.as_of} from {args.input} into {args.db}", file=sys.stderr)

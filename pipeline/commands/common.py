@@ -25,7 +25,7 @@ def positive_int(text: str) -> int:
 
 def add_input_options(parser: argparse.ArgumentParser) -> None:
     """--input, --mapping, --config and --db: where a run reads its data and settings and writes."""
-    from pipeline.settings import DEFAULT_CONFIG  # noqa: PLC0415
+    from pipeline.core.settings import DEFAULT_CONFIG  # noqa: PLC0415
 
     parser.add_argument("--input", required=True, type=Path,
                         help="folder with accounts, products, subscriptions, opportunities, reps [, usage] "

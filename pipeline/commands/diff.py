@@ -23,8 +23,8 @@ def _money(value: float | None) -> str:
 
 
 def run(args: argparse.Namespace) -> None:
-    from pipeline import warehouse  # noqa: PLC0415
-    from pipeline.plan_diff import diff_plans  # noqa: PLC0415
+    from pipeline.core import warehouse  # noqa: PLC0415
+    from pipeline.plan.diff import diff_plans  # noqa: PLC0415
 
     if not args.db.is_file():
         raise FileNotFoundError(f"no DuckDB file at {args.db}")

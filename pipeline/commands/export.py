@@ -24,8 +24,8 @@ def add_parser(verbs: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    from pipeline import warehouse  # noqa: PLC0415  (keep --help fast)
-    from pipeline.exports import export_plan  # noqa: PLC0415
+    from pipeline.core import warehouse  # noqa: PLC0415  (keep --help fast)
+    from pipeline.exports.files import export_plan  # noqa: PLC0415
 
     if not args.db.is_file():
         raise FileNotFoundError(f"no DuckDB file at {args.db}")

@@ -7,7 +7,7 @@ import sys
 import time
 
 from pipeline.commands.common import add_input_options, iso_date
-from pipeline.settings import load_settings
+from pipeline.core.settings import load_settings
 
 
 def add_parser(verbs: argparse._SubParsersAction) -> None:
@@ -25,9 +25,9 @@ def add_parser(verbs: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    from pipeline import warehouse  # noqa: PLC0415
+    from pipeline.core import warehouse  # noqa: PLC0415
     from pipeline.runner import run_tracking  # noqa: PLC0415
-    from pipeline.summary import tracking_summary  # noqa: PLC0415
+    from pipeline.exports.summary import tracking_summary  # noqa: PLC0415
 
     settings = load_settings(args.config, through=args.through)
     if not args.db.is_file():

@@ -1,7 +1,7 @@
 """When jobs run by themselves (needs the Dagster daemon): refresh_job weekly
 (operations.refresh_cron) and when a file of the input folder is added or changed (one run
 per change; each run loads the usage weeks from the earliest one whose rows changed in the
-usage file, see pipeline/usage_weeks.py refresh_weeks); tracking_job on tracking.schedule. A
+usage file, see pipeline/ingestion/usage_weeks.py refresh_weeks); tracking_job on tracking.schedule. A
 refresh started here measures EEV as of its own day (the tick's date for the schedule, today in UTC for the sensor), not the
 settings' as_of; plan_job keeps the settings' date."""
 
@@ -9,10 +9,10 @@ import datetime as dt
 
 import dagster as dg
 
-from pipeline.input_watch import changed_files, folder_state, run_key
-from pipeline.resources import PlanInputs, settings_run_config
-from pipeline.settings import PlanSettings
-from pipeline.usage_weeks import refresh_weeks, week_range_tags
+from pipeline.ingestion.input_watch import changed_files, folder_state, run_key
+from pipeline.defs.resources import PlanInputs, settings_run_config
+from pipeline.core.settings import PlanSettings
+from pipeline.ingestion.usage_weeks import refresh_weeks, week_range_tags
 
 
 def plan_automation(

@@ -5,11 +5,11 @@ import time
 
 import dagster as dg
 
-from pipeline.charts import markdown_image
-from pipeline.exports import export_plan
-from pipeline.plan_store import current_plan_id
-from pipeline.progress import log_step
-from pipeline.resources import ExportFolder, Warehouse
+from models.charts import markdown_image
+from pipeline.exports.files import export_plan
+from pipeline.plan.store import current_plan_id
+from pipeline.core.progress import log_step
+from pipeline.defs.resources import ExportFolder, Warehouse
 
 
 @dg.asset(group_name="plan", deps=["plan_version", "tracking_version"], kinds={"excel", "html"})

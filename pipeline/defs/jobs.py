@@ -17,10 +17,10 @@ Every step is retried after a transient (I/O) failure; other failures are final.
 
 import dagster as dg
 
-from pipeline.backtest import BACKTEST_GROUP, BACKTEST_JOB
+from pipeline.backtest.compare import BACKTEST_GROUP, BACKTEST_JOB
 from pipeline.defs.model import MODEL_TABLES
 from pipeline.defs.staging import PLAN_DATE_ONLY_TAG
-from pipeline.settings import OperationsSettings
+from pipeline.core.settings import OperationsSettings
 
 PLAN_WRITERS = ("rep_plan", "territories", "territory_methods", "quotas", "plan_version")
 REFRESH_ONLY = ("eev_drift",)

@@ -8,13 +8,13 @@ import dagster as dg
 import polars as pl
 
 from models.close_probability import ImportanceSettings, train_close_model
-from pipeline.charts import markdown_image
-from pipeline.features import feature_spec
-from pipeline.model_artifacts import load_model, save_model
-from pipeline.resources import Warehouse
-from pipeline.settings import PlanSettings
-from pipeline.sql_assets import markdown_table, table_result
-from pipeline.warehouse import table_exists
+from models.charts import markdown_image
+from models.feature_spec import feature_spec
+from models.artifacts import load_model, save_model
+from pipeline.defs.resources import Warehouse
+from pipeline.core.settings import PlanSettings
+from pipeline.defs.sql_asset import markdown_table, table_result
+from pipeline.core.warehouse import table_exists
 
 
 MODEL_GROUP = "model"
@@ -32,7 +32,7 @@ MODEL_TABLES = {
         dg.AssetSpec("close_probability_model", group_name=MODEL_GROUP, deps=["item_features", "raw_input_files"],
                      kinds={"scikit-learn"},
                      description="The chosen close-probability model, saved beside the DuckDB file under artifacts/ "
-                     "with a JSON sidecar and the calibration and importance charts (pipeline/model_artifacts.py)."),
+                     "with a JSON sidecar and the calibration and importance charts (models/artifacts.py)."),
         *(dg.AssetSpec(name, group_name=MODEL_GROUP, kinds={"duckdb"}, description=f"work.{name}: {meaning}.")
           for name, meaning in MODEL_TABLES.items()),
     ],

@@ -6,12 +6,12 @@ import time
 
 import dagster as dg
 
-from pipeline.export_tables import segment_summary, summary_figures
-from pipeline.plan_store import PLAN_TABLES, PlanRun, publish_plan
-from pipeline.resources import Warehouse
-from pipeline.settings import PlanSettings
-from pipeline.sql_assets import markdown_table, sql_asset, table_result
-from pipeline.territory import BalanceRules, BookLimits, assign_territories, place_unsegmented_reps
+from pipeline.exports.sheets import segment_summary, summary_figures
+from pipeline.plan.store import PLAN_TABLES, PlanRun, publish_plan
+from pipeline.defs.resources import Warehouse
+from pipeline.core.settings import PlanSettings
+from pipeline.defs.sql_asset import markdown_table, sql_asset, table_result
+from pipeline.plan.territory.assign import BalanceRules, BookLimits, assign_territories, place_unsegmented_reps
 
 PLAN_GROUP = "plan"
 scored_whitespace = sql_asset("scored_whitespace", group=PLAN_GROUP)
@@ -88,7 +88,7 @@ def territories(context: dg.AssetExecutionContext, warehouse: Warehouse, setting
 
 @dg.asset(
     group_name=PLAN_GROUP,
-    # every table a plan version copies (pipeline.plan_store.PLAN_TABLES), and its lineage
+    # every table a plan version copies (pipeline.plan.store.PLAN_TABLES), and its lineage
     deps=sorted({*PLAN_TABLES.values(), "raw_input_files"}),
     kinds={"duckdb"},
 )

@@ -9,7 +9,7 @@ from typing import Literal
 
 import numpy as np
 
-from pipeline.contract import SEGMENT_NAMES
+from pipeline.ingestion.contract import SEGMENT_NAMES
 
 
 @dataclass(frozen=True)

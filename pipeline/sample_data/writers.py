@@ -10,7 +10,7 @@ import numpy as np
 import polars as pl
 from polars.io.plugins import register_io_source
 
-from pipeline.contract import DEAL_SOURCES
+from pipeline.ingestion.contract import DEAL_SOURCES
 from pipeline.sample_data.catalog import (
     EVENTS_PER_USER,
     EXPANSION,

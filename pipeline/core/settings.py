@@ -1,0 +1,445 @@
+"""Plan settings: one YAML file, validated on load.
+
+Every number the plan depends on lives here (see config/plan.yaml for the documented
+defaults). Money is in the data's currency, rates are fractions 0-1.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import hashlib
+import json
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from pipeline.ingestion.contract import DEAL_SOURCES, SEGMENT_NAMES, SegmentName
+from pipeline.core.yaml_model import load_yaml_model
+
+SELF_SERVE = "self_serve"
+QUOTA_FACTOR_RANGE = (0.60, 0.75)
+DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "config" / "plan.yaml"
+
+
+class SettingsError(ValueError):
+    """The plan settings file is missing or breaks a rule."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SegmentSettings(_Strict):
+    """One ACV band. An account belongs to the band whose min_acv <= acv < next band's min_acv."""
+
+    name: SegmentName
+    min_acv: float = Field(gt=0, description="lowest ACV of the band (inclusive)")
+    book_min: int = Field(ge=0, description="fewest accounts for a full-capacity rep")
+    book_max: int = Field(gt=0, description="most accounts for a full-capacity rep")
+    quota_factor: float = Field(gt=0, le=1, description="quota = factor x territory EEV")
+
+    @model_validator(mode="after")
+    def _book_order(self) -> SegmentSettings:
+        if self.book_min > self.book_max:
+            raise ValueError(f"segment {self.name}: book_min {self.book_min} > book_max {self.book_max}")
+        return self
+
+
+class WhitespaceSettings(_Strict):
+    """How whitespace is measured against peers (accounts of the same industry and size band)."""
+
+    size_band_edges: list[int] = Field(
+        default=[50, 200, 1000, 5000], description="employee counts where a new size band starts"
+    )
+    min_peer_group: int = Field(default=5, ge=1, description="smallest peer group used before falling back")
+    seat_percentile: float = Field(default=0.75, gt=0, lt=1, description="peer percentile of seats per employee")
+    usage_pressure_threshold: float = Field(
+        default=0.9, gt=0, description="active users / licensed seats at which usage raises the seat potential"
+    )
+    usage_pressure_headroom: float = Field(
+        default=1.2, ge=1, description="under pressure, potential seats >= active users x this"
+    )
+    cross_sell_min_peer_share: float = Field(
+        default=0.4, ge=0, le=1, description="share of peers holding a product before it is offered"
+    )
+    cross_sell_percentile: float = Field(default=0.5, gt=0, lt=1, description="peer percentile of the product's ARR")
+    cross_sell_scale_cap: float = Field(
+        default=3.0, ge=1, description="cap on (account employees / median employees of the peers holding it)"
+    )
+    usage_window_days: int = Field(default=90, gt=0, description="recent window for active users")
+
+    @model_validator(mode="after")
+    def _edges_sorted(self) -> WhitespaceSettings:
+        if self.size_band_edges != sorted(set(self.size_band_edges)):
+            raise ValueError("whitespace.size_band_edges must be strictly increasing")
+        return self
+
+
+class ModelSettings(_Strict):
+    """Close-probability model: point-in-time training on snapshots before the plan date."""
+
+    horizon_months: int = Field(default=12, gt=0, description="label: won within this many months after a snapshot")
+    snapshot_every_months: int = Field(default=3, gt=0, description="spacing of training snapshots")
+    max_snapshots: int = Field(default=8, gt=0, description="most training snapshots, newest first")
+    max_training_accounts: int = Field(
+        default=50_000, gt=0, description="training snapshots use a seeded sample of at most this many accounts"
+    )
+    max_training_rows: int = Field(default=200_000, gt=0, description="panel sampled down to this many rows")
+    holdout_share: float = Field(default=0.25, gt=0, lt=1, description="newest share of snapshots held out")
+    min_positive_rows: int = Field(default=20, ge=1, description="fewer positives: fall back to base rates")
+    allow_base_rate_plan: bool = Field(
+        default=False,
+        description="publish a plan whose model does not beat the base rate on the holdout (base rates "
+        "used, reported); false: the blocking check beats_base_rate stops such a plan",
+    )
+    capture: Literal["learned"] | float = Field(
+        default="learned", description="share of whitespace a won deal books; 'learned' per kind, or a number 0-1"
+    )
+
+    @model_validator(mode="after")
+    def _capture_range(self) -> ModelSettings:
+        if not isinstance(self.capture, str) and not 0 < self.capture <= 1:
+            raise ValueError("model.capture must be 'learned' or a number in (0, 1]")
+        return self
+
+
+BONUS_RATE_RANGE = (0.05, 0.10)
+
+
+class CreditTier(_Strict):
+    """One cell of the attribution matrix: deals of the source with amount >= min_amount (up to
+    the next tier's min_amount, exclusive) credit rep_share to the expansion rep, csm_share to the CSM."""
+
+    min_amount: float = Field(ge=0, description="lowest deal amount of the tier (inclusive)")
+    rep_share: float = Field(ge=0, le=1, description="share of the deal amount credited to the expansion rep")
+    csm_share: float = Field(ge=0, le=1, description="share of the deal amount credited to the CSM")
+
+    @model_validator(mode="after")
+    def _shares_sum(self) -> CreditTier:
+        if self.rep_share + self.csm_share > 1 + 1e-9:
+            raise ValueError(f"rep_share {self.rep_share} + csm_share {self.csm_share} > 1")
+        return self
+
+
+def _default_matrix() -> dict[str, list[CreditTier]]:
+    return {
+        "csm_sourced": [CreditTier(min_amount=0, rep_share=0.70, csm_share=0.30),
+                        CreditTier(min_amount=25_000, rep_share=0.60, csm_share=0.40),
+                        CreditTier(min_amount=100_000, rep_share=0.55, csm_share=0.45)],
+        "ae_sourced": [CreditTier(min_amount=0, rep_share=0.80, csm_share=0.20)],
+        "joint": [CreditTier(min_amount=0, rep_share=0.50, csm_share=0.50)],
+        "csm_closed": [CreditTier(min_amount=0, rep_share=0.00, csm_share=1.00)],
+        "add_on": [CreditTier(min_amount=0, rep_share=0.00, csm_share=0.00)],
+    }
+
+
+class TrackingSettings(_Strict):
+    """In-year tracking against the current plan: credit splits, attainment, coverage, CSM bonus."""
+
+    through: dt.date | None = Field(
+        default=None, description="track up to this day (inclusive); null = the latest opportunity date"
+    )
+    schedule: str = Field(default="0 6 * * *", description="cron schedule of tracking_job")
+    attribution: dict[str, list[CreditTier]] = Field(
+        default_factory=_default_matrix, description="deal source -> size tiers -> rep and CSM shares"
+    )
+    missing_source: str = Field(default="joint", description="source rule applied to a deal without a source")
+    commission_rate: dict[str, float] = Field(
+        default={"high_velocity": 0.10, "mid_market": 0.10, "enterprise": 0.10},
+        description="expansion rep commission per segment, fraction of the rep's credited ARR",
+    )
+    csm_bonus_rate: float = Field(
+        default=0.075, description="CSM soft bonus: this share of the rep's commission on a CSM-sourced deal"
+    )
+    phasing: Literal["flat", "seasonal"] = Field(default="flat", description="how the yearly quota spreads over months")
+    phasing_history_years: int = Field(default=3, gt=0, description="seasonal phasing learns from this many years")
+    coverage_warning: float = Field(default=3.0, gt=0, description="coverage below this is a warning")
+    coverage_urgent: float = Field(default=2.0, gt=0, description="coverage below this is urgent")
+
+    @model_validator(mode="after")
+    def _matrix_valid(self) -> TrackingSettings:
+        if sorted(self.attribution) != sorted(DEAL_SOURCES):
+            raise ValueError(f"attribution must list exactly the sources {list(DEAL_SOURCES)}, "
+                             f"got {sorted(self.attribution)}")
+        for source, tiers in self.attribution.items():
+            edges = [t.min_amount for t in tiers]
+            if not edges or edges[0] != 0 or edges != sorted(set(edges)):
+                raise ValueError(f"attribution.{source}: tiers must start at min_amount 0 and increase "
+                                 f"strictly (contiguous, no gap or overlap), got {edges}")
+        if self.missing_source not in DEAL_SOURCES:
+            raise ValueError(f"missing_source must be one of {list(DEAL_SOURCES)}, got {self.missing_source!r}")
+        if sorted(self.commission_rate) != sorted(SEGMENT_NAMES) or not all(
+            0 <= r <= 1 for r in self.commission_rate.values()
+        ):
+            raise ValueError(f"commission_rate needs a rate 0-1 for each of {list(SEGMENT_NAMES)}")
+        low, high = BONUS_RATE_RANGE
+        if not low <= self.csm_bonus_rate <= high:
+            raise ValueError(f"csm_bonus_rate {self.csm_bonus_rate} is outside {low:.2f}-{high:.2f}")
+        if self.coverage_urgent > self.coverage_warning:
+            raise ValueError(f"coverage_urgent {self.coverage_urgent} > coverage_warning {self.coverage_warning}")
+        return self
+
+    def credit_rules(self) -> list[dict[str, object]]:
+        """Rows of the attribution matrix table the SQL joins: [min_amount, max_amount) per tier."""
+        rows: list[dict[str, object]] = []
+        for source in DEAL_SOURCES:
+            tiers = self.attribution[source]
+            for tier, nxt in zip(tiers, [*tiers[1:], None], strict=True):
+                if len(tiers) == 1:
+                    size = "any amount"
+                elif nxt:
+                    size = f"{tier.min_amount:,.0f} <= amount < {nxt.min_amount:,.0f}"
+                else:
+                    size = f"amount >= {tier.min_amount:,.0f}"
+                split = (f"rep {tier.rep_share:.0%} / CSM {tier.csm_share:.0%}"
+                         if tier.rep_share or tier.csm_share else "no expansion credit")
+                rows.append({
+                    "source": source, "min_amount": tier.min_amount,
+                    "max_amount": nxt.min_amount if nxt else None,
+                    "rep_share": tier.rep_share, "csm_share": tier.csm_share,
+                    "rule": f"{source}, {size}: {split}",
+                })
+        return rows
+
+    def commission_table(self) -> list[dict[str, object]]:
+        return [{"segment": s, "commission_rate": r} for s, r in sorted(self.commission_rate.items())]
+
+
+class EvaluationSettings(_Strict):
+    """How the close-probability model is explained and how the backtest judges a plan."""
+
+    importance_rows: int = Field(
+        default=2_000, gt=0, description="permutation importance: holdout rows drawn per shuffle"
+    )
+    importance_repeats: int = Field(default=3, gt=0, description="permutation importance: shuffles per feature")
+    backtest_months: int = Field(
+        default=12, gt=0, description="backtest: expansion ARR won in this many months after the plan date"
+    )
+
+
+class ExportSettings(_Strict):
+    """What the exported workbook, quota letters and plan report show (not where they go:
+    the folder is a resource, see pipeline/defs/resources.py)."""
+
+    letter_items_per_account: int = Field(
+        default=3, ge=1, description="main whitespace items (largest EEV first) listed per account in a quota letter"
+    )
+    report_largest_moves: int = Field(default=15, ge=1, description="largest territory moves shown in the report")
+    currency_symbol: str = Field(default="$", max_length=3, description="shown before money in the workbook, letters, report")
+    percent_format: str = Field(default="0.0%", description="Excel number format of rates and shares")
+    max_column_width_px: int = Field(default=360, ge=50, description="widest an auto-fitted workbook column gets")
+    excel_max_rows: int = Field(
+        default=1_048_575, ge=1, le=1_048_575,
+        description="a table longer than this goes to CSV/Parquet only (Excel's limit is 1,048,575 data rows)",
+    )
+    chart_dpi: int = Field(default=100, ge=50, le=300, description="resolution of the report's charts")
+
+
+class TerritorySettings(_Strict):
+    """Territory balance, rebalancing, locked accounts, mid-year moves and the company target."""
+
+    balance_tolerance: float = Field(
+        default=0.05, gt=0, lt=1, description="each rep's territory EEV within +/- this share of its target"
+    )
+    report_band: float = Field(
+        default=0.15, gt=0, lt=1, description="the summary reports the share of reps within +/- this of target"
+    )
+    locked_accounts: list[str] = Field(
+        default=[], description="account_ids that stay with their owner (besides accounts.locked = true)"
+    )
+    milp_max_variables: int = Field(
+        default=20_000, ge=0, description="segments with accounts x reps up to this are solved by the MILP"
+    )
+    milp_max_nodes: int = Field(default=500, gt=0, description="MILP branch-and-bound nodes per segment")
+    milp_time_limit_seconds: float = Field(default=20, gt=0, description="MILP time limit per segment")
+    effective_date: dt.date | None = Field(
+        default=None, description="mid-year rebalance: moved accounts' quota split by time at this date"
+    )
+    plan_period_days: int = Field(default=365, gt=0, description="length of the quota period from as_of")
+    company_target: float | None = Field(
+        default=None, gt=0, description="company expansion target the quotas are compared with"
+    )
+
+
+class OperationsSettings(_Strict):
+    """Scheduled refreshes and safe operation: schedule, sensor, usage partitions, retries, locking."""
+
+    refresh_cron: str = Field(default="0 6 * * 1", description="cron of the weekly refresh job")
+    timezone: str = Field(default="UTC", description="time zone of the refresh schedule")
+    sensor_interval_seconds: int = Field(default=60, ge=10, description="how often the input-folder sensor looks")
+    usage_start: dt.date = Field(
+        default=dt.date(2022, 1, 3), description="first day of the first weekly usage partition (a Monday)"
+    )
+    drift_alert_share: float = Field(
+        default=0.10, gt=0, description="a rep's territory EEV drift above this share of the plan is flagged"
+    )
+    max_retries: int = Field(default=2, ge=0, description="retries of a step after a transient (I/O) failure")
+    retry_delay_seconds: float = Field(default=2.0, ge=0, description="wait before a retry (doubles each time)")
+    lock_wait_seconds: float = Field(
+        default=30.0, ge=0, description="how long a run waits for another run on the same DuckDB file"
+    )
+
+    @model_validator(mode="after")
+    def _start_on_monday(self) -> OperationsSettings:
+        if self.usage_start.weekday() != 0:
+            raise ValueError(f"operations.usage_start must be a Monday, got {self.usage_start}")
+        return self
+
+
+class SparkSettings(_Strict):
+    """Where Spark runs when `engine.name` is spark: a master URL and Spark options."""
+
+    master: str = Field(default="local[2]", description="Spark master URL: local[N], spark://host:7077, yarn, ...")
+    app_name: str = Field(default="quota-plan", description="application name shown in the Spark UI")
+    usage_path: str | None = Field(
+        default=None,
+        description="where Spark reads the usage dataset (e.g. s3a://lake/usage/); default: the input folder's usage",
+    )
+    options: dict[str, str] = Field(
+        default_factory=dict, description="Spark configuration (spark.executor.memory, ...) passed as given"
+    )
+
+
+class EngineSettings(_Strict):
+    """Which engine runs the heavy set-based SQL (usage roll-up, point-in-time state, whitespace
+    and features): DuckDB in the warehouse file, or an existing Spark cluster."""
+
+    name: Literal["duckdb", "spark"] = Field(default="duckdb", description="duckdb (one machine) or spark")
+    spark: SparkSettings = SparkSettings()
+
+
+class PlanSettings(_Strict):
+    """The whole plan configuration."""
+
+    as_of: dt.date = Field(description="plan date: ACV, whitespace and scores are measured as of this day")
+    seed: int = Field(default=42, description="seed for every random choice (model, sampling)")
+    segments: list[SegmentSettings]
+    allow_factor_outside_range: bool = Field(
+        default=False, description="allow a quota_factor outside 0.60-0.75 (reported in the summary)"
+    )
+    quota_rounding: float = Field(default=1000, gt=0, description="quotas are rounded to a multiple of this")
+    blackout_days: int = Field(default=60, ge=0, description="no unsolicited outreach this many days before renewal")
+    joint_planning_min_acv: float = Field(default=50_000, ge=0, description="ACV above which joint planning is flagged")
+    whitespace: WhitespaceSettings = WhitespaceSettings()
+    model: ModelSettings = ModelSettings()
+    tracking: TrackingSettings = TrackingSettings()
+    evaluation: EvaluationSettings = EvaluationSettings()
+    exports: ExportSettings = ExportSettings()
+    territory: TerritorySettings = TerritorySettings()
+    operations: OperationsSettings = OperationsSettings()
+    engine: EngineSettings = EngineSettings()
+
+    @model_validator(mode="after")
+    def _segments_valid(self) -> PlanSettings:
+        names = [s.name for s in self.segments]
+        if sorted(names) != sorted(SEGMENT_NAMES):
+            raise ValueError(f"segments must be exactly {list(SEGMENT_NAMES)} once each, got {names}")
+        edges = [s.min_acv for s in self.segments]
+        if edges != sorted(edges) or len(set(edges)) != len(edges):
+            raise ValueError(f"segments must be listed by strictly increasing min_acv, got {edges}")
+        low, high = QUOTA_FACTOR_RANGE
+        outside = [s.name for s in self.segments if not low <= s.quota_factor <= high]
+        if outside and not self.allow_factor_outside_range:
+            raise ValueError(
+                f"quota_factor of {outside} is outside {low:.2f}-{high:.2f}; "
+                "set allow_factor_outside_range: true to override (it is then reported)"
+            )
+        period_end = self.as_of + dt.timedelta(days=self.territory.plan_period_days)
+        effective = self.territory.effective_date
+        if effective is not None and not self.as_of <= effective <= period_end:
+            raise ValueError(f"territory.effective_date {effective} is outside the plan period "
+                             f"{self.as_of} to {period_end}")
+        return self
+
+    def factors_outside_range(self) -> list[SegmentSettings]:
+        low, high = QUOTA_FACTOR_RANGE
+        return [s for s in self.segments if not low <= s.quota_factor <= high]
+
+    def segment_table(self) -> list[dict[str, object]]:
+        """Rows of the band table the SQL joins: [min_acv, max_acv) per segment, self_serve first."""
+        rows: list[dict[str, object]] = [
+            {"segment": SELF_SERVE, "min_acv": 0.0, "max_acv": self.segments[0].min_acv, "quota_factor": 0.0}
+        ]
+        for seg, nxt in zip(self.segments, [*self.segments[1:], None], strict=True):
+            rows.append(
+                {
+                    "segment": seg.name,
+                    "min_acv": seg.min_acv,
+                    "max_acv": nxt.min_acv if nxt else None,
+                    "quota_factor": seg.quota_factor,
+                }
+            )
+        return rows
+
+    def size_band_labels(self) -> list[str]:
+        """Readable employee size bands, e.g. ['<50', '50-199', ..., '5000+']."""
+        edges = self.whitespace.size_band_edges
+        inner = [f"{lo}-{hi - 1}" for lo, hi in zip(edges, edges[1:], strict=False)]
+        return [f"<{edges[0]}", *inner, f"{edges[-1]}+"]
+
+    def sql_params(self) -> dict[str, object]:
+        """Every value the SQL transforms bind as `$name` (each file takes what it uses)."""
+        ws, model = self.whitespace, self.model
+        return {
+            "as_of": self.as_of,
+            "seed": self.seed,
+            "horizon_months": model.horizon_months,
+            "snapshot_every_months": model.snapshot_every_months,
+            "max_snapshots": model.max_snapshots,
+            "blackout_days": self.blackout_days,
+            "joint_planning_min_acv": self.joint_planning_min_acv,
+            "quota_rounding": self.quota_rounding,
+            "size_band_edges": ws.size_band_edges,
+            "size_band_labels": self.size_band_labels(),
+            "min_peer_group": ws.min_peer_group,
+            "seat_percentile": ws.seat_percentile,
+            "usage_pressure_threshold": ws.usage_pressure_threshold,
+            "usage_pressure_headroom": ws.usage_pressure_headroom,
+            "cross_sell_min_peer_share": ws.cross_sell_min_peer_share,
+            "cross_sell_percentile": ws.cross_sell_percentile,
+            "cross_sell_scale_cap": ws.cross_sell_scale_cap,
+            "usage_window_days": ws.usage_window_days,
+            "effective_date": self.territory.effective_date,
+            "plan_period_days": self.territory.plan_period_days,
+            "balance_tolerance": self.territory.balance_tolerance,
+            "report_band": self.territory.report_band,
+            "drift_alert_share": self.operations.drift_alert_share,
+        }
+
+    def plan_period(self) -> tuple[dt.date, dt.date]:
+        """First and last day the plan covers: the as-of date and the model horizon after it."""
+        years, month = divmod(self.as_of.month - 1 + self.model.horizon_months, 12)
+        year = self.as_of.year + years
+        end = dt.date(year, month + 1, min(self.as_of.day, calendar.monthrange(year, month + 1)[1]))
+        return self.as_of, end - dt.timedelta(days=1)
+
+    def plan_identity(self) -> dict[str, object]:
+        """The settings that decide what the plan is, as JSON values: all but `engine`, which
+        only decides where the SQL runs (both engines give the same plan)."""
+        return self.model_dump(mode="json", exclude={"engine"})
+
+    def settings_hash(self) -> str:
+        payload = json.dumps(self.plan_identity(), sort_keys=True).encode()
+        return hashlib.sha256(payload).hexdigest()[:16]
+
+
+def load_settings(
+    path: str | Path | None = None,
+    as_of: dt.date | None = None,
+    through: dt.date | None = None,
+    effective_date: dt.date | None = None,
+) -> PlanSettings:
+    """Read and validate the settings YAML; `as_of` overrides the file's plan date, `through`
+    its tracking date (tracking.through), `effective_date` its rebalance date
+    (territory.effective_date). Overrides are validated like the file."""
+    overrides: dict[str, object] = {}
+    if as_of is not None:
+        overrides["as_of"] = as_of
+    if through is not None:
+        overrides["tracking"] = {"through": through}
+    if effective_date is not None:
+        overrides["territory"] = {"effective_date": effective_date}
+    path = Path(path) if path else DEFAULT_CONFIG
+    return load_yaml_model(path, PlanSettings, SettingsError, "plan settings", overrides)

@@ -1,0 +1,106 @@
+"""The embedded DuckDB warehouse: one file, one writer, SQL transforms from `sql/`.
+
+Schemas inside the file:
+- `raw`:   validated input tables, replaced only when every table passes the contract;
+- `work`:  intermediate tables of the latest run (scratch, never read by users);
+- `plans`: immutable plan versions (every output table with a `plan_id` column);
+- `main`:  views of the current plan (the pointer in `plans.current_plan`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from pipeline.core.run_lock import WarehouseBusyError, describe_holder
+
+SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
+SCHEMAS = ("raw", "work", "plans")
+
+
+def sql_files() -> dict[str, Path]:
+    """Every transform: table name -> its file sql/<stage>/<table>.sql (table names are unique)."""
+    return {path.stem: path for path in sorted(SQL_DIR.glob("*/*.sql"))}
+
+
+def sql_text(name: str) -> str:
+    """The SELECT statement of the transform that produces table `name`."""
+    return sql_files()[name].read_text()
+
+
+@contextlib.contextmanager
+def connect(path: str | Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Open the warehouse file (creating its folder and schemas) and close it afterwards."""
+    path = Path(path)
+    if not read_only:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        con = duckdb.connect(str(path), read_only=read_only)
+    except duckdb.IOException as exc:
+        if "lock" not in str(exc).lower():
+            raise
+        held_by = re.search(r"Conflicting lock is held in (.*)\. See", str(exc))
+        raise WarehouseBusyError(
+            f"{path} is in use by another process: {describe_holder(path)}"
+            + (f"; DuckDB says the lock is held by {held_by.group(1)}" if held_by else "")
+            + ". Try again when it has finished."
+        ) from exc
+    try:
+        if not read_only:
+            for schema in SCHEMAS:
+                con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+        yield con
+    finally:
+        con.close()
+
+
+@contextlib.contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """All statements inside commit together or not at all."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield con
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+
+
+def build_table(
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    params: Mapping[str, Any] | None = None,
+    schema: str = "work",
+) -> int:
+    """Run `sql/<name>.sql` with bound parameters into `<schema>.<name>`; returns its row count."""
+    sql = sql_text(name)
+    names = set(re.findall(r"\$([A-Za-z_]\w*)", sql))
+    missing = names - set(params or {})
+    if missing:
+        raise KeyError(f"sql/{name}.sql needs parameters {sorted(missing)}")
+    used = {k: v for k, v in (params or {}).items() if k in names}
+    con.execute(f"CREATE OR REPLACE TABLE {schema}.{name} AS {sql}", used)
+    return table_rows(con, f"{schema}.{name}")
+
+
+def artifact_dir(path: str | Path) -> Path:
+    """Folder beside the DuckDB file for model artifacts and charts."""
+    return Path(path).resolve().parent / "artifacts"
+
+
+def table_rows(con: duckdb.DuckDBPyConnection, table: str) -> int:
+    row = con.execute(f"SELECT count(*) FROM {table}").fetchone()
+    return int(row[0]) if row else 0
+
+
+def table_exists(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
+    row = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+        [schema, name],
+    ).fetchone()
+    return bool(row and row[0])

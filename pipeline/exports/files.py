@@ -1,0 +1,254 @@
+"""Exports of one plan version for the people who use it (`quota-plan export` and the
+`plan_exports` asset):
+
+    <folder>/quota_plan_<plan_id>.xlsx   workbook, one sheet per table (Summary, Quotas, ...)
+    <folder>/csv/<table>.csv             the same tables for other tools
+    <folder>/parquet/<table>.parquet
+    <folder>/letters/<rep_id>.html       one printable quota letter per expansion rep
+    <folder>/report.html                 plan report with embedded charts (works offline)
+    <folder>/charts/<chart>.png          the report's charts as files
+
+Everything is built in a scratch folder beside the target and moved into place at the end,
+so a failed export leaves the previous one as it was. The only time in any file is the
+plan's created_at (workbook properties, report header): exporting the same plan twice gives
+byte-identical files.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import xlsxwriter
+
+from pipeline.exports import report_charts as charts
+from pipeline.exports.documents import LETTERS, Chart, html_table, render_letters, render_report
+from pipeline.exports.sheets import METRIC_ORDER, MOVES, PlanTables, column_kind, load_plan_tables, summary_figures
+
+REPORT = "report.html"
+CSV, PARQUET, CHARTS = "csv", "parquet", "charts"
+TABLE_STYLE = "Table Style Light 9"
+NOTE_GAP_ROWS = 2  # blank rows between the Summary table and the notes under it
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """Where one export wrote what, and the plan's key figures."""
+
+    plan_id: str
+    folder: Path
+    workbook: Path
+    report: Path
+    letters: list[Path]
+    charts: dict[str, Path]
+    sheets: dict[str, int]
+    figures: dict[str, float]
+    left_out_of_workbook: list[str]
+
+    def where(self) -> list[str]:
+        """One line per output: what it is and where it is."""
+        lines = describe_exports(self.folder, self.plan_id)
+        lines += [f"  NOTE: {t} has more rows than Excel takes: CSV/Parquet only" for t in self.left_out_of_workbook]
+        return lines
+
+
+def workbook_name(plan_id: str) -> str:
+    return f"quota_plan_{plan_id}.xlsx"
+
+
+def describe_exports(folder: Path, plan_id: str) -> list[str]:
+    """Where each export of a plan is, from what the folder holds (for the run's summary)."""
+    def count(sub: str, pattern: str) -> int:
+        return len(list((folder / sub).glob(pattern)))
+
+    return [
+        f"Exports of plan {plan_id} in {folder}",
+        f"  workbook  {folder / workbook_name(plan_id)}",
+        f"  report    {folder / REPORT}  (open in a browser)",
+        f"  letters   {folder / LETTERS}/  ({count(LETTERS, '*.html')} quota letters, one per rep; print to PDF)",
+        f"  CSV       {folder / CSV}/  ({count(CSV, '*.csv')} files)  Parquet {folder / PARQUET}/",
+        f"  charts    {folder / CHARTS}/  ({count(CHARTS, '*.png')} PNG)",
+    ]
+
+
+def _excel_formats(frame: pl.DataFrame, money: str, percent: str) -> dict[str, str]:
+    formats = {"money": money, "percent": percent}
+    return {name: formats[kind] for name, dtype in frame.schema.items()
+            if (kind := column_kind(name, dtype)) in formats}
+
+
+def _summary_notes(tables: PlanTables, left_out: list[str]) -> list[tuple[str, str]]:
+    run, settings = tables.run, tables.settings
+    start, end = settings.plan_period()
+    notes = [
+        ("Plan", tables.plan_id), ("As of", str(run["as_of"])), ("Plan period", f"{start} to {end}"),
+        ("Created", str(tables.created_at)), ("Model version", run["model_version"]),
+        ("Chosen model", tables.model.get("chosen", "")), ("Data fingerprint", run["data_fingerprint"]),
+        ("Settings hash", run["settings_hash"]),
+    ]
+    if tables.model.get("fallback_reason"):
+        notes.append(("Model fallback", tables.model["fallback_reason"]))
+    notes += [("Left out (too many rows)", f"{title}: see the CSV/Parquet files") for title in left_out]
+    return notes
+
+
+def write_workbook(tables: PlanTables, path: Path) -> list[str]:
+    """The Excel workbook, one formatted sheet per table; returns the titles left out for size."""
+    cfg = tables.settings.exports
+    money = f'"{cfg.currency_symbol}"#,##0'
+    left_out = [s.title for s in tables.sheets.values() if s.frame.height > cfg.excel_max_rows]
+    with xlsxwriter.Workbook(str(path)) as book:
+        book.set_properties({"title": f"Quota plan {tables.plan_id}", "author": "quota-plan",
+                             "created": tables.created_at, "comments": f"plan as of {tables.run['as_of']}"})
+        for sheet in tables.sheets.values():
+            if sheet.title in left_out:
+                continue
+            sheet.frame.write_excel(
+                workbook=book, worksheet=sheet.title, table_style=TABLE_STYLE, autofilter=True,
+                freeze_panes=(1, 0), column_formats=_excel_formats(sheet.frame, money, cfg.percent_format),
+                float_precision=3,
+            )
+            book.get_worksheet_by_name(sheet.title).autofit(max_width=cfg.max_column_width_px)
+        summary = book.get_worksheet_by_name(tables.sheets["summary"].title)
+        bold = book.add_format({"bold": True})
+        first = tables.sheets["summary"].frame.height + 1 + NOTE_GAP_ROWS
+        for row, (label, value) in enumerate(_summary_notes(tables, left_out), start=first):
+            summary.write_string(row, 0, label, bold)
+            summary.write_string(row, 1, value)
+    return left_out
+
+
+def _largest_moves_value(moves: pl.DataFrame) -> str | None:
+    return next((c for c, t in moves.schema.items() if "eev" in c and t.is_numeric()), None)
+
+
+def build_charts(tables: PlanTables, artifact_dir: Path | None) -> tuple[list[Chart], list[str]]:
+    """The report's charts (those the plan has data for) and notes on the ones it has not."""
+    dpi = tables.settings.exports.chart_dpi
+    symbol = tables.settings.exports.currency_symbol
+    quotas, model = tables.frame("quotas"), tables.frame("model_metrics")
+    candidates = [
+        Chart("eev_quota_by_segment", "EEV and quota by segment",
+              "Territory EEV and the sum of quotas of each expansion segment.",
+              charts.eev_and_quota_by_segment(tables.frame("summary"), dpi)),
+        Chart("quota_by_rep", "Quota distribution across reps", "Quota of every rep, grouped by segment.",
+              charts.quota_by_rep(quotas, dpi)),
+        Chart("territory_balance", "Territory balance",
+              "Each rep's territory EEV against its target (segment EEV x the rep's share of the segment's "
+              "capacity), as the Quotas sheet's balance_deviation; a balanced segment stays within the dashed band.",
+              charts.territory_balance(quotas, tables.settings.territory.balance_tolerance, dpi)),
+        Chart("model_metrics", "Close-probability model", "Holdout metrics of every candidate and the chosen model.",
+              charts.model_comparison(model, dpi),
+              html_table(model.filter(pl.col("segment") == "all")
+                         .select("model", *(m for m in METRIC_ORDER if m in model.columns)), symbol)),
+    ]
+    notes = []
+    points = next((s.frame for k, s in tables.sheets.items() if "calibration" in k), None)
+    calibration = charts.calibration_curve(points, dpi) if points is not None else None
+    if calibration is None and artifact_dir is not None:
+        pngs = sorted(artifact_dir.glob(f"{tables.run['model_version']}*calibration*.png"))
+        calibration = pngs[0].read_bytes() if pngs else None
+    if calibration is not None:
+        candidates.append(Chart("calibration", "Calibration curve",
+                                "Observed win rate against predicted close probability on the holdout.", calibration))
+    else:
+        notes.append("This model version published no calibration curve; its expected calibration error (ece) "
+                     "is in the model table above.")
+    for key, sheet in tables.sheets.items():
+        if "backtest" in key:
+            candidates.append(Chart(key, sheet.title, "Backtest: the plan made as of a past date against what closed.",
+                                    charts.comparison(sheet.frame, sheet.title, dpi), html_table(sheet.frame, symbol)))
+    moves = tables.frame(MOVES)
+    value = _largest_moves_value(moves) if moves is not None else None
+    if moves is not None and value is not None:
+        limit = tables.settings.exports.report_largest_moves
+        top = moves.sort(value, descending=True, nulls_last=True).head(limit)
+        candidates.append(Chart("largest_moves", "Largest moves", f"The {limit} territory moves with the most EEV.",
+                                charts.largest_moves(top, value, dpi), html_table(top, symbol)))
+    elif moves is None:
+        notes.append("This plan lists no territory moves table; moved accounts are flagged in the Territories sheet.")
+    return [c for c in candidates if c.png is not None], notes
+
+
+def key_figures(tables: PlanTables) -> dict[str, float]:
+    """Total EEV and quota, reps, accounts and moves, and the balance CV of each segment."""
+    territories = tables.frame("territories")
+    return {
+        **summary_figures(tables.frame("summary")),
+        "reps": float(tables.frame("quotas").height),
+        "accounts_assigned": float(territories.height),
+        "accounts_moved": float(territories["moved"].sum() or 0),
+    }
+
+
+def _figure_labels(figures: dict[str, float], symbol: str) -> list[tuple[str, str]]:
+    shown = [("Territory EEV", f"{symbol}{figures['total_eev']:,.0f}"),
+             ("Total quota", f"{symbol}{figures['total_quota']:,.0f}"),
+             ("Expansion reps", f"{figures['reps']:,.0f}"),
+             ("Accounts assigned", f"{figures['accounts_assigned']:,.0f}"),
+             ("Accounts moved", f"{figures['accounts_moved']:,.0f}")]
+    return shown + [(f"Balance CV {k.removeprefix('balance_cv_')}", f"{v:.1%}")
+                    for k, v in figures.items() if k.startswith("balance_cv_")]
+
+
+def _write_files(tables: PlanTables, folder: Path, artifact_dir: Path | None) -> tuple[list[str], list[Chart]]:
+    """Every output into `folder` (a fresh scratch folder); returns sheets left out and charts."""
+    for sub in (CSV, PARQUET, CHARTS, LETTERS):
+        (folder / sub).mkdir()
+    for sheet in tables.sheets.values():
+        sheet.frame.write_csv(folder / CSV / f"{sheet.key}.csv")
+        sheet.frame.write_parquet(folder / PARQUET / f"{sheet.key}.parquet")
+    workbook = workbook_name(tables.plan_id)
+    left_out = write_workbook(tables, folder / workbook)
+    for rep_id, html in render_letters(tables).items():
+        (folder / LETTERS / f"{rep_id}.html").write_text(html, encoding="utf-8")
+    chart_list, notes = build_charts(tables, artifact_dir)
+    for chart in chart_list:
+        (folder / CHARTS / f"{chart.key}.png").write_bytes(chart.png)
+    files = [(workbook, workbook, "the Excel workbook (open in Excel, LibreOffice or Google Sheets)"),
+             (f"{LETTERS}/", f"{LETTERS}/", "one printable quota letter per rep (print to PDF from the browser)"),
+             (f"{CSV}/", f"{CSV}/", "every sheet as CSV"), (f"{PARQUET}/", f"{PARQUET}/", "every sheet as Parquet"),
+             (f"{CHARTS}/", f"{CHARTS}/", "the charts of this report as PNG")]
+    figures = _figure_labels(key_figures(tables), tables.settings.exports.currency_symbol)
+    (folder / REPORT).write_text(render_report(tables, figures, chart_list, notes, files), encoding="utf-8")
+    return left_out, chart_list
+
+
+def _move_into_place(scratch: Path, out: Path) -> None:
+    """Replace each output in `out` by the new one; other files in `out` are left alone."""
+    out.mkdir(parents=True, exist_ok=True)
+    for item in sorted(scratch.iterdir()):
+        target = out / item.name
+        if target.is_dir():
+            shutil.rmtree(target)
+        elif target.exists():
+            target.unlink()
+        os.replace(item, target)
+
+
+def export_plan(
+    con: duckdb.DuckDBPyConnection, out: Path, plan_id: str | None = None, artifact_dir: Path | None = None
+) -> ExportResult:
+    """Write every export of one plan version (current by default) into `out`."""
+    tables = load_plan_tables(con, plan_id)
+    out = Path(out).resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=f".{out.name}-", dir=out.parent) as scratch:
+        left_out, chart_list = _write_files(tables, Path(scratch), artifact_dir)
+        _move_into_place(Path(scratch), out)
+    return ExportResult(
+        plan_id=tables.plan_id,
+        folder=out,
+        workbook=out / workbook_name(tables.plan_id),
+        report=out / REPORT,
+        letters=sorted((out / LETTERS).glob("*.html")),
+        charts={c.key: out / CHARTS / f"{c.key}.png" for c in chart_list},
+        sheets={s.title: s.frame.height for s in tables.sheets.values() if s.title not in left_out},
+        figures=key_figures(tables),
+        left_out_of_workbook=left_out,
+    )

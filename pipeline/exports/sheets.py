@@ -1,0 +1,297 @@
+"""The plan as the tables people open: one frame per workbook sheet, read from the versioned
+`plans.*` tables for one plan_id (the current plan by default).
+
+Tables other helpers add to a plan version appear when the plan has them: `territory_moves`
+becomes the Moves sheet (the Territories sheet gives the same move reasons), and any other
+`plans.<table>` with a plan_id column becomes a sheet of its own (e.g. quota_contributions,
+backtest_results, data_quality). The in-year tracking tables (base tables in schema main, e.g.
+expansion_credits, attainment) become sheets when the latest tracking run measured the
+exported plan. A plan without them simply has fewer sheets.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+import polars as pl
+
+from pipeline.plan.territory.heuristic import KEPT_REASON
+from pipeline.core.settings import SELF_SERVE, PlanSettings
+from pipeline.core.warehouse import table_exists
+
+MOVES = "territory_moves"
+CORE = ("whitespace_items", "account_eev", "territories", "quotas", "model_metrics", "model_info")
+NOT_SHEETS = {*CORE, MOVES, "plan_runs", "current_plan"}
+TRACKING_RUNS = "tracking_runs"  # main.tracking_runs: which plan the in-year tracking tables measured
+SHEET_NAME_MAX = 31  # Excel's limit on worksheet names
+METRIC_ORDER = ("roc_auc", "pr_auc", "brier", "log_loss", "ece", "base_rate", "rows", "positives")
+CHOSEN_MODEL = "chosen"
+
+# The one segment summary of a plan (the Summary sheet, the run summary, the plan_version
+# metadata): per segment and a total row. Segments come from the accounts and the reps (a segment
+# with reps but no accounts has null account figures); rep_accounts = accounts the reps own;
+# factor = the segment's quota factor (null on the total row).
+SUMMARY_SQL = """
+WITH accounts AS (
+    SELECT segment, count(*) AS accounts, sum(acv) AS acv, sum(whitespace) AS whitespace, sum(eev) AS eev,
+           count(*) FILTER (WHERE joint_planning) AS joint_planning_accounts
+    FROM plans.account_eev WHERE plan_id = $plan_id GROUP BY ROLLUP (segment)
+),
+reps AS (
+    SELECT segment, count(*) AS reps, sum(capacity) AS capacity, sum(territory_eev) AS territory_eev,
+           sum(quota) AS quota, sum(accounts) AS rep_accounts,
+           CASE WHEN segment IS NOT NULL THEN any_value(factor) END AS factor
+    FROM plans.quotas WHERE plan_id = $plan_id GROUP BY ROLLUP (segment)
+),
+balance AS (  -- the plan's own balance figures (sql/territory_balance.sql), as the summary shows
+    SELECT segment, balance_cv FROM plans.territory_balance WHERE plan_id = $plan_id
+)
+SELECT coalesce(a.segment, r.segment, 'total') AS segment, a.accounts, a.acv, a.whitespace, a.eev,
+       a.joint_planning_accounts, coalesce(r.reps, 0) AS reps, coalesce(r.capacity, 0) AS capacity,
+       r.territory_eev, r.quota, r.quota / nullif(r.territory_eev, 0) AS quota_share_of_eev, b.balance_cv,
+       r.rep_accounts, r.factor
+FROM accounts AS a
+FULL JOIN reps AS r ON r.segment IS NOT DISTINCT FROM a.segment
+LEFT JOIN balance AS b ON b.segment = coalesce(a.segment, r.segment)
+ORDER BY a.segment IS NULL AND r.segment IS NULL, list_position($order, coalesce(a.segment, r.segment))
+"""
+SUMMARY_ONLY = ("rep_accounts", "factor")  # columns of SUMMARY_SQL the run summary shows, the sheet does not
+
+QUOTAS_SQL = """
+SELECT q.rep_id, q.name, q.segment, q.capacity, q.accounts, q.territory_eev,
+       q.territory_eev / nullif(q.capacity, 0) AS eev_per_capacity,
+       q.balance_deviation,  -- the one definition, sql/quotas.sql
+       q.factor, q.quota_unrounded, q.quota
+FROM plans.quotas AS q
+WHERE q.plan_id = $plan_id
+ORDER BY list_position($order, q.segment), q.rep_id
+"""
+
+TERRITORIES_SQL = """
+SELECT t.account_id, a.account_name, t.segment, t.rep_id, q.name AS rep_name, t.previous_rep_id, t.moved,
+       a.acv, a.eev,
+       -- the plan's own move reason (pipeline.plan.territory.heuristic.REASONS, = the Moves sheet's); null for a
+       -- moved account of a plan version that recorded no reasons
+       coalesce(t.reason, CASE WHEN NOT t.moved THEN $kept_reason END) AS reason
+FROM plans.territories AS t
+JOIN plans.account_eev AS a USING (plan_id, account_id)
+LEFT JOIN plans.quotas AS q USING (plan_id, rep_id)
+WHERE t.plan_id = $plan_id
+ORDER BY t.account_id
+"""
+
+ACCOUNTS_SQL = """
+SELECT a.* EXCLUDE (plan_id), t.rep_id
+FROM plans.account_eev AS a
+LEFT JOIN plans.territories AS t USING (plan_id, account_id)
+WHERE a.plan_id = $plan_id
+ORDER BY a.account_id
+"""
+
+ITEMS_SQL = """
+SELECT w.* EXCLUDE (plan_id), a.account_name, t.rep_id
+FROM plans.whitespace_items AS w
+JOIN plans.account_eev AS a USING (plan_id, account_id)
+LEFT JOIN plans.territories AS t USING (plan_id, account_id)
+WHERE w.plan_id = $plan_id
+ORDER BY w.account_id, w.product_id, w.kind
+"""
+
+BLACKOUT_SQL = """
+SELECT a.blackout_start, a.blackout_end, a.renewal_date, t.rep_id, a.account_id, a.account_name, a.segment,
+       a.acv, a.eev, a.joint_planning
+FROM plans.account_eev AS a
+JOIN plans.territories AS t USING (plan_id, account_id)
+WHERE a.plan_id = $plan_id AND a.blackout_start <= $period_end AND a.blackout_end >= $period_start
+ORDER BY a.blackout_start, a.account_id
+"""
+
+METRICS_SQL = "SELECT model, segment, metric, value FROM plans.model_metrics WHERE plan_id = $plan_id"
+RUN_SQL = "SELECT * FROM plans.plan_runs WHERE run_id = $plan_id AND status = 'succeeded'"
+INFO_SQL = "SELECT * EXCLUDE (plan_id) FROM plans.model_info WHERE plan_id = $plan_id"
+PLAN_TABLES_SQL = """
+SELECT table_name FROM information_schema.columns
+WHERE table_schema = 'plans' AND column_name = 'plan_id' ORDER BY table_name
+"""
+
+
+class ExportError(ValueError):
+    """The plan to export does not exist (the message lists the plans there are)."""
+
+
+@dataclass(frozen=True)
+class Sheet:
+    """One table of the export: worksheet title, file stem of its CSV/Parquet, the rows."""
+
+    key: str
+    title: str
+    frame: pl.DataFrame
+
+
+@dataclass(frozen=True)
+class PlanTables:
+    """Everything the exports show about one plan version."""
+
+    plan_id: str
+    run: dict[str, Any]
+    model: dict[str, Any]
+    settings: PlanSettings
+    sheets: dict[str, Sheet]
+
+    @property
+    def created_at(self) -> dt.datetime:
+        """When the plan was created (to the second): the only time the exports carry."""
+        return self.run["created_at"].replace(microsecond=0)
+
+    def frame(self, key: str) -> pl.DataFrame | None:
+        sheet = self.sheets.get(key)
+        return sheet.frame if sheet else None
+
+
+def resolve_plan_id(con: duckdb.DuckDBPyConnection, plan_id: str | None) -> str:
+    """The requested plan, or the current one; ExportError naming the plans there are."""
+    if not table_exists(con, "plans", "plan_runs"):
+        raise ExportError("the DuckDB file has no plan yet: run `quota-plan run` first")
+    plans = [r[0] for r in con.execute(
+        "SELECT run_id FROM plans.plan_runs WHERE status = 'succeeded' ORDER BY run_id").fetchall()]
+    if plan_id is None:
+        row = con.execute("SELECT plan_id FROM plans.current_plan").fetchone()
+        plan_id = row[0] if row else None
+    if plan_id not in plans:
+        raise ExportError(f"no plan {plan_id!r} in the DuckDB file; plans: {', '.join(plans) or 'none'}")
+    return plan_id
+
+
+def _frame(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any]) -> pl.DataFrame:
+    used = {k: v for k, v in params.items() if f"${k}" in sql}
+    return con.execute(sql, used).pl()
+
+
+def _model_sheet(metrics: pl.DataFrame, segment_order: list[str]) -> pl.DataFrame:
+    """Model metrics one row per model x segment, metrics as columns (chosen model first)."""
+    if metrics.height == 0:
+        return pl.DataFrame({"model": [], "segment": []}, schema={"model": pl.String, "segment": pl.String})
+    wide = metrics.pivot(on="metric", index=["model", "segment"], values="value", aggregate_function="first")
+    present = [m for m in METRIC_ORDER if m in wide.columns]
+    rest = sorted(set(wide.columns) - {"model", "segment", *present})
+    order = ["all", *segment_order]
+    return wide.select("model", "segment", *present, *rest).sort(
+        pl.col("model") != CHOSEN_MODEL, "model",
+        pl.col("segment").replace_strict(order, list(range(len(order))), default=len(order), return_dtype=pl.Int64),
+        "segment",
+    )
+
+
+def _whole_table_sql(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> str:
+    """All rows of a table (of this plan, for a `plans` table); nested columns (lists, structs,
+    maps) as text, which CSV and Excel can hold. Names come from the catalog, not from input."""
+    columns = con.execute(
+        "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = ? "
+        "AND table_name = ? AND column_name <> 'plan_id' ORDER BY ordinal_position", [schema, table]).fetchall()
+    nested = ("[]", "STRUCT", "MAP", "UNION")
+    select = ", ".join(
+        f'CAST("{name}" AS VARCHAR) AS "{name}"' if any(n in dtype for n in nested) else f'"{name}"'
+        for name, dtype in columns
+    )
+    where = "WHERE plan_id = $plan_id" if schema == "plans" else ""
+    return f'SELECT {select} FROM {schema}."{table}" {where} ORDER BY ALL'
+
+
+def _tracking_tables(con: duckdb.DuckDBPyConnection, plan_id: str) -> list[str]:
+    """The in-year tracking tables (base tables in schema main, replaced by every tracking run),
+    when the latest tracking run measured this plan; none otherwise."""
+    if not table_exists(con, "main", TRACKING_RUNS):
+        return []
+    row = con.execute(f"SELECT plan_id FROM main.{TRACKING_RUNS} ORDER BY created_at DESC LIMIT 1").fetchone()
+    if not row or row[0] != plan_id:
+        return []
+    return [r[0] for r in con.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' "
+        "AND table_type = 'BASE TABLE' AND table_name <> ? ORDER BY table_name", [TRACKING_RUNS]).fetchall()]
+
+
+def _sheet_title(table: str) -> str:
+    return table.replace("_", " ").capitalize()[:SHEET_NAME_MAX]
+
+
+def _params(plan_id: str, settings: PlanSettings) -> dict[str, Any]:
+    period_start, period_end = settings.plan_period()
+    return {"plan_id": plan_id, "order": [s["segment"] for s in settings.segment_table()],
+            "period_start": period_start, "period_end": period_end, "kept_reason": KEPT_REASON}
+
+
+def segment_figures(con: duckdb.DuckDBPyConnection, plan_id: str, settings: PlanSettings) -> pl.DataFrame:
+    """Every figure of SUMMARY_SQL per segment of a plan, and a total row."""
+    return _frame(con, SUMMARY_SQL, _params(plan_id, settings))
+
+
+def segment_summary(con: duckdb.DuckDBPyConnection, plan_id: str, settings: PlanSettings) -> pl.DataFrame:
+    """Accounts, EEV, reps, quota and balance CV per segment of a plan, and a total row (the
+    Summary sheet)."""
+    return segment_figures(con, plan_id, settings).drop(SUMMARY_ONLY)
+
+
+def summary_figures(summary: pl.DataFrame) -> dict[str, float]:
+    """Key figures of a segment summary: total EEV and quota, balance CV per segment and the
+    worst (largest) one."""
+    total = summary.filter(pl.col("segment") == "total").row(0, named=True)
+    balance = {f"balance_cv_{r['segment']}": float(r["balance_cv"])
+               for r in summary.filter(pl.col("balance_cv").is_not_null()).iter_rows(named=True)}
+    return {"total_eev": float(total["territory_eev"] or 0), "total_quota": float(total["quota"] or 0),
+            "balance_cv": max(balance.values(), default=0.0), **balance}
+
+
+def load_plan_tables(con: duckdb.DuckDBPyConnection, plan_id: str | None = None) -> PlanTables:
+    """Read one plan version (current by default) as the export's sheets, in workbook order."""
+    plan_id = resolve_plan_id(con, plan_id)
+    run = _frame(con, RUN_SQL, {"plan_id": plan_id}).row(0, named=True)
+    settings = PlanSettings.model_validate_json(run["settings_json"])
+    params = _params(plan_id, settings)
+    order = [s for s in params["order"] if s != SELF_SERVE]
+    available = {r[0] for r in con.execute(PLAN_TABLES_SQL).fetchall()}
+    moves = _frame(con, _whole_table_sql(con, "plans", MOVES), params) if MOVES in available else None
+    frames: list[tuple[str, str, pl.DataFrame]] = [
+        ("summary", "Summary", segment_summary(con, plan_id, settings)),
+        ("quotas", "Quotas", _frame(con, QUOTAS_SQL, params)),
+        ("territories", "Territories", _frame(con, TERRITORIES_SQL, params)),
+        ("accounts", "Accounts", _frame(con, ACCOUNTS_SQL, params)),
+        ("whitespace_items", "Whitespace items", _frame(con, ITEMS_SQL, params)),
+        ("blackout_calendar", "Blackout calendar", _frame(con, BLACKOUT_SQL, params)),
+        ("model_metrics", "Model", _model_sheet(_frame(con, METRICS_SQL, params), order)),
+    ]
+    if moves is not None:
+        frames.append((MOVES, "Moves", moves))
+    frames += [(t, _sheet_title(t), _frame(con, _whole_table_sql(con, "plans", t), params))
+               for t in sorted(available - NOT_SHEETS)]
+    frames += [(t, _sheet_title(t), _frame(con, _whole_table_sql(con, "main", t), params))
+               for t in _tracking_tables(con, plan_id)]
+    info = _frame(con, INFO_SQL, params)
+    return PlanTables(
+        plan_id=plan_id,
+        run=run,
+        model=info.row(0, named=True) if info.height else {},
+        settings=settings,
+        sheets={key: Sheet(key, title, frame) for key, title, frame in frames},
+    )
+
+
+MONEY_COLUMNS = {"acv", "arr", "whitespace", "eev", "quota", "quota_unrounded", "price_used", "eev_per_capacity",
+                 "amount", "contribution"}
+MONEY_SUFFIXES = ("_acv", "_arr", "_eev", "_amount", "_quota", "_credit", "_contribution", "_whitespace")
+PERCENT_COLUMNS = {"p_close", "capture", "factor", "percentile", "balance_deviation", "quota_share_of_eev",
+                   "balance_cv", "share", "attainment"}
+PERCENT_SUFFIXES = ("_share", "_rate", "_pct", "_cv", "_attainment", "_deviation")
+
+
+def column_kind(name: str, dtype: pl.DataType) -> str:
+    """How a column is shown: 'money', 'percent', 'number' or 'other' (by name, for numbers)."""
+    if not dtype.is_numeric():
+        return "other"
+    if name in MONEY_COLUMNS or name.endswith(MONEY_SUFFIXES):
+        return "money"
+    if name in PERCENT_COLUMNS or name.endswith(PERCENT_SUFFIXES):
+        return "percent"
+    return "number"

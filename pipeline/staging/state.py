@@ -1,0 +1,30 @@
+"""Staged tables as plain functions: the Dagster assets, the tests and the benchmarks build
+the segment bands and the training sample's parameters through the same code."""
+
+from __future__ import annotations
+
+import duckdb
+import polars as pl
+
+from pipeline.core.settings import PlanSettings
+
+HASH_VALUES = 16**8  # values of the 8 hex digits the training sample compares
+
+
+def write_segment_bands(con: duckdb.DuckDBPyConnection, settings: PlanSettings) -> None:
+    """work.segment_bands: the ACV bands of the settings, [min_acv, max_acv) per segment."""
+    bands = pl.DataFrame(settings.segment_table(), schema_overrides={"max_acv": pl.Float64})
+    con.execute("CREATE OR REPLACE TABLE work.segment_bands AS SELECT * FROM bands")
+
+
+def account_state_params(settings: PlanSettings, con: duckdb.DuckDBPyConnection) -> dict[str, object]:
+    """Training snapshots sample accounts down to model.max_training_accounts (seeded): an account
+    is kept when the first 8 hex digits of md5(account_id:seed) are <= $train_sample_cutoff
+    (hex text compares like the number; '' keeps none, 'ffffffff' all). md5 gives the same
+    sample on DuckDB and on Spark."""
+    row = con.execute("SELECT count(*) FROM raw.accounts").fetchone()
+    accounts = row[0] if row else 0
+    share = min(1.0, settings.model.max_training_accounts / accounts) if accounts else 1.0
+    kept = int(share * HASH_VALUES)
+    return {**settings.sql_params(), "train_sample_cutoff": f"{kept - 1:08x}" if kept else ""}
+

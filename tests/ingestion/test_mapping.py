@@ -1,0 +1,233 @@
+"""Source mappings: the Maven CRM sample planned end to end through its shipped mapping, set-aside
+counts checked against the raw CSVs, and clear errors for a bad mapping."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+
+from pipeline.core import warehouse
+from pipeline.ingestion.ingest import InputContractError, ingest_inputs
+from pipeline.ingestion.map_inputs import apply_mapping
+from pipeline.ingestion.mapping import MappingError, SourceMapping, load_mapping
+from pipeline.runner import PlanOutcome, run_plan
+from pipeline.core.settings import DEFAULT_CONFIG
+from pipeline.exports.summary import data_quality_lines
+
+ROOT = Path(__file__).resolve().parents[2]
+# ../shared/datasets/maven-crm beside the repository (or beside its worktree folder)
+MAVEN_DIR = next(
+    (p for p in (ROOT.parent / "shared" / "datasets" / "maven-crm",
+                 ROOT.parents[1] / "shared" / "datasets" / "maven-crm") if p.is_dir()),
+    ROOT.parent / "shared" / "datasets" / "maven-crm",
+)
+MAVEN_MAPPING = ROOT / "mappings" / "maven_crm.yaml"
+MAVEN_CONFIG = ROOT / "config" / "maven_crm.yaml"
+
+
+@pytest.fixture(scope="module")
+def maven_plan(tmp_path_factory: pytest.TempPathFactory) -> PlanOutcome:
+    db = Path(tmp_path_factory.mktemp("maven")) / "plan.duckdb"
+    return run_plan(MAVEN_DIR, MAVEN_CONFIG, db, instance=dg.DagsterInstance.ephemeral(), mapping=MAVEN_MAPPING)
+
+
+def _query(db: Path, sql: str, params: list | None = None) -> list[tuple]:
+    with warehouse.connect(db, read_only=True) as con:
+        return con.execute(sql, params or []).fetchall()
+
+
+def test_maven_sample_plans_end_to_end(maven_plan: PlanOutcome):
+    db = maven_plan.db
+    csv = duckdb.connect()
+    accounts = csv.execute("SELECT count(*) FROM read_csv(?)", [str(MAVEN_DIR / "accounts.csv")]).fetchone()[0]
+    agents = csv.execute("SELECT count(*) FROM read_csv(?)", [str(MAVEN_DIR / "sales_teams.csv")]).fetchone()[0]
+    # every account gets a segment and an EEV; accounts of the expansion segments a rep of theirs
+    assert _query(db, "SELECT count(*), count(segment) FROM main.account_eev") == [(accounts, accounts)]
+    assert _query(db, """SELECT count(*) FROM main.account_eev a LEFT JOIN main.territories t USING (account_id)
+        LEFT JOIN main.quotas q ON q.rep_id = t.rep_id
+        WHERE a.segment <> 'self_serve' AND (q.segment IS DISTINCT FROM a.segment)""") == [(0,)]
+    # whitespace exists and EEV = whitespace x p_close x capture; quotas for every agent
+    assert _query(db, "SELECT count(*) > 0, bool_and(abs(eev - whitespace * p_close * capture) < 1e-6) "
+                      "FROM main.whitespace_items") == [(True, True)]
+    assert _query(db, "SELECT count(*), sum(quota) > 0 FROM main.quotas") == [(agents, True)]
+    # ids made from agent names; the pipeline's GTXPro is the price list's GTX Pro
+    assert _query(db, "SELECT rep_id FROM raw.reps WHERE name = 'Moses Frase'") == [("rep-moses-frase",)]
+    assert _query(db, "SELECT count(*) FROM raw.opportunities WHERE product_id = 'GTXPro'") == [(0,)]
+    assert _query(db, "SELECT count(*) FROM raw.accounts WHERE industry = 'technolgy'") == [(0,)]
+    # no renewal dates: no blackout windows; no owners: nobody moves
+    assert _query(db, "SELECT count(blackout_start) FROM main.account_eev") == [(0,)]
+    assert _query(db, "SELECT count(*) FILTER (WHERE moved) FROM main.territories") == [(0,)]
+
+
+def test_maven_set_aside_counts_match_the_csv(maven_plan: PlanOutcome):
+    pipeline = str(MAVEN_DIR / "sales_pipeline.csv")
+    csv = duckdb.connect()
+    no_account, engaged_without_date, total, won = csv.execute(
+        "SELECT count(*) FILTER (WHERE account IS NULL), "
+        "count(*) FILTER (WHERE account IS NOT NULL AND engage_date IS NULL), count(*), "
+        "count(*) FILTER (WHERE deal_stage = 'Won') FROM read_csv(?)",
+        [pipeline],
+    ).fetchone()
+    report = dict(
+        ((step, table, rule), rows)
+        for step, table, rule, rows in _query(maven_plan.db, 'SELECT step, "table", rule, rows FROM main.data_quality')
+    )
+    assert report[("read", "opportunities", "")] == total
+    assert report[("set aside", "opportunities", "account_id: not null")] == no_account
+    assert report[("set aside", "opportunities", "created_date: not null")] == engaged_without_date
+    assert report[("loaded", "opportunities", "")] == total - no_account - engaged_without_date
+    assert report[("derived", "subscriptions", "")] == won
+    # the rows set aside are kept, one per rule, never dropped silently
+    assert _query(maven_plan.db, "SELECT rule, count(*) FROM main.rejected_rows GROUP BY rule ORDER BY rule") == [
+        ("account_id: not null", no_account), ("created_date: not null", engaged_without_date)]
+    with warehouse.connect(maven_plan.db, read_only=True) as con:
+        lines = "\n".join(data_quality_lines(con))
+    assert f"{no_account:,}" in lines and "DEGRADED: accounts: no renewal date" in lines
+    assert "DEGRADED: usage: no usage table" in lines and "no current owner" in lines
+
+
+def _mapping_with(change: dict) -> SourceMapping:
+    raw = load_mapping(MAVEN_MAPPING).model_dump(exclude_defaults=True)
+    raw["tables"]["opportunities"]["columns"].update(change)
+    return SourceMapping.model_validate(raw)
+
+
+def test_unmapped_run_reports_rows_read_and_loaded(sample_plan: PlanOutcome, sample_inputs: Path):
+    report = _query(sample_plan.db, 'SELECT step, "table", file, rows FROM main.data_quality ORDER BY position')
+    csv = duckdb.connect()
+    for table in ("accounts", "subscriptions", "opportunities", "reps"):
+        path = next(sample_inputs.glob(f"{table}.*"))
+        rows = csv.execute("SELECT count(*) FROM read_csv(?)" if path.suffix == ".csv" else
+                           "SELECT count(*) FROM read_parquet(?)", [str(path)]).fetchone()[0]
+        assert ("read", table, path.name, rows) in report and ("loaded", table, f"raw.{table}", rows) in report
+    assert _query(sample_plan.db, "SELECT count(*) FROM main.rejected_rows") == [(0,)]
+
+
+def test_unknown_source_column_is_named(tmp_path: Path):
+    mapping = _mapping_with({"account_id": {"column": "acount"}})
+    with pytest.raises(InputContractError) as error:
+        apply_mapping(MAVEN_DIR, mapping, tmp_path / "out")
+    message = str(error.value)
+    assert "sales_pipeline.csv: column acount: rule 'column present'" in message
+    assert "tables.opportunities.columns.account_id" in message and "deal_stage" in message
+
+
+def test_value_not_in_the_value_map_is_counted(tmp_path: Path):
+    mapping = _mapping_with({"stage": {"column": "deal_stage", "values": {"Won": "won", "Lost": "lost"}}})
+    with pytest.raises(InputContractError) as error:
+        apply_mapping(MAVEN_DIR, mapping, tmp_path / "out")
+    csv = duckdb.connect()
+    open_deals = csv.execute(
+        "SELECT count(*) FROM read_csv(?) WHERE deal_stage IN ('Engaging', 'Prospecting')",
+        [str(MAVEN_DIR / "sales_pipeline.csv")],
+    ).fetchone()[0]
+    assert str(error.value) == (
+        "sales_pipeline.csv: column deal_stage: rule 'value covered by the mapping's value map': "
+        f"{open_deals} rows break it (e.g. 'Engaging', 'Prospecting')"
+    )
+    # a default covers the other values instead
+    mapped = apply_mapping(MAVEN_DIR, _mapping_with({"stage": {"column": "deal_stage", "values": {
+        "Won": "won", "Lost": "lost"}, "default": "open"}}), tmp_path / "out")
+    assert duckdb.connect().execute("SELECT count(*) FROM read_parquet(?) WHERE stage = 'open'", [
+        str(mapped.folder / "opportunities.parquet")]).fetchone()[0] > 0
+
+
+def test_mapping_file_rules(tmp_path: Path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("source: x\ntables:\n  deals:\n    file: a.csv\n  accounts:\n    file: a.csv\n"
+                   "    columns:\n      acount_id: id\n      account_name: {column: n, value: x}\n"
+                   "    set_aside:\n      - {column: account_id, rule: unique}\n")
+    with pytest.raises(MappingError) as error:
+        load_mapping(bad)
+    assert "tables.accounts.columns.account_name: Value error, give exactly one of column, value, id_from" in str(
+        error.value)
+    bad.write_text("source: x\ntables:\n  deals:\n    file: a.csv\n  accounts:\n    file: a.csv\n"
+                   "    set_aside:\n      - {column: account_id, rule: unique}\n")
+    with pytest.raises(MappingError) as error:
+        load_mapping(bad)
+    assert "tables.deals: not a contract table" in str(error.value)
+    assert "tables.accounts.set_aside: rule 'unique' cannot be set aside" in str(error.value)
+    bad.write_text("source: x\ntables:\n  accounts: {derive: won_deals}\n  subscriptions: {derive: won_deals}\n")
+    with pytest.raises(MappingError) as error:
+        load_mapping(bad)
+    assert "tables.accounts: derive won_deals makes subscriptions only" in str(error.value)
+    assert "tables.subscriptions: derive won_deals needs tables.opportunities" in str(error.value)
+    with pytest.raises(MappingError, match="mapping file not found"):
+        load_mapping(tmp_path / "missing.yaml")
+    good = load_mapping(MAVEN_MAPPING)
+    raw = good.model_dump(exclude_defaults=True)
+    raw["tables"]["accounts"]["columns"]["acount_id"] = "account"
+    with pytest.raises(ValueError, match="tables.accounts.columns.acount_id: not a column of accounts"):
+        SourceMapping.model_validate(raw)
+    raw["tables"]["accounts"]["columns"].pop("acount_id")
+    raw["tables"]["accounts"]["keep"] = ["region"]
+    with pytest.raises(ValueError, match="tables.accounts.keep: region is a contract column of accounts"):
+        SourceMapping.model_validate(raw)
+    raw["tables"]["accounts"]["keep"] = []
+    raw["tables"]["accounts"]["set_aside"] = [{"column": "employees", "rule": ">= 0"}]
+    with pytest.raises(ValueError, match="rule '>= 0' cannot be set aside"):
+        SourceMapping.model_validate(raw)
+
+
+SALESFORCE_DIR = ROOT / "tests" / "fixtures" / "salesforce"
+
+
+def test_salesforce_export_maps_and_plans(tmp_path: Path):
+    db = tmp_path / "plan.duckdb"
+    mapping = ROOT / "mappings" / "salesforce.yaml"
+    run_plan(SALESFORCE_DIR, DEFAULT_CONFIG, db, instance=dg.DagsterInstance.ephemeral(), mapping=mapping)
+    csv = duckdb.connect()
+    lines, orphans, open_lines = csv.execute(
+        "SELECT count(*), count(*) FILTER (WHERE o.AccountId IS NULL), "
+        "count(*) FILTER (WHERE o.AccountId IS NOT NULL AND NOT o.IsClosed) "
+        "FROM read_csv(?) AS li JOIN read_csv(?) AS o ON o.Id = li.OpportunityId",
+        [str(SALESFORCE_DIR / "OpportunityLineItem.csv"), str(SALESFORCE_DIR / "Opportunity.csv")],
+    ).fetchone()
+    accounts = csv.execute("SELECT count(*) FROM read_csv(?)", [str(SALESFORCE_DIR / "Account.csv")]).fetchone()[0]
+    # one contract opportunity per line item; the ones without an account set aside and kept
+    assert _query(db, "SELECT count(*) FROM raw.opportunities") == [(lines - orphans,)]
+    assert _query(db, "SELECT rule, count(*) FROM main.rejected_rows GROUP BY rule") == [
+        ("account_id: not null", orphans)]
+    # open deals lose Salesforce's expected CloseDate; every other stage name is open
+    assert _query(db, "SELECT count(*), count(close_date) FROM raw.opportunities WHERE stage = 'open'") == [
+        (open_lines, 0)]
+    assert _query(db, "SELECT DISTINCT type FROM raw.opportunities ORDER BY 1") == [
+        ("expansion",), ("new_logo",), ("renewal",)]
+    # timestamps read as dates, prices from the standard price book, inactive users inactive
+    assert _query(db, "SELECT customer_since FROM raw.accounts WHERE account_id = '001A00000000001'") == [
+        (dt.date(2023, 2, 15),)]
+    assert _query(db, "SELECT list_price FROM raw.products WHERE product_name = 'Analytics'") == [(2400.0,)]
+    assert _query(db, "SELECT count(*) FILTER (WHERE NOT active) FROM raw.reps") == [(1,)]
+    # the plan: every account placed with an active rep, its owner kept as previous_rep_id;
+    # the account of the inactive owner moves
+    assert _query(db, """SELECT count(*), count(*) FILTER (WHERE t.previous_rep_id = a.OwnerId),
+        count(*) FILTER (WHERE t.rep_id = '005A00000000003') FROM main.territories t
+        JOIN read_csv(?) a ON a.Id = t.account_id""", [str(SALESFORCE_DIR / "Account.csv")]) == [
+        (accounts, accounts, 0)]
+    assert _query(db, "SELECT moved FROM main.territories WHERE previous_rep_id = '005A00000000003'") == [(True,)]
+    assert _query(db, "SELECT sum(eev) > 0 FROM main.account_eev") == [(True,)]
+    # too little history: base rates, stated; owners given: not degraded
+    assert _query(db, "SELECT chosen, fallback_reason LIKE 'Only % won items%' FROM main.model_info") == [
+        ("base_rate", True)]
+    assert _query(db, "SELECT rule FROM main.data_quality WHERE step = 'degraded' ORDER BY position") == [
+        ("no usage table: the model uses no usage features",),
+        ("no renewal date: no blackout window for these accounts",)]
+
+
+def test_contract_errors_of_mapped_tables_name_the_source_file(tmp_path: Path):
+    """Without its set-aside rules, the Maven mapping loads opportunities with no account: the
+    contract check stops the run and names the source file the rows came from."""
+    raw = load_mapping(MAVEN_MAPPING).model_dump(exclude_defaults=True)
+    raw["tables"]["opportunities"].pop("set_aside")
+    mapped = apply_mapping(MAVEN_DIR, SourceMapping.model_validate(raw), tmp_path / "staged")
+    with warehouse.connect(tmp_path / "plan.duckdb") as con, pytest.raises(InputContractError) as error:
+        ingest_inputs(con, mapped.folder, file_labels=mapped.file_labels)
+    no_account = duckdb.connect().execute(
+        "SELECT count(*) FROM read_csv(?) WHERE account IS NULL", [str(MAVEN_DIR / "sales_pipeline.csv")]
+    ).fetchone()[0]
+    expected = f"sales_pipeline.csv (mapped to opportunities): column account_id: rule 'not null': {no_account} rows"
+    assert expected in str(error.value)
