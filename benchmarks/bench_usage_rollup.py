@@ -1,4 +1,4 @@
-"""Benchmark the usage roll-up (sql/usage_features.sql) on DuckDB and on Spark over the same files.
+"""Benchmark the usage roll-up (sql/staging/usage_features.sql) on DuckDB and on Spark over the same files.
 
     .venv/bin/python benchmarks/bench_usage_rollup.py --accounts 5000 --days 1460
 

@@ -2,10 +2,10 @@
 
 The backtest runs `backtest_job` (every plan asset plus the backtest assets) as of the past
 date into its own DuckDB file, so the model is trained only on snapshots whose labels closed
-before that date and the user's real plan file is never touched. sql/backtest_results.sql
+before that date and the user's real plan file is never touched. sql/backtest/backtest_results.sql
 credits the expansion ARR won in the following `evaluation.backtest_months` to the rep who
 owned each account in that plan and sets it next to three quota schemes of the same total
-per segment (EEV-based, flat by capacity, proportional to ACV); sql/backtest_summary.sql
+per segment (EEV-based, flat by capacity, proportional to ACV); sql/backtest/backtest_summary.sql
 reports the share of reps attaining, the spread of attainment and the forecast error.
 
 Known limits: reps and account attributes (industry, employees, renewal date) are read as

@@ -77,7 +77,7 @@ IDENTITIES: list[tuple[str, str, str, str]] = [
 ]
 BALANCE = (
     "quotas", "territory_eev_balanced",
-    "each rep's balance_deviation (owned EEV against its capacity-proportional target, sql/quotas.sql) is "
+    "each rep's balance_deviation (owned EEV against its capacity-proportional target, sql/plan/quotas.sql) is "
     "within territory.balance_tolerance",
     """SELECT rep_id FROM work.quotas WHERE abs(balance_deviation) > $balance_tolerance + 1e-9""",
 )

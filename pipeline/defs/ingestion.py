@@ -62,7 +62,7 @@ def raw_inputs(context: dg.AssetExecutionContext, warehouse: Warehouse, plan_inp
     started = time.perf_counter()
     mapped = None
     if plan_inputs.mapping:
-        mapped = apply_mapping(plan_inputs.path, load_mapping(plan_inputs.mapping), warehouse.staging_dir)
+        mapped = apply_mapping(plan_inputs.path, load_mapping(plan_inputs.mapping), warehouse.mapped_inputs_dir)
     with warehouse.connect() as con:
         if mapped is None:
             result = ingest_inputs(con, plan_inputs.path, skip=LOADED_BY_WEEK)

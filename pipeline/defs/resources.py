@@ -72,9 +72,9 @@ class Warehouse(dg.ConfigurableResource):
         return warehouse.artifact_dir(self.path)
 
     @property
-    def staging_dir(self) -> Path:
+    def mapped_inputs_dir(self) -> Path:
         """Folder beside the DuckDB file where a mapped input folder is written."""
-        return Path(self.path).resolve().parent / "staging"
+        return Path(self.path).resolve().parent / "mapped_inputs"
 
 
 class PlanInputs(dg.ConfigurableResource):
@@ -90,7 +90,7 @@ class PlanInputs(dg.ConfigurableResource):
 
     def contract_folder(self, warehouse: Warehouse) -> str:
         """The folder holding the contract tables: the input folder, or its mapped copy."""
-        return str(warehouse.staging_dir) if self.mapping else self.path
+        return str(warehouse.mapped_inputs_dir) if self.mapping else self.path
 
 
 class SqlEngine(dg.ConfigurableResource):

@@ -46,7 +46,7 @@ reps AS (
            CASE WHEN segment IS NOT NULL THEN any_value(factor) END AS factor
     FROM plans.quotas WHERE plan_id = $plan_id GROUP BY ROLLUP (segment)
 ),
-balance AS (  -- the plan's own balance figures (sql/territory_balance.sql), as the summary shows
+balance AS (  -- the plan's own balance figures (sql/plan/territory_balance.sql), as the summary shows
     SELECT segment, balance_cv FROM plans.territory_balance WHERE plan_id = $plan_id
 )
 SELECT coalesce(a.segment, r.segment, 'total') AS segment, a.accounts, a.acv, a.whitespace, a.eev,
@@ -63,7 +63,7 @@ SUMMARY_ONLY = ("rep_accounts", "factor")  # columns of SUMMARY_SQL the run summ
 QUOTAS_SQL = """
 SELECT q.rep_id, q.name, q.segment, q.capacity, q.accounts, q.territory_eev,
        q.territory_eev / nullif(q.capacity, 0) AS eev_per_capacity,
-       q.balance_deviation,  -- the one definition, sql/quotas.sql
+       q.balance_deviation,  -- the one definition, sql/plan/quotas.sql
        q.factor, q.quota_unrounded, q.quota
 FROM plans.quotas AS q
 WHERE q.plan_id = $plan_id

@@ -4,7 +4,7 @@ Runs in its own in-memory DuckDB: each mapped table is one generated SELECT over
 file (identifiers checked against the file's header and quoted; constants, prefixes and value
 maps bound as parameters or read from the `value_maps` table filled from Python), then the
 rows breaking a set-aside rule are moved to `rejected_rows` (rule predicates from
-pipeline/ingestion/contract.py), then derived tables are built (sql/subscriptions_from_won_deals.sql). Contract columns the
+pipeline/ingestion/contract.py), then derived tables are built (sql/ingestion/subscriptions_from_won_deals.sql). Contract columns the
 mapping does not name are written empty (the source does not have them; the contract's
 defaults and not-null rules then apply).
 The contract tables are written as TABLE.parquet into a staging folder that

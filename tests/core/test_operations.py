@@ -257,7 +257,7 @@ def test_balance_check_warns_on_the_rep_outside_the_tolerance(tmp_path: Path):
     from pipeline.defs.resources import Warehouse
 
     db = tmp_path / "w.duckdb"
-    with warehouse.connect(db) as con:  # tolerance 0.25; balance_deviation as sql/quotas.sql gives it
+    with warehouse.connect(db) as con:  # tolerance 0.25; balance_deviation as sql/plan/quotas.sql gives it
         con.execute("""CREATE TABLE work.quotas AS SELECT *, owned_eev / target_eev - 1 AS balance_deviation FROM (VALUES
             ('R1', 'mid_market', 1.0, 124.0, 100.0), ('R2', 'mid_market', 1.0, 76.0, 100.0),
             ('R3', 'enterprise', 1.0, 70.0, 90.0), ('R4', 'enterprise', 0.5, 65.0, 45.0))

@@ -1,4 +1,4 @@
-"""Per-rep balance has one definition (sql/quotas.sql: target_eev = segment EEV x rep capacity /
+"""Per-rep balance has one definition (sql/plan/quotas.sql: target_eev = segment EEV x rep capacity /
 segment capacity; balance_deviation = owned EEV / target - 1): the balance check, the workbook,
 the report's chart data, territory_balance and the run summary all give the same numbers, on a
 plan with a half-capacity rep whose deviations are known by hand."""

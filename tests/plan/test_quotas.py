@@ -1,4 +1,4 @@
-"""Quota contributions and quotas (sql/quota_contributions.sql, sql/quotas.sql) on hand-built
+"""Quota contributions and quotas (sql/plan/quota_contributions.sql, sql/plan/quotas.sql) on hand-built
 work tables in a real DuckDB file, with known answers."""
 
 from __future__ import annotations
