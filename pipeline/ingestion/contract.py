@@ -1,4 +1,4 @@
-"""The input data contract (../shared/DATA_CONTRACT.md) as data: tables, columns, types and rules.
+"""The input data contract (docs/contract.md) as data: tables, columns, types and rules.
 
 Every rule is one `Rule`: the table and column it is reported under, its name as shown to the
 user, and a SQL predicate that is TRUE for a row that breaks it. Predicates name other tables as

@@ -19,12 +19,7 @@ from pipeline.core.settings import DEFAULT_CONFIG
 from pipeline.exports.summary import data_quality_lines
 
 ROOT = Path(__file__).resolve().parents[2]
-# ../shared/datasets/maven-crm beside the repository (or beside its worktree folder)
-MAVEN_DIR = next(
-    (p for p in (ROOT.parent / "shared" / "datasets" / "maven-crm",
-                 ROOT.parents[1] / "shared" / "datasets" / "maven-crm") if p.is_dir()),
-    ROOT.parent / "shared" / "datasets" / "maven-crm",
-)
+MAVEN_DIR = ROOT / "datasets" / "maven-crm"  # the public Maven CRM sample, kept in the repository
 MAVEN_MAPPING = ROOT / "mappings" / "maven_crm.yaml"
 MAVEN_CONFIG = ROOT / "config" / "maven_crm.yaml"
 
