@@ -36,9 +36,9 @@ def run_one(accounts: int, workdir: Path, seed: int) -> dict[str, object]:
     sys.path.insert(0, str(ROOT))
     import dagster as dg
 
+    from pipeline.core.settings import DEFAULT_CONFIG
     from pipeline.runner import run_plan
     from pipeline.sample_data import generate_sample
-    from pipeline.core.settings import DEFAULT_CONFIG
 
     data = workdir / "input"
     started = time.perf_counter()

@@ -25,10 +25,10 @@ import dagster as dg  # noqa: E402
 import duckdb  # noqa: E402
 
 from benchmarks.bench_plan import step_seconds  # noqa: E402
-from pipeline.runner import run_plan  # noqa: E402
-from pipeline.sample_data import generate_sample  # noqa: E402
 from pipeline.core.settings import DEFAULT_CONFIG, load_settings  # noqa: E402
 from pipeline.ingestion.usage_weeks import changed_weeks, usage_weeks  # noqa: E402
+from pipeline.runner import run_plan  # noqa: E402
+from pipeline.sample_data import generate_sample  # noqa: E402
 
 
 def write_usage(source: Path, target: Path, before: dt.date | None) -> int:

@@ -29,8 +29,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from pipeline.core import warehouse  # noqa: E402
-from pipeline.ingestion.contract import TABLES  # noqa: E402
 from pipeline.core.settings import load_settings  # noqa: E402
+from pipeline.ingestion.contract import TABLES  # noqa: E402
 from pipeline.staging.state import write_segment_bands  # noqa: E402
 from tests.staged import build_steps  # noqa: E402
 

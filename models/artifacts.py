@@ -17,8 +17,8 @@ import pickle
 from dataclasses import dataclass
 from pathlib import Path
 
-from models.close_probability import TrainedModel, library_versions
 from models.charts import calibration_chart, importance_chart
+from models.close_probability import TrainedModel, library_versions
 
 
 @dataclass(frozen=True)

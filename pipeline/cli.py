@@ -28,10 +28,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from pipeline.core.run_lock import WarehouseBusyError  # noqa: PLC0415
     from pipeline.exports.sheets import ExportError  # noqa: PLC0415
     from pipeline.plan.diff import PlanNotFoundError  # noqa: PLC0415
     from pipeline.plan.store import PlanStoreError  # noqa: PLC0415
-    from pipeline.core.run_lock import WarehouseBusyError  # noqa: PLC0415
     from pipeline.runner import PlanRunError  # noqa: PLC0415
 
     command = next(v for v in VERBS if v.__name__.rsplit(".", 1)[-1] == args.verb)

@@ -14,15 +14,21 @@ from pathlib import Path
 
 import dagster as dg
 
+from pipeline.core.progress import progress_logger
+from pipeline.core.settings import DEFAULT_CONFIG, PlanSettings, load_settings
 from pipeline.defs import backtest, exports, ingestion, model, plan, refresh, staging, tracking, whitespace
 from pipeline.defs.automation import plan_automation
 from pipeline.defs.checks import PLAN_CHECKS
 from pipeline.defs.jobs import plan_jobs
-from pipeline.core.progress import progress_logger
 from pipeline.defs.resources import (
-    DEFAULT_DB, DEFAULT_INPUT, ExportFolder, PlanInputs, SqlEngine, Warehouse, settings_from_file,
+    DEFAULT_DB,
+    DEFAULT_INPUT,
+    ExportFolder,
+    PlanInputs,
+    SqlEngine,
+    Warehouse,
+    settings_from_file,
 )
-from pipeline.core.settings import DEFAULT_CONFIG, PlanSettings, load_settings
 from pipeline.ingestion.usage_weeks import usage_weeks
 
 STAGES = (ingestion, staging, whitespace, model, plan, tracking, exports, refresh, backtest)

@@ -12,16 +12,15 @@ from pathlib import Path
 
 import dagster as dg
 
-from pipeline.plan import store as plan_store
-from pipeline.core import progress
-from pipeline.core import warehouse
 from pipeline.backtest.compare import BACKTEST_JOB
-from pipeline.definitions import RunPlaces, build_definitions
-from pipeline.ingestion.mapping import MappingError, load_mapping
-from pipeline.defs.resources import settings_object
+from pipeline.core import progress, warehouse
 from pipeline.core.run_lock import WarehouseBusyError
 from pipeline.core.settings import PlanSettings, load_settings
+from pipeline.definitions import RunPlaces, build_definitions
+from pipeline.defs.resources import settings_object
+from pipeline.ingestion.mapping import MappingError, load_mapping
 from pipeline.ingestion.usage_weeks import usage_weeks, week_range_tags
+from pipeline.plan import store as plan_store
 
 QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
 

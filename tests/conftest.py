@@ -7,9 +7,9 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from pipeline.core.settings import DEFAULT_CONFIG
 from pipeline.runner import PlanOutcome, run_plan
 from pipeline.sample_data import generate_sample
-from pipeline.core.settings import DEFAULT_CONFIG
 
 SAMPLE_ACCOUNTS = 800
 

@@ -11,13 +11,13 @@ from pathlib import Path
 import duckdb
 
 from pipeline.core import warehouse
-from pipeline.defs.tracking import TRACKING_TABLES
-from pipeline.ingestion.ingest import ingest_inputs
 from pipeline.core.settings import PlanSettings
 from pipeline.core.sql_graph import in_dependency_order, sql_deps
+from pipeline.core.warehouse import build_table, sql_files
+from pipeline.defs.tracking import TRACKING_TABLES
+from pipeline.ingestion.ingest import ingest_inputs
 from pipeline.staging.state import account_state_params, write_segment_bands
 from pipeline.tracking.period import TrackingPeriod, register_rules, tracking_params
-from pipeline.core.warehouse import build_table, sql_files
 
 
 def transforms_upstream(name: str) -> list[str]:

@@ -33,8 +33,8 @@ def add_parser(verbs: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    from pipeline.core import warehouse  # noqa: PLC0415
     from pipeline.backtest.compare import backtest_chart_path, backtest_report  # noqa: PLC0415
+    from pipeline.core import warehouse  # noqa: PLC0415
     from pipeline.runner import run_backtest  # noqa: PLC0415
 
     print(f"Backtest: planning as of {args.as_of} from {args.input} into {args.db}", file=sys.stderr)

@@ -20,8 +20,8 @@ def add_parser(verbs: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    from pipeline.plan import store as plan_store  # noqa: PLC0415
     from pipeline.core import warehouse  # noqa: PLC0415
+    from pipeline.plan import store as plan_store  # noqa: PLC0415
 
     if not args.db.is_file():
         raise FileNotFoundError(f"no DuckDB file at {args.db}")

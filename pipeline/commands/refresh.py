@@ -27,10 +27,10 @@ def add_parser(verbs: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> None:
     from pipeline.core import warehouse  # noqa: PLC0415
-    from pipeline.runner import run_plan  # noqa: PLC0415
     from pipeline.core.settings import load_settings  # noqa: PLC0415
     from pipeline.exports.summary import drift_summary  # noqa: PLC0415
     from pipeline.ingestion.usage_weeks import changed_weeks, usage_weeks  # noqa: PLC0415
+    from pipeline.runner import run_plan  # noqa: PLC0415
 
     settings = load_settings(args.config, as_of=args.as_of)
     if args.weeks:

@@ -27,10 +27,10 @@ def add_parser(verbs: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> None:
     from pipeline.core import warehouse  # noqa: PLC0415
-    from pipeline.exports.files import describe_exports  # noqa: PLC0415
     from pipeline.defs.resources import ExportFolder  # noqa: PLC0415
-    from pipeline.runner import run_plan  # noqa: PLC0415
+    from pipeline.exports.files import describe_exports  # noqa: PLC0415
     from pipeline.exports.summary import plan_summary  # noqa: PLC0415
+    from pipeline.runner import run_plan  # noqa: PLC0415
 
     settings = load_settings(args.config, as_of=args.as_of, effective_date=args.effective_date)
     engine = f"Spark ({settings.engine.spark.master})" if settings.engine.name == "spark" else "DuckDB"

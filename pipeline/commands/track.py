@@ -26,8 +26,8 @@ def add_parser(verbs: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> None:
     from pipeline.core import warehouse  # noqa: PLC0415
-    from pipeline.runner import run_tracking  # noqa: PLC0415
     from pipeline.exports.summary import tracking_summary  # noqa: PLC0415
+    from pipeline.runner import run_tracking  # noqa: PLC0415
 
     settings = load_settings(args.config, through=args.through)
     if not args.db.is_file():

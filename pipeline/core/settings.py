@@ -15,8 +15,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from pipeline.ingestion.contract import DEAL_SOURCES, SEGMENT_NAMES, SegmentName
 from pipeline.core.yaml_model import load_yaml_model
+from pipeline.ingestion.contract import DEAL_SOURCES, SEGMENT_NAMES, SegmentName
 
 SELF_SERVE = "self_serve"
 QUOTA_FACTOR_RANGE = (0.60, 0.75)

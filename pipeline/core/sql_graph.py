@@ -15,8 +15,8 @@ from collections.abc import Iterable
 import sqlglot
 from sqlglot import exp
 
-from pipeline.plan.store import PLAN_TABLES
 from pipeline.core.warehouse import sql_text
+from pipeline.plan.store import PLAN_TABLES
 
 WAREHOUSE_SCHEMAS = ("raw", "work", "plans", "main")
 PARAMETER = re.compile(r"\$([A-Za-z_]\w*)")
@@ -45,7 +45,7 @@ def sql_deps(name: str) -> list[str]:
 
 def in_dependency_order(names: Iterable[str]) -> list[str]:
     """Transforms `names` ordered so that each comes after the transforms among them it reads
-    (ties by name, so the order is stable)."""
+    (the same order for the same names)."""
     chosen = set(names)
     sorter = graphlib.TopologicalSorter({n: [d for d in sql_deps(n) if d in chosen] for n in sorted(chosen)})
     return list(sorter.static_order())

@@ -10,6 +10,7 @@ Schemas inside the file:
 from __future__ import annotations
 
 import contextlib
+import functools
 import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -23,6 +24,7 @@ SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
 SCHEMAS = ("raw", "work", "plans")
 
 
+@functools.cache
 def sql_files() -> dict[str, Path]:
     """Every transform: table name -> its file sql/<stage>/<table>.sql (table names are unique)."""
     return {path.stem: path for path in sorted(SQL_DIR.glob("*/*.sql"))}

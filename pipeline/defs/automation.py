@@ -9,9 +9,9 @@ import datetime as dt
 
 import dagster as dg
 
-from pipeline.ingestion.input_watch import changed_files, folder_state, run_key
-from pipeline.defs.resources import PlanInputs, settings_run_config
 from pipeline.core.settings import PlanSettings
+from pipeline.defs.resources import PlanInputs, settings_run_config
+from pipeline.ingestion.input_watch import changed_files, folder_state, run_key
 from pipeline.ingestion.usage_weeks import refresh_weeks, week_range_tags
 
 

@@ -6,12 +6,11 @@ import time
 import dagster as dg
 import polars as pl
 
-from pipeline.backtest.compare import BACKTEST_GROUP, backtest_chart_path, backtest_params
 from models.charts import backtest_chart, markdown_image
-from pipeline.defs.resources import Warehouse
+from pipeline.backtest.compare import BACKTEST_GROUP, backtest_chart_path, backtest_params
 from pipeline.core.settings import PlanSettings
+from pipeline.defs.resources import Warehouse
 from pipeline.defs.sql_asset import markdown_preview, sql_asset, table_result
-
 
 # backtest_params reads the latest input dates (raw tables) and the plan's as-of (plan_version)
 backtest_results = sql_asset("backtest_results", group=BACKTEST_GROUP, params=backtest_params, schema="main",

@@ -11,8 +11,8 @@ import re
 import dagster as dg
 import duckdb
 
-from pipeline.defs.resources import Warehouse
 from pipeline.core.settings import PlanSettings
+from pipeline.defs.resources import Warehouse
 
 # asset -> (check name, what it guarantees, SQL returning the keys of rows that break it)
 IDENTITIES: list[tuple[str, str, str, str]] = [

@@ -6,10 +6,10 @@ import time
 import dagster as dg
 
 from models.charts import markdown_image
-from pipeline.exports.files import export_plan
-from pipeline.plan.store import current_plan_id
 from pipeline.core.progress import log_step
 from pipeline.defs.resources import ExportFolder, Warehouse
+from pipeline.exports.files import export_plan
+from pipeline.plan.store import current_plan_id
 
 
 @dg.asset(group_name="plan", deps=["plan_version", "tracking_version"], kinds={"excel", "html"})
@@ -24,7 +24,8 @@ def plan_exports(context: dg.AssetExecutionContext, warehouse: Warehouse,
         result = export_plan(con, export_folder.for_plan(warehouse.path, plan_id), plan_id, warehouse.artifact_dir)
     seconds = time.perf_counter() - started
     context.log.info("\n".join(result.where()))
-    log_step(context, "plan_exports", f"{len(result.sheets)} sheets, {len(result.letters)} letters in {result.folder}", seconds)
+    log_step(context, "plan_exports", f"{len(result.sheets)} sheets, {len(result.letters)} letters in {result.folder}",
+             seconds)
     charts = {}
     for key, path in result.charts.items():
         charts[f"chart_{key}"] = dg.MetadataValue.md(markdown_image(path, key))

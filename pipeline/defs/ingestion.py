@@ -11,15 +11,14 @@ import time
 
 import dagster as dg
 
+from pipeline.core.settings import PlanSettings
+from pipeline.defs.resources import PlanInputs, SqlEngine, Warehouse
+from pipeline.defs.sql_asset import table_result
 from pipeline.ingestion.contract import TABLES
 from pipeline.ingestion.data_quality import record_data_quality, record_usage_load
-from pipeline.ingestion.ingest import ingest_inputs
+from pipeline.ingestion.ingest import USAGE_FINGERPRINTS, ingest_inputs
 from pipeline.ingestion.map_inputs import apply_mapping
 from pipeline.ingestion.mapping import load_mapping
-from pipeline.ingestion.ingest import USAGE_FINGERPRINTS
-from pipeline.defs.resources import PlanInputs, SqlEngine, Warehouse
-from pipeline.core.settings import PlanSettings
-from pipeline.defs.sql_asset import table_result
 from pipeline.ingestion.usage_weeks import week_bounds
 
 LOADED_BY_WEEK = ("usage",)

@@ -18,9 +18,9 @@ Every step is retried after a transient (I/O) failure; other failures are final.
 import dagster as dg
 
 from pipeline.backtest.compare import BACKTEST_GROUP, BACKTEST_JOB
+from pipeline.core.settings import OperationsSettings
 from pipeline.defs.model import MODEL_TABLES
 from pipeline.defs.staging import PLAN_DATE_ONLY_TAG
-from pipeline.core.settings import OperationsSettings
 
 PLAN_WRITERS = ("rep_plan", "territories", "territory_methods", "quotas", "plan_version")
 REFRESH_ONLY = ("eev_drift",)

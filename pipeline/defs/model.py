@@ -7,15 +7,14 @@ import time
 import dagster as dg
 import polars as pl
 
-from models.close_probability import ImportanceSettings, train_close_model
-from models.charts import markdown_image
-from models.feature_spec import feature_spec
 from models.artifacts import load_model, save_model
-from pipeline.defs.resources import Warehouse
+from models.charts import markdown_image
+from models.close_probability import ImportanceSettings, train_close_model
+from models.feature_spec import feature_spec
 from pipeline.core.settings import PlanSettings
-from pipeline.defs.sql_asset import markdown_table, table_result
 from pipeline.core.warehouse import table_exists
-
+from pipeline.defs.resources import Warehouse
+from pipeline.defs.sql_asset import markdown_table, table_result
 
 MODEL_GROUP = "model"
 # what the model step writes besides the model file: asset key (= work table) -> what it holds

@@ -6,11 +6,11 @@ import time
 
 import dagster as dg
 
+from pipeline.core.settings import PlanSettings
+from pipeline.defs.resources import Warehouse
+from pipeline.defs.sql_asset import markdown_table, sql_asset, table_result
 from pipeline.exports.sheets import segment_summary, summary_figures
 from pipeline.plan.store import PLAN_TABLES, PlanRun, publish_plan
-from pipeline.defs.resources import Warehouse
-from pipeline.core.settings import PlanSettings
-from pipeline.defs.sql_asset import markdown_table, sql_asset, table_result
 from pipeline.plan.territory.assign import BalanceRules, BookLimits, assign_territories, place_unsegmented_reps
 
 PLAN_GROUP = "plan"

@@ -4,9 +4,9 @@ from typing import Any
 
 import duckdb
 
-from pipeline.plan.store import reference_plan_id
 from pipeline.core.settings import PlanSettings
 from pipeline.defs.sql_asset import sql_asset
+from pipeline.plan.store import reference_plan_id
 
 
 def _drift_params(settings: PlanSettings, con: duckdb.DuckDBPyConnection) -> dict[str, Any]:

@@ -21,10 +21,10 @@ import duckdb
 from pydantic import PrivateAttr
 
 from pipeline.core import warehouse
-from pipeline.ingestion.ingest import ingest_usage_window, input_file, keep_usage_in_place
 from pipeline.core.run_lock import run_lock
 from pipeline.core.settings import PlanSettings, load_settings
 from pipeline.engines.spark_sql import SPARK_TRANSFORMS
+from pipeline.ingestion.ingest import ingest_usage_window, input_file, keep_usage_in_place
 
 if TYPE_CHECKING:
     from pipeline.engines.spark_engine import SparkEngine

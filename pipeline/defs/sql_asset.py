@@ -15,11 +15,11 @@ import dagster as dg
 import duckdb
 
 from pipeline.core.progress import log_step
-from pipeline.defs.resources import PlanInputs, SqlEngine, Warehouse
 from pipeline.core.settings import PlanSettings
-from pipeline.engines.spark_sql import SPARK_TRANSFORMS
 from pipeline.core.sql_graph import sql_deps
 from pipeline.core.warehouse import sql_text, table_rows
+from pipeline.defs.resources import PlanInputs, SqlEngine, Warehouse
+from pipeline.engines.spark_sql import SPARK_TRANSFORMS
 
 PREVIEW_ROWS = 5
 ParamsFn = Callable[[PlanSettings, duckdb.DuckDBPyConnection], dict[str, Any]]

@@ -5,12 +5,12 @@ import time
 
 import dagster as dg
 
-from pipeline.defs.resources import Warehouse
 from pipeline.core.settings import PlanSettings
-from pipeline.defs.sql_asset import sql_asset, sql_description, table_result
 from pipeline.core.sql_graph import sql_deps
-from pipeline.staging.state import account_state_params, write_segment_bands
 from pipeline.core.warehouse import build_table
+from pipeline.defs.resources import Warehouse
+from pipeline.defs.sql_asset import sql_asset, sql_description, table_result
+from pipeline.staging.state import account_state_params, write_segment_bands
 
 # Run tag of jobs that only score the plan date (refresh_job): no training snapshots are built.
 PLAN_DATE_ONLY_TAG = "quota_plan/plan_date_only"

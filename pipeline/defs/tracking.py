@@ -8,8 +8,8 @@ import time
 import dagster as dg
 import duckdb
 
-from pipeline.defs.resources import Warehouse
 from pipeline.core.settings import PlanSettings
+from pipeline.defs.resources import Warehouse
 from pipeline.defs.sql_asset import sql_asset, table_result
 from pipeline.tracking.period import current_period, publish_tracking, register_rules, tracking_params
 

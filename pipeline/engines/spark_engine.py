@@ -20,12 +20,12 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 from sqlglot import exp
 
-from pipeline.ingestion.contract import SQL_TYPES, TABLES
-from pipeline.ingestion.ingest import InputContractError, Violation, check_rules, date_window, staging_plan
 from pipeline.core.settings import SparkSettings
-from pipeline.engines.spark_sql import inline_params, spark_sql, to_spark, view_name
 from pipeline.core.sql_graph import tables_read
 from pipeline.core.warehouse import sql_text
+from pipeline.engines.spark_sql import inline_params, spark_sql, to_spark, view_name
+from pipeline.ingestion.contract import SQL_TYPES, TABLES
+from pipeline.ingestion.ingest import InputContractError, Violation, check_rules, date_window, staging_plan
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession

@@ -18,9 +18,9 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from pipeline.plan.territory.heuristic import KEPT_REASON
 from pipeline.core.settings import SELF_SERVE, PlanSettings
 from pipeline.core.warehouse import table_exists
+from pipeline.plan.territory.heuristic import KEPT_REASON
 
 MOVES = "territory_moves"
 CORE = ("whitespace_items", "account_eev", "territories", "quotas", "model_metrics", "model_info")

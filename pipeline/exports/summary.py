@@ -7,9 +7,9 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from pipeline.exports.sheets import segment_figures
 from pipeline.core.settings import PlanSettings
 from pipeline.core.warehouse import table_exists
+from pipeline.exports.sheets import segment_figures
 
 BALANCE_SQL = """
 SELECT segment, method, balance_cv, max_min_ratio, share_within_tolerance, share_within_report_band,

@@ -26,8 +26,8 @@ from typing import Any, Protocol
 
 import duckdb
 
-from pipeline.ingestion.contract import REQUIRED_TABLES, RULES, TABLES, TYPE_LABELS, Column, Rule, TableSpec
 from pipeline.core.warehouse import transaction
+from pipeline.ingestion.contract import REQUIRED_TABLES, RULES, TABLES, TYPE_LABELS, Column, Rule, TableSpec
 
 FORMATS = ("csv", "parquet")
 EXAMPLES = 5

@@ -21,10 +21,10 @@ from pathlib import Path
 
 import duckdb
 
+from pipeline.core.warehouse import sql_text
 from pipeline.ingestion.contract import RULES, TABLES, Rule
 from pipeline.ingestion.ingest import EXAMPLES, READERS, InputContractError, Violation
 from pipeline.ingestion.mapping import ColumnMap, SourceMapping, TableMap
-from pipeline.core.warehouse import sql_text
 
 REJECTED_FILE = "rejected_rows.parquet"
 TIMESTAMP_DATE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}([T ].*)?"

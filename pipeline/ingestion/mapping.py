@@ -15,8 +15,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from pipeline.ingestion.contract import RULES, TABLES
 from pipeline.core.yaml_model import load_yaml_model
+from pipeline.ingestion.contract import RULES, TABLES
 
 
 class MappingError(ValueError):

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 import dagster as dg
 
 from pipeline.core import warehouse
-from pipeline.ingestion.ingest import file_usage_fingerprints, stored_usage_fingerprints
 from pipeline.core.warehouse import WarehouseBusyError
+from pipeline.ingestion.ingest import file_usage_fingerprints, stored_usage_fingerprints
 
 if TYPE_CHECKING:
     from pipeline.defs.resources import PlanInputs

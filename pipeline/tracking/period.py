@@ -16,9 +16,10 @@ from dataclasses import dataclass
 import duckdb
 import polars as pl
 
-from pipeline.plan.store import current_plan_id
 from pipeline.core.settings import PlanSettings
 from pipeline.core.warehouse import transaction
+from pipeline.plan.store import current_plan_id
+
 
 class TrackingError(RuntimeError):
     """Tracking cannot run: there is no current plan to track."""

@@ -10,11 +10,11 @@ import pytest
 
 from pipeline.core import settings as settings_module
 from pipeline.core import warehouse
-from pipeline.definitions import RunPlaces, file_definitions
-from pipeline.runner import PlanOutcome, run_definitions, run_plan
 from pipeline.core.settings import DEFAULT_CONFIG, load_settings
 from pipeline.core.sql_graph import asset_for_table, tables_read
 from pipeline.core.warehouse import sql_files
+from pipeline.definitions import RunPlaces, file_definitions
+from pipeline.runner import PlanOutcome, run_definitions, run_plan
 from tests.builders import edge_inputs
 
 

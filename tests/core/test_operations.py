@@ -12,12 +12,12 @@ import dagster as dg
 import pytest
 import yaml
 
-from pipeline.plan import store as plan_store
-from pipeline.core import warehouse
 from pipeline.cli import main
-from pipeline.runner import PlanOutcome, PlanRunError, run_plan
+from pipeline.core import warehouse
 from pipeline.core.settings import DEFAULT_CONFIG, load_settings
 from pipeline.ingestion.usage_weeks import usage_weeks, week_range_tags
+from pipeline.plan import store as plan_store
+from pipeline.runner import PlanOutcome, PlanRunError, run_plan
 from tests.builders import edge_inputs, settings_with, write_inputs
 
 

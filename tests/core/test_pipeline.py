@@ -10,8 +10,8 @@ import dagster as dg
 import pytest
 
 from pipeline.core import warehouse
-from pipeline.runner import PlanOutcome, PlanRunError, run_plan
 from pipeline.core.settings import DEFAULT_CONFIG, load_settings
+from pipeline.runner import PlanOutcome, PlanRunError, run_plan
 from tests.builders import REPS, edge_inputs, export_plan_tables, write_inputs
 
 

@@ -16,8 +16,8 @@ import pytest
 
 from pipeline.core import warehouse
 from pipeline.core.run_lock import WarehouseBusyError
-from pipeline.runner import PlanRunError, run_plan
 from pipeline.core.settings import DEFAULT_CONFIG
+from pipeline.runner import PlanRunError, run_plan
 from tests.builders import edge_inputs, settings_with
 
 LOCK_WAIT = 1.0

@@ -17,16 +17,16 @@ import duckdb
 import pytest
 
 from pipeline.core import warehouse
-from pipeline.ingestion.ingest import InputContractError, ingest_inputs, ingest_usage_window, input_file
-from pipeline.runner import PlanRunError, run_plan
 from pipeline.core.settings import DEFAULT_CONFIG, load_settings
+from pipeline.core.sql_graph import tables_read
 from pipeline.engines.spark_engine import SparkEngine
 from pipeline.engines.spark_sql import SPARK_TRANSFORMS, TranspileError, spark_sql, to_spark
-from pipeline.core.sql_graph import tables_read
-from pipeline.staging.state import account_state_params, write_segment_bands
-from tests.staged import build_steps
+from pipeline.ingestion.ingest import InputContractError, ingest_inputs, ingest_usage_window, input_file
 from pipeline.ingestion.usage_weeks import changed_weeks, usage_weeks
+from pipeline.runner import PlanRunError, run_plan
+from pipeline.staging.state import account_state_params, write_segment_bands
 from tests.builders import edge_inputs, export_plan_tables, settings_with
+from tests.staged import build_steps
 
 REL_TOL = ABS_TOL = 1e-9
 

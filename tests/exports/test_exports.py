@@ -15,8 +15,8 @@ import openpyxl
 import pytest
 
 from pipeline.core import warehouse
-from pipeline.exports.sheets import ExportError
 from pipeline.exports.files import export_plan
+from pipeline.exports.sheets import ExportError
 from pipeline.runner import PlanOutcome
 
 CLI = [sys.executable, "-m", "pipeline.cli"]

@@ -11,12 +11,12 @@ import duckdb
 import pytest
 
 from pipeline.core import warehouse
+from pipeline.core.settings import DEFAULT_CONFIG
+from pipeline.exports.summary import data_quality_lines
 from pipeline.ingestion.ingest import InputContractError, ingest_inputs
 from pipeline.ingestion.map_inputs import apply_mapping
 from pipeline.ingestion.mapping import MappingError, SourceMapping, load_mapping
 from pipeline.runner import PlanOutcome, run_plan
-from pipeline.core.settings import DEFAULT_CONFIG
-from pipeline.exports.summary import data_quality_lines
 
 ROOT = Path(__file__).resolve().parents[2]
 MAVEN_DIR = ROOT / "datasets" / "maven-crm"  # the public Maven CRM sample, kept in the repository

@@ -13,11 +13,23 @@ import duckdb
 import pytest
 
 from pipeline.core import warehouse
-from pipeline.ingestion.ingest import (InputContractError, file_usage_fingerprints, ingest_inputs, ingest_usage_window,
-                             stored_usage_fingerprints)
-from pipeline.runner import run_plan
 from pipeline.core.settings import DEFAULT_CONFIG, load_settings
-from pipeline.ingestion.usage_weeks import USAGE_ASSET, changed_weeks, new_weeks, usage_weeks, week_bounds, week_range_tags
+from pipeline.ingestion.ingest import (
+    InputContractError,
+    file_usage_fingerprints,
+    ingest_inputs,
+    ingest_usage_window,
+    stored_usage_fingerprints,
+)
+from pipeline.ingestion.usage_weeks import (
+    USAGE_ASSET,
+    changed_weeks,
+    new_weeks,
+    usage_weeks,
+    week_bounds,
+    week_range_tags,
+)
+from pipeline.runner import run_plan
 from tests.builders import edge_inputs, write_inputs
 
 VALID = Path(__file__).parents[1] / "fixtures" / "valid"

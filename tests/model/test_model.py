@@ -12,8 +12,8 @@ from threadpoolctl import threadpool_limits
 
 from models.candidates import candidate_factories
 from models.close_probability import FeatureSpec, TrainedModel, calibration_curve_points, train_close_model
-from models.metrics import expected_calibration_error
 from models.feature_spec import ACCOUNT_FEATURES, USAGE_FEATURES, feature_spec
+from models.metrics import expected_calibration_error
 
 SPEC = FeatureSpec(numeric=("utilisation", "noise_a", "noise_b"), categorical=("kind", "segment", "industry"))
 SNAPSHOTS = [dt.date(2024, 1, 1) + dt.timedelta(days=91 * i) for i in range(8)]

@@ -14,11 +14,11 @@ import numpy as np
 import polars as pl
 import pytest
 
-from pipeline.core import warehouse
 from pipeline.backtest.compare import BacktestError, backtest_params, backtest_report
-from pipeline.runner import PlanOutcome, PlanRunError, run_backtest, run_definitions, run_plan
+from pipeline.core import warehouse
 from pipeline.core.settings import DEFAULT_CONFIG, load_settings
 from pipeline.ingestion.usage_weeks import usage_weeks, week_range_tags
+from pipeline.runner import PlanOutcome, PlanRunError, run_backtest, run_definitions, run_plan
 from tests.builders import PRODUCTS, REPS, account_with_acv, subscription, write_inputs
 
 BACKTEST_AS_OF = dt.date(2025, 1, 1)

@@ -11,14 +11,14 @@ import dagster as dg
 import openpyxl
 import pytest
 
-from pipeline.exports import files as exports
 from pipeline.core import warehouse
+from pipeline.core.settings import DEFAULT_CONFIG, PlanSettings, load_settings
 from pipeline.defs.checks import BALANCE, rule_keys
+from pipeline.exports import files as exports
 from pipeline.exports.files import export_plan
+from pipeline.exports.summary import plan_summary
 from pipeline.plan.store import PlanRun, publish_plan
 from pipeline.runner import run_plan
-from pipeline.core.settings import DEFAULT_CONFIG, PlanSettings, load_settings
-from pipeline.exports.summary import plan_summary
 from tests.builders import REPS, edge_inputs, write_inputs
 
 # mid_market: R2 (capacity 1) and R4 (capacity 0.5) hold 600 of EEV each. Segment EEV 1,200 over

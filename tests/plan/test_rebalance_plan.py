@@ -14,12 +14,12 @@ import polars as pl
 import pytest
 from filelock import FileLock
 
-from pipeline.core import warehouse
 from pipeline.cli import main
+from pipeline.core import warehouse
+from pipeline.core.settings import DEFAULT_CONFIG
 from pipeline.plan.diff import diff_plans
 from pipeline.plan.store import PLAN_TABLES
 from pipeline.runner import PlanOutcome, run_plan
-from pipeline.core.settings import DEFAULT_CONFIG
 
 EFFECTIVE = dt.date(2026, 7, 2)  # 182 days after the plan date 2026-01-01
 

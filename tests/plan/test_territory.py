@@ -6,7 +6,13 @@ import numpy as np
 import polars as pl
 import pytest
 
-from pipeline.plan.territory.assign import BalanceRules, BookLimits, TerritoryError, assign_territories, place_unsegmented_reps
+from pipeline.plan.territory.assign import (
+    BalanceRules,
+    BookLimits,
+    TerritoryError,
+    assign_territories,
+    place_unsegmented_reps,
+)
 
 SEGMENT = "mid_market"
 HEURISTIC = BalanceRules(tolerance=0.05, milp_max_variables=0, milp_max_nodes=200, milp_time_limit=20)

@@ -13,14 +13,14 @@ import polars as pl
 import pytest
 import yaml
 
-from pipeline.core import warehouse
 from pipeline.cli import main
+from pipeline.core import warehouse
+from pipeline.core.settings import PlanSettings, SettingsError, load_settings
 from pipeline.ingestion.ingest import ingest_inputs
 from pipeline.runner import PlanOutcome
-from pipeline.core.settings import PlanSettings, SettingsError, load_settings
 from pipeline.tracking.period import TrackingPeriod, plan_year_end
-from tests.staged import build_tracking
 from tests.builders import PRODUCTS, REPS, account_with_acv, deal, subscription, write_inputs
+from tests.staged import build_tracking
 
 PLAN_START = dt.date(2026, 1, 1)
 THROUGH = dt.date(2026, 3, 31)
