@@ -36,12 +36,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     command = next(v for v in VERBS if v.__name__.rsplit(".", 1)[-1] == args.verb)
     try:
-        command.run(args)
+        status = command.run(args)
     except (SettingsError, PlanRunError, ExportError, PlanNotFoundError, PlanStoreError, WarehouseBusyError,
             FileNotFoundError) as exc:
         print(f"quota-plan {args.verb}: error: {exc}", file=sys.stderr)
         return 1
-    return 0
+    return status or 0
 
 
 if __name__ == "__main__":

@@ -31,9 +31,18 @@ class PlanRunError(RuntimeError):
 
 @dataclass(frozen=True)
 class PlanOutcome:
+    """What a plan run left: its plan version and whether it became current (status `succeeded`)
+    or is held for review (`needs_review`, with the reasons)."""
+
     plan_id: str
     dagster_run_id: str
     db: Path
+    status: str = plan_store.CURRENT_ONCE
+    reasons: tuple[str, ...] = ()
+
+    @property
+    def current(self) -> bool:
+        return self.status == plan_store.CURRENT_ONCE
 
 
 def run_definitions(input_dir: str | Path, settings: PlanSettings, db: str | Path,
@@ -138,7 +147,8 @@ def run_plan(
     (mappings/*.yaml) applied to the input first; `effective_date` makes it a mid-year rebalance
     (overrides territory.effective_date); `weeks`: the usage weeks first..last to load (default all).
     `config`: the settings file, or settings already parsed (then `as_of` and `effective_date` are
-    not applied). The outcome's plan_id is the current plan afterwards."""
+    not applied). The outcome's plan_id is the version the run wrote: current afterwards unless
+    its status is needs_review (then the previous plan stays current; see outcome.reasons)."""
     settings = plan_settings(config, as_of=as_of, effective_date=effective_date)
     result = _execute(job_name, input_dir, settings, db, mapping, instance, weeks, show_progress)
     if not result.success:
@@ -148,8 +158,11 @@ def run_plan(
                 plan_store.record_failed_run(con, result.run_id, message)
         raise PlanRunError(message)
     with warehouse.connect(db, read_only=True) as con:
-        plan_id = plan_store.current_plan_id(con)
-    return PlanOutcome(plan_id=plan_id or "", dagster_run_id=result.run_id, db=Path(db))
+        plan_id = plan_store.plan_of_run(con, result.run_id) or plan_store.current_plan_id(con) or ""
+        decision = plan_store.plan_decision(con, plan_id) if plan_id else None
+    return PlanOutcome(plan_id=plan_id, dagster_run_id=result.run_id, db=Path(db),
+                       status=decision.status if decision else plan_store.CURRENT_ONCE,
+                       reasons=decision.reasons if decision else ())
 
 
 def run_tracking(

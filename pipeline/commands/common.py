@@ -40,3 +40,8 @@ def add_input_options(parser: argparse.ArgumentParser) -> None:
 
 def add_db_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--db", type=Path, default=DEFAULT_DB, help=f"DuckDB file (default {DEFAULT_DB})")
+
+
+# Exit statuses of a plan run: 0 = its plan became current; 1 = error (nothing changed);
+# NEEDS_REVIEW = the plan was written but held for review (the previous plan stays current).
+NEEDS_REVIEW_EXIT = 3

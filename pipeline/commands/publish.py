@@ -12,10 +12,13 @@ def add_parser(verbs: argparse._SubParsersAction) -> None:
         "publish", help="mark a plan version as the published plan",
         description="Mark plan PLAN_ID (see `quota-plan plans`) as the published plan, with a note. "
         "A plan is published once and never modified; refresh drift is measured against the "
-        "latest published plan.",
+        "latest published plan. A plan held for review needs --acknowledge.",
     )
     parser.add_argument("plan_id", metavar="PLAN_ID", help="plan version to publish, e.g. P0003")
     parser.add_argument("--note", required=True, help="why and to whom it was published")
+    parser.add_argument("--acknowledge", metavar="TEXT",
+                        help="publish a plan held for review (status needs_review) anyway, saying why it can be "
+                        "sent as it is; recorded with the plan, which also becomes the current plan")
     add_db_option(parser)
 
 
@@ -26,5 +29,5 @@ def run(args: argparse.Namespace) -> None:
     if not args.db.is_file():
         raise FileNotFoundError(f"no DuckDB file at {args.db}")
     with warehouse.connect(args.db) as con:
-        plan_store.mark_published(con, args.plan_id, args.note)
+        plan_store.mark_published(con, args.plan_id, args.note, args.acknowledge)
     print(f"Plan {args.plan_id} is now the published plan in {args.db}")

@@ -6,7 +6,7 @@ import argparse
 import sys
 import time
 
-from pipeline.commands.common import add_input_options, iso_date
+from pipeline.commands.common import NEEDS_REVIEW_EXIT, add_input_options, iso_date
 from pipeline.core.settings import load_settings
 
 
@@ -25,11 +25,11 @@ def add_parser(verbs: argparse._SubParsersAction) -> None:
                         "old and new owner by time (overrides territory.effective_date)")
 
 
-def run(args: argparse.Namespace) -> None:
+def run(args: argparse.Namespace) -> int:
     from pipeline.core import warehouse  # noqa: PLC0415
     from pipeline.defs.resources import ExportFolder  # noqa: PLC0415
     from pipeline.exports.files import describe_exports  # noqa: PLC0415
-    from pipeline.exports.summary import plan_summary  # noqa: PLC0415
+    from pipeline.exports.summary import plan_summary, review_hold_summary  # noqa: PLC0415
     from pipeline.runner import run_plan  # noqa: PLC0415
 
     settings = load_settings(args.config, as_of=args.as_of, effective_date=args.effective_date)
@@ -37,8 +37,14 @@ def run(args: argparse.Namespace) -> None:
     print(f"Planning as of {settings.as_of} from {args.input} into {args.db} on {engine}", file=sys.stderr)
     started = time.perf_counter()
     outcome = run_plan(args.input, settings, args.db, mapping=args.mapping, show_progress=True)
-    print(f"Plan {outcome.plan_id} written (current) in {time.perf_counter() - started:.1f}s\n", file=sys.stderr)
+    state = "current" if outcome.current else "NEEDS REVIEW, not current"
+    print(f"Plan {outcome.plan_id} written ({state}) in {time.perf_counter() - started:.1f}s\n", file=sys.stderr)
     with warehouse.connect(args.db, read_only=True) as con:
-        print(plan_summary(con, settings, args.db))
+        print(plan_summary(con, settings, args.db) if outcome.current
+              else review_hold_summary(con, outcome.plan_id, settings))
     folder = ExportFolder().for_plan(args.db, outcome.plan_id)
     print("\n".join(describe_exports(folder, outcome.plan_id)))
+    if not outcome.current:
+        print(f"quota-plan run: plan {outcome.plan_id} needs review: " + "; ".join(outcome.reasons), file=sys.stderr)
+        return NEEDS_REVIEW_EXIT
+    return 0

@@ -310,6 +310,35 @@ class EngineSettings(_Strict):
     spark: SparkSettings = SparkSettings()
 
 
+class ReviewSettings(_Strict):
+    """When a written plan is held for review instead of being made current (plan_review)."""
+
+    accept_degraded: bool = Field(
+        default=False, description="true: a plan with review reasons is still made current (reasons reported)"
+    )
+    history_warning_band: tuple[float, float] = Field(
+        default=(0.7, 1.5), description="total/segment quota over trailing 12-month bookings outside this: a warning"
+    )
+    history_review_band: tuple[float, float] = Field(
+        default=(0.5, 2.0), description="quota over trailing 12-month bookings outside this: the plan needs review"
+    )
+    max_rep_share_of_segment: float = Field(
+        default=0.5, gt=0, le=1, description="one rep holding more than this share of its segment's EEV: review"
+    )
+    max_share_reps_out_of_tolerance: float = Field(
+        default=0.5, gt=0, le=1,
+        description="more than this share of a segment's reps outside the balance tolerance: review",
+    )
+
+    @model_validator(mode="after")
+    def _bands_nested(self) -> ReviewSettings:
+        (warn_low, warn_high), (low, high) = self.history_warning_band, self.history_review_band
+        if not 0 <= low <= warn_low < warn_high <= high:
+            raise ValueError(f"review bands must nest: 0 <= {low} <= {warn_low} < {warn_high} <= {high} "
+                             "(history_review_band outside history_warning_band)")
+        return self
+
+
 class PlanSettings(_Strict):
     """The whole plan configuration."""
 
@@ -330,6 +359,7 @@ class PlanSettings(_Strict):
     territory: TerritorySettings = TerritorySettings()
     operations: OperationsSettings = OperationsSettings()
     engine: EngineSettings = EngineSettings()
+    review: ReviewSettings = ReviewSettings()
 
     @model_validator(mode="after")
     def _segments_valid(self) -> PlanSettings:
@@ -406,6 +436,11 @@ class PlanSettings(_Strict):
             "balance_tolerance": self.territory.balance_tolerance,
             "report_band": self.territory.report_band,
             "drift_alert_share": self.operations.drift_alert_share,
+            "company_target": self.territory.company_target,
+            "history_warning_band": list(self.review.history_warning_band),
+            "history_review_band": list(self.review.history_review_band),
+            "max_rep_share_of_segment": self.review.max_rep_share_of_segment,
+            "max_share_reps_out_of_tolerance": self.review.max_share_reps_out_of_tolerance,
         }
 
     def plan_period(self) -> tuple[dt.date, dt.date]:

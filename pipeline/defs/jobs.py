@@ -6,7 +6,9 @@
   trained model), whitespace and EEV recomputed, and each rep's drift against the published
   plan in work.eev_drift. It never touches territories, quotas or plan versions.
 - rebalance_job: territories and quotas from the current EEV (the owners of the current plan
-  are kept where the balance allows), written as a new plan version.
+  are kept where the balance allows), written as a new plan version, then tracked and exported.
+- In each job that writes a plan version, the last step (current_plan) makes it current unless
+  it needs review (pipeline/plan/store.py).
 - tracking_job: re-ingests the input folder (the latest CRM data, usage left as it is) and
   re-runs the tracking assets against the CURRENT plan, without re-planning; scheduled by
   tracking.schedule (automation.py).
@@ -22,7 +24,6 @@ from pipeline.core.settings import OperationsSettings
 from pipeline.defs.model import MODEL_TABLES
 from pipeline.defs.staging import PLAN_DATE_ONLY_TAG
 
-PLAN_WRITERS = ("rep_plan", "territories", "territory_methods", "quotas", "plan_version")
 REFRESH_ONLY = ("eev_drift",)
 TRACKING_GROUP = "tracking"
 MODEL_TRAINING = ("close_probability_model", *MODEL_TABLES)  # the refresh scores with the plan's model
@@ -54,8 +55,9 @@ def plan_jobs(operations: OperationsSettings) -> list:
     )
     rebalance_job = dg.define_asset_job(
         "rebalance_job",
-        selection=dg.AssetSelection.assets(*PLAN_WRITERS),
-        description="Territories and quotas from the current EEV (run refresh_job first), as a new plan version.",
+        selection=dg.AssetSelection.assets("rep_plan").downstream() - dg.AssetSelection.groups(BACKTEST_GROUP),
+        description="Territories and quotas from the current EEV (run refresh_job first), as a new plan version, "
+        "tracked and exported like a plan.",
         op_retry_policy=retry,
     )
     tracking_job = dg.define_asset_job(

@@ -10,7 +10,7 @@ from pipeline.core.settings import PlanSettings
 from pipeline.defs.resources import Warehouse
 from pipeline.defs.sql_asset import markdown_table, sql_asset, table_result
 from pipeline.exports.sheets import segment_summary, summary_figures
-from pipeline.plan.store import PLAN_TABLES, PlanRun, publish_plan
+from pipeline.plan.store import PLAN_TABLES, PlanRun, write_plan_version
 from pipeline.plan.territory.assign import BalanceRules, BookLimits, assign_territories, place_unsegmented_reps
 
 PLAN_GROUP = "plan"
@@ -20,6 +20,8 @@ territory_moves = sql_asset("territory_moves", group=PLAN_GROUP)
 territory_balance = sql_asset("territory_balance", group=PLAN_GROUP)
 quota_contributions = sql_asset("quota_contributions", group=PLAN_GROUP)
 quotas = sql_asset("quotas", group=PLAN_GROUP)
+quota_history = sql_asset("quota_history", group=PLAN_GROUP)
+plan_review = sql_asset("plan_review", group=PLAN_GROUP)
 
 # Accounts to assign, with their current owner and whether they are locked to it: the input
 # column accounts.locked (false when absent, carried by the plan-date rows of account_state), or
@@ -34,7 +36,8 @@ ORDER BY e.account_id
 
 
 @dg.asset(group_name=PLAN_GROUP, deps=["raw_reps", "account_eev"], kinds={"polars"})
-def rep_plan(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
+def rep_plan(context: dg.AssetExecutionContext, warehouse: Warehouse,
+             settings: dg.ResourceParam[PlanSettings]) -> dg.MaterializeResult:
     """Active expansion reps of the plan. Grain: rep_id. segment from the reps table, or (when
     null) the segment with the most EEV per unit of capacity; capacity 0-1 of a full book."""
     started = time.perf_counter()
@@ -44,7 +47,8 @@ def rep_plan(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.Mate
             "WHERE role = 'expansion_rep' AND active ORDER BY rep_id"
         ).pl()
         accounts = con.sql("SELECT segment, eev FROM work.account_eev WHERE segment <> 'self_serve'").pl()
-        planned = place_unsegmented_reps(reps, accounts)  # noqa: F841  (read by the SQL below)
+        segments = [s.name for s in settings.segments]
+        planned = place_unsegmented_reps(reps, accounts, segments)  # noqa: F841  (read by the SQL below)
         con.execute("CREATE OR REPLACE TABLE work.rep_plan AS SELECT * FROM planned ORDER BY rep_id")
         return table_result(context, con, "work.rep_plan", started)
 
@@ -95,13 +99,13 @@ def territories(context: dg.AssetExecutionContext, warehouse: Warehouse, setting
 def plan_version(
     context: dg.AssetExecutionContext, warehouse: Warehouse, settings: dg.ResourceParam[PlanSettings]
 ) -> dg.MaterializeResult:
-    """Writes the run as an immutable plan version (plans.* with a plan_id) and moves the
-    current-plan pointer in the same transaction; main.* views show the current plan."""
+    """Writes the run as an immutable plan version (plans.* with a plan_id), pending: it becomes
+    current only at the run's last step (current_plan), after its tracking and exports."""
     started = time.perf_counter()
     with warehouse.connect() as con:
         fingerprint = con.execute("SELECT any_value(data_fingerprint) FROM raw.input_files").fetchone()[0]
         model_version = con.execute("SELECT model_version FROM work.model_info").fetchone()[0]
-        plan_id = publish_plan(
+        plan_id = write_plan_version(
             con,
             PlanRun(
                 as_of=settings.as_of,

@@ -1,7 +1,8 @@
-"""In-year tracking against the current plan: credit splits, CSM source bonus, attainment and
-pipeline coverage. The assets read the plan's published tables (main.quotas,
-main.territories, main.account_eev), so they run after plan_version in plan_job and on their
-own in tracking_job, and publish their tables together at the end."""
+"""In-year tracking of a plan: credit splits, CSM source bonus, attainment and pipeline
+coverage. The assets read the tracked plan's tables (plans.quotas, plans.territories,
+plans.account_eev of the plan the run wrote, else of the current plan), so they run after
+plan_version in plan_job and on their own in tracking_job, and publish their tables together
+at the end (pipeline/tracking/period.py)."""
 
 import time
 
@@ -11,7 +12,15 @@ import duckdb
 from pipeline.core.settings import PlanSettings
 from pipeline.defs.resources import Warehouse
 from pipeline.defs.sql_asset import sql_asset, table_result
-from pipeline.tracking.period import current_period, publish_tracking, register_rules, tracking_params
+from pipeline.tracking.period import (
+    TRACKING_TABLES,
+    publish_tracking,
+    record_period,
+    recorded_period,
+    register_rules,
+    tracked_period,
+    tracking_params,
+)
 
 GROUP = "tracking"
 
@@ -27,11 +36,13 @@ GROUP = "tracking"
     can_subset=False,
 )
 def credit_rules(context: dg.AssetExecutionContext, warehouse: Warehouse, settings: dg.ResourceParam[PlanSettings]):
-    """work.credit_rules and work.commission_rates from the tracking settings, for the current plan."""
+    """work.credit_rules and work.commission_rates from the tracking settings, and the period of
+    this tracking run (work.tracking_period: the tracked plan, its year, the tracking date)."""
     started = time.perf_counter()
     with warehouse.connect() as con:
         register_rules(con, settings)
-        period = current_period(con, settings)
+        period = tracked_period(con, settings, context.run_id)
+        record_period(con, period)
         yield table_result(
             context, con, "work.credit_rules", started, asset_key="credit_rules",
             metadata={"plan_id": period.plan_id, "plan_start": str(period.plan_start), "through": str(period.through)},
@@ -40,14 +51,11 @@ def credit_rules(context: dg.AssetExecutionContext, warehouse: Warehouse, settin
 
 
 def _params(settings: PlanSettings, con: duckdb.DuckDBPyConnection) -> dict[str, object]:
-    return tracking_params(settings, current_period(con, settings))
+    return tracking_params(settings, recorded_period(con))
 
 
-# the tracking tables, each published to main.<name> by tracking_version; _params reads the
-# current plan (plan_version) and the latest deal date (raw_opportunities)
-TRACKING_TABLES = ("quota_phasing", "expansion_deals", "expansion_credits", "csm_source_bonus", "attainment",
-                   "pipeline_coverage")
-tracking_tables = [sql_asset(name, group=GROUP, params=_params, params_read=("plan_version", "raw_opportunities"))
+# the tracking tables, each published by tracking_version; _params reads the period credit_rules decided
+tracking_tables = [sql_asset(name, group=GROUP, params=_params, params_read=("credit_rules",))
                    for name in TRACKING_TABLES]
 
 
@@ -59,16 +67,16 @@ tracking_tables = [sql_asset(name, group=GROUP, params=_params, params_read=("pl
 def tracking_version(
     context: dg.AssetExecutionContext, warehouse: Warehouse, settings: dg.ResourceParam[PlanSettings]
 ) -> dg.MaterializeResult:
-    """Publishes the tracking tables to main.* together (one transaction) and logs the run in
-    main.tracking_runs (plan_id, plan year, through date)."""
+    """Publishes the tracking tables of the tracked plan together (plans.<table> rows of that plan,
+    one transaction) and logs the run in main.tracking_runs (plan_id, plan year, through date)."""
     started = time.perf_counter()
     with warehouse.connect() as con:
-        period = current_period(con, settings)
+        period = recorded_period(con)
         publish_tracking(con, period, context.run_id, TRACKING_TABLES)
         defaulted, flags = con.execute(
-            "SELECT (SELECT count(*) FROM main.expansion_credits WHERE source_defaulted), "
+            "SELECT (SELECT count(*) FROM work.expansion_credits WHERE source_defaulted), "
             "(SELECT string_agg(flag || ' ' || n, ', ' ORDER BY flag) FROM "
-            "(SELECT flag, count(*) AS n FROM main.pipeline_coverage GROUP BY flag))"
+            "(SELECT flag, count(*) AS n FROM work.pipeline_coverage GROUP BY flag))"
         ).fetchone()
         if defaulted:
             context.log.warning(

@@ -20,12 +20,12 @@ import polars as pl
 
 from pipeline.core.settings import SELF_SERVE, PlanSettings
 from pipeline.core.warehouse import table_exists
+from pipeline.plan.store import PLAN_VERSION_SQL
 from pipeline.plan.territory.heuristic import KEPT_REASON
 
 MOVES = "territory_moves"
 CORE = ("whitespace_items", "account_eev", "territories", "quotas", "model_metrics", "model_info")
 NOT_SHEETS = {*CORE, MOVES, "plan_runs", "current_plan"}
-TRACKING_RUNS = "tracking_runs"  # main.tracking_runs: which plan the in-year tracking tables measured
 SHEET_NAME_MAX = 31  # Excel's limit on worksheet names
 METRIC_ORDER = ("roc_auc", "pr_auc", "brier", "log_loss", "ece", "base_rate", "rows", "positives")
 CHOSEN_MODEL = "chosen"
@@ -110,7 +110,7 @@ ORDER BY a.blackout_start, a.account_id
 """
 
 METRICS_SQL = "SELECT model, segment, metric, value FROM plans.model_metrics WHERE plan_id = $plan_id"
-RUN_SQL = "SELECT * FROM plans.plan_runs WHERE run_id = $plan_id AND status = 'succeeded'"
+RUN_SQL = f"SELECT * FROM plans.plan_runs WHERE run_id = $plan_id AND {PLAN_VERSION_SQL}"
 INFO_SQL = "SELECT * EXCLUDE (plan_id) FROM plans.model_info WHERE plan_id = $plan_id"
 PLAN_TABLES_SQL = """
 SELECT table_name FROM information_schema.columns
@@ -156,7 +156,7 @@ def resolve_plan_id(con: duckdb.DuckDBPyConnection, plan_id: str | None) -> str:
     if not table_exists(con, "plans", "plan_runs"):
         raise ExportError("the DuckDB file has no plan yet: run `quota-plan run` first")
     plans = [r[0] for r in con.execute(
-        "SELECT run_id FROM plans.plan_runs WHERE status = 'succeeded' ORDER BY run_id").fetchall()]
+        f"SELECT run_id FROM plans.plan_runs WHERE {PLAN_VERSION_SQL} ORDER BY run_id").fetchall()]
     if plan_id is None:
         row = con.execute("SELECT plan_id FROM plans.current_plan").fetchone()
         plan_id = row[0] if row else None
@@ -198,19 +198,6 @@ def _whole_table_sql(con: duckdb.DuckDBPyConnection, schema: str, table: str) ->
     )
     where = "WHERE plan_id = $plan_id" if schema == "plans" else ""
     return f'SELECT {select} FROM {schema}."{table}" {where} ORDER BY ALL'
-
-
-def _tracking_tables(con: duckdb.DuckDBPyConnection, plan_id: str) -> list[str]:
-    """The in-year tracking tables (base tables in schema main, replaced by every tracking run),
-    when the latest tracking run measured this plan; none otherwise."""
-    if not table_exists(con, "main", TRACKING_RUNS):
-        return []
-    row = con.execute(f"SELECT plan_id FROM main.{TRACKING_RUNS} ORDER BY created_at DESC LIMIT 1").fetchone()
-    if not row or row[0] != plan_id:
-        return []
-    return [r[0] for r in con.execute(
-        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' "
-        "AND table_type = 'BASE TABLE' AND table_name <> ? ORDER BY table_name", [TRACKING_RUNS]).fetchall()]
 
 
 def _sheet_title(table: str) -> str:
@@ -266,8 +253,6 @@ def load_plan_tables(con: duckdb.DuckDBPyConnection, plan_id: str | None = None)
         frames.append((MOVES, "Moves", moves))
     frames += [(t, _sheet_title(t), _frame(con, _whole_table_sql(con, "plans", t), params))
                for t in sorted(available - NOT_SHEETS)]
-    frames += [(t, _sheet_title(t), _frame(con, _whole_table_sql(con, "main", t), params))
-               for t in _tracking_tables(con, plan_id)]
     info = _frame(con, INFO_SQL, params)
     return PlanTables(
         plan_id=plan_id,

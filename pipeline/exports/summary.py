@@ -74,7 +74,8 @@ def _ratio(value: float | None, suffix: str = "") -> str:
 def tracking_summary(con: duckdb.DuckDBPyConnection, settings: PlanSettings) -> list[str]:
     """One line per expansion rep: year-to-date credits against phased quota, coverage, flag."""
     plan_id, start, end, through = con.execute(
-        "SELECT plan_id, plan_start, plan_end, through FROM main.tracking_runs ORDER BY created_at DESC LIMIT 1"
+        "SELECT plan_id, plan_start, plan_end, through FROM main.tracking_runs "
+        "WHERE plan_id = (SELECT plan_id FROM plans.current_plan) ORDER BY created_at DESC LIMIT 1"
     ).fetchone()
     order = {"order": [row["segment"] for row in settings.segment_table()]}
     rows = con.execute(TRACKING_SQL, order).fetchall()
@@ -121,6 +122,49 @@ def company_target_line(settings: PlanSettings, total_quota: float) -> list[str]
     return [f"Company target {_money(target)}: quotas sum to {_money(total_quota)}, {word} by {abs(gap):.1%}"]
 
 
+HISTORY_SQL = """
+SELECT coalesce(segment, 'all segments'), quota, trailing_bookings, quota_to_bookings, company_target, quota_to_target
+FROM plans.quota_history WHERE plan_id = $plan_id AND level IN ('plan', 'segment')
+ORDER BY level = 'segment', list_position($order, segment)
+"""
+
+
+def review_section(con: duckdb.DuckDBPyConnection, plan_id: str, settings: PlanSettings) -> list[str]:
+    """Quota against the trailing 12 months' bookings per segment, then every reason the plan
+    needs review and every warning (plans.plan_review), one line each with its figures."""
+    if not table_exists(con, "plans", "quota_history"):
+        return []
+    order = {"order": [row["segment"] for row in settings.segment_table()]}
+    rows = con.execute(HISTORY_SQL, {"plan_id": plan_id, **order}).fetchall()
+    lines = ["Quota against the expansion ARR won on the same accounts in the 12 months before the plan date"]
+    lines += _table(["segment", "quota", "won 12m before", "quota / won"],
+                    [[s, _money(q), _money(b), "-" if r is None else f"{r:.0%}"] for s, q, b, r, _, _ in rows])
+    target = rows[0][4] if rows else None
+    if target:
+        lines.append(f"  company target {_money(target)}: quota is {rows[0][5]:.0%} of it")
+    findings = con.execute(
+        "SELECT severity, message FROM plans.plan_review WHERE plan_id = ? "
+        "ORDER BY severity, segment NULLS FIRST, reason", [plan_id]).fetchall()
+    lines += [f"{'NEEDS REVIEW' if severity == 'review' else 'WARNING'}: {message}" for severity, message in findings]
+    return lines
+
+
+def review_hold_summary(con: duckdb.DuckDBPyConnection, plan_id: str, settings: PlanSettings) -> str:
+    """What the run prints when its plan is held for review: why, and the plan's quotas."""
+    current = con.execute("SELECT any_value(plan_id) FROM plans.current_plan").fetchone()[0]
+    lines = [f"Plan {plan_id} was written but NOT made current: it needs review "
+             f"({'plan ' + current + ' stays current' if current else 'there is no current plan'}).",
+             f"Look at it with `quota-plan export --plan {plan_id}`; send it only after fixing the causes, or "
+             f'with `quota-plan publish {plan_id} --acknowledge "why"`; review.accept_degraded: true makes such '
+             "plans current.", ""]
+    figures = segment_figures(con, plan_id, settings).filter((pl.col("segment") != "total") & (pl.col("reps") > 0))
+    lines.append("Reps and quotas by segment")
+    lines += _table(["segment", "reps", "accounts", "territory EEV", "quota"],
+                    [[s, f"{r}", f"{a:,}", _money(eev), _money(q)] for s, r, a, eev, q in figures.select(
+                        "segment", "reps", "rep_accounts", "territory_eev", "quota").rows()])
+    return "\n".join([*lines, "", *review_section(con, plan_id, settings)])
+
+
 def plan_summary(con: duckdb.DuckDBPyConnection, settings: PlanSettings, db: Path) -> str:
     """A short, readable summary of the current plan."""
     run = con.execute(
@@ -155,6 +199,8 @@ def plan_summary(con: duckdb.DuckDBPyConnection, settings: PlanSettings, db: Pat
     )
     for seg in settings.factors_outside_range():
         lines.append(f"NOTE: quota_factor {seg.quota_factor} of {seg.name} is outside 0.60-0.75 (allowed by settings)")
+    if review := review_section(con, run[0], settings):
+        lines += ["", *review]
     chosen, fallback, uses_usage = con.execute(
         "SELECT chosen, fallback_reason, uses_usage FROM main.model_info"
     ).fetchone()
@@ -173,7 +219,8 @@ def plan_summary(con: duckdb.DuckDBPyConnection, settings: PlanSettings, db: Pat
     lines += ["", *data_quality_lines(con)]
     moved = con.execute("SELECT count(*) FILTER (WHERE moved), count(*) FROM main.territories").fetchone()
     lines.append(f"Territories: {moved[1]:,} accounts assigned, {moved[0]:,} change owner")
-    if table_exists(con, "main", "tracking_runs"):
+    if table_exists(con, "main", "tracking_runs") and con.execute(
+            "SELECT count(*) FROM main.tracking_runs WHERE plan_id = ?", [run[0]]).fetchone()[0]:
         lines += ["", *tracking_summary(con, settings)]
     lines += [
         "",

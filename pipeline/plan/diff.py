@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import duckdb
 
 from pipeline.core.warehouse import table_exists
+from pipeline.plan.store import PLAN_VERSION_SQL
 
 QUOTA_CHANGES_SQL = """
 WITH a AS (SELECT rep_id, segment, accounts, quota FROM plans.quotas WHERE plan_id = $plan_a),
@@ -58,7 +59,7 @@ def _check_plans(con: duckdb.DuckDBPyConnection, plan_ids: tuple[str, str]) -> N
     known = []
     if table_exists(con, "plans", "plan_runs"):
         known = [r[0] for r in con.execute(
-            "SELECT run_id FROM plans.plan_runs WHERE status = 'succeeded' ORDER BY run_id").fetchall()]
+            f"SELECT run_id FROM plans.plan_runs WHERE {PLAN_VERSION_SQL} ORDER BY run_id").fetchall()]
     missing = [p for p in plan_ids if p not in known]
     if missing:
         raise PlanNotFoundError(f"no plan version {', '.join(missing)}; stored plans: {', '.join(known) or 'none'}")

@@ -1,9 +1,13 @@
 """Plan versions: immutable snapshots of the plan tables and the pointer to the current one.
 
-Every output table lives in schema `plans` with a leading `plan_id` column; a run appends
-its rows under a new plan_id and moves the pointer `plans.current_plan` in the SAME
-transaction, so readers see either the previous plan or the new one, never a mix. The
-views `main.<table>` show the current plan without the plan_id column.
+Every output table lives in schema `plans` with a leading `plan_id` column. A run first writes
+its rows under a new plan_id (status `pending`: stored, not current), then tracks and exports
+that version, and only then, as the run's last step, decides in one transaction (`promote_plan`):
+with no review reason (plans.plan_review, severity 'review') or with `review.accept_degraded`, the
+pointer `plans.current_plan` moves to it (status `succeeded`); otherwise it stays `needs_review`
+and the previous plan stays current. A run that fails or is killed before that leaves at most a
+`pending` version nobody reads. The views `main.<table>` show the current plan without the
+plan_id column.
 
 Publishing is a separate, deliberate step (`quota-plan publish`): `plans.published_plans`
 records each published plan with a note and a digest of its rows; the latest one is THE
@@ -36,7 +40,11 @@ PLAN_TABLES = {
     "data_quality": "data_quality",
     "rejected_rows": "rejected_rows",
     "feature_importances": "feature_importances",
+    "quota_history": "quota_history",
+    "plan_review": "plan_review",
 }
+PENDING, CURRENT_ONCE, NEEDS_REVIEW, FAILED = "pending", "succeeded", "needs_review", "failed"
+PLAN_VERSION_SQL = "run_id LIKE 'P%'"  # rows of plans.plan_runs that are plan versions (not failed runs)
 
 
 class PlanStoreError(ValueError):
@@ -62,6 +70,8 @@ def _ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
             model_version VARCHAR, created_at TIMESTAMP, status VARCHAR, dagster_run_id VARCHAR,
             settings_json VARCHAR, message VARCHAR)"""
     )
+    con.execute("ALTER TABLE plans.plan_runs ADD COLUMN IF NOT EXISTS review_reasons VARCHAR")
+    con.execute("ALTER TABLE plans.plan_runs ADD COLUMN IF NOT EXISTS acknowledged VARCHAR")
     con.execute("CREATE TABLE IF NOT EXISTS plans.current_plan (plan_id VARCHAR)")
     con.execute(
         """CREATE TABLE IF NOT EXISTS plans.published_plans (
@@ -71,8 +81,10 @@ def _ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _next_plan_id(con: duckdb.DuckDBPyConnection) -> str:
-    row = con.execute("SELECT count(*) FROM plans.plan_runs WHERE status = 'succeeded'").fetchone()
-    return f"P{(row[0] if row else 0) + 1:04d}"
+    row = con.execute(
+        f"SELECT max(CAST(substr(run_id, 2) AS INTEGER)) FROM plans.plan_runs WHERE {PLAN_VERSION_SQL}"
+    ).fetchone()
+    return f"P{(row[0] or 0) + 1:04d}"
 
 
 def _append_version(con: duckdb.DuckDBPyConnection, table: str, source: str, plan_id: str) -> None:
@@ -90,8 +102,8 @@ def _append_version(con: duckdb.DuckDBPyConnection, table: str, source: str, pla
     )
 
 
-def publish_plan(con: duckdb.DuckDBPyConnection, run: PlanRun) -> str:
-    """Write the work tables as a new plan version and make it current, atomically."""
+def write_plan_version(con: duckdb.DuckDBPyConnection, run: PlanRun) -> str:
+    """Write the work tables as a new plan version, `pending` (not current), atomically."""
     with transaction(con):
         _ensure_tables(con)
         _refuse_if_published_altered(con)
@@ -99,25 +111,90 @@ def publish_plan(con: duckdb.DuckDBPyConnection, run: PlanRun) -> str:
         for table, source in PLAN_TABLES.items():
             _append_version(con, table, source, plan_id)
         con.execute(
-            "INSERT INTO plans.plan_runs VALUES (?, ?, ?, ?, ?, current_timestamp, 'succeeded', ?, ?, NULL)",
-            [plan_id, run.as_of, run.settings_hash, run.data_fingerprint, run.model_version,
+            "INSERT INTO plans.plan_runs (run_id, as_of, settings_hash, data_fingerprint, model_version, created_at, "
+            "status, dagster_run_id, settings_json) VALUES (?, ?, ?, ?, ?, current_timestamp, ?, ?, ?)",
+            [plan_id, run.as_of, run.settings_hash, run.data_fingerprint, run.model_version, PENDING,
              run.dagster_run_id, run.settings_json],
         )
-        con.execute("DELETE FROM plans.current_plan")
-        con.execute("INSERT INTO plans.current_plan VALUES (?)", [plan_id])
         con.execute("CREATE OR REPLACE VIEW main.plan_runs AS SELECT * FROM plans.plan_runs")
     return plan_id
 
 
-def record_failed_run(con: duckdb.DuckDBPyConnection, dagster_run_id: str, message: str) -> None:
-    """Note a failed run in plan_runs; the current plan is not touched."""
+@dataclass(frozen=True)
+class PlanDecision:
+    """What became of a written plan version: made current, or held for review (and why)."""
+
+    plan_id: str
+    status: str
+    reasons: tuple[str, ...]
+    warnings: tuple[str, ...]
+
+    @property
+    def current(self) -> bool:
+        return self.status == CURRENT_ONCE
+
+
+def review_lines(con: duckdb.DuckDBPyConnection, plan_id: str, severity: str) -> tuple[str, ...]:
+    """The plan's review reasons (severity 'review') or warnings, one line each."""
+    rows = con.execute(
+        "SELECT message FROM plans.plan_review WHERE plan_id = ? AND severity = ? "
+        "ORDER BY segment NULLS FIRST, reason", [plan_id, severity]).fetchall()
+    return tuple(r[0] for r in rows)
+
+
+def promote_plan(con: duckdb.DuckDBPyConnection, plan_id: str, accept_degraded: bool) -> PlanDecision:
+    """The last step of a run: make the pending version current when nothing needs review (or the
+    settings accept degraded plans), else mark it needs_review; one transaction either way."""
     with transaction(con):
         _ensure_tables(con)
+        _refuse_if_published_altered(con)
+        status = con.execute("SELECT status FROM plans.plan_runs WHERE run_id = ?", [plan_id]).fetchone()
+        if status is None or status[0] != PENDING:
+            raise PlanStoreError(f"plan {plan_id} is not a pending plan version (status {status and status[0]})")
+        reasons, warnings = review_lines(con, plan_id, "review"), review_lines(con, plan_id, "warning")
+        decided = CURRENT_ONCE if accept_degraded or not reasons else NEEDS_REVIEW
+        con.execute("UPDATE plans.plan_runs SET status = ?, review_reasons = ? WHERE run_id = ?",
+                    [decided, "\n".join(reasons) or None, plan_id])
+        if decided == CURRENT_ONCE:
+            _make_current(con, plan_id)
+    return PlanDecision(plan_id, decided, reasons, warnings)
+
+
+def _make_current(con: duckdb.DuckDBPyConnection, plan_id: str) -> None:
+    con.execute("DELETE FROM plans.current_plan")
+    con.execute("INSERT INTO plans.current_plan VALUES (?)", [plan_id])
+
+
+def plan_decision(con: duckdb.DuckDBPyConnection, plan_id: str) -> PlanDecision:
+    """The recorded outcome of a plan version (status, review reasons, warnings)."""
+    row = con.execute("SELECT status FROM plans.plan_runs WHERE run_id = ?", [plan_id]).fetchone()
+    if row is None:
+        raise PlanStoreError(f"no plan {plan_id} in this DuckDB file (see `quota-plan plans`)")
+    return PlanDecision(plan_id, row[0], review_lines(con, plan_id, "review"), review_lines(con, plan_id, "warning"))
+
+
+def plan_of_run(con: duckdb.DuckDBPyConnection, dagster_run_id: str) -> str | None:
+    """The plan version a Dagster run wrote, if it wrote one."""
+    if not table_exists(con, "plans", "plan_runs"):
+        return None
+    row = con.execute(
+        f"SELECT run_id FROM plans.plan_runs WHERE dagster_run_id = ? AND {PLAN_VERSION_SQL}", [dagster_run_id]
+    ).fetchone()
+    return row[0] if row else None
+
+
+def record_failed_run(con: duckdb.DuckDBPyConnection, dagster_run_id: str, message: str) -> None:
+    """Note a failed run in plan_runs (and mark the version it wrote, if any, failed); the current
+    plan is not touched."""
+    with transaction(con):
+        _ensure_tables(con)
+        con.execute("UPDATE plans.plan_runs SET status = ?, message = ? WHERE dagster_run_id = ? AND status = ?",
+                    [FAILED, message, dagster_run_id, PENDING])
         run_id = f"F-{dagster_run_id[:8]}"
         con.execute(
             "INSERT INTO plans.plan_runs (run_id, created_at, status, dagster_run_id, message) "
-            "VALUES (?, current_timestamp, 'failed', ?, ?)",
-            [run_id, dagster_run_id, message],
+            "VALUES (?, current_timestamp, ?, ?, ?)",
+            [run_id, FAILED, dagster_run_id, message],
         )
         con.execute("CREATE OR REPLACE VIEW main.plan_runs AS SELECT * FROM plans.plan_runs")
 
@@ -145,17 +222,24 @@ def reference_plan_id(con: duckdb.DuckDBPyConnection) -> str:
     return plan_id
 
 
-def mark_published(con: duckdb.DuckDBPyConnection, plan_id: str, note: str) -> None:
-    """Mark a succeeded plan version as THE published plan, with a note; refuse a plan that does
-    not exist, a failed run, or a plan already published (published plans are never re-written)."""
+def mark_published(con: duckdb.DuckDBPyConnection, plan_id: str, note: str, acknowledge: str | None = None) -> None:
+    """Mark a plan version as THE published plan, with a note; refuse a plan that does not exist,
+    a failed or unfinished run, or a plan already published (published plans are never
+    re-written). A plan held for review is published only with an acknowledgement (recorded in
+    plan_runs.acknowledged); it then becomes the current plan too."""
     with transaction(con):
         _ensure_tables(con)
         _refuse_if_published_altered(con)
         row = con.execute("SELECT status FROM plans.plan_runs WHERE run_id = ?", [plan_id]).fetchone()
         if row is None:
             raise PlanStoreError(f"no plan {plan_id} in this DuckDB file (see `quota-plan plans`)")
-        if row[0] != "succeeded":
-            raise PlanStoreError(f"{plan_id} is a {row[0]} run, not a plan version; only plans can be published")
+        if row[0] == NEEDS_REVIEW and not acknowledge:
+            reasons = "; ".join(review_lines(con, plan_id, "review"))
+            raise PlanStoreError(f"plan {plan_id} needs review ({reasons}); publish it only with "
+                                 '--acknowledge "why it can be sent as it is"')
+        if row[0] not in (CURRENT_ONCE, NEEDS_REVIEW):
+            raise PlanStoreError(f"{plan_id} is a {row[0]} run, not a finished plan version; only those can be "
+                                 "published")
         done = con.execute(
             "SELECT published_at, note FROM plans.published_plans WHERE plan_id = ?", [plan_id]
         ).fetchone()
@@ -164,6 +248,10 @@ def mark_published(con: duckdb.DuckDBPyConnection, plan_id: str, note: str) -> N
                 f"plan {plan_id} was already published on {done[0]:%Y-%m-%d %H:%M:%S} ({done[1]!r}); "
                 "a published plan is never modified: run a new plan and publish that"
             )
+        if row[0] == NEEDS_REVIEW:
+            con.execute("UPDATE plans.plan_runs SET status = ?, acknowledged = ? WHERE run_id = ?",
+                        [CURRENT_ONCE, acknowledge, plan_id])
+            _make_current(con, plan_id)
         columns = {table: _plan_columns(con, table) for table in PLAN_TABLES}
         con.execute(
             "INSERT INTO plans.published_plans VALUES (?, current_timestamp, ?, ?, ?)",

@@ -1,4 +1,4 @@
--- attainment: one row per expansion rep of the current plan x period of the plan year that has
+-- attainment: one row per expansion rep of the tracked plan ($plan_id) x period of the plan year that has
 -- started by `through`: each month, each quarter (plan months 1-3, 4-6, ...) and the year to
 -- date. Key: (rep_id, period, period_index). period_start / period_end: [start, end).
 -- phased_quota = quota x the period's phasing weight (quota_phasing); for the year to date it is
@@ -8,7 +8,7 @@
 -- credited_arr = the rep's expansion credits (rep_credit) closed in the period up to `through`;
 -- attainment = credited_arr / phased_quota, NULL when phased_quota is 0. Money: annual ARR.
 WITH reps AS (
-    SELECT rep_id, name, segment, quota FROM main.quotas
+    SELECT rep_id, name, segment, quota FROM plans.quotas WHERE plan_id = $plan_id
 ),
 
 months AS (

@@ -10,7 +10,7 @@ WITH deals AS (
 ),
 
 plan_reps AS (
-    SELECT rep_id, segment FROM main.quotas
+    SELECT rep_id, segment FROM plans.quotas WHERE plan_id = $plan_id
 ),
 
 reps AS (
@@ -18,7 +18,7 @@ reps AS (
 ),
 
 accounts AS (
-    SELECT account_id, segment FROM main.account_eev
+    SELECT account_id, segment FROM plans.account_eev WHERE plan_id = $plan_id
 ),
 
 rates AS (

@@ -5,7 +5,7 @@
 -- source, or the missing_source setting when null (source_defaulted = true). rule, rep_share,
 -- csm_share = the attribution-matrix cell (credit_rules) of source_used and the amount's size
 -- tier (min_amount <= amount < max_amount). rep_id = the deal owner, else the account's rep
--- in the current plan's territories (rep_from says which); csm_id = the deal's CSM, else the
+-- in the tracked plan's territories (rep_from says which); csm_id = the deal's CSM, else the
 -- account's CSM (csm_from). Money: deal amount, annual ARR.
 WITH opportunities AS (
     SELECT opportunity_id, account_id, created_date, close_date, stage, amount, source, owner_id, csm_id
@@ -18,7 +18,7 @@ accounts AS (
 ),
 
 territories AS (
-    SELECT account_id, rep_id FROM main.territories
+    SELECT account_id, rep_id FROM plans.territories WHERE plan_id = $plan_id
 ),
 
 rules AS (

@@ -1,4 +1,4 @@
--- pipeline_coverage: one row per expansion rep of the current plan, as of `through`.
+-- pipeline_coverage: one row per expansion rep of the tracked plan ($plan_id), as of `through`.
 -- Key: rep_id. credited_ytd = the rep's expansion credits in the plan year so far;
 -- remaining_quota = greatest(quota - credited_ytd, 0). open_pipeline = amount of the rep's open
 -- expansion deals on `through`; qualified_pipeline = the part the rep would be credited if they
@@ -10,7 +10,7 @@
 -- plan year so far (NULL without any); discovery-to-opportunity conversion needs discovery
 -- stages the input contract does not have (only open / won / lost), so it is not computed.
 WITH reps AS (
-    SELECT rep_id, name, segment, quota FROM main.quotas
+    SELECT rep_id, name, segment, quota FROM plans.quotas WHERE plan_id = $plan_id
 ),
 
 deals AS (

@@ -10,12 +10,12 @@ import pytest
 
 from pipeline.core import settings as settings_module
 from pipeline.core import warehouse
-from pipeline.core.settings import DEFAULT_CONFIG, load_settings
+from pipeline.core.settings import load_settings
 from pipeline.core.sql_graph import asset_for_table, tables_read
 from pipeline.core.warehouse import sql_files
 from pipeline.definitions import RunPlaces, file_definitions
 from pipeline.runner import PlanOutcome, run_definitions, run_plan
-from tests.builders import edge_inputs
+from tests.builders import TEST_CONFIG, edge_inputs
 
 
 def _definitions(tmp_path: Path) -> dg.Definitions:
@@ -32,11 +32,11 @@ def test_a_cli_run_parses_the_settings_file_once_and_records_that_object(
         return parse(path, *args, **kwargs)
 
     monkeypatch.setattr(settings_module, "load_yaml_model", counted)
-    settings = load_settings(DEFAULT_CONFIG)
+    settings = load_settings(TEST_CONFIG)
     outcome = run_plan(edge_inputs(tmp_path / "in"), settings, tmp_path / "plan.duckdb",
                        instance=dg.DagsterInstance.ephemeral())
     assert outcome.plan_id == "P0001"
-    assert parses == [DEFAULT_CONFIG]  # the one parse above; the run itself parsed nothing
+    assert parses == [TEST_CONFIG]  # the one parse above; the run itself parsed nothing
     with warehouse.connect(tmp_path / "plan.duckdb", read_only=True) as con:
         recorded = con.execute("SELECT settings_hash FROM plans.plan_runs").fetchone()[0]
     assert recorded == settings.settings_hash()
@@ -44,7 +44,7 @@ def test_a_cli_run_parses_the_settings_file_once_and_records_that_object(
 
 def test_a_ui_run_parses_the_file_once_when_it_starts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     folder, db = edge_inputs(tmp_path / "in"), tmp_path / "plan.duckdb"
-    loaded = file_definitions(RunPlaces(input_dir=str(folder), db=str(db)), DEFAULT_CONFIG)  # load: one parse
+    loaded = file_definitions(RunPlaces(input_dir=str(folder), db=str(db)), TEST_CONFIG)  # load: one parse
     parses: list[Path] = []
     parse = settings_module.load_yaml_model
     monkeypatch.setattr(settings_module, "load_yaml_model",
@@ -56,7 +56,7 @@ def test_a_ui_run_parses_the_file_once_when_it_starts(tmp_path: Path, monkeypatc
         instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
     # rebalance needs a scored plan (none here), so it fails, but only after the settings were read once
     assert not result.success
-    assert parses == [DEFAULT_CONFIG.resolve()]
+    assert parses == [TEST_CONFIG.resolve()]
 
 
 def test_every_sql_asset_depends_on_exactly_the_writers_of_the_tables_its_sql_reads(tmp_path: Path):

@@ -14,11 +14,11 @@ import yaml
 
 from pipeline.cli import main
 from pipeline.core import warehouse
-from pipeline.core.settings import DEFAULT_CONFIG, load_settings
+from pipeline.core.settings import load_settings
 from pipeline.ingestion.usage_weeks import usage_weeks, week_range_tags
 from pipeline.plan import store as plan_store
 from pipeline.runner import PlanOutcome, PlanRunError, run_plan
-from tests.builders import edge_inputs, settings_with, write_inputs
+from tests.builders import TEST_CONFIG, edge_inputs, settings_with, write_inputs
 
 
 def _query(db: Path, sql: str) -> list[tuple]:
@@ -34,7 +34,7 @@ def test_definitions_carry_the_jobs_schedule_and_sensor(tmp_path: Path):
     from pipeline.definitions import RunPlaces, file_definitions
 
     places = RunPlaces(input_dir=str(edge_inputs(tmp_path / "in")), db=str(tmp_path / "new.duckdb"))  # nothing loaded
-    loaded = file_definitions(places, DEFAULT_CONFIG)
+    loaded = file_definitions(places, TEST_CONFIG)
     plan, refresh, rebalance = (loaded.resolve_job_def(n) for n in ("plan_job", "refresh_job", "rebalance_job"))
     assert {"raw_accounts", "close_probability_model", "territories", "quotas", "plan_version"} <= _keys(plan)
     assert "eev_drift" not in _keys(plan)
@@ -61,7 +61,7 @@ def test_sensor_starts_one_run_per_change(tmp_path: Path):
     from pipeline.defs.resources import PlanInputs
 
     folder = edge_inputs(tmp_path / "in")
-    sensor = file_definitions(RunPlaces(input_dir=str(folder)), DEFAULT_CONFIG).resolve_sensor_def("input_folder_sensor")
+    sensor = file_definitions(RunPlaces(input_dir=str(folder)), TEST_CONFIG).resolve_sensor_def("input_folder_sensor")
     instance = dg.DagsterInstance.ephemeral()
 
     def tick(cursor: str | None) -> tuple[list[dg.RunRequest], str | None]:
@@ -85,7 +85,7 @@ def test_sensor_starts_one_run_per_change(tmp_path: Path):
 
 @pytest.fixture()
 def tiny_plan(tmp_path: Path) -> PlanOutcome:
-    return run_plan(edge_inputs(tmp_path / "in"), DEFAULT_CONFIG, tmp_path / "plan.duckdb",
+    return run_plan(edge_inputs(tmp_path / "in"), TEST_CONFIG, tmp_path / "plan.duckdb",
                     instance=dg.DagsterInstance.ephemeral())
 
 
@@ -94,7 +94,7 @@ def test_refresh_reports_drift_and_never_changes_the_plan(tiny_plan: PlanOutcome
     assert main(["publish", tiny_plan.plan_id, "--note", "FY26 plan", "--db", str(db)]) == 0
     before = {t: _query(db, f"SELECT * FROM plans.{t} ORDER BY ALL") for t in ("quotas", "territories", "plan_runs")}
 
-    run_plan(folder, DEFAULT_CONFIG, db, instance=dg.DagsterInstance.ephemeral(), job_name="refresh_job")
+    run_plan(folder, TEST_CONFIG, db, instance=dg.DagsterInstance.ephemeral(), job_name="refresh_job")
     # same inputs, same model: every rep's territory EEV is what the plan says
     drift = _query(db, "SELECT rep_id, plan_id, drift, flagged FROM work.eev_drift ORDER BY rep_id")
     assert [(r, p, d, f) for r, p, d, f in drift] == [(r, "P0001", 0.0, False) for r in ("R1", "R2", "R3")]
@@ -105,7 +105,7 @@ def test_refresh_reports_drift_and_never_changes_the_plan(tiny_plan: PlanOutcome
     subscriptions = (folder / "subscriptions.csv").read_text().splitlines()
     (folder / "accounts.csv").write_text("\n".join(line for line in accounts if not line.startswith("A7,")) + "\n")
     (folder / "subscriptions.csv").write_text("\n".join(l for l in subscriptions if not l.startswith("A7,")) + "\n")
-    run_plan(folder, DEFAULT_CONFIG, db, instance=dg.DagsterInstance.ephemeral(), job_name="refresh_job")
+    run_plan(folder, TEST_CONFIG, db, instance=dg.DagsterInstance.ephemeral(), job_name="refresh_job")
     r3 = _query(db, "SELECT plan_territory_eev, current_territory_eev, drift, flagged FROM work.eev_drift "
                     "WHERE rep_id = 'R3'")
     plan_r3 = _query(db, "SELECT territory_eev FROM main.quotas WHERE rep_id = 'R3'")[0][0]
@@ -114,7 +114,7 @@ def test_refresh_reports_drift_and_never_changes_the_plan(tiny_plan: PlanOutcome
     assert after == before  # no quota changed, no plan version written
 
     # rebalancing writes a new current plan from the current EEV; the published plan stays put
-    outcome = run_plan(folder, DEFAULT_CONFIG, db, instance=dg.DagsterInstance.ephemeral(), job_name="rebalance_job")
+    outcome = run_plan(folder, TEST_CONFIG, db, instance=dg.DagsterInstance.ephemeral(), job_name="rebalance_job")
     assert outcome.plan_id == "P0002"
     assert _query(db, "SELECT count(*) FROM main.territories WHERE account_id = 'A7'") == [(0,)]
     with warehouse.connect(db, read_only=True) as con:
@@ -131,7 +131,7 @@ def test_scheduled_and_sensor_refreshes_measure_eev_as_of_their_day(sample_plan:
     db, folder = tmp_path / "plan.duckdb", edge_inputs(tmp_path / "in")
     shutil.copy(sample_plan.db, db)
     shutil.copytree(warehouse.artifact_dir(sample_plan.db), warehouse.artifact_dir(db))  # the plan's model
-    loaded = file_definitions(RunPlaces(input_dir=str(sample_inputs), db=str(db)), DEFAULT_CONFIG)
+    loaded = file_definitions(RunPlaces(input_dir=str(sample_inputs), db=str(db)), TEST_CONFIG)
     settings_as_of = load_settings().as_of
 
     def plan_config(request: dg.RunRequest) -> dict:
@@ -187,7 +187,7 @@ def test_publish_marks_once_and_published_plans_are_never_modified(sample_plan: 
                     "(SELECT min(rep_id) FROM plans.quotas)")
         assert plan_store.altered_published_plans(con) == ["P0001"]
         with pytest.raises(plan_store.PlanStoreError, match="P0001 no longer match"):
-            plan_store.publish_plan(con, plan_store.PlanRun(load_settings().as_of, "s", "d", "m", "r", "{}"))
+            plan_store.write_plan_version(con, plan_store.PlanRun(load_settings().as_of, "s", "d", "m", "r", "{}"))
         assert plan_store.current_plan_id(con) == "P0001"
 
 
@@ -203,7 +203,7 @@ def test_blocking_check_failure_stops_everything_downstream(tiny_plan: PlanOutco
         if name == "quotas" else real_sql_text(name))
     instance = dg.DagsterInstance.ephemeral()
     with pytest.raises(PlanRunError, match="blocking check failed: quota_is_factor_times_territory_eev on quotas"):
-        run_plan(tmp_path / "in", DEFAULT_CONFIG, db, instance=instance)
+        run_plan(tmp_path / "in", TEST_CONFIG, db, instance=instance)
     run_id = _query(db, "SELECT dagster_run_id FROM plans.plan_runs WHERE status = 'failed'")[0][0]
     materialized = {e.dagster_event.asset_key.to_user_string() for e in instance.all_logs(run_id)
                     if e.dagster_event and e.dagster_event.is_step_materialization}
@@ -262,7 +262,7 @@ def test_balance_check_warns_on_the_rep_outside_the_tolerance(tmp_path: Path):
             ('R1', 'mid_market', 1.0, 124.0, 100.0), ('R2', 'mid_market', 1.0, 76.0, 100.0),
             ('R3', 'enterprise', 1.0, 70.0, 90.0), ('R4', 'enterprise', 0.5, 65.0, 45.0))
             AS t(rep_id, segment, capacity, owned_eev, target_eev)""")
-    settings = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    settings = yaml.safe_load(TEST_CONFIG.read_text())
     settings["territory"]["balance_tolerance"] = 0.25
     (tmp_path / "plan.yaml").write_text(yaml.safe_dump(settings))
     check = _rule_check(*BALANCE, blocking=False)

@@ -10,9 +10,9 @@ import dagster as dg
 import pytest
 
 from pipeline.core import warehouse
-from pipeline.core.settings import DEFAULT_CONFIG, load_settings
+from pipeline.core.settings import load_settings
 from pipeline.runner import PlanOutcome, PlanRunError, run_plan
-from tests.builders import REPS, edge_inputs, export_plan_tables, write_inputs
+from tests.builders import REPS, TEST_CONFIG, edge_inputs, export_plan_tables, write_inputs
 
 
 def _query(db: Path, sql: str, params: list | None = None) -> list[tuple]:
@@ -61,7 +61,7 @@ def test_every_asset_materialized_and_identities_hold(sample_plan: PlanOutcome):
         WHERE (a.acv >= 5000 AND (t.rep_id IS NULL OR q.segment <> a.segment))
            OR (a.acv < 5000 AND t.rep_id IS NOT NULL)""") == [(0,)]
     # book sizes within limits scaled by capacity
-    settings = load_settings()
+    settings = load_settings(TEST_CONFIG)
     for seg in settings.segments:
         assert _query(db, "SELECT count(*) FROM main.quotas WHERE segment = ? AND accounts > floor(? * capacity)",
                       [seg.name, seg.book_max]) == [(0,)]
@@ -84,7 +84,7 @@ def test_model_learns_from_the_sample_history(sample_plan: PlanOutcome):
 
 def test_dagster_recorded_materializations(sample_inputs: Path, tmp_path: Path):
     instance = dg.DagsterInstance.ephemeral()
-    outcome = run_plan(sample_inputs, DEFAULT_CONFIG, tmp_path / "plan.duckdb", instance=instance)
+    outcome = run_plan(sample_inputs, TEST_CONFIG, tmp_path / "plan.duckdb", instance=instance)
     for key in ("raw_accounts", "account_state", "whitespace_items", "item_scores", "territories", "quotas",
                 "plan_version", "plan_exports"):
         event = instance.get_latest_materialization_event(dg.AssetKey(key))
@@ -116,12 +116,12 @@ def test_dagster_recorded_materializations(sample_inputs: Path, tmp_path: Path):
 
 def test_same_inputs_settings_and_seed_give_byte_identical_plan(sample_plan: PlanOutcome, sample_inputs: Path,
                                                                  tmp_path: Path):
-    again = run_plan(sample_inputs, DEFAULT_CONFIG, tmp_path / "again.duckdb", instance=dg.DagsterInstance.ephemeral())
+    again = run_plan(sample_inputs, TEST_CONFIG, tmp_path / "again.duckdb", instance=dg.DagsterInstance.ephemeral())
     assert export_plan_tables(sample_plan.db, tmp_path / "first") == export_plan_tables(again.db, tmp_path / "second")
 
 
 def test_segment_edges_blackout_and_joint_planning(tmp_path: Path):
-    outcome = run_plan(edge_inputs(tmp_path / "in"), DEFAULT_CONFIG, tmp_path / "plan.duckdb",
+    outcome = run_plan(edge_inputs(tmp_path / "in"), TEST_CONFIG, tmp_path / "plan.duckdb",
                        instance=dg.DagsterInstance.ephemeral())
     rows = {r[0]: r[1:] for r in _query(outcome.db, """
         SELECT account_id, segment, joint_planning, renewal_date, blackout_start, blackout_end
@@ -140,7 +140,7 @@ def test_segment_edges_blackout_and_joint_planning(tmp_path: Path):
 def test_bad_input_stops_the_run_and_keeps_the_last_good_plan(tmp_path: Path):
     good = edge_inputs(tmp_path / "in")
     db = tmp_path / "plan.duckdb"
-    first = run_plan(good, DEFAULT_CONFIG, db, instance=dg.DagsterInstance.ephemeral())
+    first = run_plan(good, TEST_CONFIG, db, instance=dg.DagsterInstance.ephemeral())
     before = export_plan_tables(db, tmp_path / "before")
     raw_before = _query(db, "SELECT * FROM raw.accounts ORDER BY ALL")
 
@@ -149,7 +149,7 @@ def test_bad_input_stops_the_run_and_keeps_the_last_good_plan(tmp_path: Path):
     text = (bad / "accounts.csv").read_text().splitlines()
     (bad / "accounts.csv").write_text("\n".join([*text, text[1]]) + "\n")  # duplicate the first account
     with pytest.raises(PlanRunError) as err:
-        run_plan(bad, DEFAULT_CONFIG, db, instance=dg.DagsterInstance.ephemeral())
+        run_plan(bad, TEST_CONFIG, db, instance=dg.DagsterInstance.ephemeral())
     message = str(err.value)
     for part in ("accounts.csv", "account_id", "unique", "A1"):
         assert part in message
@@ -164,7 +164,7 @@ def test_infeasible_segment_names_the_headcount(tmp_path: Path):
     reps = [r for r in REPS if r["rep_id"] != "R3"]  # no enterprise rep
     write_inputs(folder, {"reps": reps})
     with pytest.raises(PlanRunError, match=r"segment enterprise: 1 accounts but no active expansion rep"):
-        run_plan(folder, DEFAULT_CONFIG, tmp_path / "plan.duckdb", instance=dg.DagsterInstance.ephemeral())
+        run_plan(folder, TEST_CONFIG, tmp_path / "plan.duckdb", instance=dg.DagsterInstance.ephemeral())
 
 
 def test_plan_steps_read_accounts_from_account_state_not_raw(sample_plan: PlanOutcome, tmp_path: Path):

@@ -16,9 +16,8 @@ import pytest
 
 from pipeline.core import warehouse
 from pipeline.core.run_lock import WarehouseBusyError
-from pipeline.core.settings import DEFAULT_CONFIG
 from pipeline.runner import PlanRunError, run_plan
-from tests.builders import edge_inputs, settings_with
+from tests.builders import TEST_CONFIG, edge_inputs, settings_with
 
 LOCK_WAIT = 1.0
 
@@ -59,7 +58,7 @@ def _start_paused_run(folder: Path, db: Path) -> subprocess.Popen[str]:
 
 def test_concurrent_run_waits_then_names_the_holder_and_a_killed_run_keeps_the_plan(tmp_path: Path):
     folder, db = edge_inputs(tmp_path / "in"), tmp_path / "plan.duckdb"
-    first = run_plan(folder, DEFAULT_CONFIG, db, instance=dg.DagsterInstance.ephemeral())
+    first = run_plan(folder, TEST_CONFIG, db, instance=dg.DagsterInstance.ephemeral())
     before = _snapshot(db)
     config = settings_with(tmp_path, lock_wait_seconds=LOCK_WAIT)
 

@@ -17,7 +17,7 @@ import duckdb
 import pytest
 
 from pipeline.core import warehouse
-from pipeline.core.settings import DEFAULT_CONFIG, load_settings
+from pipeline.core.settings import load_settings
 from pipeline.core.sql_graph import tables_read
 from pipeline.engines.spark_engine import SparkEngine
 from pipeline.engines.spark_sql import SPARK_TRANSFORMS, TranspileError, spark_sql, to_spark
@@ -25,7 +25,7 @@ from pipeline.ingestion.ingest import InputContractError, ingest_inputs, ingest_
 from pipeline.ingestion.usage_weeks import changed_weeks, usage_weeks
 from pipeline.runner import PlanRunError, run_plan
 from pipeline.staging.state import account_state_params, write_segment_bands
-from tests.builders import edge_inputs, export_plan_tables, settings_with
+from tests.builders import TEST_CONFIG, edge_inputs, export_plan_tables, settings_with
 from tests.staged import build_steps
 
 REL_TOL = ABS_TOL = 1e-9
@@ -58,7 +58,7 @@ def both_engines(
     """A DuckDB file with every Spark transform built by DuckDB (schema work) and, each from the
     same DuckDB-built inputs, by Spark (schema spark). Two data sets: the 800-account sample with
     month-partitioned usage, and the hand-built segment edges without any usage."""
-    settings = load_settings(DEFAULT_CONFIG)
+    settings = load_settings(TEST_CONFIG)
     folder = tmp_path_factory.mktemp("engines")
     inputs = lake_inputs if request.param == "sample_lake" else edge_inputs(folder / "edges")
     db = folder / "engines.duckdb"
@@ -101,7 +101,7 @@ def test_transpiled_transform_gives_the_duckdb_rows_on_spark(both_engines: tuple
 
 def test_spark_reads_usage_from_the_input_dataset_not_the_warehouse():
     assert ("raw", "usage") in tables_read("usage_features")
-    sql = spark_sql("usage_features", load_settings(DEFAULT_CONFIG).sql_params())
+    sql = spark_sql("usage_features", load_settings(TEST_CONFIG).sql_params())
     assert "raw_usage" in sql and "raw.usage" not in sql and "$" not in sql
 
 
@@ -129,7 +129,7 @@ def test_constructs_spark_cannot_take_are_refused_when_transpiling(duckdb_sql: s
 def test_plan_with_spark_engine_equals_the_duckdb_plan(lake_inputs: Path, tmp_path: Path,
                                                        monkeypatch: pytest.MonkeyPatch):
     """Byte for byte: the same current-plan tables (model versions included) from the same inputs."""
-    on_duckdb = run_plan(lake_inputs, DEFAULT_CONFIG, tmp_path / "duck.duckdb", instance=dg.DagsterInstance.ephemeral())
+    on_duckdb = run_plan(lake_inputs, TEST_CONFIG, tmp_path / "duck.duckdb", instance=dg.DagsterInstance.ephemeral())
     config = settings_with(tmp_path, section="engine", name="spark")
     instance = dg.DagsterInstance.ephemeral()
     on_spark = run_plan(lake_inputs, config, tmp_path / "spark.duckdb", instance=instance)
@@ -199,7 +199,7 @@ def test_csv_usage_is_checked_on_spark_like_a_duckdb_load(sample_inputs: Path, t
     folder = tmp_path / "input"
     shutil.copytree(sample_inputs, folder)
     usage = folder / "usage.csv"
-    settings = load_settings(DEFAULT_CONFIG)
+    settings = load_settings(TEST_CONFIG)
     with warehouse.connect(tmp_path / "check.duckdb") as con:
         ingest_inputs(con, folder, skip=("usage",))
         engine = SparkEngine(settings.engine.spark, usage)

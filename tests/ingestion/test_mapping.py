@@ -11,12 +11,12 @@ import duckdb
 import pytest
 
 from pipeline.core import warehouse
-from pipeline.core.settings import DEFAULT_CONFIG
 from pipeline.exports.summary import data_quality_lines
 from pipeline.ingestion.ingest import InputContractError, ingest_inputs
 from pipeline.ingestion.map_inputs import apply_mapping
 from pipeline.ingestion.mapping import MappingError, SourceMapping, load_mapping
 from pipeline.runner import PlanOutcome, run_plan
+from tests.builders import TEST_CONFIG
 
 ROOT = Path(__file__).resolve().parents[2]
 MAVEN_DIR = ROOT / "datasets" / "maven-crm"  # the public Maven CRM sample, kept in the repository
@@ -174,7 +174,7 @@ SALESFORCE_DIR = ROOT / "tests" / "fixtures" / "salesforce"
 def test_salesforce_export_maps_and_plans(tmp_path: Path):
     db = tmp_path / "plan.duckdb"
     mapping = ROOT / "mappings" / "salesforce.yaml"
-    run_plan(SALESFORCE_DIR, DEFAULT_CONFIG, db, instance=dg.DagsterInstance.ephemeral(), mapping=mapping)
+    run_plan(SALESFORCE_DIR, TEST_CONFIG, db, instance=dg.DagsterInstance.ephemeral(), mapping=mapping)
     csv = duckdb.connect()
     lines, orphans, open_lines = csv.execute(
         "SELECT count(*), count(*) FILTER (WHERE o.AccountId IS NULL), "

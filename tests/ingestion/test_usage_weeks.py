@@ -13,7 +13,7 @@ import duckdb
 import pytest
 
 from pipeline.core import warehouse
-from pipeline.core.settings import DEFAULT_CONFIG, load_settings
+from pipeline.core.settings import load_settings
 from pipeline.ingestion.ingest import (
     InputContractError,
     file_usage_fingerprints,
@@ -30,7 +30,7 @@ from pipeline.ingestion.usage_weeks import (
     week_range_tags,
 )
 from pipeline.runner import run_plan
-from tests.builders import edge_inputs, write_inputs
+from tests.builders import TEST_CONFIG, edge_inputs, write_inputs
 
 VALID = Path(__file__).parents[1] / "fixtures" / "valid"
 JUNE_3, JUNE_10, JUNE_17 = dt.date(2024, 6, 3), dt.date(2024, 6, 10), dt.date(2024, 6, 17)
@@ -114,12 +114,12 @@ def test_refresh_run_replaces_only_its_week(tmp_path: Path):
             for a in ("A2", "A4", "A7") for d in ("2025-11-03", "2025-11-10", "2025-11-17")]
     write_inputs(folder, {"usage": rows})
     db, instance = tmp_path / "plan.duckdb", dg.DagsterInstance.ephemeral()
-    run_plan(folder, DEFAULT_CONFIG, db, instance=instance)
+    run_plan(folder, TEST_CONFIG, db, instance=instance)
     assert len(instance.get_materialized_partitions(USAGE_ASSET)) == len(
         usage_weeks(dt.date(2022, 1, 3)).get_partition_keys())
 
     write_inputs(folder, {"usage": [{**r, "active_users": 7} for r in rows]})
-    outcome = run_plan(folder, DEFAULT_CONFIG, db, instance=instance, job_name="refresh_job",
+    outcome = run_plan(folder, TEST_CONFIG, db, instance=instance, job_name="refresh_job",
                        weeks=("2025-11-10", "2025-11-10"))
     with warehouse.connect(db, read_only=True) as con:
         users = con.execute("SELECT date, list(active_users ORDER BY account_id) FROM raw.usage "
@@ -153,7 +153,7 @@ def test_refresh_reloads_from_the_earliest_restated_week(tmp_path: Path, capsys:
             for a in ("A2", "A4", "A7") for d in days]
     write_inputs(folder, {"usage": rows})
     db = tmp_path / "plan.duckdb"
-    run_plan(folder, DEFAULT_CONFIG, db, instance=dg.DagsterInstance.ephemeral())
+    run_plan(folder, TEST_CONFIG, db, instance=dg.DagsterInstance.ephemeral())
     weeks = usage_weeks(load_settings().operations.usage_start)
     last = weeks.get_last_partition_key()
     assert changed_weeks(weeks, folder, db) == (last, last)  # nothing changed: the last week again
@@ -165,7 +165,7 @@ def test_refresh_reloads_from_the_earliest_restated_week(tmp_path: Path, capsys:
     write_inputs(folder, {"usage": restated})
     assert changed_weeks(weeks, folder, db) == ("2025-11-10", last)
     with dg.instance_for_test() as instance:  # the schedule finds the same weeks
-        loaded = file_definitions(RunPlaces(input_dir=str(folder), db=str(db)), DEFAULT_CONFIG)
+        loaded = file_definitions(RunPlaces(input_dir=str(folder), db=str(db)), TEST_CONFIG)
         request = loaded.resolve_schedule_def("weekly_refresh")(dg.build_schedule_context(
             instance=instance, scheduled_execution_time=dt.datetime(2026, 3, 2, tzinfo=dt.UTC)))
     assert request.tags == week_range_tags("2025-11-10", last)

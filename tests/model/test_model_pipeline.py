@@ -16,10 +16,10 @@ import pytest
 
 from pipeline.backtest.compare import BacktestError, backtest_params, backtest_report
 from pipeline.core import warehouse
-from pipeline.core.settings import DEFAULT_CONFIG, load_settings
+from pipeline.core.settings import load_settings
 from pipeline.ingestion.usage_weeks import usage_weeks, week_range_tags
 from pipeline.runner import PlanOutcome, PlanRunError, run_backtest, run_definitions, run_plan
-from tests.builders import PRODUCTS, REPS, account_with_acv, subscription, write_inputs
+from tests.builders import PRODUCTS, REPS, TEST_CONFIG, account_with_acv, subscription, write_inputs
 
 BACKTEST_AS_OF = dt.date(2025, 1, 1)
 CHECK = dg.AssetCheckKey(dg.AssetKey("close_probability_model"), "beats_base_rate")
@@ -39,7 +39,7 @@ def _frame(db: Path, sql: str) -> pl.DataFrame:
 
 def _build_item_features(input_dir: Path, db: Path) -> None:
     """Materialize item_features and everything upstream of it (a real Dagster run)."""
-    settings = load_settings(DEFAULT_CONFIG)
+    settings = load_settings(TEST_CONFIG)
     loaded = run_definitions(input_dir, settings, db)
     selection = dg.AssetSelection.assets("item_features").upstream().required_multi_asset_neighbors()
     keys = selection.resolve(loaded.resolve_asset_graph())
@@ -179,7 +179,7 @@ def test_model_not_better_than_base_rate_blocks_the_plan(tmp_path: Path):
     instance = dg.DagsterInstance.ephemeral()
     db = tmp_path / "plan.duckdb"
     with pytest.raises(PlanRunError) as err:
-        run_plan(_reversed_history(tmp_path / "in"), DEFAULT_CONFIG, db, instance=instance)
+        run_plan(_reversed_history(tmp_path / "in"), TEST_CONFIG, db, instance=instance)
     assert "blocking check failed" in str(err.value) and "not better than the base rate" in str(err.value)
     chosen, fallback = _query(db, "SELECT chosen, fallback_reason FROM work.model_info")[0]
     assert (chosen, fallback) == ("base_rate", None)  # a real comparison, not a deliberate fallback
@@ -196,7 +196,7 @@ def test_deliberate_fallback_passes_the_check_with_a_warning(tmp_path: Path):
     one_class = tmp_path / "in"
     _reversed_history(one_class)
     write_inputs(one_class, {"opportunities": []})  # no win at all: a single outcome class
-    outcome = run_plan(one_class, DEFAULT_CONFIG, tmp_path / "plan.duckdb", instance=instance)
+    outcome = run_plan(one_class, TEST_CONFIG, tmp_path / "plan.duckdb", instance=instance)
     reason = _query(outcome.db, "SELECT fallback_reason FROM main.model_info")[0][0]
     assert "needs both outcomes" in reason
     assert _query(outcome.db, """SELECT value FROM main.model_metrics
@@ -213,7 +213,7 @@ def test_deliberate_fallback_passes_the_check_with_a_warning(tmp_path: Path):
 @pytest.fixture(scope="module")
 def backtest(sample_inputs: Path, tmp_path_factory: pytest.TempPathFactory) -> PlanOutcome:
     db = Path(tmp_path_factory.mktemp("backtest")) / "backtest.duckdb"
-    return run_backtest(sample_inputs, DEFAULT_CONFIG, db, BACKTEST_AS_OF, instance=dg.DagsterInstance.ephemeral())
+    return run_backtest(sample_inputs, TEST_CONFIG, db, BACKTEST_AS_OF, instance=dg.DagsterInstance.ephemeral())
 
 
 def test_backtest_plans_in_the_past_with_a_model_trained_before_it(backtest: PlanOutcome):
@@ -264,8 +264,8 @@ def test_backtest_credits_actual_wins_to_the_plan_owner_and_compares_schemes(bac
 
 
 def test_backtest_refuses_a_date_without_a_full_year_of_actuals(backtest: PlanOutcome):
-    late = load_settings(DEFAULT_CONFIG, as_of=dt.date(2025, 6, 1))
+    late = load_settings(TEST_CONFIG, as_of=dt.date(2025, 6, 1))
     with warehouse.connect(backtest.db, read_only=True) as con:
-        backtest_params(load_settings(DEFAULT_CONFIG, as_of=BACKTEST_AS_OF), con)  # full year: accepted
+        backtest_params(load_settings(TEST_CONFIG, as_of=BACKTEST_AS_OF), con)  # full year: accepted
         with pytest.raises(BacktestError, match=r"as of 2025-06-01 needs 12 months of actuals, until 2026-05-31"):
             backtest_params(late, con)

@@ -12,14 +12,14 @@ import openpyxl
 import pytest
 
 from pipeline.core import warehouse
-from pipeline.core.settings import DEFAULT_CONFIG, PlanSettings, load_settings
+from pipeline.core.settings import PlanSettings, load_settings
 from pipeline.defs.checks import BALANCE, rule_keys
 from pipeline.exports import files as exports
 from pipeline.exports.files import export_plan
 from pipeline.exports.summary import plan_summary
-from pipeline.plan.store import PlanRun, publish_plan
+from pipeline.plan.store import PlanRun, promote_plan, write_plan_version
 from pipeline.runner import run_plan
-from tests.builders import REPS, edge_inputs, write_inputs
+from tests.builders import REPS, TEST_CONFIG, edge_inputs, write_inputs
 
 # mid_market: R2 (capacity 1) and R4 (capacity 0.5) hold 600 of EEV each. Segment EEV 1,200 over
 # capacity 1.5: targets 800 and 400, so R2 is at 600 / 800 - 1 = -25% and R4 at 600 / 400 - 1 = +50%.
@@ -44,8 +44,8 @@ def half_capacity_plan(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, 
     folder = edge_inputs(tmp / "in")
     write_inputs(folder, {"reps": [*REPS, HALF_REP]})
     db = tmp / "plan.duckdb"
-    run_plan(folder, DEFAULT_CONFIG, db, instance=dg.DagsterInstance.ephemeral())
-    settings = load_settings(DEFAULT_CONFIG)
+    run_plan(folder, TEST_CONFIG, db, instance=dg.DagsterInstance.ephemeral())
+    settings = load_settings(TEST_CONFIG)
     with warehouse.connect(db) as con:
         accounts = [r[0] for r in con.execute(
             "SELECT account_id FROM work.account_eev WHERE segment = 'mid_market' ORDER BY account_id").fetchall()]
@@ -54,10 +54,12 @@ def half_capacity_plan(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, 
         for account, (rep, eev) in owners.items():
             con.execute("UPDATE work.account_eev SET eev = ? WHERE account_id = ?", [eev, account])
             con.execute("UPDATE work.territories SET rep_id = ? WHERE account_id = ?", [rep, account])
-        for table in ("quota_contributions", "quotas", "territory_moves", "territory_balance"):
+        for table in ("quota_contributions", "quotas", "territory_moves", "territory_balance", "quota_history",
+                      "plan_review"):
             warehouse.build_table(con, table, settings.sql_params())
-        publish_plan(con, PlanRun(settings.as_of, settings.settings_hash(), "hand-made", "m", "test",
-                                  settings.model_dump_json()))
+        plan_id = write_plan_version(con, PlanRun(settings.as_of, settings.settings_hash(), "hand-made", "m", "test",
+                                                  settings.model_dump_json()))
+        promote_plan(con, plan_id, accept_degraded=True)
     return db, settings
 
 

@@ -11,8 +11,9 @@ import duckdb
 import pytest
 
 from pipeline.core import warehouse
-from pipeline.core.settings import DEFAULT_CONFIG, load_settings
+from pipeline.core.settings import load_settings
 from pipeline.exports.summary import company_target_line
+from tests.builders import TEST_CONFIG
 
 # R1 holds three accounts whose factor x eev has awkward cents; A4 moves from R2 to R1.
 EEV = {"A1": 10_000.333, "A2": 4_444.4449, "A3": 1_234.5678, "A4": 3_000.0}
@@ -30,7 +31,7 @@ def _plan(tmp_path: Path, effective_date: dt.date | None) -> duckdb.DuckDBPyConn
         ('A1', 'mid_market', 'R1', 'R1', false), ('A2', 'mid_market', 'R1', 'R1', false),
         ('A3', 'mid_market', 'R1', NULL, false), ('A4', 'mid_market', 'R1', 'R2', true))
         AS t(account_id, segment, rep_id, previous_rep_id, moved)""")
-    params = load_settings(DEFAULT_CONFIG, effective_date=effective_date).sql_params()
+    params = load_settings(TEST_CONFIG, effective_date=effective_date).sql_params()
     warehouse.build_table(con, "quota_contributions", params)
     warehouse.build_table(con, "quotas", params)
     return con
@@ -70,7 +71,7 @@ def test_mid_year_move_splits_the_account_between_old_and_new_owner_by_time(tmp_
 
 
 def testcompany_target_line_reports_over_and_under_assignment():
-    settings = load_settings(DEFAULT_CONFIG)
+    settings = load_settings(TEST_CONFIG)
     assert company_target_line(settings, 945_000) == []  # no target in the default settings
     with_target = settings.model_copy(update={"territory": settings.territory.model_copy(
         update={"company_target": 1_000_000})})

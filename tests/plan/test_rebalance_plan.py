@@ -16,10 +16,10 @@ from filelock import FileLock
 
 from pipeline.cli import main
 from pipeline.core import warehouse
-from pipeline.core.settings import DEFAULT_CONFIG
 from pipeline.plan.diff import diff_plans
 from pipeline.plan.store import PLAN_TABLES
 from pipeline.runner import PlanOutcome, run_plan
+from tests.builders import TEST_CONFIG
 
 EFFECTIVE = dt.date(2026, 7, 2)  # 182 days after the plan date 2026-01-01
 
@@ -68,7 +68,7 @@ def _build_rebalanced(sample_plan: PlanOutcome, sample_inputs: Path, work: Path)
     shutil.copy(sample_plan.db, db)
     first = _versions(db, "P0001")
     _inputs_owned_by_plan(sample_inputs, db, work / "in2")
-    second = run_plan(work / "in2", DEFAULT_CONFIG, db, instance=dg.DagsterInstance.ephemeral())
+    second = run_plan(work / "in2", TEST_CONFIG, db, instance=dg.DagsterInstance.ephemeral())
 
     accounts = _inputs_owned_by_plan(work / "in2", db, work / "in3")
     books = pl.DataFrame(_rows(db, "SELECT rep_id, segment, accounts, capacity FROM main.quotas"),
@@ -84,7 +84,7 @@ def _build_rebalanced(sample_plan: PlanOutcome, sample_inputs: Path, work: Path)
     reps = pl.read_csv(work / "in3" / "reps.csv", infer_schema=False)
     reps.with_columns(active=pl.when(pl.col("rep_id") == departed).then(pl.lit("false")).otherwise("active")) \
         .write_csv(work / "in3" / "reps.csv")
-    third = run_plan(work / "in3", DEFAULT_CONFIG, db, instance=dg.DagsterInstance.ephemeral(),
+    third = run_plan(work / "in3", TEST_CONFIG, db, instance=dg.DagsterInstance.ephemeral(),
                      effective_date=EFFECTIVE)
     return {"db": str(db), "first": first, "plans": [second.plan_id, third.plan_id], "departed": departed,
             "giver": giver, "taker": taker, "handed": set(handed), "locked": set(locked)}

@@ -148,8 +148,18 @@ def test_unsegmented_rep_joins_segment_with_most_eev_per_capacity():
     reps = pl.DataFrame({"rep_id": ["R1", "R2", "R9"], "segment": ["mid_market", "enterprise", None],
                          "capacity": [1.0, 1.0, 1.0]})
     accounts = pl.DataFrame({"segment": ["mid_market", "enterprise"], "eev": [100.0, 300.0]})
-    placed = place_unsegmented_reps(reps, accounts)
+    placed = place_unsegmented_reps(reps, accounts, ["high_velocity", "mid_market", "enterprise"])
     assert placed.filter(pl.col("rep_id") == "R9")["segment"].item() == "enterprise"
+
+
+def test_unsegmented_reps_are_placed_when_no_account_has_eev():
+    """A plan date before all history: no account in any segment; the reps still get a segment
+    (by name), and the plan review then says the plan has no quota."""
+    reps = pl.DataFrame({"rep_id": ["R8", "R9"], "segment": [None, None], "capacity": [1.0, 1.0]},
+                        schema_overrides={"segment": pl.String})
+    accounts = pl.DataFrame({"segment": [], "eev": []}, schema={"segment": pl.String, "eev": pl.Float64})
+    placed = place_unsegmented_reps(reps, accounts, ["high_velocity", "mid_market", "enterprise"])
+    assert placed["segment"].to_list() == ["enterprise", "high_velocity"]
 
 
 def test_segment_without_accounts_or_reps_is_left_empty():

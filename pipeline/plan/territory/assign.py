@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -57,24 +58,26 @@ class Assignment:
     methods: pl.DataFrame  # segment, method, seconds
 
 
-def place_unsegmented_reps(reps: pl.DataFrame, accounts: pl.DataFrame) -> pl.DataFrame:
+def place_unsegmented_reps(reps: pl.DataFrame, accounts: pl.DataFrame, segments: Sequence[str]) -> pl.DataFrame:
     """Give reps whose segment is null (\"assign by plan\") the segment that needs them most.
 
-    reps: rep_id, segment (nullable), capacity; accounts: segment, eev. Each unsegmented rep,
-    in rep_id order, joins the segment with the most EEV per unit of capacity so far.
+    reps: rep_id, segment (nullable), capacity; accounts: segment, eev; segments: the expansion
+    segments of the settings. Each unsegmented rep, in rep_id order, joins the segment with the
+    most EEV per unit of capacity so far (ties, e.g. a book with no EEV at all: the segment with
+    the least capacity, then by name).
     """
     fixed = reps.filter(pl.col("segment").is_not_null())
     floating = reps.filter(pl.col("segment").is_null()).sort("rep_id")
     if floating.is_empty():
         return reps.sort("rep_id")
     demand = accounts.group_by("segment").agg(pl.col("eev").sum())
-    eev = dict(zip(demand["segment"].to_list(), demand["eev"].to_list(), strict=True))
+    eev = {seg: 0.0 for seg in segments} | dict(zip(demand["segment"].to_list(), demand["eev"].to_list(), strict=True))
     capacity = {seg: 0.0 for seg in eev}
     for seg, cap in zip(fixed["segment"].to_list(), fixed["capacity"].to_list(), strict=True):
         capacity[seg] = capacity.get(seg, 0.0) + cap
     chosen = []
     for cap in floating["capacity"].to_list():  # a loop over reps, not accounts
-        seg = max(sorted(eev), key=lambda s: eev[s] / (capacity.get(s, 0.0) + 1e-9))
+        seg = max(sorted(eev), key=lambda s: (eev[s] / (capacity.get(s, 0.0) + 1e-9), -capacity.get(s, 0.0)))
         capacity[seg] = capacity.get(seg, 0.0) + cap
         chosen.append(seg)
     placed = floating.with_columns(pl.Series("segment", chosen, dtype=pl.String))
