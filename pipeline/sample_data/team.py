@@ -27,7 +27,8 @@ class Team:
 
 
 def build_team(rng: np.random.Generator, acv: np.ndarray) -> Team:
-    """Expansion reps sized per segment by BOOK_LOAD x book_max (a few ramping at half capacity,
+    """Expansion reps sized per segment by BOOK_LOAD x book_max, never below what book_max needs
+    (a few ramping at half capacity,
     one or two inactive still owning accounts, one or two without a segment) and CSMs for the
     accounts above $25K; then owners (95% of the assigned segments) and CSMs of the accounts."""
     n = len(acv)
@@ -35,9 +36,11 @@ def build_team(rng: np.random.Generator, acv: np.ndarray) -> Team:
     extra = 1 if n < 1000 else 2
     seg_parts, cap_parts, active_parts = [], [], []
     for s, (_, _, book_max) in enumerate(SEGMENTS):
-        fte = max(1.0, float(np.sum(segment == s)) / (BOOK_LOAD * book_max))
+        accounts = float(np.sum(segment == s))
+        fte = max(1.0, accounts / (BOOK_LOAD * book_max))
         ramping = max(1, round(fte / 10)) if fte >= 3 else 0
-        full = max(1, round(fte - 0.5 * ramping))
+        # enough active capacity for every account of the segment within book_max, at every size
+        full = max(1, round(fte - 0.5 * ramping), math.ceil(accounts / book_max - 0.5 * ramping))
         inactive = int(s < extra)
         order = rng.permutation(full + ramping + inactive)
         seg_parts.append(np.full(len(order), s))

@@ -7,6 +7,7 @@ import datetime as dt
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import polars as pl
 import pytest
 
@@ -341,3 +342,43 @@ def test_the_pipeline_ingestion_accepts_the_sample(tmp_path: Path, file_format: 
     rows = generate_sample(tmp_path, accounts=300, seed=11, file_format=file_format)
     result = ingest_inputs(duckdb.connect(), tmp_path)
     assert result.tables == rows and result.has_usage
+
+
+def test_the_generator_books_match_the_settings_it_is_planned_with() -> None:
+    from pipeline.core.settings import load_settings
+    from pipeline.sample_data.catalog import SEGMENTS
+
+    settings = load_settings()
+    assert [(s[0], s[1], s[2]) for s in SEGMENTS] == [(s.name, s.min_acv, s.book_max) for s in settings.segments]
+
+
+@pytest.mark.parametrize("accounts", [40, 300, 1_000, 2_900, 12_000])
+def test_every_segment_has_the_capacity_its_accounts_need_at_every_size(accounts: int) -> None:
+    """Active capacity x book_max covers every account of each segment (the default limits), so the
+    tool's own sample can be planned with the default settings at any size."""
+    from pipeline.sample_data.catalog import SEGMENTS
+    from pipeline.sample_data.team import build_team
+
+    rng = np.random.default_rng(accounts)
+    acv = rng.lognormal(9.6, 1.1, accounts)  # a wide ACV mix: every segment, some self-serve
+    team = build_team(rng, acv)
+    reps = team.reps.filter((pl.col("role") == "expansion_rep") & pl.col("active") & pl.col("segment").is_not_null())
+    bands = [s[1] for s in SEGMENTS]
+    for index, (name, _, book_max) in enumerate(SEGMENTS):
+        in_segment = int(np.sum(np.searchsorted(bands, acv, side="right") - 1 == index))
+        capacity = reps.filter(pl.col("segment") == name)["capacity"].sum()
+        assert capacity * book_max >= in_segment, (name, in_segment, capacity)
+
+
+def test_a_300_account_sample_is_planned_with_the_default_settings(tmp_path: Path) -> None:
+    """Issue case: `quota-plan sample --accounts 300` could not be planned (107 high-velocity
+    accounts for one rep with a book of 100)."""
+    import dagster as dg
+
+    from pipeline.core.settings import DEFAULT_CONFIG
+    from pipeline.runner import run_plan
+
+    generate_sample(tmp_path / "in", accounts=300, seed=42)
+    outcome = run_plan(tmp_path / "in", DEFAULT_CONFIG, tmp_path / "plan.duckdb",
+                       instance=dg.DagsterInstance.ephemeral())
+    assert outcome.plan_id == "P0001"
