@@ -92,15 +92,6 @@ def edge_inputs(folder: Path) -> Path:
     })
 
 
-def settings_with(folder: Path, section: str = "operations", base: Path = DEFAULT_CONFIG, **values: object) -> Path:
-    """A copy of a settings file (the default one unless `base`) with these settings of `section` changed."""
-    settings = yaml.safe_load(base.read_text())
-    settings[section].update(values)
-    path = folder / "plan.yaml"
-    path.write_text(yaml.safe_dump(settings))
-    return path
-
-
 def _accept_degraded_config() -> Path:
     """config/plan.yaml with review.accept_degraded: true, for the tests of the pipeline's mechanics
     on tiny or hand-made books (which the review rules rightly hold back): their plans become
@@ -119,6 +110,15 @@ def _accept_degraded_config() -> Path:
 
 
 TEST_CONFIG = _accept_degraded_config()
+
+
+def settings_with(folder: Path, section: str = "operations", base: Path | None = None, **values: object) -> Path:
+    """A copy of a settings file (TEST_CONFIG unless `base`) with these settings of `section` changed."""
+    settings = yaml.safe_load((base or TEST_CONFIG).read_text())
+    settings[section].update(values)
+    path = folder / "plan.yaml"
+    path.write_text(yaml.safe_dump(settings))
+    return path
 
 
 PLAN_TABLES = ("whitespace_items", "account_eev", "territories", "quotas", "quota_contributions", "territory_moves",

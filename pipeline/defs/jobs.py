@@ -55,7 +55,8 @@ def plan_jobs(operations: OperationsSettings) -> list:
     )
     rebalance_job = dg.define_asset_job(
         "rebalance_job",
-        selection=dg.AssetSelection.assets("rep_plan").downstream() - dg.AssetSelection.groups(BACKTEST_GROUP),
+        selection=(dg.AssetSelection.assets("rep_plan").downstream() - dg.AssetSelection.groups(BACKTEST_GROUP))
+        .required_multi_asset_neighbors(),
         description="Territories and quotas from the current EEV (run refresh_job first), as a new plan version, "
         "tracked and exported like a plan.",
         op_retry_policy=retry,

@@ -6,6 +6,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from tests.builders import TEST_CONFIG
 
 CLI = [sys.executable, "-m", "pipeline.cli"]
 
@@ -28,13 +29,14 @@ def test_help_lists_verbs_and_options():
 
 def test_run_prints_summary_and_plans_lists_it(sample_inputs: Path, tmp_path: Path):
     db = tmp_path / "plan.duckdb"
-    done = _run("run", "--input", str(sample_inputs), "--db", str(db), "--as-of", "2025-12-01")
+    done = _run("run", "--input", str(sample_inputs), "--db", str(db), "--as-of", "2025-12-01",
+                "--config", str(TEST_CONFIG))
     assert done.returncode == 0, done.stderr
     assert "Plan P0001 as of 2025-12-01" in done.stdout
     assert "Reps and quotas by segment" in done.stdout and "enterprise" in done.stdout
     steps = re.findall(r"^  \[\s*(\d+)/(\d+)\] (\w+) +(\d+\.\d+)s  ", done.stderr, re.MULTILINE)
     assert [int(i) for i, *_ in steps] == list(range(1, int(steps[0][1]) + 1))  # step i/N, each with its time
-    assert "quotas" in {name for _, _, name, _ in steps} and steps[-1][2] == "plan_exports"
+    assert "quotas" in {name for _, _, name, _ in steps} and steps[-1][2] == "current_plan"
     folder = (db.parent / "exports" / "P0001").resolve()
     for line in (f"Exports of plan P0001 in {folder}", f"workbook  {folder / 'quota_plan_P0001.xlsx'}",
                  f"report    {folder / 'report.html'}"):

@@ -47,7 +47,8 @@ sys.exit(main(sys.argv[1:]))
 
 def _start_paused_run(folder: Path, db: Path) -> subprocess.Popen[str]:
     """A real `quota-plan run` that stops inside the publish transaction (after writing the plan rows)."""
-    proc = subprocess.Popen([sys.executable, "-c", PAUSED_RUN, "run", "--input", str(folder), "--db", str(db)],
+    proc = subprocess.Popen([sys.executable, "-c", PAUSED_RUN, "run", "--input", str(folder), "--db", str(db),
+                             "--config", str(TEST_CONFIG)],
                             stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
     assert proc.stderr is not None
     for line in proc.stderr:
