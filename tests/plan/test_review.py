@@ -13,7 +13,7 @@ from pipeline.cli import main
 from pipeline.core import warehouse
 from pipeline.core.settings import DEFAULT_CONFIG, load_settings
 from pipeline.plan import store as plan_store
-from pipeline.runner import run_plan
+from pipeline.runner import PlanRunError, run_plan
 from tests.builders import edge_inputs, settings_with, write_inputs
 
 SETTINGS = load_settings(DEFAULT_CONFIG)
@@ -204,3 +204,31 @@ def test_a_failed_export_leaves_the_previous_plan_current(tmp_path: Path, monkey
         statuses = con.execute("SELECT run_id, status FROM plans.plan_runs WHERE run_id LIKE 'P%' "
                                "ORDER BY run_id").fetchall()
     assert statuses == [(first.plan_id, "succeeded"), ("P0002", "failed")]
+
+
+@pytest.mark.parametrize("case", ["no_won_expansion", "as_of_after_all_data", "as_of_before_all_history"])
+def test_degenerate_runs_never_replace_the_good_plan(good_then_bad, tmp_path: Path, case: str):
+    """Issue cases 2-4: a history without any won expansion deal, a plan date after all data and one
+    before all history. Each run either stops with one clear message or holds its plan for review;
+    the good plan stays current and unchanged either way."""
+    db = good_then_bad[0]
+    with warehouse.connect(db, read_only=True) as con:
+        before = {"quotas": con.execute("SELECT * FROM main.quotas ORDER BY ALL").fetchall(),
+                  "current": plan_store.current_plan_id(con)}
+    folder = edge_inputs(tmp_path / "in")
+    as_of = {"as_of_after_all_data": dt.date(2030, 1, 1), "as_of_before_all_history": dt.date(2019, 1, 1)}.get(case)
+    if case == "no_won_expansion":
+        write_inputs(folder, {"opportunities": [
+            {"opportunity_id": "O1", "account_id": "A4", "product_id": "WS2", "type": "expansion",
+             "created_date": "2024-06-01", "close_date": "2024-09-01", "stage": "lost", "amount": 1500,
+             "source": "ae_sourced", "owner_id": "R2"}]})
+    try:
+        outcome = run_plan(folder, DEFAULT_CONFIG, db, as_of=as_of, instance=dg.DagsterInstance.ephemeral())
+    except PlanRunError as error:
+        assert "\n" not in str(error) and "Traceback" not in str(error)
+    else:
+        assert outcome.status == "needs_review" and outcome.reasons
+        assert any("total quota is 0" in r or "base rates" in r for r in outcome.reasons), outcome.reasons
+    with warehouse.connect(db, read_only=True) as con:
+        assert plan_store.current_plan_id(con) == before["current"]
+        assert con.execute("SELECT * FROM main.quotas ORDER BY ALL").fetchall() == before["quotas"]
