@@ -1,8 +1,10 @@
 """In-year tracking against the current plan: the tracking period, the settings tables the SQL
 joins (attribution matrix, commission rates), the SQL parameters and the publish step.
 
-The plan year runs [plan_start, plan_start + 12 months) where plan_start is the as_of of the
-CURRENT plan version (not the settings file, which may have changed since). Tracking is
+The plan year runs [plan_start, plan_year_end(plan_start)) = [plan_start, plan_start + 12 months)
+(pipeline.core.settings.plan_year_end, the one definition the letters and report use too) where
+plan_start is the as_of of the CURRENT plan version (not the settings file, which may have
+changed since). Tracking is
 measured as of `through`: the settings' tracking.through, else the latest opportunity date in
 the data (plan_start when there is none), kept inside the plan year.
 """
@@ -16,7 +18,7 @@ from dataclasses import dataclass
 import duckdb
 import polars as pl
 
-from pipeline.core.settings import PlanSettings
+from pipeline.core.settings import PlanSettings, plan_year_end
 from pipeline.core.warehouse import transaction
 from pipeline.plan.store import current_plan_id
 
@@ -33,14 +35,6 @@ class TrackingPeriod:
     plan_start: dt.date
     plan_end: dt.date
     through: dt.date
-
-
-def plan_year_end(start: dt.date) -> dt.date:
-    """start + 12 months (Feb 29 -> Feb 28)."""
-    try:
-        return start.replace(year=start.year + 1)
-    except ValueError:
-        return start.replace(year=start.year + 1, day=28)
 
 
 def current_period(con: duckdb.DuckDBPyConnection, settings: PlanSettings) -> TrackingPeriod:
@@ -77,6 +71,8 @@ def tracking_params(settings: PlanSettings, period: TrackingPeriod) -> dict[str,
         "csm_bonus_rate": track.csm_bonus_rate,
         "phasing": track.phasing,
         "phasing_history_years": track.phasing_history_years,
+        "coverage_next_quarters": track.coverage_next_quarters,
+        "qualified_stages": track.qualified_stages,
         "coverage_warning": track.coverage_warning,
         "coverage_urgent": track.coverage_urgent,
     }
