@@ -23,6 +23,14 @@ QUOTA_FACTOR_RANGE = (0.60, 0.75)
 DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "config" / "plan.yaml"
 
 
+def plan_year_end(start: dt.date) -> dt.date:
+    """The day after the plan year that starts on `start` (the plan's as_of): start + 12 months, the
+    day clipped to the month's length as DuckDB adds months (2024-02-29 -> 2025-02-28). The one
+    definition of the quota period: letters, report, tracking and quota phasing all use it."""
+    year, month = start.year + 1, start.month
+    return dt.date(year, month, min(start.day, calendar.monthrange(year, month)[1]))
+
+
 class SettingsError(ValueError):
     """The plan settings file is missing or breaks a rule."""
 
@@ -155,8 +163,22 @@ class TrackingSettings(_Strict):
     )
     phasing: Literal["flat", "seasonal"] = Field(default="flat", description="how the yearly quota spreads over months")
     phasing_history_years: int = Field(default=3, gt=0, description="seasonal phasing learns from this many years")
-    coverage_warning: float = Field(default=3.0, gt=0, description="coverage below this is a warning")
-    coverage_urgent: float = Field(default=2.0, gt=0, description="coverage below this is urgent")
+    coverage_next_quarters: int = Field(
+        default=1, ge=0,
+        description="coverage window: from the day after `through` to the end of its plan quarter plus this many "
+        "quarters (clipped to the plan year)",
+    )
+    qualified_stages: list[str] | None = Field(
+        default=None, min_length=1,
+        description="CRM stages (opportunities.pipeline_stage) at or past qualification: only open deals in them "
+        "count as pipeline; null = every open deal",
+    )
+    coverage_warning: float = Field(
+        default=3.0, gt=0, description="window coverage at or above this is healthy; below it, a warning"
+    )
+    coverage_urgent: float = Field(
+        default=2.0, gt=0, description="window coverage below this is urgent (unless the rep is ahead of pace)"
+    )
 
     @model_validator(mode="after")
     def _matrix_valid(self) -> TrackingSettings:
@@ -177,6 +199,8 @@ class TrackingSettings(_Strict):
         low, high = BONUS_RATE_RANGE
         if not low <= self.csm_bonus_rate <= high:
             raise ValueError(f"csm_bonus_rate {self.csm_bonus_rate} is outside {low:.2f}-{high:.2f}")
+        if self.qualified_stages is not None and len(set(self.qualified_stages)) != len(self.qualified_stages):
+            raise ValueError(f"qualified_stages lists a stage twice: {self.qualified_stages}")
         if self.coverage_urgent > self.coverage_warning:
             raise ValueError(f"coverage_urgent {self.coverage_urgent} > coverage_warning {self.coverage_warning}")
         return self
@@ -444,11 +468,8 @@ class PlanSettings(_Strict):
         }
 
     def plan_period(self) -> tuple[dt.date, dt.date]:
-        """First and last day the plan covers: the as-of date and the model horizon after it."""
-        years, month = divmod(self.as_of.month - 1 + self.model.horizon_months, 12)
-        year = self.as_of.year + years
-        end = dt.date(year, month + 1, min(self.as_of.day, calendar.monthrange(year, month + 1)[1]))
-        return self.as_of, end - dt.timedelta(days=1)
+        """First and last day of the plan year, the quota period (see plan_year_end)."""
+        return self.as_of, plan_year_end(self.as_of) - dt.timedelta(days=1)
 
     def plan_identity(self) -> dict[str, object]:
         """The settings that decide what the plan is, as JSON values: all but `engine`, which

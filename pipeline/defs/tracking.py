@@ -73,10 +73,11 @@ def tracking_version(
     with warehouse.connect() as con:
         period = recorded_period(con)
         publish_tracking(con, period, context.run_id, TRACKING_TABLES)
-        defaulted, flags = con.execute(
+        defaulted, flags, window = con.execute(
             "SELECT (SELECT count(*) FROM work.expansion_credits WHERE source_defaulted), "
             "(SELECT string_agg(flag || ' ' || n, ', ' ORDER BY flag) FROM "
-            "(SELECT flag, count(*) AS n FROM work.pipeline_coverage GROUP BY flag))"
+            "(SELECT flag, count(*) AS n FROM work.pipeline_coverage GROUP BY flag)), "
+            "(SELECT any_value(window_start || ' to ' || window_end || ' (exclusive)') FROM work.pipeline_coverage)"
         ).fetchone()
         if defaulted:
             context.log.warning(
@@ -86,5 +87,6 @@ def tracking_version(
         return table_result(
             context, con, "main.tracking_runs", started,
             metadata={"plan_id": period.plan_id, "through": str(period.through),
-                      "deals_without_source": int(defaulted), "coverage_flags": flags or ""},
+                      "deals_without_source": int(defaulted), "coverage_flags": flags or "",
+                      "coverage_window": window or ""},
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import duckdb
@@ -19,8 +20,8 @@ FROM main.territory_balance ORDER BY list_position($order, segment)
 
 
 TRACKING_SQL = """
-SELECT c.rep_id, c.segment, c.quota, a.phased_quota, c.credited_ytd, a.attainment, c.remaining_quota,
-       c.qualified_pipeline, c.coverage, c.flag, c.won_deals, c.lost_deals, c.opp_to_close_rate
+SELECT c.rep_id, c.segment, c.quota, c.ytd_quota, c.credited_ytd, a.attainment, c.window_quota,
+       c.window_pipeline, c.coverage, c.flag, c.won_deals, c.lost_deals, c.opp_to_close_rate
 FROM main.pipeline_coverage AS c
 JOIN main.attainment AS a ON a.rep_id = c.rep_id AND a.period = 'year_to_date'
 ORDER BY list_position($order, c.segment), c.rep_id
@@ -71,23 +72,33 @@ def _ratio(value: float | None, suffix: str = "") -> str:
     return "-" if value is None else f"{value:.2f}{suffix}"
 
 
+def _last_day(end: dt.date | None) -> dt.date | None:
+    """The last day of a [start, end) period, as letters and reports say it."""
+    return end and end - dt.timedelta(days=1)
+
+
 def tracking_summary(con: duckdb.DuckDBPyConnection, settings: PlanSettings) -> list[str]:
-    """One line per expansion rep: year-to-date credits against phased quota, coverage, flag."""
+    """One line per expansion rep: year-to-date credits against phased quota, window coverage, flag."""
     plan_id, start, end, through = con.execute(
         "SELECT plan_id, plan_start, plan_end, through FROM main.tracking_runs "
         "WHERE plan_id = (SELECT plan_id FROM plans.current_plan) ORDER BY created_at DESC LIMIT 1"
     ).fetchone()
+    window = con.execute("SELECT any_value(window_start), any_value(window_end) FROM main.pipeline_coverage").fetchone()
     order = {"order": [row["segment"] for row in settings.segment_table()]}
     rows = con.execute(TRACKING_SQL, order).fetchall()
     track = settings.tracking
-    lines = [f"In-year tracking of plan {plan_id} ({start} to {end}) through {through}: "
-             f"coverage warning < {track.coverage_warning:g}x, urgent < {track.coverage_urgent:g}x"]
+    lines = [
+        f"In-year tracking of plan {plan_id} (plan year {start} to {_last_day(end)}) through {through}",
+        (f"  coverage = qualified pipeline expected to close {window[0]} to {_last_day(window[1])} / the quota "
+         f"phased over those days; warning < {track.coverage_warning:g}x, urgent < {track.coverage_urgent:g}x "
+         "(never urgent when ahead of the year-to-date pace)"),
+    ]
     lines += _table(
-        ["rep", "segment", "quota", "YTD quota", "credited YTD", "attainment", "remaining", "pipeline",
+        ["rep", "segment", "quota", "YTD quota", "credited YTD", "attainment", "window quota", "window pipeline",
          "coverage", "flag", "won/lost", "win rate"],
-        [[r, s, _money(q), _money(pq), _money(cr), _ratio(att), _money(rem), _money(pipe), _ratio(cov, "x"),
+        [[r, s, _money(q), _money(pq), _money(cr), _ratio(att), _money(wq), _money(pipe), _ratio(cov, "x"),
           flag, f"{won}/{lost}", _ratio(rate)]
-         for r, s, q, pq, cr, att, rem, pipe, cov, flag, won, lost, rate in rows],
+         for r, s, q, pq, cr, att, wq, pipe, cov, flag, won, lost, rate in rows],
     )
     deals, no_source, no_rep, bonus = con.execute(
         "SELECT count(*), count(*) FILTER (WHERE source_defaulted), count(*) FILTER (WHERE rep_id IS NULL), "

@@ -140,6 +140,8 @@ TABLES: dict[str, TableSpec] = {
                 _c("opportunity_id"), _c("account_id"), _c("product_id"), _c("type"),
                 _c("created_date", "DATE"), _c("close_date", "DATE"), _c("stage"),
                 _c("amount", "DOUBLE"), _c("source"), _c("owner_id"), _c("csm_id"),
+                # optional, for pipeline coverage: the CRM's expected close date and own stage of an open deal
+                _c("expected_close_date", "DATE", default="NULL"), _c("pipeline_stage", default="NULL"),
             ),
             key=("opportunity_id",),
         ),

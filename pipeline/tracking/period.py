@@ -2,13 +2,14 @@
 (attribution matrix, commission rates), the SQL parameters and the publish step.
 
 The tracked plan is the version the run wrote (plan_job, rebalance_job: tracked before it is
-made current) else the current plan (tracking_job). The plan year runs [plan_start, plan_start +
-12 months) where plan_start is the as_of of that plan version (not the settings file, which may
-have changed since). Tracking is measured as of `through`: the settings' tracking.through, else
-the latest opportunity date in the data (plan_start when there is none), kept inside the plan
-year. The period is decided once per run (work.tracking_period) and read by every tracking step.
-Tracking tables are kept per plan (plans.<table>, replaced by each tracking run of that plan);
-main.<table> shows the current plan's.
+made current) else the current plan (tracking_job). The plan year runs [plan_start,
+plan_year_end(plan_start)) = [plan_start, plan_start + 12 months) (pipeline.core.settings.plan_year_end,
+the one definition the letters and report use too) where plan_start is the as_of of that plan
+version (not the settings file, which may have changed since). Tracking is measured as of
+`through`: the settings' tracking.through, else the latest opportunity date in the data
+(plan_start when there is none), kept inside the plan year. The period is decided once per run
+(work.tracking_period) and read by every tracking step. Tracking tables are kept per plan
+(plans.<table>, replaced by each tracking run of that plan); main.<table> shows the current plan's.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 import duckdb
 import polars as pl
 
-from pipeline.core.settings import PlanSettings
+from pipeline.core.settings import PlanSettings, plan_year_end
 from pipeline.core.warehouse import transaction
 from pipeline.plan.store import current_plan_id, plan_of_run
 
@@ -41,14 +42,6 @@ class TrackingPeriod:
     plan_start: dt.date
     plan_end: dt.date
     through: dt.date
-
-
-def plan_year_end(start: dt.date) -> dt.date:
-    """start + 12 months (Feb 29 -> Feb 28)."""
-    try:
-        return start.replace(year=start.year + 1)
-    except ValueError:
-        return start.replace(year=start.year + 1, day=28)
 
 
 def tracked_period(con: duckdb.DuckDBPyConnection, settings: PlanSettings, dagster_run_id: str) -> TrackingPeriod:
@@ -100,6 +93,8 @@ def tracking_params(settings: PlanSettings, period: TrackingPeriod) -> dict[str,
         "csm_bonus_rate": track.csm_bonus_rate,
         "phasing": track.phasing,
         "phasing_history_years": track.phasing_history_years,
+        "coverage_next_quarters": track.coverage_next_quarters,
+        "qualified_stages": track.qualified_stages,
         "coverage_warning": track.coverage_warning,
         "coverage_urgent": track.coverage_urgent,
     }

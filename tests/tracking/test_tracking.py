@@ -1,87 +1,32 @@
 """In-year tracking through the real SQL on real DuckDB files: tiny hand-built inputs with known
-answers for every rule (attribution matrix, tier edges, exclusions, bonus, phasing, coverage
-flags), then the sample plan end to end (plan_job, tracking_job, CLI)."""
+answers for every rule (attribution matrix, tier edges, exclusions, bonus, phasing), then the
+sample plan end to end (plan_job, tracking_job, CLI). Pipeline coverage: test_coverage.py."""
 
 from __future__ import annotations
 
 import datetime as dt
 import shutil
-from collections.abc import Callable
 from pathlib import Path
 
-import polars as pl
 import pytest
 import yaml
 
 from pipeline.cli import main
 from pipeline.core import warehouse
 from pipeline.core.settings import PlanSettings, SettingsError, load_settings
-from pipeline.ingestion.ingest import ingest_inputs
 from pipeline.runner import PlanOutcome
-from pipeline.tracking.period import TrackingPeriod, plan_year_end
-from tests.builders import PRODUCTS, REPS, account_with_acv, deal, subscription, write_inputs
-from tests.staged import build_tracking
-
-PLAN_START = dt.date(2026, 1, 1)
-THROUGH = dt.date(2026, 3, 31)
-EXTRA_REPS = [
-    {"rep_id": f"R{i}", "name": f"Rep {i}", "role": "expansion_rep", "segment": "mid_market", "capacity": 1,
-     "active": "true"}
-    for i in (4, 5)
-]
-# rep -> (segment, annual quota) of the hand-built plan
-QUOTAS = {"R1": ("high_velocity", 120_000.0), "R2": ("mid_market", 100_000.0), "R3": ("enterprise", 100_000.0),
-          "R4": ("mid_market", 10_000.0), "R5": ("mid_market", 0.0)}
+from tests.builders import account_with_acv, deal, write_inputs
+from tests.tracking.hand_plan import PLAN_START, Query, track, tracking_settings
 
 
-def _settings(**tracking: object) -> PlanSettings:
-    """The default settings with some tracking keys changed (validated like the YAML)."""
-    raw = load_settings().model_dump()
-    raw["tracking"] = {**raw["tracking"], **tracking}
-    return PlanSettings.model_validate(raw)
-
-
-def _track(tmp_path: Path, deals: list[dict], settings: PlanSettings | None = None,
-           through: dt.date = THROUGH) -> Callable[[str], list[tuple]]:
-    """Ingest a tiny input folder, lay down a hand-built current plan (quotas, territories,
-    account segments) and build every tracking table with the real SQL; returns a query function."""
-    folder = write_inputs(tmp_path / "in", {
-        "accounts": [account_with_acv("A1", 10_000), account_with_acv("A2", 1_000)],
-        "products": PRODUCTS,
-        "subscriptions": [subscription("A1", 10_000), subscription("A2", 1_000)],
-        "opportunities": deals,
-        "reps": REPS + EXTRA_REPS,
-    })
-    db = tmp_path / "tracking.duckdb"
-    quotas = pl.DataFrame([  # noqa: F841  (read by the SQL below)
-        {"rep_id": r, "name": f"Rep {r}", "segment": s, "capacity": 1.0, "accounts": 1, "territory_eev": q / 0.675,
-         "factor": 0.675, "quota_unrounded": q, "quota": q} for r, (s, q) in QUOTAS.items()
-    ])
-    with warehouse.connect(db) as con:
-        ingest_inputs(con, folder)
-        con.execute("CREATE TABLE main.quotas AS SELECT * FROM quotas")
-        con.execute("CREATE TABLE main.territories AS SELECT 'A1' AS account_id, 'high_velocity' AS segment, "
-                    "'R1' AS rep_id, 'R1' AS previous_rep_id, false AS moved")
-        con.execute("CREATE TABLE main.account_eev AS SELECT * FROM (VALUES ('A1', 'high_velocity'), "
-                    "('A2', 'self_serve')) AS t(account_id, segment)")
-        period = TrackingPeriod("P0001", PLAN_START, plan_year_end(PLAN_START), through)
-        build_tracking(con, settings or load_settings(), period)
-
-    def query(sql: str) -> list[tuple]:
-        with warehouse.connect(db, read_only=True) as con:
-            return con.execute(sql).fetchall()
-
-    return query
-
-
-def _credits(query: Callable[[str], list[tuple]]) -> dict[str, tuple]:
+def _credits(query: Query) -> dict[str, tuple]:
     return {r[0]: r[1:] for r in query(
         "SELECT opportunity_id, rep_credit, csm_credit, rule, source_used, source_defaulted "
         "FROM work.expansion_credits")}
 
 
 def test_every_matrix_cell_and_the_tier_edges(tmp_path: Path):
-    query = _track(tmp_path, [
+    query = track(tmp_path, [
         deal("CS1", 10_000, "csm_sourced"),
         deal("CS2", 24_999.99, "csm_sourced"),
         deal("CS3", 25_000, "csm_sourced"),        # edge: 25K tier
@@ -109,7 +54,7 @@ def test_every_matrix_cell_and_the_tier_edges(tmp_path: Path):
 
 
 def test_renewals_new_logos_and_deals_outside_the_period_are_not_credited(tmp_path: Path):
-    query = _track(tmp_path, [
+    query = track(tmp_path, [
         deal("EX1", 10_000),
         deal("RN1", 80_000, None, kind="renewal"),
         deal("NL1", 60_000, "ae_sourced", kind="new_logo"),
@@ -126,9 +71,9 @@ def test_renewals_new_logos_and_deals_outside_the_period_are_not_credited(tmp_pa
 
 
 def test_a_deal_without_source_gets_the_reported_default(tmp_path: Path):
-    query = _track(tmp_path, [deal("NS1", 10_000, None)])
+    query = track(tmp_path, [deal("NS1", 10_000, None)])
     assert _credits(query)["NS1"] == (5_000, 5_000, "joint, any amount: rep 50% / CSM 50%", "joint", True)
-    other = _track(tmp_path / "ae", [deal("NS1", 10_000, None)], _settings(missing_source="ae_sourced"))
+    other = track(tmp_path / "ae", [deal("NS1", 10_000, None)], tracking_settings(missing_source="ae_sourced"))
     assert _credits(other)["NS1"][:2] == (8_000, 2_000)
 
 
@@ -139,19 +84,19 @@ def test_csm_source_bonus_arithmetic(tmp_path: Path):
         deal("AE1", 50_000, "ae_sourced", owner_id="R2"),            # not CSM-sourced: no bonus
         deal("CC1", 50_000, "csm_closed", owner_id="R2"),            # closed by the CSM: no bonus
     ]
-    query = _track(tmp_path, deals)
+    query = track(tmp_path, deals)
     per_deal = dict(query("SELECT opportunity_id, csm_source_bonus FROM work.expansion_credits"))
     assert per_deal == pytest.approx({"CS1": 225.0, "CS2": 52.5, "AE1": 0.0, "CC1": 0.0})
     assert query("SELECT csm_id, csm_sourced_deals, csm_sourced_amount, rep_commission, csm_source_bonus, "
                  "csm_credit FROM work.csm_source_bonus") == [
         ("C1", 2, 60_000.0, pytest.approx(3_700.0), pytest.approx(277.5), pytest.approx(20_000 + 3_000 + 10_000 + 50_000))]
     rates = {"high_velocity": 0.10, "mid_market": 0.12, "enterprise": 0.10}
-    other = _track(tmp_path / "b", deals, _settings(csm_bonus_rate=0.10, commission_rate=rates))
+    other = track(tmp_path / "b", deals, tracking_settings(csm_bonus_rate=0.10, commission_rate=rates))
     assert dict(other("SELECT opportunity_id, csm_source_bonus FROM work.expansion_credits")) == pytest.approx(
         {"CS1": 30_000 * 0.12 * 0.10, "CS2": 7_000 * 0.10 * 0.10, "AE1": 0.0, "CC1": 0.0})
 
 
-def _attainment(query: Callable[[str], list[tuple]], rep: str = "R1") -> dict[tuple[str, int], tuple]:
+def _attainment(query: Query, rep: str = "R1") -> dict[tuple[str, int], tuple]:
     return {(r[0], r[1]): r[2:] for r in query(
         f"SELECT period, period_index, phased_quota, credited_arr, attainment, complete FROM work.attainment "
         f"WHERE rep_id = '{rep}'")}
@@ -159,7 +104,7 @@ def _attainment(query: Callable[[str], list[tuple]], rep: str = "R1") -> dict[tu
 
 def test_attainment_with_flat_phasing(tmp_path: Path):
     # R1: quota 120,000; ae_sourced 80%: 12,500 in January credits 10,000, 25,000 in March 20,000
-    query = _track(tmp_path, [deal("J", 12_500, close_date="2026-01-20"), deal("M", 25_000, close_date="2026-03-02")],
+    query = track(tmp_path, [deal("J", 12_500, close_date="2026-01-20"), deal("M", 25_000, close_date="2026-03-02")],
                    through=dt.date(2026, 3, 15))
     got = _attainment(query)
     assert set(got) == {("month", 1), ("month", 2), ("month", 3), ("quarter", 1), ("year_to_date", 1)}
@@ -176,49 +121,17 @@ def test_attainment_with_seasonal_phasing_learned_from_bookings(tmp_path: Path):
     history = [deal("H1", 300, close_date="2025-03-10", **old), deal("H2", 100, close_date="2024-06-05", **old),
                deal("H3", 999, close_date="2022-03-01", **old),  # older than phasing_history_years: ignored
                deal("H4", 50, stage="lost", close_date="2025-03-11", **old)]  # lost: not a booking
-    query = _track(tmp_path, [*history, deal("M", 25_000, close_date="2026-03-02")],
-                   _settings(phasing="seasonal"), through=dt.date(2026, 3, 15))
+    query = track(tmp_path, [*history, deal("M", 25_000, close_date="2026-03-02")],
+                   tracking_settings(phasing="seasonal"), through=dt.date(2026, 3, 15))
     weights = dict(query("SELECT month_index, weight FROM work.quota_phasing WHERE weight > 0"))
     assert weights == pytest.approx({3: 0.75, 6: 0.25})
     got = _attainment(query)
     assert got[("month", 1)] == pytest.approx((0, 0, None, True))  # no quota in January: no ratio
     assert got[("month", 3)] == pytest.approx((90_000, 20_000, 20_000 / 90_000, False))
     assert got[("year_to_date", 1)][:2] == pytest.approx((120_000 * 0.75 * 15 / 31, 20_000))
-    flat = _track(tmp_path / "none", [deal("M", 25_000, close_date="2026-03-02")], _settings(phasing="seasonal"))
+    flat = track(tmp_path / "none", [deal("M", 25_000, close_date="2026-03-02")], tracking_settings(phasing="seasonal"))
     assert flat("SELECT DISTINCT weight, basis FROM work.quota_phasing") == [
         (pytest.approx(1 / 12), "flat (no expansion bookings in the history)")]
-
-
-def test_coverage_flags_at_exactly_3x_and_2x_and_zero_remaining_quota(tmp_path: Path):
-    open_deal = {"stage": "open", "close_date": ""}
-    query = _track(tmp_path, [
-        deal("P1", 450_000, owner_id="R1", **open_deal),    # 360,000 credit / 120,000 = 3x: ok
-        deal("P2", 250_000, owner_id="R2", **open_deal),    # 200,000 / 100,000 = 2x: warning
-        deal("P3", 249_000, owner_id="R3", **open_deal),    # 199,200 / 100,000: urgent
-        deal("P4", 900_000, "add_on", owner_id="R3", **open_deal),  # add-on pipeline earns nothing
-        deal("W4", 12_500, owner_id="R4"),                  # 10,000 credit = R4's whole quota
-        deal("L1", 1_000, stage="lost", owner_id="R1"), deal("L2", 1_000, stage="lost", owner_id="R1"),
-        deal("W1", 1_000, owner_id="R1"),
-    ])
-    rows = {r[0]: r[1:] for r in query(
-        "SELECT rep_id, remaining_quota, qualified_pipeline, coverage, flag, opp_to_close_rate "
-        "FROM work.pipeline_coverage")}
-    assert rows["R1"] == pytest.approx((119_200, 360_000, 360_000 / 119_200, "ok", 1 / 3))
-    assert rows["R2"] == pytest.approx((100_000, 200_000, 2.0, "warning", None))
-    assert rows["R3"] == pytest.approx((100_000, 199_200, 1.992, "urgent", None))
-    assert rows["R4"] == (0.0, 0.0, None, "quota_met", 1.0)
-    assert rows["R5"] == (0.0, 0.0, None, "no_quota", None)
-
-
-def test_coverage_exactly_at_the_thresholds(tmp_path: Path):
-    # R2 holds no credits: remaining 100,000; ae_sourced pipeline 375,000 credits exactly 300,000
-    query = _track(tmp_path, [deal("P2", 375_000, owner_id="R2", stage="open", close_date=""),
-                              deal("P3", 250_000, owner_id="R3", stage="open", close_date="")])
-    assert dict(query("SELECT rep_id, flag FROM work.pipeline_coverage WHERE rep_id IN ('R2', 'R3')")) == {
-        "R2": "ok", "R3": "warning"}
-    strict = _track(tmp_path / "s", [deal("P2", 375_000, owner_id="R2", stage="open", close_date="")],
-                    _settings(coverage_warning=3.5, coverage_urgent=3.0))
-    assert strict("SELECT flag FROM work.pipeline_coverage WHERE rep_id = 'R2'") == [("warning",)]
 
 
 def _tier(min_amount: float, rep: float, csm: float) -> dict[str, float]:
