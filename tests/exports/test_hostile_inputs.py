@@ -28,13 +28,14 @@ ACCOUNTS = 150
 ESCAPE, OUTSIDE, REGION = "../../../x_escape", "../../../../../x_outside", "EMEA/R0001"  # cases 6 and 7
 SLASH, UNDERSCORE = "a/b", "a_b"  # two ids with the same readable name
 MATH, TERMINAL = "$\\foo$", "evil\x1b[31m\nINJECTED"  # mathtext in a chart label; a forged summary line
+QUOTED = "R'; DROP TABLE raw.reps; --"  # what a value formatted into SQL would run
 RENAMED = {"R0001": ESCAPE, "R0003": REGION, "R0004": SLASH, "R0005": UNDERSCORE}
-ADDED = [OUTSIDE, MATH, "Ab", "ab", TERMINAL]  # more high-velocity reps like R0001; Ab/ab differ in case only
+ADDED = [OUTSIDE, MATH, "Ab", "ab", TERMINAL, QUOTED]  # more high-velocity reps like R0001; Ab/ab differ in case only
 REP_NAME = "<img src=x onerror=alert(1)>"  # the name of REGION
 SCRIPT = '<script>alert("x")</script>'
 HYPERLINK = '=HYPERLINK("http://evil.example","click")'
 NAME_PREFIXES = [HYPERLINK, "+SUM(1,1)", "-2+3", "@cmd", "\tTab ", "\rCR ", SCRIPT, "http://phish.example/",
-                 "Acme;=1+1 "]  # case 8: every account name starts with one of these
+                 "Acme;=1+1 ", "O'Brien\"); DROP TABLE main.quotas; -- "]  # every account name starts with one
 ACCOUNT_SHEETS = ("Territories", "Accounts", "Whitespace items", "Blackout calendar")
 
 
@@ -94,15 +95,14 @@ def test_every_file_the_run_writes_is_inside_its_folders(hostile: HostilePlan):
 
 def test_each_rep_has_its_own_letter_under_a_safe_name_and_the_report_links_to_it(hostile: HostilePlan):
     reps = _rep_ids(hostile)
-    assert {ESCAPE, OUTSIDE, REGION, SLASH, UNDERSCORE, MATH, TERMINAL, "Ab", "ab"} <= set(reps)
+    assert {ESCAPE, OUTSIDE, REGION, SLASH, UNDERSCORE, MATH, TERMINAL, QUOTED, "Ab", "ab"} <= set(reps)
     letters = hostile.folder / "letters"
     names = {rep: f"{name}.html" for rep, name in safe_file_names(reps).items()}
     assert sorted(p.name for p in letters.iterdir()) == sorted(names.values())  # one file per rep, none shared
     assert names[UNDERSCORE] == "a_b.html" and names[SLASH] != names[UNDERSCORE]
     assert names["Ab"].casefold() != names["ab"].casefold()
     for rep, name in names.items():  # each file is that rep's letter
-        title = re.search(r"<title>Quota letter (.*?) ", (letters / name).read_text(), re.DOTALL).group(1)
-        assert title == _escaped(rep)
+        assert f"<title>Quota letter {_escaped(rep)} " in (letters / name).read_text()
     report = (hostile.folder / "report.html").read_text()
     links = re.findall(r'href="letters/([^"]+)"', report)
     assert sorted(links) == sorted(names.values())
@@ -191,3 +191,13 @@ def test_run_summary_prints_ids_with_control_characters_escaped(hostile: Hostile
     assert "evil\\x1b[31m\\nINJECTED" in summary
     assert "\x1b" not in summary and not any(line.startswith("INJECTED") for line in summary.splitlines())
     assert {"quota_by_rep.png", "territory_balance.png"} <= {p.name for p in (hostile.folder / "charts").iterdir()}
+
+
+def test_quotes_in_ids_and_names_are_values_in_the_sql(hostile: HostilePlan):
+    with warehouse.connect(hostile.outcome.db, read_only=True) as con:
+        tables = {r[0] for r in con.execute("SELECT table_schema || '.' || table_name FROM information_schema.tables").fetchall()}
+        assert {"raw.reps", "plans.quotas", "main.quotas"} <= tables
+        assert con.execute("SELECT count(*) FROM main.quotas WHERE rep_id = ?", [QUOTED]).fetchone() == (1,)
+        names = con.execute("SELECT count(*) FROM main.territories JOIN main.account_eev USING (account_id) "
+                            "WHERE starts_with(account_name, ?)", [NAME_PREFIXES[-1]]).fetchone()[0]
+    assert names > 0
