@@ -23,9 +23,9 @@ CSV_QUOTE_STYLE = "non_numeric"  # every text, date and boolean cell in double q
 
 def csv_text(frame: pl.DataFrame) -> pl.DataFrame:
     """`frame` with TEXT_PREFIX in front of every text cell that starts with a formula character."""
-    starts = "".join(f"\\{c}" if c in "-\\]^" else c for c in FORMULA_STARTS)
-    text = pl.col(pl.String, pl.Categorical, pl.Enum)
-    return frame.with_columns(text.cast(pl.String).str.replace(f"^([{starts}])", f"{TEXT_PREFIX}${{1}}"))
+    text = pl.col(pl.String, pl.Categorical, pl.Enum).cast(pl.String)
+    formula = text.str.head(1).is_in(list(FORMULA_STARTS))
+    return frame.with_columns(pl.when(formula).then(TEXT_PREFIX + text).otherwise(text).name.keep())
 
 
 def write_csv(frame: pl.DataFrame, path: str) -> None:

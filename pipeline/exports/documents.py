@@ -88,7 +88,7 @@ def html_table(frame: pl.DataFrame, currency_symbol: str, links: dict[str, dict[
     money = _money(currency_symbol)
     links = links or {}
     rows = [
-        [(_cell(v, k, money), links.get(c, {}).get(v))
+        [(_cell(v, k, money), links[c].get(v) if c in links else None)
          for v, k, c in zip(row, kinds, frame.columns, strict=True)]
         for row in frame.iter_rows()
     ]
