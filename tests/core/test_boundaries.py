@@ -44,9 +44,14 @@ class Report:
     listed: set[str] = field(default_factory=set)
 
 
+def _function(func: ast.Name | ast.Attribute) -> str:
+    """The name of a called function (`f(...)`, `obj.f(...)`)."""
+    return func.id if isinstance(func, ast.Name) else func.attr
+
+
 def _calls(node: ast.AST) -> set[str]:
     """The names of the functions called anywhere inside `node`."""
-    return {n.func.id if isinstance(n.func, ast.Name) else n.func.attr for n in ast.walk(node)
+    return {_function(n.func) for n in ast.walk(node)
             if isinstance(n, ast.Call) and isinstance(n.func, ast.Name | ast.Attribute)}
 
 
@@ -87,7 +92,7 @@ def _is_safe(node: ast.AST, safe: set[str], local: set[str]) -> bool:
     if isinstance(node, ast.Name):
         return node.id in local
     if isinstance(node, ast.Call):
-        return bool(_calls(node.func) & safe) or (isinstance(node.func, ast.Name) and node.func.id in safe)
+        return isinstance(node.func, ast.Name | ast.Attribute) and _function(node.func) in safe
     if isinstance(node, ast.Subscript):
         return _is_safe(node.value, safe, local)
     if isinstance(node, ast.JoinedStr):
@@ -116,10 +121,9 @@ def _parts(node: ast.AST) -> list[ast.AST]:
     """The parts of a path join or path call that name a file."""
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div) and (_path_like(node.left) or _text(node.right)):
         return [node.right]
-    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name | ast.Attribute):
-        name = node.func.id if isinstance(node.func, ast.Name) else node.func.attr
-        if name in PATH_CALLS:
-            return [a for a in node.args if isinstance(a, ast.JoinedStr)]
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name | ast.Attribute) and (
+            _function(node.func) in PATH_CALLS):
+        return [a for a in node.args if isinstance(a, ast.JoinedStr)]
     return []
 
 
