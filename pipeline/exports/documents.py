@@ -11,9 +11,11 @@ from typing import Any
 import jinja2
 import polars as pl
 
+from pipeline.exports.file_names import safe_file_names
 from pipeline.exports.sheets import PlanTables, column_kind
 
 LETTERS = "letters"
+HTML = ".html"
 
 
 @dataclass(frozen=True)
@@ -80,13 +82,13 @@ def _cell(value: Any, kind: str, money: Formatter) -> str:
     return str(value)
 
 
-def html_table(frame: pl.DataFrame, currency_symbol: str, links: dict[str, str] | None = None) -> HtmlTable:
-    """A frame as formatted cells; `links` maps a column to an href pattern with {value}."""
+def html_table(frame: pl.DataFrame, currency_symbol: str, links: dict[str, dict[Any, str]] | None = None) -> HtmlTable:
+    """A frame as formatted cells; `links` maps a column to the href of each of its values."""
     kinds = [column_kind(name, dtype) for name, dtype in frame.schema.items()]
     money = _money(currency_symbol)
     links = links or {}
     rows = [
-        [(_cell(v, k, money), links[c].format(value=v) if c in links and v is not None else None)
+        [(_cell(v, k, money), links[c].get(v) if c in links else None)
          for v, k, c in zip(row, kinds, frame.columns, strict=True)]
         for row in frame.iter_rows()
     ]
@@ -130,6 +132,11 @@ def letter_accounts(tables: PlanTables) -> dict[str, list[dict[str, Any]]]:
     return {rep: frame.to_dicts() for (rep,), frame in books.group_by("rep_id", maintain_order=True)}
 
 
+def letter_files(tables: PlanTables) -> dict[str, str]:
+    """The file of each rep's quota letter in letters/: rep_id -> file name (safe_file_names)."""
+    return {rep: f"{name}{HTML}" for rep, name in safe_file_names(tables.frame("quotas")["rep_id"]).items()}
+
+
 def render_letters(tables: PlanTables) -> dict[str, str]:
     """One quota letter per active expansion rep of the plan: rep_id -> HTML."""
     env = _environment(tables.settings.exports.currency_symbol)
@@ -162,7 +169,8 @@ def render_report(
         charts=charts,
         notes=notes,
         tables={"summary": html_table(tables.frame("summary"), symbol),
-                "quotas": html_table(quotas, symbol, {"rep_id": f"{LETTERS}/{{value}}.html"})},
+                "quotas": html_table(quotas, symbol, {"rep_id": {rep: f"{LETTERS}/{name}" for rep, name
+                                                                 in letter_files(tables).items()}})},
         files=[{"href": href, "name": name, "what": what} for href, name, what in files],
     )
 

@@ -4,7 +4,8 @@
     <folder>/quota_plan_<plan_id>.xlsx   workbook, one sheet per table (Summary, Quotas, ...)
     <folder>/csv/<table>.csv             the same tables for other tools
     <folder>/parquet/<table>.parquet
-    <folder>/letters/<rep_id>.html       one printable quota letter per expansion rep
+    <folder>/letters/<rep_id>.html       one printable quota letter per expansion rep (file names
+                                         from ids: pipeline.exports.file_names)
     <folder>/report.html                 plan report with embedded charts (works offline)
     <folder>/charts/<chart>.png          the report's charts as files
 
@@ -27,11 +28,14 @@ import polars as pl
 import xlsxwriter
 
 from pipeline.exports import report_charts as charts
-from pipeline.exports.documents import LETTERS, Chart, html_table, render_letters, render_report
+from pipeline.exports.cells import WORKBOOK_OPTIONS, write_csv
+from pipeline.exports.documents import HTML, LETTERS, Chart, html_table, letter_files, render_letters, render_report
+from pipeline.exports.file_names import safe_file_names
 from pipeline.exports.sheets import METRIC_ORDER, MOVES, PlanTables, column_kind, load_plan_tables, summary_figures
 
-REPORT = "report.html"
+REPORT = f"report{HTML}"
 CSV, PARQUET, CHARTS = "csv", "parquet", "charts"
+PNG = ".png"
 TABLE_STYLE = "Table Style Light 9"
 NOTE_GAP_ROWS = 2  # blank rows between the Summary table and the notes under it
 
@@ -58,7 +62,7 @@ class ExportResult:
 
 
 def workbook_name(plan_id: str) -> str:
-    return f"quota_plan_{plan_id}.xlsx"
+    return f"quota_plan_{safe_file_names([plan_id])[plan_id]}.xlsx"
 
 
 def describe_exports(folder: Path, plan_id: str) -> list[str]:
@@ -102,7 +106,7 @@ def write_workbook(tables: PlanTables, path: Path) -> list[str]:
     cfg = tables.settings.exports
     money = f'"{cfg.currency_symbol}"#,##0'
     left_out = [s.title for s in tables.sheets.values() if s.frame.height > cfg.excel_max_rows]
-    with xlsxwriter.Workbook(str(path)) as book:
+    with xlsxwriter.Workbook(str(path), WORKBOOK_OPTIONS) as book:
         book.set_properties({"title": f"Quota plan {tables.plan_id}", "author": "quota-plan",
                              "created": tables.created_at, "comments": f"plan as of {tables.run['as_of']}"})
         for sheet in tables.sheets.values():
@@ -151,7 +155,8 @@ def build_charts(tables: PlanTables, artifact_dir: Path | None) -> tuple[list[Ch
     points = next((s.frame for k, s in tables.sheets.items() if "calibration" in k), None)
     calibration = charts.calibration_curve(points, dpi) if points is not None else None
     if calibration is None and artifact_dir is not None:
-        pngs = sorted(artifact_dir.glob(f"{tables.run['model_version']}*calibration*.png"))
+        version = tables.run["model_version"]
+        pngs = sorted(artifact_dir.glob(f"{safe_file_names([version])[version]}*calibration*.png"))
         calibration = pngs[0].read_bytes() if pngs else None
     if calibration is not None:
         candidates.append(Chart("calibration", "Calibration curve",
@@ -200,16 +205,19 @@ def _write_files(tables: PlanTables, folder: Path, artifact_dir: Path | None) ->
     """Every output into `folder` (a fresh scratch folder); returns sheets left out and charts."""
     for sub in (CSV, PARQUET, CHARTS, LETTERS):
         (folder / sub).mkdir()
+    table_files = safe_file_names(tables.sheets)
     for sheet in tables.sheets.values():
-        sheet.frame.write_csv(folder / CSV / f"{sheet.key}.csv")
-        sheet.frame.write_parquet(folder / PARQUET / f"{sheet.key}.parquet")
+        write_csv(sheet.frame, str(folder / CSV / f"{table_files[sheet.key]}.csv"))
+        sheet.frame.write_parquet(folder / PARQUET / f"{table_files[sheet.key]}.parquet")
     workbook = workbook_name(tables.plan_id)
     left_out = write_workbook(tables, folder / workbook)
+    letters = letter_files(tables)
     for rep_id, html in render_letters(tables).items():
-        (folder / LETTERS / f"{rep_id}.html").write_text(html, encoding="utf-8")
+        (folder / LETTERS / letters[rep_id]).write_text(html, encoding="utf-8")
     chart_list, notes = build_charts(tables, artifact_dir)
+    pngs = chart_files(chart_list)
     for chart in chart_list:
-        (folder / CHARTS / f"{chart.key}.png").write_bytes(chart.png)
+        (folder / CHARTS / pngs[chart.key]).write_bytes(chart.png)
     files = [(workbook, workbook, "the Excel workbook (open in Excel, LibreOffice or Google Sheets)"),
              (f"{LETTERS}/", f"{LETTERS}/", "one printable quota letter per rep (print to PDF from the browser)"),
              (f"{CSV}/", f"{CSV}/", "every sheet as CSV"), (f"{PARQUET}/", f"{PARQUET}/", "every sheet as Parquet"),
@@ -217,6 +225,11 @@ def _write_files(tables: PlanTables, folder: Path, artifact_dir: Path | None) ->
     figures = _figure_labels(key_figures(tables), tables.settings.exports.currency_symbol)
     (folder / REPORT).write_text(render_report(tables, figures, chart_list, notes, files), encoding="utf-8")
     return left_out, chart_list
+
+
+def chart_files(chart_list: list[Chart]) -> dict[str, str]:
+    """The PNG file of each chart in charts/: chart key -> file name (safe_file_names)."""
+    return {key: f"{name}{PNG}" for key, name in safe_file_names(c.key for c in chart_list).items()}
 
 
 def _move_into_place(scratch: Path, out: Path) -> None:
@@ -247,7 +260,7 @@ def export_plan(
         workbook=out / workbook_name(tables.plan_id),
         report=out / REPORT,
         letters=sorted((out / LETTERS).glob("*.html")),
-        charts={c.key: out / CHARTS / f"{c.key}.png" for c in chart_list},
+        charts={key: out / CHARTS / name for key, name in chart_files(chart_list).items()},
         sheets={s.title: s.frame.height for s in tables.sheets.values() if s.title not in left_out},
         figures=key_figures(tables),
         left_out_of_workbook=left_out,

@@ -2,7 +2,9 @@
 
 Each function takes the export's frames and returns one PNG, or None when the plan has
 nothing to draw. PNGs carry no timestamp (metadata Software is dropped), so the same plan
-gives the same bytes.
+gives the same bytes. Labels from the data (rep and account ids, a table's text column) are
+drawn as plain text (`_labels`, PLAIN): matplotlib would otherwise read `$...$` in an id as
+mathtext and fail on it (docs/threat-model.md, "Chart labels").
 """
 
 from __future__ import annotations
@@ -15,9 +17,17 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, PercentFormatter
 
+from pipeline.exports.plain_text import printable
+
 WIDE = (8.0, 3.6)
 PALETTE = ("#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860")
 Draw = Callable[[Axes], None]
+PLAIN = {"parse_math": False}  # tick labels from the data: text, never mathtext
+
+
+def _labels(values: pl.Series) -> list[str]:
+    """Tick labels from the data: one plain line each."""
+    return [printable(v) for v in values.cast(pl.String).fill_null("").to_list()]
 
 
 def _save(figure: Figure, dpi: int) -> bytes:
@@ -73,7 +83,7 @@ def _rep_bars(quotas: pl.DataFrame, column: str, title: str, dpi: int, band: flo
         ax.bar(range(quotas.height), quotas[column].to_list(), color=[colors[s] for s in quotas["segment"]])
         for segment, color in colors.items():
             ax.bar([0], [0], color=color, label=segment)
-        ax.set_xticks(range(quotas.height), quotas["rep_id"].to_list(), rotation=90, fontsize=7)
+        ax.set_xticks(range(quotas.height), _labels(quotas["rep_id"]), rotation=90, fontsize=7, **PLAIN)
         ax.set_title(title)
         ax.legend(frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
         if band is None:
@@ -150,9 +160,9 @@ def comparison(table: pl.DataFrame, title: str, dpi: int) -> bytes | None:
         return None
     figure = Figure(figsize=(3.0 * len(numeric), 3.2), layout="constrained")
     for ax, column in zip(figure.subplots(1, len(numeric), squeeze=False)[0], numeric, strict=True):
-        ax.bar(table[labels].cast(pl.String).to_list(), table[column].fill_null(0).to_list(), color=PALETTE[0])
+        ax.bar(range(table.height), table[column].fill_null(0).to_list(), color=PALETTE[0])
+        ax.set_xticks(range(table.height), _labels(table[labels]), rotation=45, fontsize=7, **PLAIN)
         ax.set_title(column, fontsize=9)
-        ax.tick_params(axis="x", rotation=45, labelsize=7)
         ax.grid(axis="y", alpha=0.3)
     figure.suptitle(title)
     return _save(figure, dpi)
@@ -164,7 +174,8 @@ def largest_moves(top: pl.DataFrame, value: str, dpi: int) -> bytes | None:
         return None
 
     def draw(ax: Axes) -> None:
-        ax.barh(top["account_id"].to_list()[::-1], top[value].to_list()[::-1], color=PALETTE[1])
+        ax.barh(range(top.height), top[value].to_list()[::-1], color=PALETTE[1])
+        ax.set_yticks(range(top.height), _labels(top["account_id"].reverse()), **PLAIN)
         ax.set_title(f"Largest territory moves by {value}")
         _money_axis(ax, "x")
 

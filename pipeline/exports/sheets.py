@@ -193,11 +193,16 @@ def _whole_table_sql(con: duckdb.DuckDBPyConnection, schema: str, table: str) ->
         "AND table_name = ? AND column_name <> 'plan_id' ORDER BY ordinal_position", [schema, table]).fetchall()
     nested = ("[]", "STRUCT", "MAP", "UNION")
     select = ", ".join(
-        f'CAST("{name}" AS VARCHAR) AS "{name}"' if any(n in dtype for n in nested) else f'"{name}"'
+        f"CAST({_quoted(name)} AS VARCHAR) AS {_quoted(name)}" if any(n in dtype for n in nested) else _quoted(name)
         for name, dtype in columns
     )
     where = "WHERE plan_id = $plan_id" if schema == "plans" else ""
-    return f'SELECT {select} FROM {schema}."{table}" {where} ORDER BY ALL'
+    return f"SELECT {select} FROM {_quoted(schema)}.{_quoted(table)} {where} ORDER BY ALL"
+
+
+def _quoted(identifier: str) -> str:
+    """A quoted SQL identifier (a name from the catalog), any `"` in it doubled."""
+    return '"' + identifier.replace('"', '""') + '"'
 
 
 def _sheet_title(table: str) -> str:

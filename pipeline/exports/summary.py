@@ -1,4 +1,5 @@
-"""The run summary printed after a plan: segments, reps and quotas, the model, where things are."""
+"""The run summary printed after a plan: segments, reps and quotas, the model, where things are.
+Table cells from the data (ids, file names, example keys) are printed as plain text (`printable`)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import polars as pl
 
 from pipeline.core.settings import PlanSettings
 from pipeline.core.warehouse import table_exists
+from pipeline.exports.plain_text import printable
 from pipeline.exports.sheets import segment_figures
 
 BALANCE_SQL = """
@@ -36,6 +38,7 @@ def _money(value: float | None) -> str:
 
 def _table(headers: list[str], rows: list[list[str]], text_columns: frozenset[int] = frozenset({0})) -> list[str]:
     """Aligned columns: the `text_columns` (by position) to the left, numbers to the right."""
+    rows = [[printable(c) for c in r] for r in rows]
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
 
     def line(cells: list[str]) -> str:
@@ -236,10 +239,10 @@ def plan_summary(con: duckdb.DuckDBPyConnection, settings: PlanSettings, db: Pat
     lines += [
         "",
         f"Outputs: DuckDB file {db.resolve()}",
-        "  tables main.whitespace_items, main.account_eev, main.territories, main.territory_moves, "
-        "main.territory_balance, main.quotas, main.quota_contributions, main.model_metrics, main.data_quality, "
-        "main.rejected_rows, main.plan_runs (versions in schema plans); tracking: main.expansion_credits, "
-        "main.csm_source_bonus, main.attainment, main.pipeline_coverage, main.tracking_runs",
+        ("  tables main.whitespace_items, main.account_eev, main.territories, main.territory_moves, "
+         "main.territory_balance, main.quotas, main.quota_contributions, main.model_metrics, main.data_quality, "
+         "main.rejected_rows, main.plan_runs (versions in schema plans); tracking: main.expansion_credits, "
+         "main.csm_source_bonus, main.attainment, main.pipeline_coverage, main.tracking_runs"),
     ]
     return "\n".join(lines)
 
