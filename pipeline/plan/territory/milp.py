@@ -2,7 +2,8 @@
 
 Variables: x[a, r] = 1 when account a goes to rep r (binary); s[r] >= 0 = EEV by which rep r
 is outside its tolerance band; u[r] >= 0 = accounts by which rep r is below its book minimum.
-Constraints: every account on exactly one rep; a locked account on its owner; books at most
+Constraints: every account on exactly one rep; a locked account on its rep (its owner; an anchor
+where pipeline/plan/territory/anchor.py placed it); books at most
 book_max; target x (1 - tolerance) - s[r] <= EEV of r <= target x (1 + tolerance) + s[r];
 books >= book_min - u[r]. Objective, in this order of priority: EEV outside the bands, then
 book minimums, then the number of accounts moved off their owner, then the EEV moved.
@@ -42,8 +43,8 @@ def solve_milp(
     n_x = n * m
     lower = np.zeros(n_x + 2 * m)
     upper = np.concatenate([np.ones(n_x), np.full(2 * m, np.inf)])
-    locked = np.flatnonzero(state.locked & has_owner)
-    lower[locked * m + owner[locked]] = 1.0
+    locked = np.flatnonzero(state.locked & (state.rep >= 0))
+    lower[locked * m + state.rep[locked]] = 1.0
 
     col = np.arange(n_x)
     acc, rep = col // m, col % m
