@@ -23,7 +23,7 @@ SELECT t.segment, t.account_id, a.eev, a.eev / s.full_target AS times_target, t.
 FROM main.territories AS t
 JOIN main.account_eev AS a USING (account_id)
 JOIN (SELECT segment, sum(owned_eev) / sum(capacity) AS full_target FROM main.quotas GROUP BY segment) AS s
-  USING (segment)
+  ON s.segment = t.segment
 WHERE t.anchor
 ORDER BY list_position($order, t.segment), a.eev DESC, t.account_id
 """
