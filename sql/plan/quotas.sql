@@ -74,7 +74,7 @@ fixed AS (  -- per rep: the anchors it owns, and the EEV that cannot leave it (a
     GROUP BY t.rep_id
 ),
 
-pinned AS (  -- reps held above their band by what cannot leave them
+pinned AS (  -- per rep: balance_deviation (the one definition) and whether what cannot leave it pins it above its band
     SELECT
         r.rep_id,
         r.segment,
@@ -82,7 +82,7 @@ pinned AS (  -- reps held above their band by what cannot leave them
         coalesce(b.accounts, 0) AS accounts,
         t.owned_eev,
         t.target_eev,
-        CASE WHEN t.target_eev > 0 THEN t.owned_eev / t.target_eev - 1 ELSE 0 END AS deviation,
+        CASE WHEN t.target_eev > 0 THEN t.owned_eev / t.target_eev - 1 ELSE 0 END AS balance_deviation,
         coalesce(f.anchors, 0) AS anchors,
         coalesce(f.anchor_eev, 0) AS anchor_eev,
         coalesce(f.anchor_eev, 0) > t.target_eev * (1 + $balance_tolerance) + 1e-9 AS anchor_pinned,
@@ -110,16 +110,18 @@ unpinned AS (  -- per segment: the EEV and capacity the pinned reps leave to the
 reasons AS (
     SELECT
         p.rep_id,
+        p.balance_deviation,
         p.anchors,
         p.anchor_eev,
         CASE
-            WHEN abs(p.deviation) <= $balance_tolerance + 1e-9 THEN NULL
-            WHEN p.deviation > 0 AND p.anchor_pinned THEN 'anchor'
-            WHEN p.deviation > 0 AND p.pinned THEN 'locked_accounts'
-            WHEN p.deviation < 0 AND u.any_pinned
+            WHEN abs(p.balance_deviation) <= $balance_tolerance + 1e-9 THEN NULL
+            WHEN p.balance_deviation > 0 AND p.anchor_pinned THEN 'anchor'
+            WHEN p.balance_deviation > 0 AND p.pinned THEN 'locked_accounts'
+            WHEN p.balance_deviation < 0 AND u.any_pinned
                 AND p.owned_eev >= u.eev * p.capacity / u.capacity * (1 - $balance_tolerance) - 1e-9
                 THEN CASE WHEN u.any_anchor_pinned THEN 'anchor' ELSE 'locked_accounts' END
-            WHEN (p.deviation > 0 AND p.accounts <= p.book_min) OR (p.deviation < 0 AND p.accounts >= p.book_max)
+            WHEN (p.balance_deviation > 0 AND p.accounts <= p.book_min)
+                OR (p.balance_deviation < 0 AND p.accounts >= p.book_max)
                 THEN 'book_size_limits'
             ELSE 'unresolved'
         END AS out_of_tolerance_reason
@@ -139,7 +141,7 @@ SELECT
     CAST(coalesce(b.quota, 0) AS DOUBLE) AS quota,
     t.owned_eev,
     t.target_eev,
-    CASE WHEN t.target_eev > 0 THEN t.owned_eev / t.target_eev - 1 ELSE 0 END AS balance_deviation,
+    o.balance_deviation,
     o.anchors,
     o.anchor_eev,
     o.out_of_tolerance_reason

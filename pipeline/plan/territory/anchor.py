@@ -23,9 +23,9 @@ Targets the rest is balanced against: a rep whose fixed EEV (its anchors and loc
 exceeds its capacity share of the segment's EEV gets a band whose top is that fixed EEV (it
 takes no other account beyond its book minimum); the rest of the segment's EEV is shared among
 the other reps in proportion to capacity (repeated until no other rep's fixed EEV exceeds its
-share). The reported balance stays the one definition of
-sql/plan/quotas.sql (capacity-proportional targets): such a rep shows as out of tolerance
-because of its anchor (out_of_tolerance_reason), and the others are balanced evenly around it.
+share). The reported balance stays the one definition of sql/plan/quotas.sql
+(capacity-proportional targets): such a rep shows as out of tolerance because of its anchor
+(out_of_tolerance_reason), and the others are balanced evenly around it.
 """
 
 from __future__ import annotations
@@ -83,9 +83,9 @@ def place_anchors(state: Books, anchors: np.ndarray, tolerance: float, order_key
     paired = min(len(movers), len(free))
     state.move(movers[:paired], free[:paired], ANCHOR)
 
-    anchor_load = np.bincount(state.rep[anchors & (state.rep >= 0)], weights=state.eev[anchors & (state.rep >= 0)],
-                              minlength=reps)
-    for account in movers[paired:][state.rep[movers[paired:]] < 0]:  # a loop over anchors, fewer than 2 per rep
+    placed = np.flatnonzero(anchors & (state.rep >= 0))
+    anchor_load = np.bincount(state.rep[placed], weights=state.eev[placed], minlength=reps)
+    for account in movers[paired:][state.rep[movers[paired:]] < 0]:  # a loop over anchors: < capacity / share
         room = np.flatnonzero(state.books < state.book_max)
         room = room if room.size else np.arange(reps)
         best = int(room[np.lexsort((room, state.load[room], anchor_load[room] - state.target[room]))[0]])
