@@ -104,6 +104,20 @@ def test_anchor_kept_by_its_rep_and_too_large_for_a_part_capacity_rep_moves(rule
 
 
 @SOLVERS
+def test_anchor_above_a_whole_target_leaves_every_other_rep_within_tolerance(rules: BalanceRules):
+    # the case: 10 reps hold 89 x 10 each; a new account of 1,100 (1.1 targets of 1,000)
+    # arrives. Its rep (R0, all being equal) keeps only it (+10%, out because of the anchor) and
+    # gives its 89 small accounts to the other nine, which all end within 5% of 1,000 (98-99 each).
+    accounts = _accounts([1100.0] + [10.0] * 890, [None] + [f"R{i // 89}" for i in range(890)])
+    out = _assign(accounts, _reps([1.0] * 10), rules).territories
+    books = _books(out, accounts)
+    assert out.filter(pl.col("anchor")).select("account_id", "rep_id").rows() == [("A0000", "R0")]
+    assert books.filter(pl.col("rep_id") == "R0").select("eev", "accounts").rows() == [(1100.0, 1)]
+    others = books.filter(pl.col("rep_id") != "R0")
+    assert _within(others, 1000.0) and set(others["accounts"]) <= {98, 99}
+
+
+@SOLVERS
 def test_locked_anchors_stay_and_rerun_on_its_own_result_moves_nothing(rules: BalanceRules):
     rng = np.random.default_rng(5)
     eev = np.concatenate([[900.0, 800.0, 700.0], rng.lognormal(2, 0.6, size=200)])  # target about 1,200

@@ -23,7 +23,9 @@ Targets the rest is balanced against: a rep whose fixed EEV (its anchors and loc
 exceeds its capacity share of the segment's EEV gets a band whose top is that fixed EEV (it
 takes no other account beyond its book minimum); the rest of the segment's EEV is shared among
 the other reps in proportion to capacity (repeated until no other rep's fixed EEV exceeds its
-share). The reported balance stays the one definition of sql/plan/quotas.sql
+share). Their band is that share +/- the tolerance, cut at the bottom of the reported band
+(capacity-proportional target x (1 - tolerance)) where both overlap: they end within the
+reported tolerance whenever what the anchors leave allows it. The reported balance stays the one definition of sql/plan/quotas.sql
 (capacity-proportional targets): such a rep shows as out of tolerance because of its anchor
 (out_of_tolerance_reason), and the others are balanced evenly around it.
 """
@@ -94,4 +96,8 @@ def place_anchors(state: Books, anchors: np.ndarray, tolerance: float, order_key
 
     state.locked |= anchors
     fixed = np.bincount(state.rep[state.locked], weights=state.eev[state.locked], minlength=reps)
+    reported_low = state.target * (1 - tolerance)  # the band of the capacity-proportional target
     state.target = balance_targets(float(state.eev.sum()), state.capacity, fixed, tolerance)
+    state.high = state.target * (1 + tolerance)
+    low = np.maximum(state.target * (1 - tolerance), reported_low)
+    state.low = np.where(low <= state.high, low, state.target * (1 - tolerance))

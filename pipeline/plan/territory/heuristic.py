@@ -13,7 +13,7 @@ and number of accounts (`books`). Three steps, each only as far as needed:
 2. book size: a rep above its book maximum sheds its smallest accounts (then step 1 places
    them); a rep below its book minimum receives the smallest accounts of the reps furthest
    above target that have more than their own minimum;
-3. balance: while a rep is outside the tolerance band around its target, move ONE account
+3. balance: while a rep is outside the tolerance band around its target (Books.band), move ONE account
    between it and the rep at the other extreme: the account that most reduces the two reps'
    distance outside their bands, the smallest such account on ties (least EEV moved). A rep
    for which no move helps is skipped until another move changes the books. The end state
@@ -52,6 +52,8 @@ class Books:
     book_max: np.ndarray  # per rep
     load: np.ndarray  # per rep: EEV held
     books: np.ndarray  # per rep: accounts held
+    low: np.ndarray | None = None  # per rep: bottom of the EEV band aimed at (None: target x (1 - tolerance))
+    high: np.ndarray | None = None  # per rep: top of the EEV band aimed at (None: target x (1 + tolerance))
 
     @classmethod
     def start(
@@ -82,6 +84,12 @@ class Books:
         self.rep[accounts] = to
         self.reason[accounts] = np.where(self.reason[accounts] == KEPT, reason, self.reason[accounts])
 
+    def band(self, tolerance: float) -> tuple[np.ndarray, np.ndarray]:
+        """Per rep: the EEV band the balance aims at (target x (1 -/+ tolerance) unless anchors set it)."""
+        low = self.target * (1 - tolerance) if self.low is None else self.low
+        high = self.target * (1 + tolerance) if self.high is None else self.high
+        return low, high
+
     def ratio(self) -> np.ndarray:
         """EEV held per unit of target (1 = on target); reps with a zero target count as 1."""
         return np.divide(self.load, self.target, out=np.ones_like(self.load), where=self.target > 0)
@@ -89,7 +97,7 @@ class Books:
 
 def owner_reasons(state: Books, tolerance: float) -> np.ndarray:
     """Per rep, why an account leaving it as it stands moves: book size, over or under target."""
-    over = state.load > state.target * (1 + tolerance)
+    over = state.load > state.band(tolerance)[1]
     return np.where(state.books > state.book_max, BOOK_SIZE, np.where(over, OVER_TARGET, UNDER_TARGET))
 
 
@@ -150,7 +158,7 @@ def _outside(load: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
 
 def balance(state: Books, tolerance: float, order_key: np.ndarray, max_moves: int) -> None:
     """Move single accounts between extreme reps until all are within tolerance or stuck."""
-    low, high = state.target * (1 - tolerance), state.target * (1 + tolerance)
+    low, high = state.band(tolerance)
     epsilon = IMPROVEMENT_EPSILON * max(float(state.target.mean()), 1.0)
     rep_order = np.argsort(state.rep, kind="stable")
     bounds = np.searchsorted(state.rep[rep_order], np.arange(len(state.capacity) + 1))
