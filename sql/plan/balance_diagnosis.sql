@@ -53,6 +53,7 @@ out_of_tolerance AS (
         segment,
         out_of_tolerance_reason AS cause,
         count(*) AS reps_out,
+        count(*) FILTER (WHERE balance_deviation > 0) AS reps_above,
         string_agg(rep_id, ', ' ORDER BY rep_id) AS rep_ids,
         max(abs(balance_deviation)) AS largest_deviation
     FROM reps
@@ -143,13 +144,15 @@ SELECT
     CASE o.cause
         WHEN 'anchor' THEN format(
             '{} anchor account(s) (EEV above {:.0f}% of a full-capacity rep''s target of {:,.0f}; largest {:,.0f} '
-            '= {:.2f}x that target) on {} full-capacity rep(s) keep {} rep(s) outside +/-{:.0f}% (their reps above '
-            'the band, the others below it): {}',
+            '= {:.2f}x that target) on {} full-capacity rep(s) keep {} rep(s) outside +/-{:.0f}% ({} above, {} '
+            'below): {}',
             an.accounts, 100 * $anchor_share, s.full_rep_target_eev, an.largest_eev,
-            an.largest_eev / s.full_rep_target_eev, s.full_reps, o.reps_out, 100 * $balance_tolerance, o.rep_ids)
+            an.largest_eev / s.full_rep_target_eev, s.full_reps, o.reps_out, 100 * $balance_tolerance,
+            o.reps_above, o.reps_out - o.reps_above, o.rep_ids)
         WHEN 'locked_accounts' THEN format(
-            '{} locked account(s) (EEV {:,.0f}) hold their reps above the band and the others below it: {} rep(s) '
-            'outside +/-{:.0f}%: {}', lk.accounts, lk.accounts_eev, o.reps_out, 100 * $balance_tolerance, o.rep_ids)
+            '{} locked account(s) (EEV {:,.0f}) keep {} rep(s) outside +/-{:.0f}% ({} above, {} below): {}',
+            lk.accounts, lk.accounts_eev, o.reps_out, 100 * $balance_tolerance, o.reps_above,
+            o.reps_out - o.reps_above, o.rep_ids)
         WHEN 'book_size_limits' THEN format(
             '{} rep(s) at a book-size limit ({}-{} accounts per full-capacity rep) outside +/-{:.0f}%: above target '
             'with the smallest book allowed or below it with a full book: {}',

@@ -170,7 +170,9 @@ def test_anchor_larger_than_a_band_is_diagnosed_with_the_split(rules: BalanceRul
     assert (row["cause"], row["reps_out"], row["account_ids"], row["accounts_to_split"], row["parts_needed"],
             row["reps_needed"]) == ("anchor", 4, "A0000", 1, 2, None)
     assert row["full_rep_target_eev"] == pytest.approx(1000.0) and row["largest_deviation"] == pytest.approx(0.6)
-    assert "1.60x that target" in row["explanation"] and row["fix"].startswith("split A0000 into 2 parts")
+    assert "1.60x that target" in row["explanation"]
+    assert "4 rep(s) outside +/-5% (1 above, 3 below)" in row["explanation"]
+    assert row["fix"].startswith("split A0000 into 2 parts")
 
 
 @pytest.mark.parametrize(("book_min", "reps_needed"), [(0, 2), (10, None)])
