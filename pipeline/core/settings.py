@@ -273,6 +273,11 @@ class TerritorySettings(_Strict):
     locked_accounts: list[str] = Field(
         default=[], description="account_ids that stay with their owner (besides accounts.locked = true)"
     )
+    anchor_share: float = Field(
+        default=0.5, gt=0,
+        description="an account whose EEV exceeds this share of one full-capacity rep's target EEV is an anchor: "
+        "placed first, at most one per full-capacity rep where possible, the rest balanced around it",
+    )
     milp_max_variables: int = Field(
         default=20_000, ge=0, description="segments with accounts x reps up to this are solved by the MILP"
     )
@@ -459,6 +464,7 @@ class PlanSettings(_Strict):
             "plan_period_days": self.territory.plan_period_days,
             "balance_tolerance": self.territory.balance_tolerance,
             "report_band": self.territory.report_band,
+            "anchor_share": self.territory.anchor_share,
             "drift_alert_share": self.operations.drift_alert_share,
             "company_target": self.territory.company_target,
             "history_warning_band": list(self.review.history_warning_band),

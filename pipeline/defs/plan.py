@@ -18,6 +18,7 @@ scored_whitespace = sql_asset("scored_whitespace", group=PLAN_GROUP)
 account_eev = sql_asset("account_eev", group=PLAN_GROUP)
 territory_moves = sql_asset("territory_moves", group=PLAN_GROUP)
 territory_balance = sql_asset("territory_balance", group=PLAN_GROUP)
+balance_diagnosis = sql_asset("balance_diagnosis", group=PLAN_GROUP)
 quota_contributions = sql_asset("quota_contributions", group=PLAN_GROUP)
 quotas = sql_asset("quotas", group=PLAN_GROUP)
 quota_history = sql_asset("quota_history", group=PLAN_GROUP)
@@ -59,33 +60,36 @@ def rep_plan(context: dg.AssetExecutionContext, warehouse: Warehouse,
             "territories", group_name=PLAN_GROUP, deps=["rep_plan", "account_eev", "account_state"], kinds={"polars"},
             description="Territory of every account in an expansion segment. Grain: account_id. rep_id = the "
             "assigned expansion rep; previous_rep_id = the current owner (accounts.owner_id); moved = owner changed; "
-            "reason = why the account changed hands (null if it did not); locked = kept with its owner."),
+            "reason = why the account changed hands (null if it did not); locked = kept with its owner; anchor = EEV "
+            "above territory.anchor_share of a full-capacity rep's target (placed first, one per rep where possible)."),
         dg.AssetSpec("territory_methods", group_name=PLAN_GROUP, kinds={"polars"},
                      description="How each segment's territories were assigned. Grain: segment; method = the "
-                     "assignment method used (MILP or heuristic)."),
+                     "assignment method used (MILP or heuristic); book_min / book_max = the book-size limits "
+                     "applied (accounts per full-capacity rep, scaled by capacity)."),
     ],
     can_subset=False,
 )
 def territories(context: dg.AssetExecutionContext, warehouse: Warehouse, settings: dg.ResourceParam[PlanSettings]):
     """Rebalanced from the current owners with as few moves as it takes to bring every rep
-    within the balance tolerance of its capacity-proportional EEV target."""
+    within the balance tolerance of its capacity-proportional EEV target, anchor accounts first."""
     started = time.perf_counter()
     limits = {s.name: BookLimits(s.name, s.book_min, s.book_max) for s in settings.segments}
     rules = settings.territory
     balance = BalanceRules(rules.balance_tolerance, rules.milp_max_variables, rules.milp_max_nodes,
-                           rules.milp_time_limit_seconds)
+                           rules.milp_time_limit_seconds, rules.anchor_share)
     with warehouse.connect() as con:
         accounts = con.execute(ASSIGNABLE_SQL, {"locked_accounts": rules.locked_accounts}).pl()
         reps = con.sql("SELECT rep_id, segment, capacity FROM work.rep_plan").pl()
         result = assign_territories(accounts, reps, limits, balance)
         assigned = result.territories  # noqa: F841  (read by the SQL below)
-        methods = result.methods.select("segment", "method")  # noqa: F841
+        methods = result.methods.select("segment", "method", "book_min", "book_max")  # noqa: F841
         con.execute("CREATE OR REPLACE TABLE work.territories AS SELECT * FROM assigned ORDER BY account_id")
         con.execute("CREATE OR REPLACE TABLE work.territory_methods AS SELECT * FROM methods ORDER BY segment")
         seconds = {f"seconds_{r['segment']}": round(r["seconds"], 3) for r in result.methods.to_dicts()}
         moved = int(result.territories["moved"].sum()) if result.territories.height else 0
+        anchors = int(result.territories["anchor"].sum()) if result.territories.height else 0
         yield table_result(context, con, "work.territories", started, asset_key="territories",
-                           metadata={"accounts_moved": moved, **seconds,
+                           metadata={"accounts_moved": moved, "anchors": anchors, **seconds,
                                      **{f"method_{r['segment']}": r["method"] for r in result.methods.to_dicts()}})
         yield table_result(context, con, "work.territory_methods", started, asset_key="territory_methods")
 

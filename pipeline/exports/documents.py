@@ -109,19 +109,22 @@ def _context(tables: PlanTables) -> dict[str, Any]:
         "blackout_days": settings.blackout_days,
         "joint_planning_min_acv": settings.joint_planning_min_acv,
         "horizon_months": settings.model.horizon_months,
+        "anchor_share": settings.territory.anchor_share,
     }
 
 
 def letter_accounts(tables: PlanTables) -> dict[str, list[dict[str, Any]]]:
-    """Per rep: the accounts with EEV share, quota contribution and main whitespace items."""
+    """Per rep: the accounts with EEV share, quota contribution, anchor flag and main whitespace items."""
     quotas = tables.frame("quotas")
     accounts = tables.frame("accounts")
     items_per_account = tables.settings.exports.letter_items_per_account
     items = (tables.frame("whitespace_items").filter(pl.col("rep_id").is_not_null())
              .sort(["account_id", "eev", "product_id", "kind"], descending=[False, True, False, False])
              .group_by("account_id", maintain_order=True).head(items_per_account))
+    anchors = tables.frame("territories").select("account_id", "anchor")
     books = (
         accounts.join(quotas.select("rep_id", "territory_eev", "factor"), on="rep_id", how="inner")
+        .join(anchors, on="account_id", how="left")
         .with_columns(share=pl.col("eev") / pl.when(pl.col("territory_eev") > 0).then(pl.col("territory_eev")),
                       contribution=pl.col("factor") * pl.col("eev"))
         .join(items.group_by("account_id", maintain_order=True).agg(items=pl.struct(

@@ -72,7 +72,7 @@ ORDER BY list_position($order, q.segment), q.rep_id
 
 TERRITORIES_SQL = """
 SELECT t.account_id, a.account_name, t.segment, t.rep_id, q.name AS rep_name, t.previous_rep_id, t.moved,
-       a.acv, a.eev,
+       a.acv, a.eev, t.anchor,
        -- the plan's own move reason (pipeline.plan.territory.heuristic.REASONS, = the Moves sheet's); null for a
        -- moved account of a plan version that recorded no reasons
        coalesce(t.reason, CASE WHEN NOT t.moved THEN $kept_reason END) AS reason

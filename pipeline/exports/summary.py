@@ -20,6 +20,20 @@ SELECT segment, method, balance_cv, max_min_ratio, share_within_tolerance, share
 FROM main.territory_balance ORDER BY list_position($order, segment)
 """
 
+# anchor accounts of the plan (pipeline/plan/territory/anchor.py) against one full-capacity rep's target
+ANCHORS_SQL = """
+SELECT t.segment, t.account_id, a.eev, a.eev / s.full_target AS times_target, t.rep_id, t.previous_rep_id, t.reason
+FROM main.territories AS t
+JOIN main.account_eev AS a USING (account_id)
+JOIN (SELECT segment, sum(owned_eev) / sum(capacity) AS full_target FROM main.quotas GROUP BY segment) AS s
+  ON s.segment = t.segment
+WHERE t.anchor
+ORDER BY list_position($order, t.segment), a.eev DESC, t.account_id
+"""
+
+DIAGNOSIS_SQL = """
+SELECT segment, cause, explanation, fix FROM main.balance_diagnosis ORDER BY list_position($order, segment), cause
+"""
 
 TRACKING_SQL = """
 SELECT c.rep_id, c.segment, c.quota, c.ytd_quota, c.credited_ytd, a.attainment, c.window_quota,
@@ -126,6 +140,22 @@ def _balance_title(settings: PlanSettings) -> str:
     return title
 
 
+def anchor_lines(con: duckdb.DuckDBPyConnection, settings: PlanSettings, order: dict[str, list[str]]) -> list[str]:
+    """One line per anchor account, then one per balance diagnosis (why reps are out of tolerance, the fix)."""
+    if not table_exists(con, "main", "balance_diagnosis"):  # a plan version from before anchors
+        return []
+    anchors = con.execute(ANCHORS_SQL, order).fetchall()
+    title = (f"Anchors (EEV above {settings.territory.anchor_share:.0%} of a full-capacity rep's target; placed "
+             f"first, one per full-capacity rep where possible): {len(anchors)}")
+    lines = [title]
+    for segment, account, eev, times, rep, previous, reason in anchors:
+        how = "kept" if previous == rep else f"from {previous}: {reason}" if previous else reason
+        lines.append(f"  {segment}  {account}  EEV {_money(eev)} = {times:.2f}x target  -> {rep} ({how})")
+    for segment, cause, explanation, fix in con.execute(DIAGNOSIS_SQL, order).fetchall():
+        lines.append(f"BALANCE {segment} ({cause}): {explanation}; fix: {fix}")
+    return lines
+
+
 def company_target_line(settings: PlanSettings, total_quota: float) -> list[str]:
     """Sum of quotas against the company target (when the settings give one)."""
     target = settings.territory.company_target
@@ -211,6 +241,7 @@ def plan_summary(con: duckdb.DuckDBPyConnection, settings: PlanSettings, db: Pat
           f"{dev:.1%}", f"{moved:,}", _money(eev), f"{placed:,}"]
          for s, m, cv, ratio, tol, band, dev, moved, eev, placed in con.execute(BALANCE_SQL, order).fetchall()],
     )
+    lines += anchor_lines(con, settings, order)
     for seg in settings.factors_outside_range():
         lines.append(f"NOTE: quota_factor {seg.quota_factor} of {seg.name} is outside 0.60-0.75 (allowed by settings)")
     if review := review_section(con, run[0], settings):
@@ -240,7 +271,8 @@ def plan_summary(con: duckdb.DuckDBPyConnection, settings: PlanSettings, db: Pat
         "",
         f"Outputs: DuckDB file {db.resolve()}",
         ("  tables main.whitespace_items, main.account_eev, main.territories, main.territory_moves, "
-         "main.territory_balance, main.quotas, main.quota_contributions, main.model_metrics, main.data_quality, "
+         "main.territory_balance, main.balance_diagnosis, main.quotas, main.quota_contributions, main.model_metrics, "
+         "main.data_quality, "
          "main.rejected_rows, main.plan_runs (versions in schema plans); tracking: main.expansion_credits, "
          "main.csm_source_bonus, main.attainment, main.pipeline_coverage, main.tracking_runs"),
     ]

@@ -35,6 +35,7 @@ PLAN_TABLES = {
     "quota_contributions": "quota_contributions",
     "territory_moves": "territory_moves",
     "territory_balance": "territory_balance",
+    "balance_diagnosis": "balance_diagnosis",
     "model_metrics": "model_metrics",
     "model_info": "model_info",
     "data_quality": "data_quality",

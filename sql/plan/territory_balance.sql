@@ -6,9 +6,13 @@
 -- capacity (null when a rep holds no EEV); share_within_tolerance / share_within_report_band =
 -- share of reps whose |deviation| <= balance_tolerance / report_band; largest_deviation = the
 -- largest |deviation|; accounts_moved / eev_moved = accounts taken from one rep and given to
--- another and their EEV; accounts_placed = new accounts given a first owner; method = solver.
+-- another and their EEV; accounts_placed = new accounts given a first owner; method = solver;
+-- anchors = anchor accounts of the segment (territories.anchor); reps_out_of_tolerance = reps
+-- whose |deviation| > balance_tolerance, reps_out_because_of_anchor = those of them whose
+-- out_of_tolerance_reason is 'anchor' (why and what would fix it: balance_diagnosis).
 WITH reps AS (
-    SELECT segment, rep_id, accounts, owned_eev, capacity, balance_deviation FROM work.quotas
+    SELECT segment, rep_id, accounts, owned_eev, capacity, balance_deviation, anchors, out_of_tolerance_reason
+    FROM work.quotas
 ),
 
 moves AS (
@@ -26,7 +30,9 @@ deviations AS (
         accounts,
         owned_eev AS eev,
         owned_eev / capacity AS eev_per_capacity,
-        balance_deviation AS deviation
+        balance_deviation AS deviation,
+        anchors,
+        out_of_tolerance_reason
     FROM reps
 ),
 
@@ -40,7 +46,10 @@ balance AS (
         max(eev_per_capacity) / nullif(min(eev_per_capacity), 0) AS max_min_ratio,
         avg(CAST(abs(deviation) <= $balance_tolerance + 1e-9 AS DOUBLE)) AS share_within_tolerance,
         avg(CAST(abs(deviation) <= $report_band + 1e-9 AS DOUBLE)) AS share_within_report_band,
-        max(abs(deviation)) AS largest_deviation
+        max(abs(deviation)) AS largest_deviation,
+        CAST(sum(anchors) AS BIGINT) AS anchors,
+        count(out_of_tolerance_reason) AS reps_out_of_tolerance,
+        count(*) FILTER (WHERE out_of_tolerance_reason = 'anchor') AS reps_out_because_of_anchor
     FROM deviations
     GROUP BY segment
 ),
@@ -68,7 +77,10 @@ SELECT
     b.largest_deviation,
     coalesce(mv.accounts_moved, 0) AS accounts_moved,
     coalesce(mv.eev_moved, 0) AS eev_moved,
-    coalesce(mv.accounts_placed, 0) AS accounts_placed
+    coalesce(mv.accounts_placed, 0) AS accounts_placed,
+    coalesce(b.anchors, 0) AS anchors,
+    coalesce(b.reps_out_of_tolerance, 0) AS reps_out_of_tolerance,
+    coalesce(b.reps_out_because_of_anchor, 0) AS reps_out_because_of_anchor
 FROM methods AS m
 LEFT JOIN balance AS b USING (segment)
 LEFT JOIN moved AS mv USING (segment)

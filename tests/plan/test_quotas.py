@@ -27,10 +27,11 @@ def _plan(tmp_path: Path, effective_date: dt.date | None) -> duckdb.DuckDBPyConn
     con.execute("CREATE TABLE work.segment_bands AS SELECT 'mid_market' AS segment, 0.675 AS quota_factor")
     con.execute("CREATE TABLE work.account_eev (account_id VARCHAR, eev DOUBLE)")
     con.executemany("INSERT INTO work.account_eev VALUES (?, ?)", list(EEV.items()))
-    con.execute("""CREATE TABLE work.territories AS SELECT * FROM (VALUES
+    con.execute("""CREATE TABLE work.territories AS SELECT *, false AS locked, false AS anchor FROM (VALUES
         ('A1', 'mid_market', 'R1', 'R1', false), ('A2', 'mid_market', 'R1', 'R1', false),
         ('A3', 'mid_market', 'R1', NULL, false), ('A4', 'mid_market', 'R1', 'R2', true))
         AS t(account_id, segment, rep_id, previous_rep_id, moved)""")
+    con.execute("CREATE TABLE work.territory_methods AS SELECT 'mid_market' AS segment, 20 AS book_min, 40 AS book_max")
     params = load_settings(TEST_CONFIG, effective_date=effective_date).sql_params()
     warehouse.build_table(con, "quota_contributions", params)
     warehouse.build_table(con, "quotas", params)

@@ -10,6 +10,9 @@ expansion rep (rep inactive) or is a rep of another segment (segment change). A 
 accounts x reps fits under `territory.milp_max_variables` is solved exactly by a MILP
 (pipeline/plan/territory/milp.py, started from the heuristic's answer); larger segments use the
 heuristic (pipeline/plan/territory/heuristic.py). Both aim at the same tolerance band.
+Before either, the segment's anchor accounts (EEV above `territory.anchor_share` of a
+full-capacity rep's target) are placed, at most one per full-capacity rep where possible, and
+fixed there: the rest is balanced around them (pipeline/plan/territory/anchor.py).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import numpy as np
 import polars as pl
 
 from pipeline.plan.territory import heuristic as rebalance
+from pipeline.plan.territory.anchor import anchor_accounts, place_anchors
 from pipeline.plan.territory.heuristic import NEW_ACCOUNT, REASONS, REP_INACTIVE, SEGMENT_CHANGE, Books
 from pipeline.plan.territory.milp import solve_milp
 
@@ -48,14 +52,15 @@ class BalanceRules:
     milp_max_variables: int  # accounts x reps at or below which the MILP is used
     milp_max_nodes: int  # branch-and-bound nodes per segment (a deterministic work limit)
     milp_time_limit: float  # seconds per segment, a safety net above the node limit
+    anchor_share: float | None = None  # EEV above this share of a full-capacity rep's target: an anchor (None: none)
 
 
 @dataclass(frozen=True)
 class Assignment:
     """Territories of all segments (account grain) and how each segment was solved."""
 
-    territories: pl.DataFrame  # account_id, segment, rep_id, previous_rep_id, moved, reason, locked
-    methods: pl.DataFrame  # segment, method, seconds
+    territories: pl.DataFrame  # account_id, segment, rep_id, previous_rep_id, moved, reason, locked, anchor
+    methods: pl.DataFrame  # segment, method, seconds, book_min, book_max
 
 
 def place_unsegmented_reps(reps: pl.DataFrame, accounts: pl.DataFrame, segments: Sequence[str]) -> pl.DataFrame:
@@ -120,11 +125,14 @@ def start_books(
 def balance_segment(
     account_ids: np.ndarray, books: Books, limits: BookLimits, rules: BalanceRules
 ) -> tuple[Books, str]:
-    """Rebalance one segment in place: the heuristic, then the MILP when the segment is small."""
+    """Rebalance one segment in place: anchors first, the heuristic, then the MILP when the segment is small."""
     check_feasible(len(account_ids), books.capacity, limits)
     if len(account_ids) == 0:
         return books, "none (no accounts)"
     owner, owner_reason = books.rep.copy(), rebalance.owner_reasons(books, rules.tolerance)
+    if rules.anchor_share is not None:
+        anchors = anchor_accounts(books.eev, books.capacity, rules.anchor_share)
+        place_anchors(books, anchors, rules.tolerance, account_ids)
     state = rebalance.rebalance(books, rules.tolerance, account_ids)
     if len(account_ids) * len(books.capacity) > rules.milp_max_variables:
         return state, "heuristic"
@@ -168,7 +176,8 @@ def assign_territories(
     accounts: account_id, segment, eev, owner_id (current owner, may be null), locked (bool);
     only accounts whose segment is in `limits` are assigned. reps: rep_id, segment, capacity
     (the active expansion reps). Returns the territories with previous_rep_id = owner_id,
-    moved = owner changed, reason = why the account changed hands (null when it did not).
+    moved = owner changed, reason = why the account changed hands (null when it did not),
+    anchor = an anchor account of its segment. methods: the solver and book-size limits per segment.
     """
     frames, methods = [], []
     for segment, seg_limits in limits.items():
@@ -189,10 +198,12 @@ def assign_territories(
             pl.col("owner_id").alias("previous_rep_id"),
             pl.Series("reason_code", state.reason, dtype=pl.Int64),
             pl.col("locked").fill_null(False),
+            pl.Series("anchor", state.anchor, dtype=pl.Boolean),
         ))
-        methods.append({"segment": segment, "method": method, "seconds": time.perf_counter() - started})
+        methods.append({"segment": segment, "method": method, "seconds": time.perf_counter() - started,
+                        "book_min": seg_limits.book_min, "book_max": seg_limits.book_max})
     schema = {"account_id": pl.String, "segment": pl.String, "rep_id": pl.String,
-              "previous_rep_id": pl.String, "reason_code": pl.Int64, "locked": pl.Boolean}
+              "previous_rep_id": pl.String, "reason_code": pl.Int64, "locked": pl.Boolean, "anchor": pl.Boolean}
     territories = pl.concat(frames) if frames else pl.DataFrame(schema=schema)
     changed = pl.col("previous_rep_id").is_null() | (pl.col("previous_rep_id") != pl.col("rep_id"))
     territories = territories.with_columns(
@@ -200,6 +211,7 @@ def assign_territories(
         reason=pl.when(changed).then(
             pl.col("reason_code").replace_strict(list(range(len(REASONS))), list(REASONS), return_dtype=pl.String)
         ),
-    ).select("account_id", "segment", "rep_id", "previous_rep_id", "moved", "reason", "locked")
-    return Assignment(territories.sort("account_id"), pl.DataFrame(methods, schema=["segment", "method", "seconds"],
-                                                                   orient="row"))
+    ).select("account_id", "segment", "rep_id", "previous_rep_id", "moved", "reason", "locked", "anchor")
+    method_schema = {"segment": pl.String, "method": pl.String, "seconds": pl.Float64, "book_min": pl.Int64,
+                     "book_max": pl.Int64}
+    return Assignment(territories.sort("account_id"), pl.DataFrame(methods, schema=method_schema))

@@ -8,11 +8,12 @@ and number of accounts (`books`). Three steps, each only as far as needed:
    in vectorised rounds to the reps furthest below their EEV target that have room in their
    book (when reps already hold books: only reps still below target while there are any);
    a rep of capacity c takes part in a share c of the rounds, so in a fresh plan (mostly
-   this step) books grow in proportion to capacity;
+   this step) books grow in proportion to capacity; a rep holding an anchor account
+   (pipeline/plan/territory/anchor.py, placed before this step) stops at its target;
 2. book size: a rep above its book maximum sheds its smallest accounts (then step 1 places
    them); a rep below its book minimum receives the smallest accounts of the reps furthest
    above target that have more than their own minimum;
-3. balance: while a rep is outside the tolerance band around its target, move ONE account
+3. balance: while a rep is outside the tolerance band around its target (Books.band), move ONE account
    between it and the rep at the other extreme: the account that most reduces the two reps'
    distance outside their bands, the smallest such account on ties (least EEV moved). A rep
    for which no move helps is skipped until another move changes the books. The end state
@@ -29,8 +30,9 @@ from dataclasses import dataclass
 import numpy as np
 
 # reasons a move is made (codes stored per account; 0 = not moved)
-KEPT, NEW_ACCOUNT, REP_INACTIVE, SEGMENT_CHANGE, BOOK_SIZE, OVER_TARGET, UNDER_TARGET = range(7)
-REASONS = ("", "new account", "rep inactive", "segment change", "book size", "rep over target", "rep under target")
+KEPT, NEW_ACCOUNT, REP_INACTIVE, SEGMENT_CHANGE, BOOK_SIZE, OVER_TARGET, UNDER_TARGET, ANCHOR = range(8)
+REASONS = ("", "new account", "rep inactive", "segment change", "book size", "rep over target", "rep under target",
+           "anchor: one per full-capacity rep")
 KEPT_REASON = "kept with the current owner"  # what the Territories sheet says of an account without a move
 IMPROVEMENT_EPSILON = 1e-9  # relative to the segment's mean target: smaller gains are no gain
 
@@ -40,7 +42,8 @@ class Books:
     """Mutable state of one segment: who holds what, against targets and book limits."""
 
     eev: np.ndarray  # per account
-    locked: np.ndarray  # per account, bool: never leaves its rep
+    locked: np.ndarray  # per account, bool: never leaves its rep (locked accounts, and anchors once placed)
+    anchor: np.ndarray  # per account, bool: an anchor account (pipeline/plan/territory/anchor.py)
     rep: np.ndarray  # per account, rep index or -1
     reason: np.ndarray  # per account, first reason it moved (0 = none)
     capacity: np.ndarray  # per rep
@@ -49,6 +52,8 @@ class Books:
     book_max: np.ndarray  # per rep
     load: np.ndarray  # per rep: EEV held
     books: np.ndarray  # per rep: accounts held
+    low: np.ndarray | None = None  # per rep: bottom of the EEV band aimed at (None: target x (1 - tolerance))
+    high: np.ndarray | None = None  # per rep: top of the EEV band aimed at (None: target x (1 + tolerance))
 
     @classmethod
     def start(
@@ -66,8 +71,8 @@ class Books:
         target = eev.sum() * capacity / capacity.sum()
         load = np.bincount(owner[held], weights=eev[held], minlength=len(capacity)).astype(float)
         books = np.bincount(owner[held], minlength=len(capacity)).astype(np.int64)
-        return cls(eev, locked & held, owner.copy(), np.where(held, KEPT, reason), capacity, target,
-                   book_min, book_max, load, books)
+        return cls(eev, locked & held, np.zeros(len(eev), dtype=bool), owner.copy(), np.where(held, KEPT, reason),
+                   capacity, target, book_min, book_max, load, books)
 
     def move(self, accounts: np.ndarray, to: np.ndarray, reason: int) -> None:
         """Give `accounts` to reps `to` (vectorised); their first reason is kept."""
@@ -79,6 +84,12 @@ class Books:
         self.rep[accounts] = to
         self.reason[accounts] = np.where(self.reason[accounts] == KEPT, reason, self.reason[accounts])
 
+    def band(self, tolerance: float) -> tuple[np.ndarray, np.ndarray]:
+        """Per rep: the EEV band the balance aims at (target x (1 -/+ tolerance) unless anchors set it)."""
+        low = self.target * (1 - tolerance) if self.low is None else self.low
+        high = self.target * (1 + tolerance) if self.high is None else self.high
+        return low, high
+
     def ratio(self) -> np.ndarray:
         """EEV held per unit of target (1 = on target); reps with a zero target count as 1."""
         return np.divide(self.load, self.target, out=np.ones_like(self.load), where=self.target > 0)
@@ -86,20 +97,23 @@ class Books:
 
 def owner_reasons(state: Books, tolerance: float) -> np.ndarray:
     """Per rep, why an account leaving it as it stands moves: book size, over or under target."""
-    over = state.load > state.target * (1 + tolerance)
+    over = state.load > state.band(tolerance)[1]
     return np.where(state.books > state.book_max, BOOK_SIZE, np.where(over, OVER_TARGET, UNDER_TARGET))
 
 
 def place(state: Books, accounts: np.ndarray, order_key: np.ndarray) -> None:
     """Place `accounts` largest EEV first (ties by order_key) in rounds on reps below target."""
     pool = accounts[np.lexsort((order_key[accounts], -state.eev[accounts]))]
-    rebalancing = bool(state.books.any())  # a fresh segment fills every book evenly instead
+    rebalancing = bool((state.rep[~state.anchor] >= 0).any())  # a fresh segment fills every book evenly instead
+    holds_anchor = np.isin(np.arange(len(state.capacity)), state.rep[state.anchor])
     position, round_no = 0, 0
     while position < len(pool):
         cap = state.capacity
         takes_part = np.floor((round_no + 1) * cap + 1e-9) > np.floor(round_no * cap + 1e-9)
         round_no += 1
         candidates = np.flatnonzero(takes_part & (state.books < state.book_max))
+        open_anchor = ~holds_anchor[candidates] | (state.load[candidates] < state.target[candidates])
+        candidates = candidates[open_anchor] if open_anchor.any() else candidates
         below = candidates[state.load[candidates] < state.target[candidates]]
         candidates = below if below.size and rebalancing else candidates
         if candidates.size == 0:
@@ -144,7 +158,7 @@ def _outside(load: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
 
 def balance(state: Books, tolerance: float, order_key: np.ndarray, max_moves: int) -> None:
     """Move single accounts between extreme reps until all are within tolerance or stuck."""
-    low, high = state.target * (1 - tolerance), state.target * (1 + tolerance)
+    low, high = state.band(tolerance)
     epsilon = IMPROVEMENT_EPSILON * max(float(state.target.mean()), 1.0)
     rep_order = np.argsort(state.rep, kind="stable")
     bounds = np.searchsorted(state.rep[rep_order], np.arange(len(state.capacity) + 1))

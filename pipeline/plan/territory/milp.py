@@ -2,8 +2,10 @@
 
 Variables: x[a, r] = 1 when account a goes to rep r (binary); s[r] >= 0 = EEV by which rep r
 is outside its tolerance band; u[r] >= 0 = accounts by which rep r is below its book minimum.
-Constraints: every account on exactly one rep; a locked account on its owner; books at most
-book_max; target x (1 - tolerance) - s[r] <= EEV of r <= target x (1 + tolerance) + s[r];
+Constraints: every account on exactly one rep; a locked account on its rep (its owner; an anchor
+where pipeline/plan/territory/anchor.py placed it); books at most
+book_max; band bottom - s[r] <= EEV of r <= band top + s[r] (target x (1 -/+ tolerance), or the band
+anchors set: Books.band);
 books >= book_min - u[r]. Objective, in this order of priority: EEV outside the bands, then
 book minimums, then the number of accounts moved off their owner, then the EEV moved.
 The heuristic's answer is the starting solution, so the MILP never returns anything worse.
@@ -42,8 +44,8 @@ def solve_milp(
     n_x = n * m
     lower = np.zeros(n_x + 2 * m)
     upper = np.concatenate([np.ones(n_x), np.full(2 * m, np.inf)])
-    locked = np.flatnonzero(state.locked & has_owner)
-    lower[locked * m + owner[locked]] = 1.0
+    locked = np.flatnonzero(state.locked & (state.rep >= 0))
+    lower[locked * m + state.rep[locked]] = 1.0
 
     col = np.arange(n_x)
     acc, rep = col // m, col % m
@@ -53,10 +55,9 @@ def solve_milp(
     slack = sparse.csr_matrix((np.ones(m), (np.arange(m), n_x + np.arange(m))), shape=(m, n_x + 2 * m))
     short = sparse.csr_matrix((np.ones(m), (np.arange(m), n_x + m + np.arange(m))), shape=(m, n_x + 2 * m))
     rows = sparse.vstack([one_rep, book, book + short, load - slack, load + slack]).tocsr()
-    row_lower = np.concatenate([np.ones(n), np.zeros(m), state.book_min, np.full(m, -np.inf),
-                                state.target * (1 - tolerance)])
-    row_upper = np.concatenate([np.ones(n), state.book_max, np.full(m, np.inf),
-                                state.target * (1 + tolerance), np.full(m, np.inf)])
+    low, high = state.band(tolerance)
+    row_lower = np.concatenate([np.ones(n), np.zeros(m), state.book_min, np.full(m, -np.inf), low])
+    row_upper = np.concatenate([np.ones(n), state.book_max, np.full(m, np.inf), high, np.full(m, np.inf)])
 
     model = highspy.HighsLp()
     model.num_col_, model.num_row_ = n_x + 2 * m, rows.shape[0]
@@ -102,8 +103,8 @@ def _start(state: Books, n: int, m: int, tolerance: float) -> highspy.HighsSolut
     """The heuristic's assignment as a full MILP solution (x, band slack, book shortfall)."""
     x = np.zeros((n, m))
     x[np.arange(n), state.rep] = 1.0
-    band = np.maximum(state.load - state.target * (1 + tolerance), 0) + np.maximum(
-        state.target * (1 - tolerance) - state.load, 0)
+    low, high = state.band(tolerance)
+    band = np.maximum(state.load - high, 0) + np.maximum(low - state.load, 0)
     solution = highspy.HighsSolution()
     solution.col_value = np.concatenate([x.ravel(), band, np.maximum(state.book_min - state.books, 0)]).tolist()
     solution.value_valid = True
