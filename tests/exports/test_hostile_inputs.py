@@ -17,12 +17,13 @@ import polars as pl
 import pytest
 
 from pipeline.core import warehouse
-from pipeline.core.settings import DEFAULT_CONFIG, load_settings
+from pipeline.core.settings import load_settings
 from pipeline.exports.cells import FORMULA_STARTS, TEXT_PREFIX
 from pipeline.exports.file_names import safe_file_names
 from pipeline.exports.summary import plan_summary
 from pipeline.runner import PlanOutcome, run_plan
 from pipeline.sample_data import generate_sample
+from tests.builders import TEST_CONFIG
 
 ACCOUNTS = 150
 ESCAPE, OUTSIDE, REGION = "../../../x_escape", "../../../../../x_outside", "EMEA/R0001"  # cases 6 and 7
@@ -70,7 +71,7 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> HostilePlan:
     root = tmp_path_factory.mktemp("hostile")
     inputs = _hostile_inputs(root / "in")
     before = sorted(p.name for p in root.parent.iterdir())
-    outcome = run_plan(inputs, DEFAULT_CONFIG, root / "work" / "plan.duckdb", instance=dg.DagsterInstance.ephemeral())
+    outcome = run_plan(inputs, TEST_CONFIG, root / "work" / "plan.duckdb", instance=dg.DagsterInstance.ephemeral())
     after = sorted(p.name for p in root.parent.iterdir())
     return HostilePlan(root, outcome, root / "work" / "exports" / outcome.plan_id, before, after)
 
@@ -187,7 +188,7 @@ def test_csv_text_cells_are_quoted_and_prefixed_numbers_are_numbers(hostile: Hos
 
 def test_run_summary_prints_ids_with_control_characters_escaped(hostile: HostilePlan):
     with warehouse.connect(hostile.outcome.db, read_only=True) as con:
-        summary = plan_summary(con, load_settings(DEFAULT_CONFIG), hostile.outcome.db)
+        summary = plan_summary(con, load_settings(TEST_CONFIG), hostile.outcome.db)
     assert "evil\\x1b[31m\\nINJECTED" in summary
     assert "\x1b" not in summary and not any(line.startswith("INJECTED") for line in summary.splitlines())
     assert {"quota_by_rep.png", "territory_balance.png"} <= {p.name for p in (hostile.folder / "charts").iterdir()}
