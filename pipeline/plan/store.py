@@ -36,6 +36,9 @@ PLAN_TABLES = {
     "data_quality": "data_quality",
     "rejected_rows": "rejected_rows",
     "feature_importances": "feature_importances",
+    "quota_factors": "quota_factors",
+    "attainment_forecast": "attainment_forecast",
+    "amount_spread": "amount_spread",
 }
 
 
