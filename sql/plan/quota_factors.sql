@@ -1,5 +1,5 @@
 -- quota_factors: one row per expansion segment: the quota factor the plan uses, how it was
--- chosen and the share of reps it predicts to attain. Key: segment.
+-- chosen and the share of reps it predicts to attain. Key: segment (listed by ACV band).
 -- From the Monte Carlo of the year (rep_booking_draws) over the segment's reps with territory
 -- EEV > 0 (reps): a rep attains in a draw when its simulated bookings >= factor x its territory
 -- EEV, i.e. when ratio = bookings / territory EEV >= factor (quota rounding left aside).
@@ -16,7 +16,7 @@
 --   attainment_cv   = predicted spread of attainment across the segment's reps: the mean over draws
 --                     of stddev_pop / mean of attainment (independent of the factor).
 WITH settings AS (
-    SELECT segment, quota_factor AS fixed_factor FROM work.segment_bands WHERE segment <> 'self_serve'
+    SELECT segment, min_acv, quota_factor AS fixed_factor FROM work.segment_bands WHERE segment <> 'self_serve'
 ),
 
 reps AS (
@@ -58,6 +58,7 @@ reaching AS (
 resolved AS (
     SELECT
         s.segment,
+        s.min_acv,
         s.fixed_factor,
         r.target_factor,
         coalesce(
@@ -128,4 +129,4 @@ SELECT
     p.attainment_cv
 FROM resolved AS f
 LEFT JOIN predicted AS p USING (segment)
-ORDER BY f.segment
+ORDER BY f.min_acv

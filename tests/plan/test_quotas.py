@@ -1,4 +1,4 @@
-"""Quota contributions and quotas (sql/plan/quota_contributions.sql, sql/plan/quotas.sql) on hand-built
+"""Quota contributions and quotas (sql/plan/territory_shares.sql, quota_contributions.sql, quotas.sql) on hand-built
 work tables in a real DuckDB file, with known answers."""
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ def _plan(tmp_path: Path, effective_date: dt.date | None) -> duckdb.DuckDBPyConn
     con.execute("CREATE SCHEMA work")
     con.execute("CREATE TABLE work.rep_plan AS SELECT * FROM (VALUES ('R1', 'Ann', 'mid_market', 1.0), "
                 "('R2', 'Bo', 'mid_market', 0.5)) AS t(rep_id, name, segment, capacity)")
-    con.execute("CREATE TABLE work.segment_bands AS SELECT 'mid_market' AS segment, 0.675 AS quota_factor")
+    con.execute("CREATE TABLE work.quota_factors AS SELECT 'mid_market' AS segment, 0.675 AS factor")
     con.execute("CREATE TABLE work.account_eev (account_id VARCHAR, eev DOUBLE)")
     con.executemany("INSERT INTO work.account_eev VALUES (?, ?)", list(EEV.items()))
     con.execute("""CREATE TABLE work.territories AS SELECT * FROM (VALUES
@@ -31,6 +31,7 @@ def _plan(tmp_path: Path, effective_date: dt.date | None) -> duckdb.DuckDBPyConn
         ('A3', 'mid_market', 'R1', NULL, false), ('A4', 'mid_market', 'R1', 'R2', true))
         AS t(account_id, segment, rep_id, previous_rep_id, moved)""")
     params = load_settings(DEFAULT_CONFIG, effective_date=effective_date).sql_params()
+    warehouse.build_table(con, "territory_shares", params)
     warehouse.build_table(con, "quota_contributions", params)
     warehouse.build_table(con, "quotas", params)
     return con
