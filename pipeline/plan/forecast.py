@@ -10,8 +10,8 @@ it holds books, so a rep's expected bookings are sum(share x p_close x amount_if
 EEV, and P(attain) for any factor comes from the same draws (quota = factor x territory EEV).
 
 Vectorised over items, one draw at a time (memory: a few arrays of the items plus the draws x reps
-result); one seeded generator consumed in a fixed order, so the same inputs and seed give the same
-draws bit for bit.
+result); a rep's credit is a bincount over the won items only. One seeded generator consumed in a
+fixed order, so the same inputs and seed give the same draws bit for bit.
 """
 
 from __future__ import annotations
@@ -21,13 +21,13 @@ from dataclasses import dataclass
 import duckdb
 import numpy as np
 import polars as pl
-from scipy import sparse
 
 ITEMS_SQL = """
 SELECT p_close, amount_if_won, amount_cv FROM work.forecast_items ORDER BY account_id, product_id, kind
 """
 REPS_SQL = "SELECT rep_id FROM work.rep_plan ORDER BY rep_id"
 # (rep, item, share) positions of the rep x item credit matrix: the items in ITEMS_SQL's order, the reps in REPS_SQL's
+# (rep, item, share) credits: the items in ITEMS_SQL's order, the reps in REPS_SQL's
 SHARES_SQL = """
 WITH items AS (
     SELECT account_id, row_number() OVER (ORDER BY account_id, product_id, kind) - 1 AS item
@@ -41,7 +41,7 @@ FROM work.territory_shares AS s
 JOIN items AS i USING (account_id)
 JOIN reps AS r USING (rep_id)
 WHERE s.share > 0
-ORDER BY r.rep, i.item
+ORDER BY i.item, r.rep
 """
 DRAWS_SCHEMA = {"rep_id": pl.String, "draw": pl.Int32, "bookings": pl.Float64}
 
@@ -49,30 +49,47 @@ DRAWS_SCHEMA = {"rep_id": pl.String, "draw": pl.Int32, "bookings": pl.Float64}
 @dataclass(frozen=True)
 class Territories:
     """What the simulation needs: per item its p_close (0-1), amount_if_won (money) and amount_cv,
-    and the reps x items matrix of the share of each item's bookings credited to each rep."""
+    and who is credited with what it books: holder_rep[h, i] / holder_share[h, i] = the rep (index
+    into rep_ids) and share of item i's h-th holder (an account has one holder, two across a mid-year
+    move; share 0 where an item has fewer holders)."""
 
     rep_ids: list[str]
     p_close: np.ndarray
     amount_if_won: np.ndarray
     amount_cv: np.ndarray
-    shares: sparse.csr_array
+    holder_rep: np.ndarray
+    holder_share: np.ndarray
+
+    def credited(self, items: np.ndarray, booked: np.ndarray) -> np.ndarray:
+        """Per rep: the sum of share x `booked` over `items` (item indices, `booked` what each booked)."""
+        reps = len(self.rep_ids)
+        totals = np.zeros(reps)
+        for rep, share in zip(self.holder_rep, self.holder_share, strict=True):
+            totals += np.bincount(rep[items], weights=booked * share[items], minlength=reps)
+        return totals
 
     @property
     def expected_bookings(self) -> np.ndarray:
         """Per rep: sum of share x p_close x amount_if_won (= its territory EEV)."""
-        return self.shares @ (self.p_close * self.amount_if_won)
+        return self.credited(np.arange(len(self.p_close)), self.p_close * self.amount_if_won)
 
 
 def territories_from_arrays(
     rep_ids: list[str], p_close: np.ndarray, amount_if_won: np.ndarray, amount_cv: np.ndarray,
     rep: np.ndarray, item: np.ndarray, share: np.ndarray,
 ) -> Territories:
-    """Territories from item arrays and the (rep, item, share) positions of the credit matrix."""
-    shares = sparse.csr_array((share, (rep, item)), shape=(len(rep_ids), len(p_close)))
-    shares.sum_duplicates()
-    shares.sort_indices()
+    """Territories from item arrays and the (rep, item, share) credits, one per rep x item."""
+    order = np.lexsort((rep, item))
+    rep, item, share = np.asarray(rep)[order], np.asarray(item)[order], np.asarray(share, float)[order]
+    first = np.searchsorted(item, item)  # position of the item's first credit
+    holder = np.arange(len(item)) - first  # 0 for the item's first holder, 1 for its second, ...
+    layers = int(holder.max()) + 1 if len(item) else 1
+    holder_rep = np.zeros((layers, len(p_close)), dtype=np.int64)
+    holder_share = np.zeros((layers, len(p_close)))
+    holder_rep[holder, item] = rep
+    holder_share[holder, item] = share
     return Territories(rep_ids, np.asarray(p_close, float), np.asarray(amount_if_won, float),
-                       np.asarray(amount_cv, float), shares)
+                       np.asarray(amount_cv, float), holder_rep, holder_share)
 
 
 def load_territories(con: duckdb.DuckDBPyConnection) -> Territories:
@@ -87,20 +104,19 @@ def load_territories(con: duckdb.DuckDBPyConnection) -> Territories:
 def simulate_bookings(territories: Territories, draws: int, seed: int) -> np.ndarray:
     """Simulated bookings of every rep in every draw: an array (draws, reps) of annual money."""
     rng = np.random.default_rng(seed)
-    p_close, mean, cv = territories.p_close, territories.amount_if_won, territories.amount_cv
+    items = len(territories.p_close)
+    p_close = territories.p_close.astype(np.float32)  # compared with float32 uniforms (resolution 2^-24)
+    mean, cv = territories.amount_if_won, territories.amount_cv
     spread = cv > 0
     shape = np.divide(1.0, np.square(cv), out=np.ones_like(cv), where=spread)  # gamma shape 1 / cv^2
     scale = np.square(cv)  # of a unit-mean gamma: mean x shape x scale = mean
-    booked = np.zeros(len(p_close))
     result = np.empty((draws, len(territories.rep_ids)))
     for draw in range(draws):  # each draw vectorised over all items
-        won = np.flatnonzero(rng.random(len(p_close), dtype=np.float32) < p_close)
+        won = np.flatnonzero(rng.random(items, dtype=np.float32) < p_close)
         amounts = mean[won]
-        varied = won[spread[won]]
-        amounts[spread[won]] *= rng.standard_gamma(shape[varied]) * scale[varied]
-        booked[won] = amounts
-        result[draw] = territories.shares @ booked
-        booked[won] = 0.0
+        varied = spread[won]
+        amounts[varied] *= rng.standard_gamma(shape[won[varied]]) * scale[won[varied]]
+        result[draw] = territories.credited(won, amounts)
     return result
 
 
