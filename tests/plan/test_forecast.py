@@ -18,6 +18,8 @@ from scipy import stats
 
 from pipeline.core import warehouse
 from pipeline.core.settings import DEFAULT_CONFIG, PlanSettings, load_settings
+from pipeline.exports.documents import render_report
+from pipeline.exports.sheets import load_plan_tables
 from pipeline.exports.summary import forecast_lines
 from pipeline.plan.forecast import simulate_bookings, territories_from_arrays, write_booking_draws
 from pipeline.runner import PlanOutcome, run_plan
@@ -273,6 +275,20 @@ def test_attainment_forecast_is_read_off_the_plan_draws(sample_plan: PlanOutcome
     assert lines[0].startswith("Predicted attainment (2,000 simulated years; target: 65% of reps attaining")
     for row, line in zip(factors.iter_rows(named=True), lines[2:], strict=True):
         assert line.split()[:3] == [row["segment"], "0.675", f"{row['attaining_share']:.0%}"]
+
+
+def test_the_workbook_and_the_report_show_the_predicted_attainment(sample_plan: PlanOutcome):
+    with warehouse.connect(sample_plan.db, read_only=True) as con:
+        tables = load_plan_tables(con)
+    assert tables.sheets["quota_factors"].title == "Quota factors"
+    assert tables.sheets["attainment_forecast"].title == "Attainment forecast"
+    assert tables.frame("attainment_forecast").height == tables.frame("quotas").height
+    html = render_report(tables, [], [], [], [])
+    section = html[html.index('<h2 id="predicted-attainment">'):]
+    section = section[:section.index("<h2", 4)]
+    assert "simulated 2,000 times" in section and "65%" in section
+    for row in tables.frame("quota_factors").iter_rows(named=True):
+        assert row["segment"] in section and f"{row['attaining_share']:.1%}" in section
 
 
 def test_amount_spread_is_learned_per_kind_from_the_won_training_items(sample_plan: PlanOutcome, tmp_path: Path):
