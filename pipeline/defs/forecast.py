@@ -2,8 +2,8 @@
 the quota factor of each segment resolved from it ('auto' aims at quota.target_attainment_share),
 and each rep's P10/P50/P90 attainment and P(attain) at the plan's quota.
 
-Order in the plan: territories -> territory_shares -> forecast_items -> rep_booking_draws ->
-quota_factors -> quota_contributions -> quotas -> attainment_forecast."""
+Order in the plan: territories -> territory_shares, amount_spread -> forecast_items ->
+rep_booking_draws -> quota_factors -> quota_contributions -> quotas -> attainment_forecast."""
 
 import time
 

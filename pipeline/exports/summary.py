@@ -27,8 +27,7 @@ ORDER BY list_position($order, c.segment), c.rep_id
 """
 
 FORECAST_SQL = """
-SELECT segment, factor, note, attaining_share, p10_attaining_share, p90_attaining_share, attainment_cv,
-       target_share, target_factor
+SELECT segment, factor, note, attaining_share, p10_attaining_share, p90_attaining_share, attainment_cv, target_factor
 FROM main.quota_factors ORDER BY list_position($order, segment)
 """
 
@@ -125,13 +124,14 @@ def forecast_lines(con: duckdb.DuckDBPyConnection, settings: PlanSettings) -> li
     order = {"order": [row["segment"] for row in settings.segment_table()]}
     rows = con.execute(FORECAST_SQL, order).fetchall()
     target = settings.quota.target_attainment_share
-    lines = [f"Predicted attainment ({settings.forecast.draws:,} simulated years; target: {target:.0%} of reps "
-             "attaining; main.quota_factors, main.attainment_forecast)"]
+    title = (f"Predicted attainment ({settings.forecast.draws:,} simulated years; target: {target:.0%} of reps "
+             "attaining; main.quota_factors, main.attainment_forecast)")
+    lines = [title]
     lines += _table(
         ["segment", "factor", "reps attaining", "P10-P90", "attainment CV", f"factor for {target:.0%}", "how chosen"],
         [[s, f"{f:.3f}", _share(share), f"{_share(low)}-{_share(high)}", _ratio(cv),
           "-" if tf is None else f"{tf:.3f}", note]
-         for s, f, note, share, low, high, cv, _, tf in rows],
+         for s, f, note, share, low, high, cv, tf in rows],
         text_columns=frozenset({0, 6}),
     )
     return lines

@@ -26,7 +26,6 @@ ITEMS_SQL = """
 SELECT p_close, amount_if_won, amount_cv FROM work.forecast_items ORDER BY account_id, product_id, kind
 """
 REPS_SQL = "SELECT rep_id FROM work.rep_plan ORDER BY rep_id"
-# (rep, item, share) positions of the rep x item credit matrix: the items in ITEMS_SQL's order, the reps in REPS_SQL's
 # (rep, item, share) credits: the items in ITEMS_SQL's order, the reps in REPS_SQL's
 SHARES_SQL = """
 WITH items AS (

@@ -14,7 +14,8 @@
 --                     reps' P(attain)); p10_attaining_share / p90_attaining_share = its 10th / 90th
 --                     percentile over draws (the luck of one year);
 --   attainment_cv   = predicted spread of attainment across the segment's reps: the mean over draws
---                     of stddev_pop / mean of attainment (independent of the factor).
+--                     of stddev_pop / mean of attainment (independent of the factor);
+--   reps, draws     = the reps simulated (territory EEV > 0) and the simulated years.
 WITH settings AS (
     SELECT segment, min_acv, quota_factor AS fixed_factor FROM work.segment_bands WHERE segment <> 'self_serve'
 ),
