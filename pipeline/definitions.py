@@ -16,7 +16,7 @@ import dagster as dg
 
 from pipeline.core.progress import progress_logger
 from pipeline.core.settings import DEFAULT_CONFIG, PlanSettings, load_settings
-from pipeline.defs import backtest, exports, ingestion, model, plan, refresh, staging, tracking, whitespace
+from pipeline.defs import backtest, exports, forecast, ingestion, model, plan, refresh, staging, tracking, whitespace
 from pipeline.defs.automation import plan_automation
 from pipeline.defs.checks import PLAN_CHECKS
 from pipeline.defs.jobs import plan_jobs
@@ -31,7 +31,7 @@ from pipeline.defs.resources import (
 )
 from pipeline.ingestion.usage_weeks import usage_weeks
 
-STAGES = (ingestion, staging, whitespace, model, plan, tracking, exports, refresh, backtest)
+STAGES = (ingestion, staging, whitespace, model, plan, forecast, tracking, exports, refresh, backtest)
 UI_ENVIRONMENT = ("QUOTA_PLAN_INPUT", "QUOTA_PLAN_MAPPING", "QUOTA_PLAN_CONFIG", "QUOTA_PLAN_DB", "QUOTA_PLAN_EXPORTS")
 
 

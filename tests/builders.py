@@ -122,7 +122,8 @@ def settings_with(folder: Path, section: str = "operations", base: Path | None =
 
 
 PLAN_TABLES = ("whitespace_items", "account_eev", "territories", "quotas", "quota_contributions", "territory_moves",
-               "territory_balance", "model_metrics", "model_info", "feature_importances")
+               "territory_balance", "model_metrics", "model_info", "feature_importances", "quota_factors",
+               "attainment_forecast", "amount_spread")
 
 
 def export_plan_tables(db: Path, out: Path) -> dict[str, bytes]:

@@ -65,7 +65,8 @@ def backtest_chart_path(db: str | Path, as_of: dt.date) -> Path:
 
 
 SUMMARY_SQL = """
-SELECT scheme, segment, reps, share_attaining, attainment_cv, mape, forecast_to_actual, total_quota, total_actual
+SELECT scheme, segment, reps, share_attaining, predicted_share_attaining, attainment_cv, mape, forecast_to_actual,
+       total_quota, total_actual
 FROM main.backtest_summary ORDER BY scheme_order, segment = 'all' DESC, segment
 """
 
@@ -77,17 +78,18 @@ def _number(value: float | None, pattern: str) -> str:
 def backtest_report(con: duckdb.DuckDBPyConnection, chart: Path) -> str:
     """The comparison of the quota schemes as readable text."""
     rows = con.execute(SUMMARY_SQL).fetchall()
-    header = (f"{'scheme':<17} {'segment':<14} {'reps':>4} {'attaining':>9} {'CV':>6} {'MAPE':>6} "
+    header = (f"{'scheme':<17} {'segment':<14} {'reps':>4} {'attaining':>9} {'predicted':>9} {'CV':>6} {'MAPE':>6} "
               f"{'fcst/act':>8} {'total quota':>13} {'total actual':>13}")
     lines = [header]
-    for scheme, segment, reps, share, cv, mape, ratio, quota, actual in rows:
+    for scheme, segment, reps, share, predicted, cv, mape, ratio, quota, actual in rows:
         lines.append(
-            f"{scheme:<17} {segment:<14} {reps:>4} {_number(share, '9.0%')} {_number(cv, '6.3f')} "
-            f"{_number(mape, '6.1%')} {_number(ratio, '8.2f')} {quota:>13,.0f} {actual:>13,.0f}"
+            f"{scheme:<17} {segment:<14} {reps:>4} {_number(share, '9.0%')} {_number(predicted, '9.0%')} "
+            f"{_number(cv, '6.3f')} {_number(mape, '6.1%')} {_number(ratio, '8.2f')} {quota:>13,.0f} {actual:>13,.0f}"
         )
     lines += [
         "",
-        "attaining: share of reps whose actual expansion ARR >= quota; CV: spread of attainment",
+        "attaining: share of reps whose actual expansion ARR >= quota; predicted: the share the plan's",
+        "Monte Carlo of the year predicted (mean P(attain) of the reps); CV: spread of attainment",
         "(stddev / mean, lower is fairer); MAPE: mean |forecast - actual| / actual per rep;",
         "fcst/act: total forecast / total actual. Tables main.backtest_results, main.backtest_summary.",
     ]

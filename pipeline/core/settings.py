@@ -46,13 +46,23 @@ class SegmentSettings(_Strict):
     min_acv: float = Field(gt=0, description="lowest ACV of the band (inclusive)")
     book_min: int = Field(ge=0, description="fewest accounts for a full-capacity rep")
     book_max: int = Field(gt=0, description="most accounts for a full-capacity rep")
-    quota_factor: float = Field(gt=0, le=1, description="quota = factor x territory EEV")
+    quota_factor: Literal["auto"] | float = Field(
+        description="quota = factor x territory EEV; 'auto': the factor inside 0.60-0.75 at which the predicted "
+        "share of the segment's reps attaining reaches quota.target_attainment_share"
+    )
 
     @model_validator(mode="after")
     def _book_order(self) -> SegmentSettings:
         if self.book_min > self.book_max:
             raise ValueError(f"segment {self.name}: book_min {self.book_min} > book_max {self.book_max}")
+        if not isinstance(self.quota_factor, str) and not 0 < self.quota_factor <= 1:
+            raise ValueError(f"segment {self.name}: quota_factor must be 'auto' or a number in (0, 1]")
         return self
+
+    @property
+    def fixed_factor(self) -> float | None:
+        """The factor the settings fix, None when it is 'auto' (chosen from the predicted attainment)."""
+        return None if isinstance(self.quota_factor, str) else self.quota_factor
 
 
 class WhitespaceSettings(_Strict):
@@ -292,6 +302,42 @@ class TerritorySettings(_Strict):
     )
 
 
+class QuotaSettings(_Strict):
+    """What a quota should be: the share of reps expected to attain it, which an 'auto' quota factor reaches."""
+
+    target_attainment_share: float = Field(
+        default=0.65, gt=0, lt=1,
+        description="predicted share of a segment's reps attaining their quota that an 'auto' quota_factor aims at "
+        "(the highest factor inside 0.60-0.75 whose predicted share is at least this)",
+    )
+
+
+class ForecastSettings(_Strict):
+    """The Monte Carlo of each rep's year: every item wins with its p_close and then books a gamma-distributed
+    amount with mean = its expected amount and the coefficient of variation of its kind."""
+
+    draws: int = Field(default=2_000, ge=100, description="simulated years (Monte Carlo draws), seeded by `seed`")
+    amount_cv: Literal["learned"] | float = Field(
+        default="learned",
+        description="spread of a won item's amount around its expected amount (coefficient of variation): "
+        "'learned' per kind from the won training items, or a number >= 0 (0 = the expected amount exactly)",
+    )
+    amount_cv_min_wins: int = Field(
+        default=30, ge=2, description="a kind with fewer won training items than this uses amount_cv_fallback"
+    )
+    amount_cv_fallback: float = Field(
+        default=1.0, ge=0,
+        description="coefficient of variation of a kind with too few wins (1 = exponential amounts, the "
+        "maximum-entropy law of a positive amount of known mean)",
+    )
+
+    @model_validator(mode="after")
+    def _cv_range(self) -> ForecastSettings:
+        if not isinstance(self.amount_cv, str) and self.amount_cv < 0:
+            raise ValueError("forecast.amount_cv must be 'learned' or a number >= 0")
+        return self
+
+
 class OperationsSettings(_Strict):
     """Scheduled refreshes and safe operation: schedule, sensor, usage partitions, retries, locking."""
 
@@ -386,6 +432,8 @@ class PlanSettings(_Strict):
     evaluation: EvaluationSettings = EvaluationSettings()
     exports: ExportSettings = ExportSettings()
     territory: TerritorySettings = TerritorySettings()
+    quota: QuotaSettings = QuotaSettings()
+    forecast: ForecastSettings = ForecastSettings()
     operations: OperationsSettings = OperationsSettings()
     engine: EngineSettings = EngineSettings()
     review: ReviewSettings = ReviewSettings()
@@ -399,7 +447,7 @@ class PlanSettings(_Strict):
         if edges != sorted(edges) or len(set(edges)) != len(edges):
             raise ValueError(f"segments must be listed by strictly increasing min_acv, got {edges}")
         low, high = QUOTA_FACTOR_RANGE
-        outside = [s.name for s in self.segments if not low <= s.quota_factor <= high]
+        outside = [s.name for s in self.factors_outside_range()]
         if outside and not self.allow_factor_outside_range:
             raise ValueError(
                 f"quota_factor of {outside} is outside {low:.2f}-{high:.2f}; "
@@ -413,11 +461,13 @@ class PlanSettings(_Strict):
         return self
 
     def factors_outside_range(self) -> list[SegmentSettings]:
+        """Segments whose fixed quota_factor lies outside 0.60-0.75 ('auto' never does)."""
         low, high = QUOTA_FACTOR_RANGE
-        return [s for s in self.segments if not low <= s.quota_factor <= high]
+        return [s for s in self.segments if s.fixed_factor is not None and not low <= s.fixed_factor <= high]
 
     def segment_table(self) -> list[dict[str, object]]:
-        """Rows of the band table the SQL joins: [min_acv, max_acv) per segment, self_serve first."""
+        """Rows of the band table the SQL joins: [min_acv, max_acv) per segment, self_serve first;
+        quota_factor = the settings' factor, None for 'auto' (resolved in work.quota_factors)."""
         rows: list[dict[str, object]] = [
             {"segment": SELF_SERVE, "min_acv": 0.0, "max_acv": self.segments[0].min_acv, "quota_factor": 0.0}
         ]
@@ -427,7 +477,7 @@ class PlanSettings(_Strict):
                     "segment": seg.name,
                     "min_acv": seg.min_acv,
                     "max_acv": nxt.min_acv if nxt else None,
-                    "quota_factor": seg.quota_factor,
+                    "quota_factor": seg.fixed_factor,
                 }
             )
         return rows
@@ -471,6 +521,12 @@ class PlanSettings(_Strict):
             "history_review_band": list(self.review.history_review_band),
             "max_rep_share_of_segment": self.review.max_rep_share_of_segment,
             "max_share_reps_out_of_tolerance": self.review.max_share_reps_out_of_tolerance,
+            "quota_factor_min": QUOTA_FACTOR_RANGE[0],
+            "quota_factor_max": QUOTA_FACTOR_RANGE[1],
+            "target_attainment_share": self.quota.target_attainment_share,
+            "amount_cv": None if isinstance(self.forecast.amount_cv, str) else self.forecast.amount_cv,
+            "amount_cv_min_wins": self.forecast.amount_cv_min_wins,
+            "amount_cv_fallback": self.forecast.amount_cv_fallback,
         }
 
     def plan_period(self) -> tuple[dt.date, dt.date]:

@@ -54,18 +54,21 @@ IDENTITIES: list[tuple[str, str, str, str]] = [
     ),
     (
         "quotas", "quota_is_factor_times_territory_eev",
-        "territory_eev = sum of its accounts' eev x share; quota = sum of factor x eev x share within rounding",
+        ("territory_eev = sum of its accounts' eev x share; quota = sum of factor x eev x share within rounding, "
+         "with the segment's factor as resolved in quota_factors"),
         """SELECT q.rep_id FROM work.quotas AS q
-           LEFT JOIN (SELECT c.rep_id, sum(c.eev * c.share) AS eev, sum(b.quota_factor * c.eev * c.share) AS quota
+           LEFT JOIN work.quota_factors AS qf ON qf.segment = q.segment
+           LEFT JOIN (SELECT c.rep_id, sum(c.eev * c.share) AS eev, sum(f.factor * c.eev * c.share) AS quota
                       FROM work.quota_contributions AS c
                       JOIN work.territories AS t USING (account_id)
                       JOIN work.account_eev AS a USING (account_id)
-                      JOIN work.segment_bands AS b ON b.segment = a.segment
+                      JOIN work.quota_factors AS f ON f.segment = a.segment
                       WHERE c.eev = a.eev AND (c.rep_id = t.rep_id OR c.rep_id = t.previous_rep_id)
                       GROUP BY c.rep_id) AS s USING (rep_id)
            WHERE abs(q.territory_eev - coalesce(s.eev, 0)) > 1e-6 * greatest(1, q.territory_eev)
               OR abs(q.quota_unrounded - coalesce(s.quota, 0)) > 1e-6 * greatest(1, q.territory_eev)
-              OR abs(q.quota - q.quota_unrounded) > $half_rounding + 1e-6""",
+              OR abs(q.quota - q.quota_unrounded) > $half_rounding + 1e-6
+              OR q.factor IS DISTINCT FROM qf.factor""",
     ),
     (
         "quotas", "contributions_add_up_to_quota", "each rep's quota contributions add up exactly to its quota",

@@ -19,7 +19,8 @@ PLAN_DATE_ONLY_TAG = "quota_plan/plan_date_only"
 @dg.asset(group_name="staging", kinds={"duckdb"})
 def segment_bands(context: dg.AssetExecutionContext, warehouse: Warehouse, settings: dg.ResourceParam[PlanSettings]):
     """ACV bands of the plan settings. Grain: segment. [min_acv, max_acv) in annual money;
-    max_acv NULL for the top band; quota_factor 0-1 (0 for self_serve, never assigned)."""
+    max_acv NULL for the top band; quota_factor 0-1 as the settings give it (0 for self_serve, never
+    assigned; NULL for 'auto': the factor the plan uses is work.quota_factors')."""
     started = time.perf_counter()
     with warehouse.connect() as con:
         write_segment_bands(con, settings)

@@ -166,12 +166,16 @@ def render_report(
     symbol = tables.settings.exports.currency_symbol
     env = _environment(symbol)
     quotas = tables.frame("quotas")
+    factors = tables.frame("quota_factors")  # None in a plan made before the attainment forecast
     return env.get_template("plan_report.html").render(
         **_context(tables),
         figures=[{"label": label, "value": value} for label, value in figures],
         charts=charts,
         notes=notes,
+        forecast={"draws": tables.settings.forecast.draws,
+                  "target_share": tables.settings.quota.target_attainment_share},
         tables={"summary": html_table(tables.frame("summary"), symbol),
+                "quota_factors": None if factors is None else html_table(factors, symbol),
                 "quotas": html_table(quotas, symbol, {"rep_id": {rep: f"{LETTERS}/{name}" for rep, name
                                                                  in letter_files(tables).items()}})},
         files=[{"href": href, "name": name, "what": what} for href, name, what in files],

@@ -270,10 +270,10 @@ def load_plan_tables(con: duckdb.DuckDBPyConnection, plan_id: str | None = None)
 
 MONEY_COLUMNS = {"acv", "arr", "whitespace", "eev", "quota", "quota_unrounded", "price_used", "eev_per_capacity",
                  "amount", "contribution"}
-MONEY_SUFFIXES = ("_acv", "_arr", "_eev", "_amount", "_quota", "_credit", "_contribution", "_whitespace")
+MONEY_SUFFIXES = ("_acv", "_arr", "_eev", "_amount", "_quota", "_credit", "_contribution", "_whitespace", "_bookings")
 PERCENT_COLUMNS = {"p_close", "capture", "factor", "percentile", "balance_deviation", "quota_share_of_eev",
-                   "balance_cv", "share", "attainment"}
-PERCENT_SUFFIXES = ("_share", "_rate", "_pct", "_cv", "_attainment", "_deviation")
+                   "balance_cv", "share", "attainment", "p_attain"}
+PERCENT_SUFFIXES = ("_share", "_rate", "_pct", "_cv", "_attainment", "_deviation", "_factor")
 
 
 def column_kind(name: str, dtype: pl.DataType) -> str:

@@ -43,6 +43,11 @@ JOIN main.attainment AS a ON a.rep_id = c.rep_id AND a.period = 'year_to_date'
 ORDER BY list_position($order, c.segment), c.rep_id
 """
 
+FORECAST_SQL = """
+SELECT segment, factor, note, attaining_share, p10_attaining_share, p90_attaining_share, attainment_cv, target_factor
+FROM main.quota_factors ORDER BY list_position($order, segment)
+"""
+
 EXAMPLES_WIDTH = 48
 
 
@@ -156,6 +161,31 @@ def anchor_lines(con: duckdb.DuckDBPyConnection, settings: PlanSettings, order: 
     return lines
 
 
+def forecast_lines(con: duckdb.DuckDBPyConnection, settings: PlanSettings) -> list[str]:
+    """Per segment: the quota factor, how it was chosen, and the share of reps the Monte Carlo of the
+    year predicts to attain (with its P10-P90 over simulated years) and the predicted spread."""
+    if not table_exists(con, "main", "quota_factors"):
+        return []
+    order = {"order": [row["segment"] for row in settings.segment_table()]}
+    rows = con.execute(FORECAST_SQL, order).fetchall()
+    target = settings.quota.target_attainment_share
+    title = (f"Predicted attainment ({settings.forecast.draws:,} simulated years; target: {target:.0%} of reps "
+             "attaining; main.quota_factors, main.attainment_forecast)")
+    lines = [title]
+    lines += _table(
+        ["segment", "factor", "reps attaining", "P10-P90", "attainment CV", f"factor for {target:.0%}", "how chosen"],
+        [[s, f"{f:.3f}", _share(share), f"{_share(low)}-{_share(high)}", _ratio(cv),
+          "-" if tf is None else f"{tf:.3f}", note]
+         for s, f, note, share, low, high, cv, tf in rows],
+        text_columns=frozenset({0, 6}),
+    )
+    return lines
+
+
+def _share(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0%}"
+
+
 def company_target_line(settings: PlanSettings, total_quota: float) -> list[str]:
     """Sum of quotas against the company target (when the settings give one)."""
     target = settings.territory.company_target
@@ -233,6 +263,7 @@ def plan_summary(con: duckdb.DuckDBPyConnection, settings: PlanSettings, db: Pat
         [[s, f"{r}", f"{c:.1f}", f"{a:,}", _money(eev), f"{f:.3f}", _money(q)] for s, r, c, a, eev, q, f in quotas],
     )
     lines += company_target_line(settings, sum(row[5] or 0 for row in quotas))
+    lines += ["", *forecast_lines(con, settings)]
     lines += ["", _balance_title(settings)]
     lines += _table(
         ["segment", "method", "CV", "max/min", "in tol.", f"in +/-{settings.territory.report_band:.0%}",
@@ -272,9 +303,9 @@ def plan_summary(con: duckdb.DuckDBPyConnection, settings: PlanSettings, db: Pat
         f"Outputs: DuckDB file {db.resolve()}",
         ("  tables main.whitespace_items, main.account_eev, main.territories, main.territory_moves, "
          "main.territory_balance, main.balance_diagnosis, main.quotas, main.quota_contributions, main.model_metrics, "
-         "main.data_quality, "
-         "main.rejected_rows, main.plan_runs (versions in schema plans); tracking: main.expansion_credits, "
-         "main.csm_source_bonus, main.attainment, main.pipeline_coverage, main.tracking_runs"),
+         "main.data_quality, main.rejected_rows, main.quota_factors, main.attainment_forecast, main.amount_spread, "
+         "main.quota_history, main.plan_review, main.plan_runs (versions in schema plans); tracking: "
+         "main.expansion_credits, main.csm_source_bonus, main.attainment, main.pipeline_coverage, main.tracking_runs"),
     ]
     return "\n".join(lines)
 

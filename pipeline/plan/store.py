@@ -43,6 +43,9 @@ PLAN_TABLES = {
     "feature_importances": "feature_importances",
     "quota_history": "quota_history",
     "plan_review": "plan_review",
+    "quota_factors": "quota_factors",
+    "attainment_forecast": "attainment_forecast",
+    "amount_spread": "amount_spread",
 }
 PENDING, CURRENT_ONCE, NEEDS_REVIEW, FAILED = "pending", "succeeded", "needs_review", "failed"
 PLAN_VERSION_SQL = "run_id LIKE 'P%'"  # rows of plans.plan_runs that are plan versions (not failed runs)

@@ -12,8 +12,10 @@ HASH_VALUES = 16**8  # values of the 8 hex digits the training sample compares
 
 
 def write_segment_bands(con: duckdb.DuckDBPyConnection, settings: PlanSettings) -> None:
-    """work.segment_bands: the ACV bands of the settings, [min_acv, max_acv) per segment."""
-    bands = pl.DataFrame(settings.segment_table(), schema_overrides={"max_acv": pl.Float64})
+    """work.segment_bands: the ACV bands of the settings, [min_acv, max_acv) per segment, and the
+    settings' quota_factor (NULL for 'auto')."""
+    overrides = {"max_acv": pl.Float64, "quota_factor": pl.Float64}
+    bands = pl.DataFrame(settings.segment_table(), schema_overrides=overrides)
     con.execute("CREATE OR REPLACE TABLE work.segment_bands AS SELECT * FROM bands")
 
 

@@ -8,13 +8,19 @@
 --   flat             the segment total shared in proportion to rep capacity;
 --   acv_proportional the segment total shared in proportion to the territory's ACV.
 -- quota = factor x forecast (unrounded); attainment = actual / quota (NULL when quota is 0);
--- attained = attainment >= 1. Money: annual ARR.
+-- attained = attainment >= 1; p_attain = the plan's predicted probability that the rep attains
+-- this quota: the share of the plan's simulated years (work.rep_booking_draws) whose bookings
+-- >= quota (NULL when quota is 0). Money: annual ARR.
 WITH quotas AS (
     SELECT rep_id, segment, capacity, factor, territory_eev FROM work.quotas
 ),
 
 territories AS (
     SELECT account_id, rep_id FROM work.territories
+),
+
+draws AS (
+    SELECT rep_id, bookings FROM work.rep_booking_draws
 ),
 
 accounts AS (
@@ -66,6 +72,13 @@ forecasts AS (
     UNION ALL
     SELECT 3, 'acv_proportional', r.*, coalesce(s.eev * r.territory_acv / nullif(s.acv, 0), 0)
     FROM reps AS r JOIN segment_totals AS s USING (segment)
+),
+
+predicted AS (
+    SELECT f.scheme, f.rep_id, avg(CAST(d.bookings >= f.factor * f.forecast AS DOUBLE)) AS share_of_draws_attaining
+    FROM forecasts AS f
+    JOIN draws AS d USING (rep_id)
+    GROUP BY f.scheme, f.rep_id
 )
 
 SELECT
@@ -80,6 +93,8 @@ SELECT
     factor * forecast AS quota,
     actual,
     actual / nullif(factor * forecast, 0) AS attainment,
-    actual >= factor * forecast AND factor * forecast > 0 AS attained
+    actual >= factor * forecast AND factor * forecast > 0 AS attained,
+    CASE WHEN factor * forecast > 0 THEN p.share_of_draws_attaining END AS p_attain
 FROM forecasts
+LEFT JOIN predicted AS p USING (scheme, rep_id)
 ORDER BY scheme_order, rep_id

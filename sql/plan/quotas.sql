@@ -1,9 +1,10 @@
 -- quotas: one row per active expansion rep of the plan.
 -- Key: rep_id. accounts = accounts the rep owns in the plan; territory_eev = sum of eev x share
 -- over the rep's quota contributions (= sum of the owned accounts' eev unless a mid-year
--- rebalance splits moved accounts by time); quota_unrounded = sum of factor x eev x share
--- (factor x territory_eev; capacity is already inside the EEV share); quota = quota_unrounded
--- rounded to the nearest multiple of quota_rounding = the exact sum of the rep's contributions.
+-- rebalance splits moved accounts by time); factor = the segment's factor as the plan resolved it
+-- (work.quota_factors); quota_unrounded = sum of factor x eev x share (factor x territory_eev;
+-- capacity is already inside the EEV share); quota = quota_unrounded rounded to the nearest
+-- multiple of quota_rounding = the exact sum of the rep's contributions.
 -- A rep with no accounts gets quota 0. Balance (the one definition: the balance check, the
 -- workbook, the report, territory_balance and the run summary read these columns):
 -- owned_eev = sum of the eev of the accounts the rep owns in the plan (= territory_eev unless a
@@ -37,8 +38,8 @@ contributions AS (
     SELECT rep_id, role, eev, eev_share, contribution_unrounded, contribution FROM work.quota_contributions
 ),
 
-bands AS (
-    SELECT segment, quota_factor FROM work.segment_bands
+factors AS (  -- the segment's factor as the plan resolved it: the setting, or 'auto'
+    SELECT segment, factor FROM work.quota_factors
 ),
 
 books AS (
@@ -136,7 +137,7 @@ SELECT
     r.capacity,
     coalesce(b.accounts, 0) AS accounts,
     coalesce(b.territory_eev, 0) AS territory_eev,
-    bands.quota_factor AS factor,
+    f.factor,
     coalesce(b.quota_unrounded, 0) AS quota_unrounded,
     CAST(coalesce(b.quota, 0) AS DOUBLE) AS quota,
     t.owned_eev,
@@ -146,7 +147,7 @@ SELECT
     o.anchor_eev,
     o.out_of_tolerance_reason
 FROM reps AS r
-JOIN bands USING (segment)
+JOIN factors AS f USING (segment)
 JOIN targets AS t USING (rep_id)
 JOIN reasons AS o USING (rep_id)
 LEFT JOIN books AS b USING (rep_id)

@@ -1,4 +1,4 @@
-"""Quota contributions and quotas (sql/plan/quota_contributions.sql, sql/plan/quotas.sql) on hand-built
+"""Quota contributions and quotas (sql/plan/territory_shares.sql, quota_contributions.sql, quotas.sql) on hand-built
 work tables in a real DuckDB file, with known answers."""
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ def _plan(tmp_path: Path, effective_date: dt.date | None) -> duckdb.DuckDBPyConn
     con.execute("CREATE SCHEMA work")
     con.execute("CREATE TABLE work.rep_plan AS SELECT * FROM (VALUES ('R1', 'Ann', 'mid_market', 1.0), "
                 "('R2', 'Bo', 'mid_market', 0.5)) AS t(rep_id, name, segment, capacity)")
-    con.execute("CREATE TABLE work.segment_bands AS SELECT 'mid_market' AS segment, 0.675 AS quota_factor")
+    con.execute("CREATE TABLE work.quota_factors AS SELECT 'mid_market' AS segment, 0.675 AS factor")
     con.execute("CREATE TABLE work.account_eev (account_id VARCHAR, eev DOUBLE)")
     con.executemany("INSERT INTO work.account_eev VALUES (?, ?)", list(EEV.items()))
     con.execute("""CREATE TABLE work.territories AS SELECT *, false AS locked, false AS anchor FROM (VALUES
@@ -33,6 +33,7 @@ def _plan(tmp_path: Path, effective_date: dt.date | None) -> duckdb.DuckDBPyConn
         AS t(account_id, segment, rep_id, previous_rep_id, moved)""")
     con.execute("CREATE TABLE work.territory_methods AS SELECT 'mid_market' AS segment, 20 AS book_min, 40 AS book_max")
     params = load_settings(TEST_CONFIG, effective_date=effective_date).sql_params()
+    warehouse.build_table(con, "territory_shares", params)
     warehouse.build_table(con, "quota_contributions", params)
     warehouse.build_table(con, "quotas", params)
     return con
