@@ -135,13 +135,19 @@ def letter_accounts(tables: PlanTables) -> dict[str, list[dict[str, Any]]]:
     return {rep: frame.to_dicts() for (rep,), frame in books.group_by("rep_id", maintain_order=True)}
 
 
+def _reps_with_quota(tables: PlanTables) -> pl.DataFrame:
+    """The reps who get a letter: those with a quota (a letter saying "your quota is 0" is never sent;
+    the plan review names those reps instead)."""
+    return tables.frame("quotas").filter(pl.col("quota") > 0)
+
+
 def letter_files(tables: PlanTables) -> dict[str, str]:
     """The file of each rep's quota letter in letters/: rep_id -> file name (safe_file_names)."""
-    return {rep: f"{name}{HTML}" for rep, name in safe_file_names(tables.frame("quotas")["rep_id"]).items()}
+    return {rep: f"{name}{HTML}" for rep, name in safe_file_names(_reps_with_quota(tables)["rep_id"]).items()}
 
 
 def render_letters(tables: PlanTables) -> dict[str, str]:
-    """One quota letter per active expansion rep of the plan: rep_id -> HTML."""
+    """One quota letter per active expansion rep of the plan with a quota: rep_id -> HTML."""
     env = _environment(tables.settings.exports.currency_symbol)
     template = env.get_template("quota_letter.html")
     context = _context(tables)
@@ -151,7 +157,7 @@ def render_letters(tables: PlanTables) -> dict[str, str]:
     return {
         rep["rep_id"]: template.render(**context, rep=rep, accounts=books.get(rep["rep_id"], []),
                                        blackouts=blackouts.get(rep["rep_id"], []))
-        for rep in tables.frame("quotas").iter_rows(named=True)
+        for rep in _reps_with_quota(tables).iter_rows(named=True)
     }
 
 

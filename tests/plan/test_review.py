@@ -171,6 +171,9 @@ def test_a_plan_without_any_quota_is_held_and_the_good_plan_stays_current(good_t
         held = con.execute("SELECT run_id, status, review_reasons FROM plans.plan_runs ORDER BY run_id DESC "
                            "LIMIT 1").fetchone()
     assert held[1] == "needs_review" and "total quota is 0" in held[2]
+    # the held plan is exported for review, without a single "your quota is 0" letter
+    exported = db.parent / "exports" / held[0]
+    assert (exported / "report.html").is_file() and not list((exported / "letters").glob("*.html"))
 
     # publishing it needs an acknowledgement, which is recorded and makes it current
     assert main(["publish", held[0], "--note", "to reps", "--db", str(db)]) == 1
