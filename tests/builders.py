@@ -115,7 +115,7 @@ TEST_CONFIG = _accept_degraded_config()
 def settings_with(folder: Path, section: str = "operations", base: Path | None = None, **values: object) -> Path:
     """A copy of a settings file (TEST_CONFIG unless `base`) with these settings of `section` changed."""
     settings = yaml.safe_load((base or TEST_CONFIG).read_text())
-    settings[section].update(values)
+    settings.setdefault(section, {}).update(values)
     path = folder / "plan.yaml"
     path.write_text(yaml.safe_dump(settings))
     return path

@@ -32,6 +32,9 @@ GROUP = "tracking"
                      "max_amount) in deal ARR, rep_share and csm_share 0-1, rule = readable text."),
         dg.AssetSpec("commission_rates", group_name=GROUP, kinds={"duckdb"},
                      description="Expansion rep commission rate per segment (0-1), from the settings."),
+        dg.AssetSpec("tracking_period", group_name=GROUP, deps=["plan_version", "raw_opportunities"], kinds={"duckdb"},
+                     description="The tracked plan of this run (the plan the run wrote, else the current plan), "
+                     "its plan year [plan_start, plan_end) and the tracking date `through`. One row."),
     ],
     can_subset=False,
 )
@@ -48,6 +51,7 @@ def credit_rules(context: dg.AssetExecutionContext, warehouse: Warehouse, settin
             metadata={"plan_id": period.plan_id, "plan_start": str(period.plan_start), "through": str(period.through)},
         )
         yield table_result(context, con, "work.commission_rates", started, asset_key="commission_rates")
+        yield table_result(context, con, "work.tracking_period", started, asset_key="tracking_period")
 
 
 def _params(settings: PlanSettings, con: duckdb.DuckDBPyConnection) -> dict[str, object]:
@@ -55,13 +59,13 @@ def _params(settings: PlanSettings, con: duckdb.DuckDBPyConnection) -> dict[str,
 
 
 # the tracking tables, each published by tracking_version; _params reads the period credit_rules decided
-tracking_tables = [sql_asset(name, group=GROUP, params=_params, params_read=("credit_rules",))
+tracking_tables = [sql_asset(name, group=GROUP, params=_params, params_read=("tracking_period",))
                    for name in TRACKING_TABLES]
 
 
 @dg.asset(
     group_name=GROUP,
-    deps=list(TRACKING_TABLES),
+    deps=[*TRACKING_TABLES, "tracking_period"],
     kinds={"duckdb"},
 )
 def tracking_version(

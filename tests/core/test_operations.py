@@ -41,7 +41,11 @@ def test_definitions_carry_the_jobs_schedule_and_sensor(tmp_path: Path):
     # the refresh recomputes EEV and drift but never writes territories, quotas or a plan version
     assert {"raw_usage", "item_features", "item_scores", "account_eev", "eev_drift"} <= _keys(refresh)
     assert not {"rep_plan", "territories", "quotas", "plan_version", "close_probability_model"} & _keys(refresh)
-    assert _keys(rebalance) == {"rep_plan", "territories", "territory_methods", "quotas", "plan_version"}
+    # a rebalance rebuilds everything downstream of the reps (contributions, moves, balance, the plan
+    # version, its tracking and exports, then current_plan), nothing upstream of them
+    assert {"rep_plan", "territories", "territory_methods", "quota_contributions", "quotas", "territory_moves",
+            "territory_balance", "plan_review", "plan_version", "plan_exports", "current_plan"} <= _keys(rebalance)
+    assert not {"raw_accounts", "account_eev", "close_probability_model", "backtest_results"} & _keys(rebalance)
     schedule = loaded.resolve_schedule_def("weekly_refresh")
     assert schedule.cron_schedule == load_settings().operations.refresh_cron
     assert schedule.job_name == "refresh_job"

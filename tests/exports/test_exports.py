@@ -194,10 +194,9 @@ def test_tables_other_steps_add_to_a_plan_become_sheets_and_charts(sample_plan: 
                     "('eev', 0.55, 0.30), ('flat', 0.40, 0.62), ('acv', 0.45, 0.48)) t(method, share_attaining, cv)")
         con.execute("CREATE TABLE plans.rep_notes AS SELECT 'P0001' AS plan_id, 'R0001' AS rep_id, "
                     "['a', 'b'] AS tags, {'k': 1} AS detail")  # nested columns are written as text
-        # in-year tracking tables (main.*, replaced by each tracking run) of this plan
-        con.execute("CREATE OR REPLACE TABLE main.tracking_runs (plan_id VARCHAR, created_at TIMESTAMP)")
-        con.execute("INSERT INTO main.tracking_runs VALUES ('P0000', '2026-01-01'), ('P0001', '2026-02-01')")
-        con.execute("CREATE OR REPLACE TABLE main.attainment AS SELECT 'R0001' AS rep_id, 0.42 AS attainment")
+        # in-year tracking tables (plans.*, this plan's rows replaced by each tracking run of it)
+        con.execute("CREATE OR REPLACE TABLE plans.attainment AS SELECT * FROM (VALUES ('P0000', 'R0001', 0.1), "
+                    "('P0001', 'R0001', 0.42)) t(plan_id, rep_id, attainment)")
         result = export_plan(con, tmp_path / "out")
     book = openpyxl.load_workbook(result.workbook, read_only=True)
     assert book.sheetnames[: len(SHEETS)] == SHEETS

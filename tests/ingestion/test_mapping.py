@@ -16,7 +16,7 @@ from pipeline.ingestion.ingest import InputContractError, ingest_inputs
 from pipeline.ingestion.map_inputs import apply_mapping
 from pipeline.ingestion.mapping import MappingError, SourceMapping, load_mapping
 from pipeline.runner import PlanOutcome, run_plan
-from tests.builders import TEST_CONFIG
+from tests.builders import TEST_CONFIG, settings_with
 
 ROOT = Path(__file__).resolve().parents[2]
 MAVEN_DIR = ROOT / "datasets" / "maven-crm"  # the public Maven CRM sample, kept in the repository
@@ -26,8 +26,23 @@ MAVEN_CONFIG = ROOT / "config" / "maven_crm.yaml"
 
 @pytest.fixture(scope="module")
 def maven_plan(tmp_path_factory: pytest.TempPathFactory) -> PlanOutcome:
-    db = Path(tmp_path_factory.mktemp("maven")) / "plan.duckdb"
-    return run_plan(MAVEN_DIR, MAVEN_CONFIG, db, instance=dg.DagsterInstance.ephemeral(), mapping=MAVEN_MAPPING)
+    """The Maven plan made current although it needs review (review.accept_degraded), so that its
+    tables can be read in main.*; test_maven_plan_names_why_it_needs_review reads the reasons."""
+    folder = Path(tmp_path_factory.mktemp("maven"))
+    config = settings_with(folder, "review", base=MAVEN_CONFIG, accept_degraded=True)
+    return run_plan(MAVEN_DIR, config, folder / "plan.duckdb", instance=dg.DagsterInstance.ephemeral(),
+                    mapping=MAVEN_MAPPING)
+
+
+def test_maven_plan_names_why_it_needs_review(maven_plan: PlanOutcome):
+    """The public Maven CRM export gives a plan nobody should send as it is (base rates: too little
+    history; quotas a sliver of what was won, since every deal is a one-off hardware sale): the
+    review lists each reason with its figures."""
+    reasons = {reason for reason, severity in _query(maven_plan.db, "SELECT reason, severity FROM main.plan_review")
+               if severity == "review"}
+    assert {"model_base_rates", "quota_vs_bookings"} <= reasons
+    assert _query(maven_plan.db, "SELECT status FROM main.plan_runs WHERE run_id = ?", [maven_plan.plan_id]) == [
+        ("succeeded",)]
 
 
 def _query(db: Path, sql: str, params: list | None = None) -> list[tuple]:
