@@ -60,19 +60,21 @@ def stage_assets() -> list[dg.AssetsDefinition]:
 def build_definitions(
     settings: PlanSettings, places: RunPlaces, settings_resource: dg.ResourceDefinition
 ) -> dg.Definitions:
-    """The code location for `places`. `settings` times the usage partitions, the retries and
-    the schedules; `settings_resource` gives every asset of a run its settings."""
+    """The code location for `places`. `settings` times the usage partitions, the retries (of the
+    Warehouse resource) and the schedules; `settings_resource` gives every asset of a run its settings."""
     weeks = usage_weeks(settings.operations.usage_start)
     inputs = PlanInputs(path=places.input_dir, mapping=places.mapping)
     schedules, sensors = plan_automation(settings, weeks, inputs, places.db)
     return dg.Definitions(
         assets=[*stage_assets(), ingestion.usage_asset(weeks)],
         asset_checks=PLAN_CHECKS,
-        jobs=plan_jobs(settings.operations),
+        jobs=plan_jobs(),
         schedules=schedules,
         sensors=sensors,
         resources={
-            "warehouse": Warehouse(path=places.db, lock_wait_seconds=settings.operations.lock_wait_seconds),
+            "warehouse": Warehouse(path=places.db, lock_wait_seconds=settings.operations.lock_wait_seconds,
+                                   max_retries=settings.operations.max_retries,
+                                   retry_delay_seconds=settings.operations.retry_delay_seconds),
             "plan_inputs": inputs,
             "settings": settings_resource,
             "export_folder": ExportFolder(path=places.exports),
