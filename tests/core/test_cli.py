@@ -28,7 +28,7 @@ def test_help_lists_verbs_and_options():
 
 def test_run_prints_summary_and_plans_lists_it(sample_inputs: Path, tmp_path: Path):
     db = tmp_path / "plan.duckdb"
-    done = _run("run", "--input", str(sample_inputs), "--db", str(db), "--as-of", "2025-12-01")
+    done = _run("run", "--input", str(sample_inputs), "--db", str(db), "--as-of", "2025-12-01", "--progress")
     assert done.returncode == 0, done.stderr
     assert "Plan P0001 as of 2025-12-01" in done.stdout
     assert "Reps and quotas by segment" in done.stdout and "enterprise" in done.stdout

@@ -127,9 +127,9 @@ def test_refresh_reports_drift_and_never_changes_the_plan(tiny_plan: PlanOutcome
 
 def test_scheduled_and_sensor_refreshes_measure_eev_as_of_their_day(sample_plan: PlanOutcome, sample_inputs: Path,
                                                                     tmp_path: Path):
+    from pipeline.core.progress import run_config
     from pipeline.definitions import RunPlaces, file_definitions
     from pipeline.defs.resources import PlanInputs
-    from pipeline.core.progress import run_config
 
     db, folder = tmp_path / "plan.duckdb", edge_inputs(tmp_path / "in")
     shutil.copy(sample_plan.db, db)
