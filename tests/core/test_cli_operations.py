@@ -19,6 +19,7 @@ import pytest
 
 from pipeline.core import warehouse
 from pipeline.core.run_lock import run_lock
+from pipeline.core.settings import DEFAULT_CONFIG
 from pipeline.runner import PlanRunError, run_plan
 from tests.builders import edge_inputs
 
@@ -58,11 +59,11 @@ def _duplicated_account(folder: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str]]:
-    """`quota-plan run --json` on the tiny edge inputs into a new DuckDB file."""
+def tiny_plan(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A DuckDB file whose current plan P0001 was made from the tiny edge inputs."""
     folder = Path(tmp_path_factory.mktemp("tiny"))
-    db = folder / "plan.duckdb"
-    return db, _run("run", "--input", str(edge_inputs(folder / "in")), "--db", str(db), "--json")
+    return run_plan(edge_inputs(folder / "in"), DEFAULT_CONFIG, folder / "plan.duckdb",
+                    instance=dg.DagsterInstance.ephemeral()).db
 
 
 def test_a_failed_run_prints_one_line_on_stderr_and_exits_1(tmp_path: Path):
@@ -90,8 +91,9 @@ def test_input_errors_are_never_retried(tmp_path: Path):
     assert instance.all_logs(run_id, of_type=dg.DagsterEventType.STEP_UP_FOR_RETRY) == []
 
 
-def test_run_json_is_the_runs_outcome_for_a_scheduler(tiny_run: tuple[Path, subprocess.CompletedProcess[str]]):
-    db, done = tiny_run
+def test_run_json_is_the_runs_outcome_for_a_scheduler(tmp_path: Path):
+    db = tmp_path / "plan.duckdb"
+    done = _run("run", "--input", str(edge_inputs(tmp_path / "in")), "--db", str(db), "--json")
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""  # not a terminal, no --progress: nothing on stderr when all went well
     record = json.loads(done.stdout)
@@ -114,9 +116,8 @@ def test_run_json_is_the_runs_outcome_for_a_scheduler(tiny_run: tuple[Path, subp
         "message": f"error: input folder not found: {db.parent / 'missing'}", "plan_id": None, "current": False}
 
 
-def test_plans_prints_each_plans_as_of_date(tiny_run: tuple[Path, subprocess.CompletedProcess[str]]):
-    db, _ = tiny_run
-    listed = _run("plans", "--db", str(db))
+def test_plans_prints_each_plans_as_of_date(tiny_plan: Path):
+    listed = _run("plans", "--db", str(tiny_plan))
     assert listed.returncode == 0, listed.stderr
     plan = next(line for line in listed.stdout.splitlines() if line.startswith("*P0001"))
     assert plan.split()[2] == "2026-01-01"  # the settings' as_of, not '<11'
@@ -148,9 +149,9 @@ def test_validate_checks_a_folder_without_planning(tmp_path: Path):
 
 
 def test_sigterm_ends_a_run_within_seconds_and_keeps_the_previous_plan(
-        tiny_run: tuple[Path, subprocess.CompletedProcess[str]], sample_inputs: Path, tmp_path: Path):
+        tiny_plan: Path, sample_inputs: Path, tmp_path: Path):
     db = tmp_path / "plan.duckdb"
-    shutil.copy(tiny_run[0], db)  # plan P0001 current
+    shutil.copy(tiny_plan, db)  # plan P0001 current
     before = _snapshot(db)
     run = subprocess.Popen([*CLI, "run", "--input", str(sample_inputs), "--db", str(db), "--progress"],
                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=ROOT)
@@ -194,9 +195,9 @@ sys.exit(main())
 
 
 def test_sigint_interrupts_a_running_duckdb_query_and_the_next_run_succeeds(
-        tiny_run: tuple[Path, subprocess.CompletedProcess[str]], tmp_path: Path):
+        tiny_plan: Path, tmp_path: Path):
     db, folder = tmp_path / "plan.duckdb", edge_inputs(tmp_path / "in")
-    shutil.copy(tiny_run[0], db)
+    shutil.copy(tiny_plan, db)
     before = _snapshot(db)
     run = subprocess.Popen([sys.executable, "-c", SLOW_QUERY_RUN, "run", "--input", str(folder), "--db", str(db)],
                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=ROOT)
@@ -218,12 +219,14 @@ def test_sigint_interrupts_a_running_duckdb_query_and_the_next_run_succeeds(
     assert _query(db, "SELECT plan_id FROM plans.current_plan") == [("P0002",)]
 
 
-# `quota-plan` as two scheduled runs on one file: the first pauses between the end of its Dagster
-# job and its summary until the second has started (marker file) and a little longer, the window
-# in which a run that let go of its lock lost the file to the second and failed after writing
+# `quota-plan` as two scheduled runs on one file. The first pauses between the end of its Dagster
+# job and its summary until the second has tried to take the run lock (marker file) and a little
+# longer: the window in which a run that let go of its lock lost the file to the second one and
+# failed after its plan was written. (The pause and the marker live here, not in the product.)
 CONCURRENT_RUN = """
-import pathlib, sys, time
+import fcntl, pathlib, sys, time
 from pipeline import runner
+from pipeline.core import run_lock
 from pipeline.cli import main
 marker, role, args = pathlib.Path(sys.argv[1]), sys.argv[2], sys.argv[3:]
 if role == "first":
@@ -234,11 +237,16 @@ if role == "first":
         deadline = time.monotonic() + 120
         while not marker.exists() and time.monotonic() < deadline:
             time.sleep(0.1)
-        time.sleep(3)
+        time.sleep(1.5)
         return result
     runner._execute = paused
 else:
-    marker.touch()
+    class Flock:
+        LOCK_EX, LOCK_NB = fcntl.LOCK_EX, fcntl.LOCK_NB
+        def flock(self, handle, operation):
+            marker.touch()
+            return fcntl.flock(handle, operation)
+    run_lock.fcntl = Flock()
 sys.exit(main(args))
 """
 
@@ -263,10 +271,10 @@ def test_two_runs_on_one_file_exit_0_exactly_when_their_plan_became_current(tmp_
     written = [r[0] for r in _query(db, "SELECT run_id FROM plans.plan_runs WHERE status = 'succeeded' "
                                         "ORDER BY created_at")]
     # the first reported its own plan, current when it ended, and exited 0; the second waited for it
-    assert (first.returncode, first_err) == (0, ""), first_err
-    assert first_out.startswith("Plan P0001 as of ")
-    assert (second.returncode, second_err) == (0, ""), second_err
-    assert second_out.startswith("Plan P0002 as of ")
+    assert first.returncode == 0, first_err
+    assert first_out.startswith("Plan P0001 as of ") and first_err == ""
+    assert second.returncode == 0, second_err
+    assert second_out.startswith("Plan P0002 as of ") and second_err == ""
     assert written == ["P0001", "P0002"] and current == "P0002"
 
 
