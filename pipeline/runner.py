@@ -56,7 +56,7 @@ class PlanOutcome:
 
 
 @dataclass(frozen=True)
-class Logging:
+class RunOutput:
     """What a run prints on stderr: progress lines (one per finished step) and Dagster's own logs."""
 
     progress: bool = False
@@ -117,7 +117,7 @@ def _failure_message(result: dg.ExecuteInProcessResult | None) -> str:
 def _execute(
     job_name: str, input_dir: str | Path, settings: PlanSettings, db: str | Path, mapping: str | Path | None,
     instance: dg.DagsterInstance | None, run_id: str, weeks: tuple[str, str] | None = None,
-    logging: Logging = Logging(),
+    output: RunOutput = RunOutput(),
 ) -> dg.ExecuteInProcessResult | None:
     """Check the mapping and input folder, then run one job of the code location in-process
     with these settings; None when a stop signal ended it. A job with weekly usage partitions
@@ -138,7 +138,7 @@ def _execute(
     try:
         result = job.execute_in_process(
             instance=instance or _default_instance(), raise_on_error=False, run_id=run_id,
-            run_config=progress.run_config(steps, show_progress=logging.progress, verbose=logging.verbose),
+            run_config=progress.run_config(steps, show_progress=output.progress, verbose=output.verbose),
             tags=week_range_tags(*weeks) if job.partitions_def else None,
         )
     except (KeyboardInterrupt, dg.DagsterExecutionInterruptedError):
@@ -203,7 +203,7 @@ def run_plan(
     job_name: str = "plan_job",
     effective_date: dt.date | None = None,
     weeks: tuple[str, str] | None = None,
-    logging: Logging = Logging(),
+    output: RunOutput = RunOutput(),
 ) -> PlanOutcome:
     """Materialize the whole plan (and its tracking), or another job of it such as the backtest;
     raise PlanRunError with one clear message when it failed and made no plan current
@@ -215,7 +215,7 @@ def run_plan(
     settings = plan_settings(config, as_of=as_of, effective_date=effective_date)
     run_id = str(uuid.uuid4())
     with exclusive(db, settings, f"{job_name} run {run_id}"):
-        result = _execute(job_name, input_dir, settings, db, mapping, instance, run_id, weeks, logging)
+        result = _execute(job_name, input_dir, settings, db, mapping, instance, run_id, weeks, output)
         with warehouse.connect(db) as con:
             return _outcome(con, result, run_id, db)
 
@@ -227,14 +227,14 @@ def run_tracking(
     through: dt.date | None = None,
     instance: dg.DagsterInstance | None = None,
     mapping: str | Path | None = None,
-    logging: Logging = Logging(),
+    output: RunOutput = RunOutput(),
 ) -> str:
     """Re-ingest the inputs and track the current plan (tracking_job); returns the Dagster run id.
     On failure the previous tracking tables stay as they were."""
     settings = plan_settings(config, through=through)
     run_id = str(uuid.uuid4())
     with exclusive(db, settings, f"tracking_job run {run_id}"):
-        result = _execute("tracking_job", input_dir, settings, db, mapping, instance, run_id, logging=logging)
+        result = _execute("tracking_job", input_dir, settings, db, mapping, instance, run_id, output=output)
         if result is None:
             raise stop_signals.stop_requested("the tracking tables stay as they were")
         if not result.success:
@@ -244,17 +244,17 @@ def run_tracking(
 
 def run_backtest(
     input_dir: str | Path, config: str | Path | PlanSettings, db: str | Path, as_of: dt.date,
-    instance: dg.DagsterInstance | None = None, mapping: str | Path | None = None, logging: Logging = Logging(),
+    instance: dg.DagsterInstance | None = None, mapping: str | Path | None = None, output: RunOutput = RunOutput(),
 ) -> PlanOutcome:
     """Plan as of ``as_of`` into ``db`` and compare with what was won afterwards (backtest_job);
     `config` given as parsed settings must already carry that as_of."""
     return run_plan(input_dir, config, db, as_of=as_of, instance=instance, mapping=mapping, job_name=BACKTEST_JOB,
-                    logging=logging)
+                    output=output)
 
 
 def validate_inputs(
     input_dir: str | Path, config: str | Path | PlanSettings, mapping: str | Path | None = None,
-    instance: dg.DagsterInstance | None = None, logging: Logging = Logging(),
+    instance: dg.DagsterInstance | None = None, output: RunOutput = RunOutput(),
 ) -> list[str]:
     """Check the input folder (files, source mapping, every contract rule) as a plan run would,
     into a scratch DuckDB file, without planning; returns the data-quality report's lines.
@@ -263,7 +263,7 @@ def validate_inputs(
     with tempfile.TemporaryDirectory(prefix="quota-plan-validate-") as scratch:
         db = Path(scratch) / "validate.duckdb"
         result = _execute(VALIDATE_JOB, input_dir, settings, db, mapping, instance, str(uuid.uuid4()),
-                          logging=logging)
+                          output=output)
         if result is None:
             raise stop_signals.stop_requested("nothing was checked")
         if not result.success:

@@ -10,11 +10,11 @@ from pipeline.commands.common import (
     Place,
     add_config_option,
     add_db_option,
-    add_logging_options,
+    add_output_options,
     add_source_options,
     iso_date,
-    logging_of,
     note,
+    output_of,
 )
 from pipeline.commands.exit_status import ExitStatus
 
@@ -35,7 +35,7 @@ def add_parser(verbs: argparse._SubParsersAction) -> None:
     add_source_options(parser)
     add_config_option(parser)
     add_db_option(parser, BACKTEST_DB)
-    add_logging_options(parser)
+    add_output_options(parser)
 
 
 def run(args: argparse.Namespace) -> ExitStatus:
@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> ExitStatus:
     started = time.perf_counter()
     with exclusive(args.db, settings, "quota-plan backtest"):
         outcome = run_backtest(args.input, settings, args.db, args.as_of, mapping=args.mapping,
-                               logging=logging_of(args))
+                               output=output_of(args))
         note(args, f"Backtest plan {outcome.plan_id} and comparison done in {time.perf_counter() - started:.1f}s\n")
         with warehouse.connect(args.db, read_only=True) as con:
             report = backtest_report(con, backtest_chart_path(args.db, args.as_of))

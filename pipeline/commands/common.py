@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from pipeline.runner import Logging
+    from pipeline.runner import RunOutput
 
 
 @dataclass(frozen=True)
@@ -84,7 +84,7 @@ def add_db_option(parser: argparse.ArgumentParser, place: Place = DB) -> None:
     parser.add_argument("--db", type=Path, default=place.resolve(), help=place.help("DuckDB file"))
 
 
-def add_logging_options(parser: argparse.ArgumentParser) -> None:
+def add_output_options(parser: argparse.ArgumentParser) -> None:
     """--progress and --verbose: what a verb that runs a Dagster job prints on stderr."""
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                         help="one line per finished step on stderr (default: only when stderr is a terminal)")
@@ -92,10 +92,10 @@ def add_logging_options(parser: argparse.ArgumentParser) -> None:
                         help="also Dagster's own logs on stderr, with the stack trace of a failure")
 
 
-def logging_of(args: argparse.Namespace) -> Logging:
-    from pipeline.runner import Logging  # noqa: PLC0415  (dagster: keep --help fast)
+def output_of(args: argparse.Namespace) -> RunOutput:
+    from pipeline.runner import RunOutput  # noqa: PLC0415  (dagster: keep --help fast)
 
-    return Logging(progress=shows_progress(args), verbose=args.verbose)
+    return RunOutput(progress=shows_progress(args), verbose=args.verbose)
 
 
 def shows_progress(args: argparse.Namespace) -> bool:

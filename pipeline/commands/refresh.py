@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from pipeline.commands.common import add_input_options, add_logging_options, iso_date, logging_of, note
+from pipeline.commands.common import add_input_options, add_output_options, iso_date, note, output_of
 from pipeline.commands.exit_status import ExitStatus
 
 
@@ -23,7 +23,7 @@ def add_parser(verbs: argparse._SubParsersAction) -> None:
     parser.add_argument("--weeks", nargs=2, metavar=("FIRST", "LAST"), type=iso_date,
                         help="usage weeks to (re)load, by their Monday (default: from the earliest week whose "
                         "rows in the usage file differ from the loaded ones to the last complete week)")
-    add_logging_options(parser)
+    add_output_options(parser)
 
 
 def run(args: argparse.Namespace) -> ExitStatus:
@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> ExitStatus:
             last = all_weeks.get_last_partition_key()
             weeks = changed_weeks(all_weeks, args.input, args.db) if not args.mapping else (last, last)
         run_plan(args.input, settings, args.db, job_name="refresh_job", weeks=weeks, mapping=args.mapping,
-                 logging=logging_of(args))
+                 output=output_of(args))
         note(args, f"Refreshed usage weeks {weeks[0]} .. {weeks[1]} in {time.perf_counter() - started:.1f}s\n")
         with warehouse.connect(args.db, read_only=True) as con:
             report = drift_summary(con)

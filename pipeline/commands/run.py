@@ -7,7 +7,7 @@ import sys
 import time
 
 from pipeline.commands import run_record
-from pipeline.commands.common import add_input_options, add_logging_options, iso_date, logging_of, note, one_line
+from pipeline.commands.common import add_input_options, add_output_options, iso_date, note, one_line, output_of
 from pipeline.commands.exit_status import ExitStatus
 from pipeline.core.settings import load_settings
 
@@ -29,7 +29,7 @@ def add_parser(verbs: argparse._SubParsersAction) -> None:
     parser.add_argument("--json", action="store_true",
                         help=f"write the outcome as one JSON object on stdout instead of the summary (schema "
                         f"{run_record.SCHEMA}, see docs/operations.md), also when the run fails")
-    add_logging_options(parser)
+    add_output_options(parser)
 
 
 def run(args: argparse.Namespace) -> ExitStatus:
@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> ExitStatus:
     note(args, f"Planning as of {settings.as_of} from {args.input} into {args.db} on {engine}")
     started = time.perf_counter()
     with exclusive(args.db, settings, "quota-plan run"):  # the report below reads what this run wrote
-        outcome = run_plan(args.input, settings, args.db, mapping=args.mapping, logging=logging_of(args))
+        outcome = run_plan(args.input, settings, args.db, mapping=args.mapping, output=output_of(args))
         status = ExitStatus.OK if outcome.written and outcome.current else ExitStatus.NOT_CURRENT
         seconds = time.perf_counter() - started
         folder = ExportFolder().for_plan(args.db, outcome.plan_id)

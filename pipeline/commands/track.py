@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from pipeline.commands.common import add_input_options, add_logging_options, iso_date, logging_of, note, require_db
+from pipeline.commands.common import add_input_options, add_output_options, iso_date, note, output_of, require_db
 from pipeline.commands.exit_status import ExitStatus
 from pipeline.core.settings import load_settings
 
@@ -22,7 +22,7 @@ def add_parser(verbs: argparse._SubParsersAction) -> None:
     parser.add_argument("--through", type=iso_date,
                         help="track up to this day YYYY-MM-DD (default: tracking.through, else the latest "
                         "opportunity date)")
-    add_logging_options(parser)
+    add_output_options(parser)
 
 
 def run(args: argparse.Namespace) -> ExitStatus:
@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> ExitStatus:
     require_db(args.db, "run the plan first")
     started = time.perf_counter()
     with exclusive(args.db, settings, "quota-plan track"):
-        run_tracking(args.input, settings, args.db, mapping=args.mapping, logging=logging_of(args))
+        run_tracking(args.input, settings, args.db, mapping=args.mapping, output=output_of(args))
         note(args, f"Tracking done in {time.perf_counter() - started:.1f}s\n")
         with warehouse.connect(args.db, read_only=True) as con:
             report = "\n".join(tracking_summary(con, settings))

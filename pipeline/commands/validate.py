@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from pipeline.commands.common import add_config_option, add_logging_options, add_source_options, logging_of
+from pipeline.commands.common import add_config_option, add_output_options, add_source_options, output_of
 from pipeline.commands.exit_status import ExitStatus
 
 
@@ -19,14 +19,14 @@ def add_parser(verbs: argparse._SubParsersAction) -> None:
     )
     add_source_options(parser)
     add_config_option(parser)
-    add_logging_options(parser)
+    add_output_options(parser)
 
 
 def run(args: argparse.Namespace) -> ExitStatus:
     from pipeline.runner import PlanRunError, validate_inputs  # noqa: PLC0415
 
     try:
-        lines = validate_inputs(args.input, args.config, mapping=args.mapping, logging=logging_of(args))
+        lines = validate_inputs(args.input, args.config, mapping=args.mapping, output=output_of(args))
     except PlanRunError as exc:
         problems = str(exc).splitlines()
         print(f"Input folder {args.input}: {len(problems)} problem(s); nothing can be planned from it")
