@@ -3,8 +3,8 @@
 `build_definitions` wires every asset, check, job, schedule and sensor of pipeline/defs/ to
 one run's places (input folder, DuckDB file, exports) and settings. The CLI calls it with the
 settings it parsed (pipeline/runner.py); `defs` is what `dagster dev -w workspace.yaml` loads:
-the places come from the environment (the one place the code reads it) and each run parses
-the settings file once when it starts."""
+the places come from the environment (read here, and by the CLI for the same places in
+pipeline/commands/common.py) and each run parses the settings file once when it starts."""
 
 from __future__ import annotations
 
