@@ -44,8 +44,9 @@ def run(args: argparse.Namespace) -> ExitStatus:
             weeks = changed_weeks(all_weeks, args.input, args.db) if not args.mapping else (last, last)
         run_plan(args.input, settings, args.db, job_name="refresh_job", weeks=weeks, mapping=args.mapping,
                  output=output_of(args))
-        note(args, f"Refreshed usage weeks {weeks[0]} .. {weeks[1]} in {time.perf_counter() - started:.1f}s\n")
+        note(args, f"Refresh done in {time.perf_counter() - started:.1f}s\n")
         with warehouse.connect(args.db, read_only=True) as con:
             report = drift_summary(con)
+    print(f"Refreshed usage weeks {weeks[0]} .. {weeks[1]}")  # what was loaded: part of the result
     print(report)
     return ExitStatus.OK
