@@ -3,8 +3,8 @@
 `build_definitions` wires every asset, check, job, schedule and sensor of pipeline/defs/ to
 one run's places (input folder, DuckDB file, exports) and settings. The CLI calls it with the
 settings it parsed (pipeline/runner.py); `defs` is what `dagster dev -w workspace.yaml` loads:
-the places come from the environment (the one place the code reads it) and each run parses
-the settings file once when it starts."""
+the places come from the environment (read here, and by the CLI for the same places in
+pipeline/commands/common.py) and each run parses the settings file once when it starts."""
 
 from __future__ import annotations
 
@@ -60,19 +60,21 @@ def stage_assets() -> list[dg.AssetsDefinition]:
 def build_definitions(
     settings: PlanSettings, places: RunPlaces, settings_resource: dg.ResourceDefinition
 ) -> dg.Definitions:
-    """The code location for `places`. `settings` times the usage partitions, the retries and
-    the schedules; `settings_resource` gives every asset of a run its settings."""
+    """The code location for `places`. `settings` times the usage partitions, the retries (of the
+    Warehouse resource) and the schedules; `settings_resource` gives every asset of a run its settings."""
     weeks = usage_weeks(settings.operations.usage_start)
     inputs = PlanInputs(path=places.input_dir, mapping=places.mapping)
     schedules, sensors = plan_automation(settings, weeks, inputs, places.db)
     return dg.Definitions(
         assets=[*stage_assets(), ingestion.usage_asset(weeks)],
         asset_checks=PLAN_CHECKS,
-        jobs=plan_jobs(settings.operations),
+        jobs=plan_jobs(),
         schedules=schedules,
         sensors=sensors,
         resources={
-            "warehouse": Warehouse(path=places.db, lock_wait_seconds=settings.operations.lock_wait_seconds),
+            "warehouse": Warehouse(path=places.db, lock_wait_seconds=settings.operations.lock_wait_seconds,
+                                   max_retries=settings.operations.max_retries,
+                                   retry_delay_seconds=settings.operations.retry_delay_seconds),
             "plan_inputs": inputs,
             "settings": settings_resource,
             "export_folder": ExportFolder(path=places.exports),

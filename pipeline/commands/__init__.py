@@ -1,7 +1,8 @@
-"""The verbs of `quota-plan`, one module each: `add_parser(verbs)` and `run(args)`.
+"""The verbs of `quota-plan`, one module each: `add_parser(verbs)` and `run(args)`, which returns
+the verb's exit status (pipeline/commands/exit_status.py; None: done) or raises.
 
 To add a verb, write a module here and list it in VERBS (the order of `--help`)."""
 
-from pipeline.commands import backtest, diff, export, plans, publish, refresh, run, sample, track
+from pipeline.commands import backtest, diff, export, plans, publish, refresh, run, sample, track, validate
 
-VERBS = (sample, run, refresh, backtest, track, export, plans, diff, publish)
+VERBS = (sample, validate, run, refresh, backtest, track, export, plans, diff, publish)

@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
-from pipeline.commands.common import iso_date
-from pipeline.core.settings import DEFAULT_CONFIG
+from pipeline.commands.common import (
+    Place,
+    add_config_option,
+    add_db_option,
+    add_output_options,
+    add_source_options,
+    iso_date,
+    note,
+    output_of,
+)
+from pipeline.commands.exit_status import ExitStatus
 
-DEFAULT_BACKTEST_DB = Path("data/backtest.duckdb")
+# never the plan's file, so not $QUOTA_PLAN_DB
+BACKTEST_DB = Place("QUOTA_PLAN_BACKTEST_DB", Path("data/backtest.duckdb"))
 
 
 def add_parser(verbs: argparse._SubParsersAction) -> None:
@@ -23,24 +32,25 @@ def add_parser(verbs: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--as-of", required=True, type=iso_date,
                         help="past plan date YYYY-MM-DD; the data must cover the months after it")
-    parser.add_argument("--input", type=Path, default=Path("data/sample"),
-                        help="input folder (default data/sample, the data set of 'make run')")
-    parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG,
-                        help="plan settings YAML (default config/plan.yaml)")
-    parser.add_argument("--db", type=Path, default=DEFAULT_BACKTEST_DB,
-                        help=f"the backtest's own DuckDB file (default {DEFAULT_BACKTEST_DB}); "
-                        "never the plan's file")
+    add_source_options(parser)
+    add_config_option(parser)
+    add_db_option(parser, BACKTEST_DB)
+    add_output_options(parser)
 
 
-def run(args: argparse.Namespace) -> None:
+def run(args: argparse.Namespace) -> ExitStatus:
     from pipeline.backtest.compare import backtest_chart_path, backtest_report  # noqa: PLC0415
     from pipeline.core import warehouse  # noqa: PLC0415
-    from pipeline.runner import run_backtest  # noqa: PLC0415
+    from pipeline.runner import exclusive, plan_settings, run_backtest  # noqa: PLC0415
 
-    print(f"Backtest: planning as of {args.as_of} from {args.input} into {args.db}", file=sys.stderr)
+    note(args, f"Backtest: planning as of {args.as_of} from {args.input} into {args.db}")
+    settings = plan_settings(args.config, as_of=args.as_of)
     started = time.perf_counter()
-    outcome = run_backtest(args.input, args.config, args.db, args.as_of, show_progress=True)
-    print(f"Backtest plan {outcome.plan_id} and comparison done in {time.perf_counter() - started:.1f}s\n",
-          file=sys.stderr)
-    with warehouse.connect(args.db, read_only=True) as con:
-        print(backtest_report(con, backtest_chart_path(args.db, args.as_of)))
+    with exclusive(args.db, settings, "quota-plan backtest"):
+        outcome = run_backtest(args.input, settings, args.db, args.as_of, mapping=args.mapping,
+                               output=output_of(args))
+        note(args, f"Backtest plan {outcome.plan_id} and comparison done in {time.perf_counter() - started:.1f}s\n")
+        with warehouse.connect(args.db, read_only=True) as con:
+            report = backtest_report(con, backtest_chart_path(args.db, args.as_of))
+    print(report)
+    return ExitStatus.OK if outcome.written and outcome.current else ExitStatus.NOT_CURRENT

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from pipeline.commands.common import add_db_option
+from pipeline.commands.common import add_db_option, require_db
+from pipeline.commands.exit_status import ExitStatus
 
 
 def add_parser(verbs: argparse._SubParsersAction) -> None:
@@ -22,12 +23,11 @@ def _money(value: float | None) -> str:
     return "-" if value is None else f"{value:,.0f}"
 
 
-def run(args: argparse.Namespace) -> None:
+def run(args: argparse.Namespace) -> ExitStatus:
     from pipeline.core import warehouse  # noqa: PLC0415
     from pipeline.plan.diff import diff_plans  # noqa: PLC0415
 
-    if not args.db.is_file():
-        raise FileNotFoundError(f"no DuckDB file at {args.db}")
+    require_db(args.db)
     with warehouse.connect(args.db, read_only=True) as con:
         diff = diff_plans(con, args.plan_a, args.plan_b)
     print(f"Quota changes {args.plan_a} -> {args.plan_b}: {len(diff.quota_changes)} reps")
@@ -42,3 +42,4 @@ def run(args: argparse.Namespace) -> None:
     print(f"{'account_id':<12} {'segment':<14} {'from':<8} {'to':<8} {'EEV':>12}  reason")
     for account, segment, rep_a, rep_b, eev, reason in diff.account_moves:
         print(f"{account:<12} {segment or '':<14} {rep_a or '-':<8} {rep_b or '-':<8} {_money(eev):>12}  {reason or ''}")
+    return ExitStatus.OK

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from pipeline.commands.common import add_db_option
+from pipeline.commands.common import add_db_option, one_line, require_db
+from pipeline.commands.exit_status import ExitStatus
 
 
 def add_parser(verbs: argparse._SubParsersAction) -> None:
@@ -14,12 +15,11 @@ def add_parser(verbs: argparse._SubParsersAction) -> None:
     add_db_option(parser)
 
 
-def run(args: argparse.Namespace) -> None:
+def run(args: argparse.Namespace) -> ExitStatus:
     from pipeline.core import warehouse  # noqa: PLC0415
     from pipeline.plan import store as plan_store  # noqa: PLC0415
 
-    if not args.db.is_file():
-        raise FileNotFoundError(f"no DuckDB file at {args.db}")
+    require_db(args.db)
     with warehouse.connect(args.db, read_only=True) as con:
         rows = con.execute(
             "SELECT run_id, status, as_of, created_at, model_version, data_fingerprint, settings_hash, "
@@ -30,7 +30,8 @@ def run(args: argparse.Namespace) -> None:
     print("run_id  status     as_of       created_at           model            data             settings")
     for run_id, status, as_of, created, model, data, settings, message in rows:
         marker = "*" if run_id == current else " "
-        if run_id == published:
-            message = f"[published] {message}"
-        print(f"{marker}{run_id:<7} {status:<10} {as_of or '':<11} {created:%Y-%m-%d %H:%M:%S}  "
-              f"{model or '':<16} {data or '':<16} {settings or ''} {message}")
+        message = f"[published] {message}" if run_id == published else one_line(message)
+        day = as_of.isoformat() if as_of else ""  # a date's format spec is strftime's: '<11' would print itself
+        print(f"{marker}{run_id:<7} {status:<10} {day:<11} {created:%Y-%m-%d %H:%M:%S}  "
+              f"{model or '':<16} {data or '':<16} {settings or ''} {message}".rstrip())
+    return ExitStatus.OK

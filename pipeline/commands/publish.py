@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from pipeline.commands.common import add_db_option
+from pipeline.commands.common import add_db_option, require_db
+from pipeline.commands.exit_status import ExitStatus
 
 
 def add_parser(verbs: argparse._SubParsersAction) -> None:
@@ -22,12 +23,12 @@ def add_parser(verbs: argparse._SubParsersAction) -> None:
     add_db_option(parser)
 
 
-def run(args: argparse.Namespace) -> None:
+def run(args: argparse.Namespace) -> ExitStatus:
     from pipeline.core import warehouse  # noqa: PLC0415
     from pipeline.plan import store as plan_store  # noqa: PLC0415
 
-    if not args.db.is_file():
-        raise FileNotFoundError(f"no DuckDB file at {args.db}")
+    require_db(args.db)
     with warehouse.connect(args.db) as con:
         plan_store.mark_published(con, args.plan_id, args.note, args.acknowledge)
     print(f"Plan {args.plan_id} is now the published plan in {args.db}")
+    return ExitStatus.OK

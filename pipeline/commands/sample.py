@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from pipeline.commands.common import positive_int
+from pipeline.commands.exit_status import ExitStatus
 
 
 def add_parser(verbs: argparse._SubParsersAction) -> None:
@@ -25,7 +26,7 @@ def add_parser(verbs: argparse._SubParsersAction) -> None:
     parser.add_argument("--no-usage", action="store_true", help="leave out the optional usage table")
 
 
-def run(args: argparse.Namespace) -> None:
+def run(args: argparse.Namespace) -> ExitStatus:
     from pipeline.sample_data import generate_sample  # noqa: PLC0415  (keep --help fast)
 
     started = time.perf_counter()
@@ -36,3 +37,4 @@ def run(args: argparse.Namespace) -> None:
     print(f"Sample data set written to {args.out} in {time.perf_counter() - started:.1f}s")
     for table, count in rows.items():
         print(f"  {table:<14} {count:>12,} rows")
+    return ExitStatus.OK

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 
-from pipeline.commands.common import add_input_options, iso_date
+from pipeline.commands.common import add_input_options, add_output_options, iso_date, note, output_of, require_db
+from pipeline.commands.exit_status import ExitStatus
 from pipeline.core.settings import load_settings
 
 
@@ -22,18 +22,21 @@ def add_parser(verbs: argparse._SubParsersAction) -> None:
     parser.add_argument("--through", type=iso_date,
                         help="track up to this day YYYY-MM-DD (default: tracking.through, else the latest "
                         "opportunity date)")
+    add_output_options(parser)
 
 
-def run(args: argparse.Namespace) -> None:
+def run(args: argparse.Namespace) -> ExitStatus:
     from pipeline.core import warehouse  # noqa: PLC0415
     from pipeline.exports.summary import tracking_summary  # noqa: PLC0415
-    from pipeline.runner import run_tracking  # noqa: PLC0415
+    from pipeline.runner import exclusive, run_tracking  # noqa: PLC0415
 
     settings = load_settings(args.config, through=args.through)
-    if not args.db.is_file():
-        raise FileNotFoundError(f"no DuckDB file at {args.db}: run the plan first")
+    require_db(args.db, "run the plan first")
     started = time.perf_counter()
-    run_tracking(args.input, settings, args.db, mapping=args.mapping, show_progress=True)
-    print(f"Tracking done in {time.perf_counter() - started:.1f}s\n", file=sys.stderr)
-    with warehouse.connect(args.db, read_only=True) as con:
-        print("\n".join(tracking_summary(con, settings)))
+    with exclusive(args.db, settings, "quota-plan track"):
+        run_tracking(args.input, settings, args.db, mapping=args.mapping, output=output_of(args))
+        note(args, f"Tracking done in {time.perf_counter() - started:.1f}s\n")
+        with warehouse.connect(args.db, read_only=True) as con:
+            report = "\n".join(tracking_summary(con, settings))
+    print(report)
+    return ExitStatus.OK

@@ -1,9 +1,12 @@
-"""Progress lines on stderr while a plan runs from the command line.
+"""What a run prints on stderr: progress lines, and Dagster's own logs only when asked.
 
 Every step reports what it finished with `log_step` (a Dagster log record carrying the step,
-its detail and its seconds). The runner adds the `progress` logger to a CLI run's loggers; it
-prints one line `[ i/N] step  seconds  detail` per finished step. The counter lives in the
-logger, which Dagster creates for each run, so nothing is kept between runs."""
+its detail and its seconds). `run_config` gives a run its loggers: the `progress` logger prints
+one line `[ i/N] step  seconds  detail` per finished step; Dagster's console logger prints its
+records (INFO and up, stack traces of failures included) only with `verbose`, and is otherwise
+set to CRITICAL, a level Dagster never logs at, so a failed run prints nothing but the one
+message its command gives. The counter lives in the logger, which Dagster creates for each run,
+so nothing is kept between runs."""
 
 from __future__ import annotations
 
@@ -46,6 +49,12 @@ def progress_logger(init_context: dg.InitLoggerContext) -> logging.Logger:
     return logger
 
 
-def run_config(total: int) -> dict:
-    """Run config that turns the progress lines on for a run of `total` steps."""
-    return {"loggers": {"progress": {"config": {"total": total}}}}
+SILENT, VERBOSE = "CRITICAL", "INFO"  # Dagster's console logger: silent, or its own logs
+
+
+def run_config(total: int, show_progress: bool, verbose: bool) -> dict:
+    """Run config of the loggers of a run of `total` steps."""
+    loggers: dict[str, dict] = {"console": {"config": {"log_level": VERBOSE if verbose else SILENT}}}
+    if show_progress:
+        loggers["progress"] = {"config": {"total": total}}
+    return {"loggers": loggers}

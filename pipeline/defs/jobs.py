@@ -14,32 +14,35 @@
   tracking.schedule (automation.py).
 - backtest_job: the plan as of a past date (into its own DuckDB file), then the backtest
   assets that compare it with what was won afterwards.
+- validate_job: ingestion only (files, source mapping, contract, data-quality report), run by
+  `quota-plan validate` into a scratch DuckDB file: nothing is planned.
 
-Every step is retried after a transient (I/O) failure; other failures are final."""
+No job has a retry policy: a Dagster RetryPolicy re-runs a step after ANY error, an input error
+and a stop signal included. A step is retried only when the Warehouse resource sees a transient
+(I/O) error and requests it (pipeline/defs/resources.py, operations.max_retries); every other
+failure is final, and a stopped run stays stopped."""
 
 import dagster as dg
 
 from pipeline.backtest.compare import BACKTEST_GROUP, BACKTEST_JOB
-from pipeline.core.settings import OperationsSettings
 from pipeline.defs.model import MODEL_TABLES
 from pipeline.defs.staging import PLAN_DATE_ONLY_TAG
 
 REFRESH_ONLY = ("eev_drift",)
 TRACKING_GROUP = "tracking"
+INGESTION_GROUP = "ingestion"
+VALIDATE_JOB = "validate_job"
 MODEL_TRAINING = ("close_probability_model", *MODEL_TABLES)  # the refresh scores with the plan's model
 
 
-def plan_jobs(operations: OperationsSettings) -> list:
-    """The jobs, each step retried on transient failures as `operations` says."""
-    retry = dg.RetryPolicy(max_retries=operations.max_retries, delay=operations.retry_delay_seconds,
-                           backoff=dg.Backoff.EXPONENTIAL)
+def plan_jobs() -> list:
+    """The jobs of the code location."""
     everything = dg.AssetSelection.all() - dg.AssetSelection.assets(*REFRESH_ONLY)
     plan_job = dg.define_asset_job(
         "plan_job",
         selection=everything - dg.AssetSelection.groups(BACKTEST_GROUP),
         description="Ingest, validate, score whitespace, build territories and quotas, write a plan version, "
         "then track it (credits, attainment, coverage) and export it.",
-        op_retry_policy=retry,
     )
     refresh_job = dg.define_asset_job(
         "refresh_job",
@@ -50,7 +53,6 @@ def plan_jobs(operations: OperationsSettings) -> list:
         description="New data in; features, p_close, whitespace and EEV recomputed for the plan date (no "
         "training snapshots); each rep's territory EEV drift against the published plan in work.eev_drift. "
         "Quotas and plan versions are untouched.",
-        op_retry_policy=retry,
         tags={PLAN_DATE_ONLY_TAG: "true"},
     )
     rebalance_job = dg.define_asset_job(
@@ -59,21 +61,24 @@ def plan_jobs(operations: OperationsSettings) -> list:
         .required_multi_asset_neighbors(),
         description="Territories and quotas from the current EEV (run refresh_job first), as a new plan version, "
         "tracked and exported like a plan.",
-        op_retry_policy=retry,
     )
     tracking_job = dg.define_asset_job(
         "tracking_job",
-        selection=dg.AssetSelection.groups("ingestion", TRACKING_GROUP) - dg.AssetSelection.assets(
+        selection=dg.AssetSelection.groups(INGESTION_GROUP, TRACKING_GROUP) - dg.AssetSelection.assets(
             "raw_usage", "raw_usage_week_fingerprints"),
         description="Re-ingest the inputs and measure the current plan: expansion credits, CSM source bonus, "
         "attainment and pipeline coverage.",
-        op_retry_policy=retry,
     )
     backtest_job = dg.define_asset_job(
         BACKTEST_JOB,
         selection=everything - dg.AssetSelection.groups(TRACKING_GROUP) - dg.AssetSelection.assets("plan_exports"),
         description="Plan as of a past date (quota-plan backtest --as-of DATE), then compare every rep's quota "
         "with the expansion ARR won afterwards, next to flat and ACV-proportional quotas of the same total.",
-        op_retry_policy=retry,
     )
-    return [plan_job, refresh_job, rebalance_job, tracking_job, backtest_job]
+    validate_job = dg.define_asset_job(
+        VALIDATE_JOB,
+        selection=dg.AssetSelection.groups(INGESTION_GROUP),
+        description="Check the input folder (files, source mapping, contract) and write its data-quality report; "
+        "no plan (quota-plan validate runs it into a scratch DuckDB file).",
+    )
+    return [plan_job, refresh_job, rebalance_job, tracking_job, backtest_job, validate_job]

@@ -23,6 +23,7 @@ from pydantic import PrivateAttr
 from pipeline.core import warehouse
 from pipeline.core.run_lock import run_lock
 from pipeline.core.settings import PlanSettings, load_settings
+from pipeline.core.stop_signals import interruptible
 from pipeline.engines.spark_sql import SPARK_TRANSFORMS
 from pipeline.ingestion.ingest import ingest_usage_window, input_file, keep_usage_in_place
 
@@ -34,36 +35,62 @@ DEFAULT_INPUT = "data/sample"
 SETTINGS_DATES = ("as_of", "track_through", "effective_date")  # run config of settings_from_file
 
 
-# Failures worth a retry: the file system or a DuckDB file held by another program. Anything
-# else (bad input, an impossible plan, a bug) is permanent and never retried.
+# Failures worth a retry: the file system or a DuckDB file held by another program. A file that
+# is missing or may not be read is not: it stays so until someone acts. Anything else (bad input,
+# an impossible plan, a bug) is permanent and never retried.
 TRANSIENT_ERRORS = (OSError, duckdb.IOException)
+PERMANENT_OS_ERRORS = (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError)
+
+
+def is_transient(error: BaseException) -> bool:
+    """Whether a step failing with `error` is worth a retry (see TRANSIENT_ERRORS)."""
+    return isinstance(error, TRANSIENT_ERRORS) and not isinstance(error, PERMANENT_OS_ERRORS)
+
+
+def _retry_number() -> int:
+    """How often the running step was retried already (0: its first attempt, or not in a step)."""
+    for context_type in (dg.AssetExecutionContext, dg.AssetCheckExecutionContext):
+        with contextlib.suppress(dg.DagsterInvariantViolationError):
+            return context_type.get().retry_number
+    return 0
 
 
 class Warehouse(dg.ConfigurableResource):
     """The embedded DuckDB file every asset reads and writes. A run holds the file's run lock
     from its first step to its end (the in-process executor sets a resource up once per run),
-    whether it was started by the CLI, the UI, a schedule or a sensor."""
+    whether it was started by the CLI, the UI, a schedule or a sensor. A step failing with a
+    transient error inside `connect` is retried `max_retries` times, waiting
+    `retry_delay_seconds` and doubling; nothing else is ever retried."""
 
     path: str = DEFAULT_DB
     lock_wait_seconds: float = 30.0
+    max_retries: int = 2
+    retry_delay_seconds: float = 2.0
     _run_lock: contextlib.ExitStack = PrivateAttr(default_factory=contextlib.ExitStack)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        self._run_lock.enter_context(run_lock(self.path, context.run_id or "(no run id)", self.lock_wait_seconds))
+        holder = f"Dagster run {context.run_id}" if context.run_id else "a Dagster run"
+        self._run_lock.enter_context(run_lock(self.path, holder, self.lock_wait_seconds))
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         self._run_lock.close()
 
     @contextlib.contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A connection for one step. Transient errors raised inside propagate as they are (the
-        job's RetryPolicy retries them); other errors become a Failure that is never retried."""
+        """A connection for one step, interrupted by a stop signal (pipeline/core/stop_signals.py).
+        A transient error raised inside requests a retry of the step; any other error becomes a
+        Failure that is never retried."""
         try:
-            with warehouse.connect(self.path) as con:
+            with warehouse.connect(self.path) as con, interruptible(con):
                 yield con
-        except (*TRANSIENT_ERRORS, dg.Failure):
+        except dg.Failure:
             raise
         except Exception as exc:
+            if is_transient(exc):
+                policy = dg.RetryPolicy(max_retries=self.max_retries, delay=self.retry_delay_seconds,
+                                        backoff=dg.Backoff.EXPONENTIAL)
+                raise dg.RetryRequested(max_retries=self.max_retries,
+                                        seconds_to_wait=policy.calculate_delay(_retry_number() + 1)) from exc
             raise dg.Failure(description=str(exc), allow_retries=False) from exc
 
     @property

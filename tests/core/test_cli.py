@@ -18,18 +18,20 @@ def _run(*args: str) -> subprocess.CompletedProcess:
 def test_help_lists_verbs_and_options():
     top = _run("--help")
     assert top.returncode == 0
-    for verb in ("sample", "run", "backtest", "track", "export", "plans"):
+    for verb in ("sample", "validate", "run", "backtest", "track", "export", "plans"):
         assert verb in top.stdout
+    assert "3 plan written but not current" in " ".join(top.stdout.split())  # the exit statuses
     assert "--mapping" in _run("run", "--help").stdout
     for verb in ("run", "backtest"):
         shown = _run(verb, "--help")
-        for option in ("--input", "--config", "--db", "--as-of"):
+        for option in ("--input", "--config", "--db", "--as-of", "--progress", "--verbose"):
             assert option in shown.stdout
+    assert "--json" in _run("run", "--help").stdout
 
 
 def test_run_prints_summary_and_plans_lists_it(sample_inputs: Path, tmp_path: Path):
     db = tmp_path / "plan.duckdb"
-    done = _run("run", "--input", str(sample_inputs), "--db", str(db), "--as-of", "2025-12-01",
+    done = _run("run", "--input", str(sample_inputs), "--db", str(db), "--as-of", "2025-12-01", "--progress",
                 "--config", str(TEST_CONFIG))
     assert done.returncode == 0, done.stderr
     assert "Plan P0001 as of 2025-12-01" in done.stdout

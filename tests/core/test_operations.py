@@ -55,9 +55,12 @@ def test_definitions_carry_the_jobs_schedule_and_sensor(tmp_path: Path):
                                                      scheduled_execution_time=dt.datetime(2026, 3, 2, tzinfo=dt.UTC)))
     assert request.tags == week_range_tags(keys[0], keys[-1])  # nothing loaded yet: every week
     assert loaded.resolve_sensor_def("input_folder_sensor").job_name == "refresh_job"
-    ops = load_settings().operations
-    assert plan.op_retry_policy == dg.RetryPolicy(max_retries=ops.max_retries, delay=ops.retry_delay_seconds,
-                                                  backoff=dg.Backoff.EXPONENTIAL)
+    ops = load_settings().operations  # retries are the Warehouse's, for transient errors only: no job retries all
+    assert {job.name: job.op_retry_policy for job in (plan, refresh, rebalance)} == dict.fromkeys(
+        ("plan_job", "refresh_job", "rebalance_job"))
+    warehouse_resource = loaded.resources["warehouse"]
+    assert (warehouse_resource.max_retries, warehouse_resource.retry_delay_seconds) == (ops.max_retries,
+                                                                                       ops.retry_delay_seconds)
 
 
 def test_sensor_starts_one_run_per_change(tmp_path: Path):
@@ -128,9 +131,9 @@ def test_refresh_reports_drift_and_never_changes_the_plan(tiny_plan: PlanOutcome
 
 def test_scheduled_and_sensor_refreshes_measure_eev_as_of_their_day(sample_plan: PlanOutcome, sample_inputs: Path,
                                                                     tmp_path: Path):
+    from pipeline.core.progress import run_config
     from pipeline.definitions import RunPlaces, file_definitions
     from pipeline.defs.resources import PlanInputs
-    from pipeline.runner import QUIET_LOGS
 
     db, folder = tmp_path / "plan.duckdb", edge_inputs(tmp_path / "in")
     shutil.copy(sample_plan.db, db)
@@ -156,8 +159,9 @@ def test_scheduled_and_sensor_refreshes_measure_eev_as_of_their_day(sample_plan:
 
         # the scheduled run itself on the sample plan: EEV measured on 2026-09-07 (usage, renewals and
         # contracts of that day), drift against the published plan's EEV of the settings' date
+        quiet = run_config(0, show_progress=False, verbose=False)
         result = loaded.resolve_job_def("refresh_job").execute_in_process(
-            instance=instance, run_config={**QUIET_LOGS, **scheduled.run_config}, tags=scheduled.tags)
+            instance=instance, run_config={**quiet, **scheduled.run_config}, tags=scheduled.tags)
     assert result.success
     assert _query(db, "SELECT snapshot_date FROM work.snapshot_dates") == [(dt.date(2026, 9, 7),)]
     plan_eev = _query(db, "SELECT rep_id, territory_eev FROM main.quotas ORDER BY rep_id")

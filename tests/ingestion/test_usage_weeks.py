@@ -171,7 +171,7 @@ def test_refresh_reloads_from_the_earliest_restated_week(tmp_path: Path, capsys:
     assert request.tags == week_range_tags("2025-11-10", last)
 
     assert main(["refresh", "--input", str(folder), "--db", str(db)]) == 0
-    assert f"Refreshed usage weeks 2025-11-10 .. {last}" in capsys.readouterr().err
+    assert f"Refreshed usage weeks 2025-11-10 .. {last}" in capsys.readouterr().out
     with warehouse.connect(db, read_only=True) as con:
         in_db = con.execute("SELECT account_id, product_id, CAST(date AS VARCHAR), active_users, events "
                             "FROM raw.usage ORDER BY ALL").fetchall()
