@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -49,7 +50,8 @@ def _inputs_owned_by_plan(source: Path, db: Path, out: Path) -> pl.DataFrame:
 @pytest.fixture(scope="session")
 def rebalanced(sample_plan: PlanOutcome, sample_inputs: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
     """Built once for all pytest-xdist workers (the first one builds, the others read its result)."""
-    shared = tmp_path_factory.getbasetemp().parent
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base  # one session's workers, never another's
     with FileLock(shared / "rebalance.lock"):
         summary = shared / "rebalance" / "summary.json"
         if not summary.exists():
