@@ -29,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from pipeline.core.run_lock import WarehouseBusyError  # noqa: PLC0415
+    from pipeline.core.warehouse import WarehouseFileError  # noqa: PLC0415
     from pipeline.exports.sheets import ExportError  # noqa: PLC0415
     from pipeline.plan.diff import PlanNotFoundError  # noqa: PLC0415
     from pipeline.plan.store import PlanStoreError  # noqa: PLC0415
@@ -38,7 +39,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         command.run(args)
     except (SettingsError, PlanRunError, ExportError, PlanNotFoundError, PlanStoreError, WarehouseBusyError,
-            FileNotFoundError) as exc:
+            WarehouseFileError, FileNotFoundError) as exc:
         print(f"quota-plan {args.verb}: error: {exc}", file=sys.stderr)
         return 1
     return 0

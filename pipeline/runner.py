@@ -82,6 +82,7 @@ def _execute(
     (default: every week, i.e. the whole usage file)."""
     if not Path(input_dir).is_dir():
         raise PlanRunError(f"input folder not found: {input_dir}")
+    warehouse.check_file(db)  # a wrong --db fails here, before Dagster starts
     if mapping:
         try:
             load_mapping(mapping)

@@ -317,7 +317,7 @@ CASES: list[tuple[str, Edit, Violation]] = [
     # two lines of A003 / P1, each below the bound, whose sum is not (a line over the bound breaks only
     # the rule above: case subscriptions-arr-bound)
     ("subscriptions-arr-sum-bound", lambda f: (set_cell("subscriptions", 3, "arr", "600000000000")(f),
-                                               add_row("subscriptions", 3, start_date="2024-01-10")(f)),
+                                               add_row("subscriptions", 3, start_date="2023-01-10")(f)),
      Violation("subscriptions.csv", "arr", "sum per account_id and product_id < 1,000,000,000,000", 2,
                ("A003 / P1",))),
     ("subscriptions-start-not-null", set_cell("subscriptions", 5, "start_date", ""),
