@@ -90,15 +90,19 @@ def csv_problems(con: duckdb.DuckDBPyConnection, path: Path, label: str) -> list
                   "UTF-8 text; save the file as UTF-8 (in Excel: 'CSV UTF-8')")
         return [Violation(label, None, "UTF-8 text", None, detail=detail)]
     try:
-        con.execute(f"SELECT count(*) FROM (SELECT * FROM {_LENIENT_READER})", [str(path)]).fetchall()
+        try:
+            con.execute(f"SELECT count(*) FROM (SELECT * FROM {_LENIENT_READER})", [str(path)]).fetchall()
+        except duckdb.Error:  # not even the lenient read gets through: DuckDB's own reason stands
+            return []
         kinds = con.execute(  # per kind of unreadable line: lines, and the first few with DuckDB's message
-            "WITH lines AS (SELECT error_type, line, arg_max(error_message, column_idx) AS message "  # a row per field
-            f"FROM {_REJECTS[0]} GROUP BY ALL) "
+            # DuckDB gives one row per field missing or too many: a short line's first says how many it
+            # has, a long line's last
+            "WITH lines AS (SELECT error_type, line, CASE error_type WHEN 'MISSING COLUMNS' THEN "
+            "arg_min(error_message, column_idx) ELSE arg_max(error_message, column_idx) END AS message "
+            f"FROM {_REJECTS[0]} GROUP BY error_type, line) "
             f"SELECT error_type, count(*), list((line, message) ORDER BY line)[:{EXAMPLES}] "
             "FROM lines GROUP BY error_type ORDER BY min(line)"
         ).fetchall()
-    except duckdb.Error:  # not even the lenient read gets through: DuckDB's own reason stands
-        return []
     finally:
         for table in _REJECTS:
             con.execute(f"DROP TABLE IF EXISTS temp.main.{table}")
