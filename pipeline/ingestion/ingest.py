@@ -28,7 +28,7 @@ import duckdb
 
 from pipeline.core.warehouse import transaction
 from pipeline.ingestion.contract import REQUIRED_TABLES, RULES, TABLES, TYPE_LABELS, Column, Rule, TableSpec
-from pipeline.ingestion.csv_file import CSV_READER, read_problems
+from pipeline.ingestion.csv_file import CSV_READER, fields_match_header, read_problems, staged_csv_reader
 from pipeline.ingestion.duplicates import DuplicateRows, duplicate_violation, forget_set_aside, set_aside_duplicates
 from pipeline.ingestion.violations import EXAMPLES, InputContractError, Violation
 
@@ -313,7 +313,7 @@ def _stage(
         try:
             return _stage_file(con, spec, path, where)
         except duckdb.Error as exc:
-            problems = read_problems(con, path, path.name, exc)
+            problems = read_problems(path, path.name, exc)
             return _stage_empty(con, spec, path, frozenset(spec.column_names)), problems
     missing = frozenset(spec.column_names) if spec.name in REQUIRED_TABLES else frozenset()
     return _stage_empty(con, spec, None, missing), []
@@ -322,16 +322,25 @@ def _stage(
 def _stage_file(
     con: duckdb.DuckDBPyConnection, spec: TableSpec, path: Path, where: str
 ) -> tuple[StagedTable, list[Violation]]:
-    """Stage a CSV or Parquet file; missing contract columns are reported, not guessed."""
+    """Stage a CSV or Parquet file; missing contract columns are reported, not guessed. A CSV
+    file's rows are read with the columns of its header and must have as many fields
+    (pipeline/ingestion/csv_file.py); its extra columns keep an empty cell as null."""
     source, argument = READERS[input_format(path)], reader_argument(path)
     described = con.execute(f"DESCRIBE SELECT * FROM {source}", [argument]).fetchall()
     source_types = {str(row[0]).lower(): str(row[1]) for row in described}  # DuckDB names ignore case
     present = [c.name for c in spec.columns if c.name in source_types]
     items, staged, problems = staging_plan(spec, path, source_types)
-    keep_extra = f"* EXCLUDE ({', '.join(_q(c) for c in present)})" if present else "*"
+    if input_format(path) == "csv":
+        names = [str(row[0]) for row in described]
+        source = staged_csv_reader(names)
+        extra = [f"NULLIF({_q(n)}, '') AS {_q(n)}" for n in names if n.lower() not in spec.column_names]
+        checked_rows = f"{source} WHERE {fields_match_header(names)}"
+    else:
+        extra = [f"* EXCLUDE ({', '.join(_q(c) for c in present)})" if present else "*"]
+        checked_rows = source
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {_relation(spec)} AS SELECT * FROM "
-        f"(SELECT {', '.join(items)}, {keep_extra} FROM {source}) WHERE {where}",
+        f"(SELECT {', '.join([*items, *extra])} FROM {checked_rows}) WHERE {where}",
         [argument],
     )
     columns = tuple(str(row[0]) for row in con.execute(f"DESCRIBE {_relation(spec)}").fetchall())
@@ -520,5 +529,5 @@ def _bad_column(column: str) -> str:
 
 
 def _q(identifier: str) -> str:
-    """A quoted SQL identifier (contract names only)."""
-    return f'"{identifier}"'
+    """A quoted SQL identifier (a contract name, or an extra column's name from a file's header)."""
+    return '"' + identifier.replace('"', '""') + '"'

@@ -85,7 +85,7 @@ def apply_mapping(input_dir: str | Path, mapping: SourceMapping, out_dir: str | 
                     violations += _map_table(con, name, table, files, headers, report)
                 except duckdb.Error as exc:  # a line past the header DuckDB cannot read
                     sources = dict.fromkeys([table.file, *(lookup.file for lookup in table.lookups.values())])
-                    found = [p for file in sources if is_csv(files[file]) for p in csv_problems(con, files[file], file)]
+                    found = [p for file in sources if is_csv(files[file]) for p in csv_problems(files[file], file)]
                     violations += found or [unreadable(table.file, exc)]
         if violations:
             raise InputContractError(violations)
@@ -131,7 +131,7 @@ def _read_headers(
             try:
                 described = con.execute(f"DESCRIBE SELECT * FROM {_reader(path)}", [str(path)]).fetchall()
             except duckdb.Error as exc:
-                violations += read_problems(con, path, file, exc)
+                violations += read_problems(path, file, exc)
                 continue
             files[file], headers[path] = path, [r[0] for r in described]
         if violations or table.file is None:

@@ -206,6 +206,30 @@ def test_a_ragged_row_past_the_lines_duckdb_samples(con: duckdb.DuckDBPyConnecti
         f"usage.csv: rule 'as many fields as the header (5)': 1 row breaks it (e.g. line {len(lines)}: 6 fields)")
 
 
+def test_an_empty_field_too_many_is_not_dropped(con: duckdb.DuckDBPyConnection, inputs: Path) -> None:
+    """Past the lines DuckDB samples, its reader dropped one empty field past the header's count
+    without a word: a name with an unquoted comma in a row whose last cell is empty loaded shifted."""
+    path = inputs / "usage.csv"
+    lines = _lines(path)
+    lines += [f"A001,P2,2024-06-03,1,{i}" for i in range(25_000)] + ["A001,P2,2024-06-04,1,2,"]
+    _write_lines(path, lines)
+    assert str(_load_error(con, inputs)) == (
+        f"usage.csv: rule 'as many fields as the header (5)': 1 row breaks it (e.g. line {len(lines)}: 6 fields)")
+    _write_lines(path, lines[:-1] + ["A001,P2,2024-06-04,1,"])  # an empty last cell is a cell, not a missing one
+    assert str(_load_error(con, inputs)) == (
+        "usage.csv: column events: rule 'not null': 1 row breaks it (e.g. A001 / P2 / 2024-06-04)")
+
+
+def test_a_quote_left_open_is_named_by_line(con: duckdb.DuckDBPyConnection, inputs: Path) -> None:
+    path = inputs / "opportunities.csv"
+    lines = _lines(path)
+    lines[4] = lines[4].replace(",open,", ',"open,', 1)
+    _write_lines(path, lines)
+    (violation,) = _load_error(con, inputs).violations
+    assert (violation.file, violation.rule) == ("opportunities.csv", "quotes closed")
+    assert violation.detail.startswith("the value starting at line 5 has a quote that is not closed or not doubled")
+
+
 def test_a_latin1_file_is_named_with_line_and_byte(con: duckdb.DuckDBPyConnection, inputs: Path) -> None:
     path = inputs / "reps.csv"
     data = path.read_bytes().replace(b"Ana Reyes", "Ana Reyés".encode("latin-1"), 1)
