@@ -20,7 +20,7 @@ import pytest
 
 from pipeline import cli
 from pipeline.core import warehouse
-from pipeline.core.settings import DEFAULT_CONFIG
+from pipeline.core.settings import DEFAULT_CONFIG, load_settings
 from pipeline.ingestion import csv_file
 from pipeline.ingestion.contract import MAX_MONEY
 from pipeline.ingestion.duplicates import ADVICE, RULE, SET_ASIDE
@@ -149,33 +149,48 @@ def test_hostile_input_stops_the_run_with_one_message_and_keeps_the_plan(
     shutil.copytree(sample_inputs, folder)
     expected = edit(folder)
     with warehouse.connect(db, read_only=True) as con:
-        before = {schema: _snapshot(con, schema) for schema in ("raw", "main")}
+        before = _plan_and_inputs(con)
     with pytest.raises(PlanRunError) as caught:
         run_plan(folder, DEFAULT_CONFIG, db, instance=dg.DagsterInstance.ephemeral())
     assert str(caught.value) == f"step raw_inputs failed: {expected}"
     with warehouse.connect(db, read_only=True) as con:
-        assert {schema: _snapshot(con, schema) for schema in ("raw", "main")} == before
+        assert _plan_and_inputs(con) == before
         assert con.execute("SELECT plan_id FROM plans.current_plan").fetchall() == [(sample_plan.plan_id,)]
+        # the failed run is noted, with its message
+        assert con.execute("SELECT message FROM main.plan_runs WHERE status = 'failed'").fetchall() == [
+            (str(caught.value),)]
+
+
+def _plan_and_inputs(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, list]]:
+    """The raw input tables and the current plan's tables (the run log main.plan_runs aside)."""
+    current = {k: v for k, v in _snapshot(con, "main").items() if k != "plan_runs"}
+    return {"raw": _snapshot(con, "raw"), "main": current}
 
 
 def test_amounts_just_below_the_bound_plan_through(sample_inputs: Path, tmp_path: Path) -> None:
-    """The money bound is what the plan can hold: every single-line holding of one product at
-    999,999,999,999 (so its peers' benchmark is too) still gives a plan."""
+    """The money bound is what the plan can hold: every single-line holding of the enterprise
+    accounts at 999,999,999,999 (so their peers' benchmarks are that high too; they stay in
+    their segment) still gives a plan."""
     folder = tmp_path / "input"
     shutil.copytree(sample_inputs, folder)
     path = folder / "subscriptions.csv"
+    settings = load_settings()
+    enterprise = max(s.min_acv for s in settings.segments)
     with duckdb.connect() as scratch:
+        scratch.execute("CREATE TABLE lines AS SELECT * FROM read_csv(?, all_varchar = true)", [str(path)])
         scratch.execute(
-            "COPY (SELECT * REPLACE (CASE WHEN product_id = 'P09' AND count(*) OVER (PARTITION BY account_id, "
-            "product_id) = 1 THEN ? ELSE arr END AS arr) FROM read_csv(?, all_varchar = true) ORDER BY ALL) "
-            "TO '" + str(path) + ".new' (HEADER)",
-            [str(MAX_MONEY - 1), str(path)],
+            "UPDATE lines SET arr = ? WHERE (account_id, product_id) IN (SELECT account_id, product_id FROM lines "
+            "GROUP BY ALL HAVING count(*) = 1) AND account_id IN (SELECT account_id FROM lines "
+            "WHERE start_date::DATE <= $2 AND coalesce(end_date::DATE > $2, true) GROUP BY ALL "
+            "HAVING sum(arr::DOUBLE) >= $3)".replace("?", "$1"),
+            [str(MAX_MONEY - 1), settings.as_of, enterprise],
         )
-    shutil.move(f"{path}.new", path)
-    outcome = run_plan(folder, DEFAULT_CONFIG, tmp_path / "plan.duckdb", instance=dg.DagsterInstance.ephemeral())
+        scratch.execute(f"COPY lines TO '{path}' (HEADER)")
+    outcome = run_plan(folder, settings, tmp_path / "plan.duckdb", instance=dg.DagsterInstance.ephemeral())
     with warehouse.connect(outcome.db, read_only=True) as con:
-        largest = con.execute("SELECT max(price_used) FROM main.whitespace_items WHERE product_id = 'P09'").fetchone()
-    assert largest[0] >= MAX_MONEY / 2
+        largest = con.execute("SELECT max(price_used) FROM main.whitespace_items WHERE kind = 'cross_sell'").fetchone()
+        quotas = con.execute("SELECT max(quota) FROM main.quotas WHERE segment = 'enterprise'").fetchone()
+    assert largest[0] == pytest.approx(MAX_MONEY - 1) and quotas[0] > MAX_MONEY / 100  # carried through to quotas
 
 
 # ---------------------------------------------------------------- case 10: CSV files DuckDB cannot read
