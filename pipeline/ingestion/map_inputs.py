@@ -23,7 +23,14 @@ import duckdb
 
 from pipeline.core.warehouse import sql_text
 from pipeline.ingestion.contract import RULES, TABLES, Rule
-from pipeline.ingestion.csv_file import csv_problems, is_csv, read_problems, unreadable
+from pipeline.ingestion.csv_file import (
+    csv_problems,
+    fields_match_header,
+    is_csv,
+    read_problems,
+    staged_csv_reader,
+    unreadable,
+)
 from pipeline.ingestion.ingest import EXAMPLES, READERS, InputContractError, Violation
 from pipeline.ingestion.mapping import ColumnMap, SourceMapping, TableMap
 
@@ -130,10 +137,14 @@ def _read_headers(
                 continue
             try:
                 described = con.execute(f"DESCRIBE SELECT * FROM {_reader(path)}", [str(path)]).fetchall()
+                names = [str(r[0]) for r in described]
+                if is_csv(path):  # every line as many fields as the header (pipeline/ingestion/csv_file.py)
+                    con.execute(f"SELECT count(*) FROM {staged_csv_reader(names)} WHERE {fields_match_header(names)}",
+                                [str(path)]).fetchall()
             except duckdb.Error as exc:
                 violations += read_problems(path, file, exc)
                 continue
-            files[file], headers[path] = path, [r[0] for r in described]
+            files[file], headers[path] = path, names
         if violations or table.file is None:
             continue
         for ref, where in _references(name, table):
