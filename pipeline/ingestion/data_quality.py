@@ -15,7 +15,7 @@ import duckdb
 import polars as pl
 
 from pipeline.ingestion.duplicates import RULE as DUPLICATE_RULE
-from pipeline.ingestion.duplicates import SET_ASIDE, SET_ASIDE_COLUMNS
+from pipeline.ingestion.duplicates import SET_ASIDE, SET_ASIDE_COLUMNS, SET_ASIDE_TABLE
 from pipeline.ingestion.ingest import IngestResult
 from pipeline.ingestion.map_inputs import REJECTED_FILE, MappedInputs, QualityRow
 from pipeline.ingestion.violations import EXAMPLES
@@ -99,6 +99,6 @@ def _keep_set_aside(con: duckdb.DuckDBPyConnection) -> None:
 
 def _has_set_aside(con: duckdb.DuckDBPyConnection) -> bool:
     found = con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE temporary AND table_name = ?", [SET_ASIDE.rsplit(".", 1)[1]]
+        "SELECT count(*) FROM duckdb_tables() WHERE temporary AND table_name = ?", [SET_ASIDE_TABLE]
     ).fetchone()
     return bool(found and found[0])

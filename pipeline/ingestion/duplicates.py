@@ -27,7 +27,8 @@ if TYPE_CHECKING:
 DuplicateRows = Literal["reject", "set_aside"]  # operations.duplicate_rows
 RULE = "no exact duplicate rows"
 ADVICE = "remove the extra copies, or set operations.duplicate_rows: set_aside to load one copy of each"
-SET_ASIDE = "temp.main._ingest_set_aside"
+SET_ASIDE_TABLE = "_ingest_set_aside"
+SET_ASIDE = f"temp.main.{SET_ASIDE_TABLE}"
 SET_ASIDE_COLUMNS = "\"table\" VARCHAR, file VARCHAR, rule VARCHAR, example_key VARCHAR, record VARCHAR"
 _COPY_ROWS = "temp.main._ingest_copy_rows"
 
