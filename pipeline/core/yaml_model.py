@@ -48,7 +48,7 @@ def read_yaml(path: Path, error: type[Exception]) -> dict[str, Any]:
     """The YAML file at `path` as a mapping (an empty file: {}); bad YAML, a key given twice or a top
     level that is not a mapping raise `error` naming the file."""
     try:
-        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)  # noqa: S506 (a safe loader)
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)  # a SafeLoader
     except DuplicateKeyError as exc:
         raise error(f"{path}: {exc}") from exc
     except yaml.YAMLError as exc:
