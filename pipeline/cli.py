@@ -54,13 +54,14 @@ def build_parser() -> argparse.ArgumentParser:
 def _known_errors() -> tuple[type[BaseException], ...]:
     """The errors a verb reports as one message: the user's input, settings or files, not a bug."""
     from pipeline.core.run_lock import WarehouseBusyError  # noqa: PLC0415  (keep --help fast)
+    from pipeline.core.warehouse import WarehouseFileError  # noqa: PLC0415
     from pipeline.exports.sheets import ExportError  # noqa: PLC0415
     from pipeline.plan.diff import PlanNotFoundError  # noqa: PLC0415
     from pipeline.plan.store import PlanStoreError  # noqa: PLC0415
     from pipeline.runner import PlanRunError  # noqa: PLC0415
 
     return (SettingsError, PlanRunError, ExportError, PlanNotFoundError, PlanStoreError, WarehouseBusyError,
-            FileNotFoundError)
+            WarehouseFileError, FileNotFoundError)
 
 
 def _fail(args: argparse.Namespace, message: str, status: int) -> int:

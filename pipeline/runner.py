@@ -127,6 +127,7 @@ def _execute(
     loads the weeks first..last (default: every week, i.e. the whole usage file)."""
     if not Path(input_dir).is_dir():
         raise PlanRunError(f"input folder not found: {input_dir}")
+    warehouse.check_file(db)  # a wrong --db fails here, before Dagster starts
     if mapping:
         try:
             load_mapping(mapping)

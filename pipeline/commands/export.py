@@ -26,9 +26,14 @@ def add_parser(verbs: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> None:
     from pipeline.core import warehouse  # noqa: PLC0415  (keep --help fast)
     from pipeline.exports.files import export_plan  # noqa: PLC0415
+    from pipeline.exports.sheets import ExportError  # noqa: PLC0415
 
     if not args.db.is_file():
         raise FileNotFoundError(f"no DuckDB file at {args.db}")
+    existing = next(p for p in (args.out, *args.out.parents) if p.exists() or p == p.parent)
+    if not existing.is_dir():  # checked before any work: the files are written next to it, then moved in
+        raise ExportError(f"--out {args.out}: {existing} is a file, not a folder; give a folder to write the "
+                          "exports into (created if missing)")
     started = time.perf_counter()
     with warehouse.connect(args.db, read_only=True) as con:
         result = export_plan(con, args.out, args.plan, warehouse.artifact_dir(args.db))

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from pipeline.core.yaml_model import load_yaml_model
 from pipeline.ingestion.contract import DEAL_SOURCES, SEGMENT_NAMES, SegmentName
+from pipeline.ingestion.duplicates import DuplicateRows
 
 SELF_SERVE = "self_serve"
 QUOTA_FACTOR_RANGE = (0.60, 0.75)
@@ -354,6 +355,11 @@ class OperationsSettings(_Strict):
     retry_delay_seconds: float = Field(default=2.0, ge=0, description="wait before a retry (doubles each time)")
     lock_wait_seconds: float = Field(
         default=30.0, ge=0, description="how long a run waits for another run on the same DuckDB file"
+    )
+    duplicate_rows: DuplicateRows = Field(
+        default="reject",
+        description="exact duplicate rows of an input file (every column equal): reject stops the run naming "
+        "them; set_aside loads one copy and puts the extra copies in rejected_rows, counted in data_quality",
     )
 
     @model_validator(mode="after")

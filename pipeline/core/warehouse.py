@@ -35,15 +35,48 @@ def sql_text(name: str) -> str:
     return sql_files()[name].read_text()
 
 
+class WarehouseFileError(ValueError):
+    """The DuckDB file's path is a folder, runs through a file, or names a file that is not a
+    DuckDB database: a mistake in the path (never retried)."""
+
+
+def check_file(path: str | Path) -> None:
+    """Raise WarehouseFileError unless `path` is a DuckDB file or a place where one can be
+    created: checked before a run starts, so a wrong --db fails with one message (a file held by
+    another process passes: the run waits for it)."""
+    path = Path(path)
+    _check_place(path)
+    if path.is_file():
+        with contextlib.suppress(WarehouseBusyError), connect(path, read_only=True):
+            pass
+
+
+def _check_place(path: Path) -> None:
+    """A folder, or a path through a file, cannot hold the DuckDB file."""
+    if path.is_dir():
+        raise WarehouseFileError(f"{path} is a folder, not a DuckDB file: give the path of a DuckDB file (--db)")
+    blocking = next((p for p in path.parents if p.exists()), None)
+    if blocking is not None and not blocking.is_dir():
+        raise WarehouseFileError(f"cannot use {path} as the DuckDB file: {blocking} is a file, not a folder")
+
+
 @contextlib.contextmanager
 def connect(path: str | Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-    """Open the warehouse file (creating its folder and schemas) and close it afterwards."""
+    """Open the warehouse file (creating its folder and schemas) and close it afterwards; a path
+    that cannot hold a DuckDB file raises WarehouseFileError, one held by another process
+    WarehouseBusyError."""
     path = Path(path)
+    _check_place(path)
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
     try:
         con = duckdb.connect(str(path), read_only=read_only)
     except duckdb.IOException as exc:
+        if "not a valid DuckDB database file" in str(exc):
+            raise WarehouseFileError(
+                f"{path} is not a DuckDB file (DuckDB cannot open it); give the path of a DuckDB file or of "
+                "a new one (--db); the file was left as it is"
+            ) from exc
         if "lock" not in str(exc).lower():
             raise
         held_by = re.search(r"Conflicting lock is held in (.*)\. See", str(exc))

@@ -37,8 +37,8 @@ INGESTION_RECORDS = {
                         "fingerprint"),
     "data_quality": ("work.data_quality", "the run's data-quality report: one row per check or load line, in "
                      "report order (position)"),
-    "rejected_rows": ("work.rejected_rows", "rows a source mapping set aside: table, file, rule, example key and "
-                      "the whole row as JSON"),
+    "rejected_rows": ("work.rejected_rows", "rows set aside (by a source mapping's rules, or extra copies of exact "
+                      "duplicate rows): table, file, rule, example key and the whole row as JSON"),
 }
 
 
@@ -54,7 +54,10 @@ INGESTION_RECORDS = {
     ],
     can_subset=False,
 )
-def raw_inputs(context: dg.AssetExecutionContext, warehouse: Warehouse, plan_inputs: PlanInputs):
+def raw_inputs(
+    context: dg.AssetExecutionContext, warehouse: Warehouse, plan_inputs: PlanInputs,
+    settings: dg.ResourceParam[PlanSettings],
+):
     """Validated raw input tables, one asset per contract table (usage: see raw_usage), the
     input files' fingerprints (raw.input_files), the run's data-quality report
     (work.data_quality) and the rows set aside (work.rejected_rows)."""
@@ -62,13 +65,14 @@ def raw_inputs(context: dg.AssetExecutionContext, warehouse: Warehouse, plan_inp
     mapped = None
     if plan_inputs.mapping:
         mapped = apply_mapping(plan_inputs.path, load_mapping(plan_inputs.mapping), warehouse.mapped_inputs_dir)
+    duplicate_rows = settings.operations.duplicate_rows
     with warehouse.connect() as con:
         if mapped is None:
-            result = ingest_inputs(con, plan_inputs.path, skip=LOADED_BY_WEEK)
+            result = ingest_inputs(con, plan_inputs.path, skip=LOADED_BY_WEEK, duplicate_rows=duplicate_rows)
         else:
             sources = [*mapped.source_files, plan_inputs.mapping_file]
             result = ingest_inputs(con, mapped.folder, fingerprint_of=sources, file_labels=mapped.file_labels,
-                                   skip=LOADED_BY_WEEK)
+                                   skip=LOADED_BY_WEEK, duplicate_rows=duplicate_rows)
         record_data_quality(con, result, mapped)
         for name in result.tables:
             yield table_result(

@@ -149,7 +149,9 @@ class SqlEngine(dg.ConfigurableResource):
             rows = engine.check_usage(con, start, end)
             keep_usage_in_place(con)
             return rows, f"checked on Spark, read in place: {engine.usage_source}"
-        return ingest_usage_window(con, contract_folder, start, end), "raw.usage"
+        loaded = ingest_usage_window(con, contract_folder, start, end,
+                                     duplicate_rows=settings.operations.duplicate_rows)
+        return loaded, "raw.usage"
 
 
 def _spark(settings: PlanSettings, contract_folder: str | Path) -> SparkEngine:

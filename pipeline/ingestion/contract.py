@@ -27,6 +27,15 @@ SEGMENT_NAMES: tuple[str, ...] = get_args(SegmentName)
 # how an opportunity came about (opportunities.source), the keys of the credit rules
 DEAL_SOURCES = ("csm_sourced", "ae_sourced", "joint", "csm_closed", "add_on")
 
+# Upper bounds of the numeric columns (docs/contract.md, "Bounds"): a value at or above one is a unit
+# or typing mistake, not data (an id or an amount in the wrong column, cents read as units).
+# Money: the plan keeps unit prices and peer benchmarks as DECIMAL(18, 6), which holds amounts
+# below 10^12; that is also far above any real yearly contract line in dollars or euros.
+MAX_MONEY = 1e12
+MAX_EMPLOYEES = 10_000_000  # the largest employers in the world have about 3 million
+MAX_UNITS = 100_000_000  # seats of one line, active users of one day: ten times MAX_EMPLOYEES
+MAX_EVENTS = 1e12  # events of one account and product in a day or week: over 10 million a second
+
 SQL_TYPES = ("VARCHAR", "BIGINT", "DOUBLE", "DATE", "BOOLEAN")
 
 TYPE_LABELS = {
@@ -189,6 +198,22 @@ def references(table: str, column: str, target: str, role: str | None = None) ->
     return Rule(table, column, name, bad, reads=reads, example=f'"{column}"')
 
 
+def below(table: str, column: str, limit: float) -> Rule:
+    """A non-null value is below `limit`, one of the contract's upper bounds."""
+    return Rule(table, column, f"< {limit:,.0f}", f'"{column}" >= {limit:.0f}')
+
+
+def sum_below(table: str, column: str, by: tuple[str, ...], limit: float) -> Rule:
+    """The values of the rows sharing `by` sum to less than `limit`; every row of such a group
+    counts. Groups holding a value that is itself over the limit are left to `below`."""
+    group = ", ".join(f'"{c}"' for c in by)
+    over = (f'SELECT {group} FROM {{{table}}} GROUP BY {group} '
+            f'HAVING sum("{column}") >= {limit:.0f} AND max("{column}") < {limit:.0f}')
+    name = f"sum per {' and '.join(by)} < {limit:,.0f}"
+    return Rule(table, column, name, f"({group}) IN ({over})", reads=tuple(f"{table}.{c}" for c in by),
+                example=f"concat_ws(' / ', {group})")
+
+
 def row_rule(table: str, column: str, name: str, bad: str, *others: str) -> Rule:
     """Any other row-level rule; `others` are further columns of the same table it reads."""
     return Rule(table, column, name, bad, reads=tuple(f"{table}.{o}" for o in others))
@@ -198,12 +223,14 @@ RULES: tuple[Rule, ...] = (
     not_null("accounts", "account_id", example="coalesce(account_name, 'NULL')"),
     unique("accounts", "account_id"),
     row_rule("accounts", "employees", ">= 0", "employees < 0"),
+    below("accounts", "employees", MAX_EMPLOYEES),
     references("accounts", "csm_id", "reps.rep_id", role="csm"),
     references("accounts", "owner_id", "reps.rep_id", role="expansion_rep"),
     not_null("products", "product_id", example="coalesce(product_name, 'NULL')"),
     unique("products", "product_id"),
     not_null("products", "list_price"),
     row_rule("products", "list_price", "> 0", "list_price <= 0"),
+    below("products", "list_price", MAX_MONEY),
     not_null("products", "unit"),
     one_of("products", "unit", "seat", "flat"),
     not_null("subscriptions", "account_id"),
@@ -212,8 +239,12 @@ RULES: tuple[Rule, ...] = (
     references("subscriptions", "product_id", "products.product_id"),
     not_null("subscriptions", "quantity"),
     row_rule("subscriptions", "quantity", "> 0", "quantity <= 0"),
+    below("subscriptions", "quantity", MAX_UNITS),
     not_null("subscriptions", "arr"),
     row_rule("subscriptions", "arr", ">= 0", "arr < 0"),
+    below("subscriptions", "arr", MAX_MONEY),
+    # an account's lines of one product are summed (its holding) and compared with its peers'
+    sum_below("subscriptions", "arr", ("account_id", "product_id"), MAX_MONEY),
     not_null("subscriptions", "start_date"),
     row_rule("subscriptions", "end_date", "> start_date", "end_date <= start_date", "start_date"),
     not_null("usage", "account_id"),
@@ -221,8 +252,10 @@ RULES: tuple[Rule, ...] = (
     not_null("usage", "date"),
     not_null("usage", "active_users"),
     row_rule("usage", "active_users", ">= 0", "active_users < 0"),
+    below("usage", "active_users", MAX_UNITS),
     not_null("usage", "events"),
     row_rule("usage", "events", ">= 0", "events < 0"),
+    below("usage", "events", MAX_EVENTS),
     not_null("opportunities", "opportunity_id", example="concat_ws(' / ', account_id, created_date)"),
     unique("opportunities", "opportunity_id"),
     not_null("opportunities", "account_id"),
@@ -241,6 +274,7 @@ RULES: tuple[Rule, ...] = (
     one_of("opportunities", "stage", "open", "won", "lost"),
     not_null("opportunities", "amount"),
     row_rule("opportunities", "amount", ">= 0", "amount < 0"),
+    below("opportunities", "amount", MAX_MONEY),
     one_of("opportunities", "source", *DEAL_SOURCES),
     not_null("reps", "rep_id", example="coalesce(name, 'NULL')"),
     unique("reps", "rep_id"),

@@ -4,7 +4,9 @@ derived, loaded, and what the plan does without (no usage, renewal dates or owne
 Written as work.data_quality and work.rejected_rows (the rows set aside, each as JSON), both
 versioned with the plan (pipeline/plan/store.py) and printed in the run summary. Nothing is
 dropped silently: every row read is either loaded or counted here under the rule that set it
-aside.
+aside (a source mapping's set-aside rules, and the extra copies of exact duplicate rows when
+operations.duplicate_rows is set_aside, which the load leaves in its connection's
+`duplicates.SET_ASIDE`).
 """
 
 from __future__ import annotations
@@ -12,8 +14,11 @@ from __future__ import annotations
 import duckdb
 import polars as pl
 
+from pipeline.ingestion.duplicates import RULE as DUPLICATE_RULE
+from pipeline.ingestion.duplicates import SET_ASIDE, SET_ASIDE_COLUMNS, SET_ASIDE_TABLE
 from pipeline.ingestion.ingest import IngestResult
 from pipeline.ingestion.map_inputs import REJECTED_FILE, MappedInputs, QualityRow
+from pipeline.ingestion.violations import EXAMPLES
 
 # (table, what the plan does without it, SQL counting the rows concerned; 0 = not degraded)
 DEGRADATIONS: tuple[tuple[str, str, str], ...] = (
@@ -26,14 +31,15 @@ DEGRADATIONS: tuple[tuple[str, str, str], ...] = (
         "SELECT count(*) FILTER (WHERE renewal_date IS NULL) FROM raw.accounts",
     ),
     (
-        "accounts", "no current owner (self-serve ones included): an expansion account without one is "
-        "placed fresh, not rebalanced from its owner (see 'new placed' per segment)",
+        "accounts",
+        ("no current owner (self-serve ones included): an expansion account without one is "
+         "placed fresh, not rebalanced from its owner (see 'new placed' per segment)"),
         "SELECT count(*) FILTER (WHERE owner_id IS NULL) FROM raw.accounts",
     ),
 )
 SCHEMA = {"step": pl.String, "table": pl.String, "file": pl.String, "rule": pl.String, "rows": pl.Int64,
           "examples": pl.String}
-REJECTED_SCHEMA = "\"table\" VARCHAR, file VARCHAR, rule VARCHAR, example_key VARCHAR, record VARCHAR"
+REJECTED_SCHEMA = SET_ASIDE_COLUMNS  # the columns of work.rejected_rows
 
 
 def record_data_quality(
@@ -41,9 +47,10 @@ def record_data_quality(
 ) -> None:
     """Write work.data_quality (in report order, `position` first) and work.rejected_rows."""
     if mapped is None:
-        report = [QualityRow("read", t, ingest.files[t], "", n) for t, n in ingest.tables.items() if t in ingest.files]
+        report = [QualityRow("read", t, ingest.files[t], "", n) for t, n in ingest.read.items() if t in ingest.files]
     else:
         report = list(mapped.report)
+    report += _set_aside_lines(con)
     report += [QualityRow("loaded", t, f"raw.{t}", "", n) for t, n in ingest.tables.items()]
     for table, rule, sql in DEGRADATIONS:
         row = con.execute(sql).fetchone()
@@ -57,12 +64,41 @@ def record_data_quality(
     if mapped is not None:
         rejected = str(mapped.folder / REJECTED_FILE)
         con.execute("INSERT INTO work.rejected_rows SELECT * FROM read_parquet(?)", [rejected])
+    _keep_set_aside(con)
 
 
 def record_usage_load(con: duckdb.DuckDBPyConnection, file: str, weeks: str, rows: int) -> None:
-    """Add the weekly usage load (it runs after the other tables) to work.data_quality."""
-    con.execute(
-        "INSERT INTO work.data_quality SELECT coalesce(max(position), 0) + 1, 'loaded', 'usage', ?, ?, ?, '' "
-        "FROM work.data_quality",
-        [file, f"weeks {weeks}", rows],
+    """Add the weekly usage load (it runs after the other tables) to work.data_quality: the
+    extra copies of duplicate rows it set aside (also added to work.rejected_rows, replacing those
+    of an earlier usage load), then the rows loaded."""
+    lines = [*_set_aside_lines(con), QualityRow("loaded", "usage", file, f"weeks {weeks}", rows)]
+    con.executemany(
+        "INSERT INTO work.data_quality SELECT coalesce(max(position), 0) + 1, ?, ?, ?, ?, ?, ? FROM work.data_quality",
+        [[r.step, r.table, r.file, r.rule, r.rows, r.examples] for r in lines],
     )
+    con.execute("DELETE FROM work.rejected_rows WHERE \"table\" = 'usage' AND rule = ?", [DUPLICATE_RULE])
+    _keep_set_aside(con)
+
+
+def _set_aside_lines(con: duckdb.DuckDBPyConnection) -> list[QualityRow]:
+    """One 'set aside' line per table and rule of the rows the last load set aside (none: empty)."""
+    if not _has_set_aside(con):
+        return []
+    found = con.execute(
+        f"SELECT \"table\", file, rule, count(*), list(DISTINCT example_key ORDER BY example_key)[:{EXAMPLES}] "
+        f"FROM {SET_ASIDE} GROUP BY ALL ORDER BY ALL"
+    ).fetchall()
+    return [QualityRow("set aside", t, file, rule, int(n), ", ".join(map(str, keys))) for t, file, rule, n, keys in found]
+
+
+def _keep_set_aside(con: duckdb.DuckDBPyConnection) -> None:
+    """Add the rows the last load set aside to work.rejected_rows."""
+    if _has_set_aside(con):
+        con.execute(f"INSERT INTO work.rejected_rows SELECT * FROM {SET_ASIDE} ORDER BY ALL")
+
+
+def _has_set_aside(con: duckdb.DuckDBPyConnection) -> bool:
+    found = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE temporary AND table_name = ?", [SET_ASIDE_TABLE]
+    ).fetchone()
+    return bool(found and found[0])

@@ -20,7 +20,7 @@ import datetime as dt
 import hashlib
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -28,15 +28,14 @@ import duckdb
 
 from pipeline.core.warehouse import transaction
 from pipeline.ingestion.contract import REQUIRED_TABLES, RULES, TABLES, TYPE_LABELS, Column, Rule, TableSpec
+from pipeline.ingestion.csv_file import CSV_READER, fields_match_header, read_problems, staged_csv_reader
+from pipeline.ingestion.duplicates import DuplicateRows, duplicate_violation, forget_set_aside, set_aside_duplicates
+from pipeline.ingestion.violations import EXAMPLES, InputContractError, Violation
 
 FORMATS = ("csv", "parquet")
-EXAMPLES = 5
 USAGE_FINGERPRINTS = "usage_week_fingerprints"  # per loaded week: rows and content hash
 READERS = {
-    # Every dialect option is fixed: DuckDB's sniffer would otherwise skip leading rows or
-    # treat lines starting with '#' as comments, silently dropping data.
-    "csv": "read_csv(?, header = true, all_varchar = true, delim = ',', quote = '\"', escape = '\"', "
-    "skip = 0, comment = '', encoding = 'utf-8')",
+    "csv": CSV_READER,  # every dialect option fixed (pipeline/ingestion/csv_file.py)
     "parquet": "read_parquet(?)",
     # a folder `<table>/` of Parquet files, optionally hive-partitioned (usage/date=2026-01-05/...)
     "dataset": "read_parquet(?, hive_partitioning = true, union_by_name = true)",
@@ -57,55 +56,34 @@ _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 @dataclass(frozen=True)
-class Violation:
-    """One broken rule: where, which rule, how many rows and a few example keys.
-
-    `count` is None for problems of the file or its header (missing file or column), which are
-    explained by `detail` instead."""
-
-    file: str
-    column: str | None
-    rule: str
-    count: int | None
-    example_keys: tuple[str, ...] = ()
-    detail: str = ""
-
-    def __str__(self) -> str:
-        where = f"{self.file}: column {self.column}: " if self.column else f"{self.file}: "
-        if self.count is None:
-            return f"{where}rule '{self.rule}': {self.detail}"
-        rows = "1 row breaks it" if self.count == 1 else f"{self.count} rows break it"
-        examples = f" (e.g. {', '.join(self.example_keys)})" if self.example_keys else ""
-        return f"{where}rule '{self.rule}': {rows}{examples}"
-
-
-class InputContractError(ValueError):
-    """The input folder breaks the contract; `violations` lists every problem found."""
-
-    def __init__(self, violations: list[Violation]) -> None:
-        self.violations = list(violations)
-        super().__init__("\n".join(str(v) for v in self.violations))
-
-
-@dataclass(frozen=True)
 class IngestResult:
-    """What was loaded: rows per table, the file read per table, and the data fingerprint."""
+    """What was loaded: rows per table, the file read per table, the data fingerprint, and the
+    extra copies of exact duplicate rows set aside per table (operations.duplicate_rows)."""
 
     tables: dict[str, int]
     files: dict[str, str]
     has_usage: bool
     data_fingerprint: str
+    set_aside: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def read(self) -> dict[str, int]:
+        """Rows read per table: loaded + set aside."""
+        return {name: rows + self.set_aside.get(name, 0) for name, rows in self.tables.items()}
 
 
 @dataclass(frozen=True)
 class StagedTable:
-    """A table staged in a temp table: the file it came from, the contract columns it lacks and
-    the contract columns whose cast can fail (they have a `__bad_<column>` column)."""
+    """A table staged in a temp table: the file it came from, the contract columns it lacks, the
+    contract columns whose cast can fail (they have a `__bad_<column>` column), every column of
+    the temp table, and whether its rows are known to be distinct (duplicates set aside)."""
 
     spec: TableSpec
     file: Path | None
     missing: frozenset[str]
     checked: tuple[str, ...]
+    columns: tuple[str, ...]
+    distinct: bool = False
 
     @property
     def relation(self) -> str:
@@ -123,33 +101,44 @@ def ingest_inputs(
     fingerprint_of: Iterable[Path] | None = None,
     file_labels: Mapping[str, str] | None = None,
     skip: tuple[str, ...] = (),
+    duplicate_rows: DuplicateRows = "reject",
 ) -> IngestResult:
     """Validate the input folder against the contract and load it into `schema` (all or nothing).
     The data fingerprint is taken over the folder's table files, or over `fingerprint_of` (the
     source files and mapping a mapped folder was made from); `file_labels` renames files in
     messages (a mapped table shown as the source file it came from). Tables in `skip` are
-    located and fingerprinted but neither checked nor loaded (usage: loaded by week)."""
+    located and fingerprinted but neither checked nor loaded (usage: loaded by week).
+    `duplicate_rows`: exact duplicate rows break a rule (reject) or are set aside (set_aside,
+    see pipeline/ingestion/duplicates.py)."""
     files, violations = _locate_folder(input_dir, schema)
+    labels = file_labels or {}
     staged: dict[str, StagedTable] = {}
+    set_aside: dict[str, int] = {}
+    forget_set_aside(con)
     try:
         for name, spec in TABLES.items():
             if name in skip:
                 continue
             staged[name], problems = _stage(con, spec, files.get(name))
             violations += problems
+            if duplicate_rows == "set_aside":
+                staged[name], set_aside[name] = _without_copies(con, staged[name], labels)
         rows, problems = check_rules(con, staged)
         violations += problems
         if violations:
-            labels = file_labels or {}
             raise InputContractError([replace(v, file=labels.get(v.file, v.file)) for v in violations])
         result = IngestResult(
             tables=rows,
             files={name: path.name for name, path in files.items()},
             has_usage="usage" in files,
             data_fingerprint=fingerprint(files.values() if fingerprint_of is None else fingerprint_of),
+            set_aside={name: n for name, n in set_aside.items() if n},
         )
         _publish(con, staged, schema, result)
         return result
+    except BaseException:
+        forget_set_aside(con)
+        raise
     finally:
         for table in staged.values():
             con.execute(f"DROP TABLE IF EXISTS {table.relation}")
@@ -157,17 +146,21 @@ def ingest_inputs(
 
 def ingest_usage_window(
     con: duckdb.DuckDBPyConnection, input_dir: str | Path, start: dt.date | None, end: dt.date | None,
-    schema: str = "raw",
+    schema: str = "raw", duplicate_rows: DuplicateRows = "reject",
 ) -> int:
     """Check the usage rows dated in [start, end) (None: unbounded) and replace exactly those rows
     of `<schema>`.usage in one transaction; returns the rows loaded. Rows whose date is missing or
-    not a date belong to no week and are reported by every load."""
+    not a date belong to no week and are reported by every load. `duplicate_rows` as for
+    `ingest_inputs` (the copies set aside are this window's)."""
     files, violations = _locate_folder(input_dir, schema)
     violations = [v for v in violations if v.file.startswith("usage.")]
     spec = TABLES["usage"]
     window = date_window(start, end)
+    forget_set_aside(con)
     staged, problems = _stage(con, spec, files.get("usage"), where=f'"date" IS NULL OR ({window})')
     try:
+        if duplicate_rows == "set_aside":
+            staged, _ = _without_copies(con, staged, {})
         rows, found = check_rules(con, {"usage": staged}, loaded={"accounts": f"{schema}.accounts"})
         violations += problems + found
         if violations:
@@ -182,8 +175,19 @@ def ingest_usage_window(
             con.execute(f"DELETE FROM {fingerprints} WHERE {date_window(start, end, 'week')}")
             con.execute(f"INSERT INTO {fingerprints} {_week_fingerprints(staged.relation)}")
         return rows["usage"]
+    except BaseException:
+        forget_set_aside(con)
+        raise
     finally:
         con.execute(f"DROP TABLE IF EXISTS {staged.relation}")
+
+
+def _without_copies(
+    con: duckdb.DuckDBPyConnection, table: StagedTable, labels: Mapping[str, str]
+) -> tuple[StagedTable, int]:
+    """The staged table with the extra copies of its exact duplicate rows set aside, and how many."""
+    moved = set_aside_duplicates(con, table, labels.get(table.file_name, table.file_name))
+    return replace(table, distinct=True), moved
 
 
 def keep_usage_in_place(con: duckdb.DuckDBPyConnection, schema: str = "raw") -> None:
@@ -309,9 +313,8 @@ def _stage(
         try:
             return _stage_file(con, spec, path, where)
         except duckdb.Error as exc:
-            reason = " ".join(str(exc).strip().splitlines()[:2])
-            problem = Violation(path.name, None, "readable", None, detail=reason)
-            return _stage_empty(con, spec, path, frozenset(spec.column_names)), [problem]
+            problems = read_problems(path, path.name, exc)
+            return _stage_empty(con, spec, path, frozenset(spec.column_names)), problems
     missing = frozenset(spec.column_names) if spec.name in REQUIRED_TABLES else frozenset()
     return _stage_empty(con, spec, None, missing), []
 
@@ -319,19 +322,29 @@ def _stage(
 def _stage_file(
     con: duckdb.DuckDBPyConnection, spec: TableSpec, path: Path, where: str
 ) -> tuple[StagedTable, list[Violation]]:
-    """Stage a CSV or Parquet file; missing contract columns are reported, not guessed."""
+    """Stage a CSV or Parquet file; missing contract columns are reported, not guessed. A CSV
+    file's rows are read with the columns of its header and must have as many fields
+    (pipeline/ingestion/csv_file.py); its extra columns keep an empty cell as null."""
     source, argument = READERS[input_format(path)], reader_argument(path)
     described = con.execute(f"DESCRIBE SELECT * FROM {source}", [argument]).fetchall()
     source_types = {str(row[0]).lower(): str(row[1]) for row in described}  # DuckDB names ignore case
     present = [c.name for c in spec.columns if c.name in source_types]
     items, staged, problems = staging_plan(spec, path, source_types)
-    keep_extra = f"* EXCLUDE ({', '.join(_q(c) for c in present)})" if present else "*"
+    if input_format(path) == "csv":
+        names = [str(row[0]) for row in described]
+        source = staged_csv_reader(names)
+        extra = [f"NULLIF({_q(n)}, '') AS {_q(n)}" for n in names if n.lower() not in spec.column_names]
+        checked_rows = f"{source} WHERE {fields_match_header(names)}"
+    else:
+        extra = [f"* EXCLUDE ({', '.join(_q(c) for c in present)})" if present else "*"]
+        checked_rows = source
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {_relation(spec)} AS SELECT * FROM "
-        f"(SELECT {', '.join(items)}, {keep_extra} FROM {source}) WHERE {where}",
+        f"(SELECT {', '.join([*items, *extra])} FROM {checked_rows}) WHERE {where}",
         [argument],
     )
-    return staged, problems
+    columns = tuple(str(row[0]) for row in con.execute(f"DESCRIBE {_relation(spec)}").fetchall())
+    return replace(staged, columns=columns), problems
 
 
 def staging_plan(
@@ -346,7 +359,8 @@ def staging_plan(
         for name in spec.column_names
         if name in missing
     ]
-    return items, StagedTable(spec, path, missing, checked), problems
+    columns = (*spec.column_names, *(_bad_column(c) for c in checked))
+    return items, StagedTable(spec, path, missing, checked, columns), problems
 
 
 def _stage_empty(
@@ -355,7 +369,7 @@ def _stage_empty(
     """An empty temp table with the contract columns and types."""
     items, _ = select_items(spec, {})
     con.execute(f"CREATE OR REPLACE TEMP TABLE {_relation(spec)} AS SELECT {', '.join(items)} LIMIT 0")
-    return StagedTable(spec, path, missing, ())
+    return StagedTable(spec, path, missing, (), spec.column_names)
 
 
 def select_items(spec: TableSpec, source_types: dict[str, str]) -> tuple[list[str], tuple[str, ...]]:
@@ -419,7 +433,8 @@ class SqlConnection(Protocol):
 def check_rules(
     con: SqlConnection, staged: dict[str, StagedTable], loaded: dict[str, str] | None = None
 ) -> tuple[dict[str, int], list[Violation]]:
-    """Evaluate every applicable rule, one scan per table; rows per table and the violations.
+    """Evaluate every applicable rule, one scan per table (plus one grouping by every column for
+    exact duplicate rows, unless they were set aside); rows per table and the violations.
     Rules of tables not staged are skipped; `loaded` names already-loaded tables rules may read."""
     relations = {**(loaded or {}), **{name: table.relation for name, table in staged.items()}}
     rules = _applicable_rules(staged)
@@ -433,6 +448,8 @@ def check_rules(
         ).fetchone()
         assert counts is not None
         rows[name] = int(counts[0])
+        copies = None if table.distinct else duplicate_violation(con, table)
+        violations += [copies] if copies else []
         for rule, predicate, count in zip(mine, predicates, counts[1:], strict=True):
             if count:
                 examples = _examples(con, table, predicate, rule.example or table.spec.key_sql())
@@ -512,5 +529,5 @@ def _bad_column(column: str) -> str:
 
 
 def _q(identifier: str) -> str:
-    """A quoted SQL identifier (contract names only)."""
-    return f'"{identifier}"'
+    """A quoted SQL identifier (a contract name, or an extra column's name from a file's header)."""
+    return '"' + identifier.replace('"', '""') + '"'

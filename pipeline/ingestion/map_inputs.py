@@ -23,6 +23,14 @@ import duckdb
 
 from pipeline.core.warehouse import sql_text
 from pipeline.ingestion.contract import RULES, TABLES, Rule
+from pipeline.ingestion.csv_file import (
+    csv_problems,
+    fields_match_header,
+    is_csv,
+    read_problems,
+    staged_csv_reader,
+    unreadable,
+)
 from pipeline.ingestion.ingest import EXAMPLES, READERS, InputContractError, Violation
 from pipeline.ingestion.mapping import ColumnMap, SourceMapping, TableMap
 
@@ -80,7 +88,12 @@ def apply_mapping(input_dir: str | Path, mapping: SourceMapping, out_dir: str | 
         report: list[QualityRow] = []
         for name, table in mapping.tables.items():
             if table.file is not None:
-                violations += _map_table(con, name, table, files, headers, report)
+                try:
+                    violations += _map_table(con, name, table, files, headers, report)
+                except duckdb.Error as exc:  # a line past the header DuckDB cannot read
+                    sources = dict.fromkeys([table.file, *(lookup.file for lookup in table.lookups.values())])
+                    found = [p for file in sources if is_csv(files[file]) for p in csv_problems(files[file], file)]
+                    violations += found or [unreadable(table.file, exc)]
         if violations:
             raise InputContractError(violations)
         for name in TABLES:
@@ -122,8 +135,16 @@ def _read_headers(
                 detail = f"mapping table {name} reads {file}, not found in {input_dir} (csv or parquet)"
                 violations.append(Violation(file, None, "file present", None, detail=detail))
                 continue
-            described = con.execute(f"DESCRIBE SELECT * FROM {_reader(path)}", [str(path)]).fetchall()
-            files[file], headers[path] = path, [r[0] for r in described]
+            try:
+                described = con.execute(f"DESCRIBE SELECT * FROM {_reader(path)}", [str(path)]).fetchall()
+                names = [str(r[0]) for r in described]
+                if is_csv(path):  # every line as many fields as the header (pipeline/ingestion/csv_file.py)
+                    con.execute(f"SELECT count(*) FROM {staged_csv_reader(names)} WHERE {fields_match_header(names)}",
+                                [str(path)]).fetchall()
+            except duckdb.Error as exc:
+                violations += read_problems(path, file, exc)
+                continue
+            files[file], headers[path] = path, names
         if violations or table.file is None:
             continue
         for ref, where in _references(name, table):

@@ -76,3 +76,74 @@ def test_effective_date_override():
     settings = load_settings(DEFAULT_CONFIG, effective_date=dt.date(2026, 7, 1))
     assert settings.territory.effective_date == dt.date(2026, 7, 1)
     assert load_settings(DEFAULT_CONFIG).territory.effective_date is None
+
+
+# ---------------------------------------------------------------- hostile settings files (issue 21, case 12)
+
+
+def _lines_of_default() -> list[str]:
+    return DEFAULT_CONFIG.read_text(encoding="utf-8").splitlines()
+
+
+def _line_of(lines: list[str], start: str) -> int:
+    """1-based number of the first line starting with `start`."""
+    return next(i for i, line in enumerate(lines, start=1) if line.startswith(start))
+
+
+def test_a_key_given_twice_names_the_file_the_key_and_both_lines(tmp_path):
+    """YAML would keep the last value silently; the plan would then round quotas to 5,000."""
+    lines = _lines_of_default()
+    first = _line_of(lines, "quota_rounding:")
+    lines.insert(first + 3, "quota_rounding: 5000")
+    path = tmp_path / "plan.yaml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(SettingsError) as err:
+        load_settings(path)
+    assert str(err.value) == (f"{path}: key 'quota_rounding' is given twice, at lines {first} and {first + 4}: "
+                              "keep one")
+
+
+def test_a_nested_key_given_twice_is_an_error_too(tmp_path):
+    lines = _lines_of_default()
+    first = _line_of(lines, "  horizon_months:")
+    lines.insert(first, "  horizon_months: 6")
+    path = tmp_path / "plan.yaml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(SettingsError, match=rf"key 'horizon_months' is given twice, at lines {first} and {first + 1}"):
+        load_settings(path, as_of=dt.date(2025, 6, 30))
+
+
+def test_a_merge_key_may_override_what_it_merges(tmp_path):
+    """`<<: {...}` followed by one of the merged keys is YAML's way to override, not a repeat."""
+    path = tmp_path / "plan.yaml"
+    text = DEFAULT_CONFIG.read_text(encoding="utf-8")
+    path.write_text(text.replace("operations:\n", "operations:\n  <<: {max_retries: 7}\n", 1),
+                    encoding="utf-8")
+    assert load_settings(path).operations.max_retries == 2  # the file's own key wins over the merged one
+
+
+@pytest.mark.parametrize(("text", "kind"), [("- as_of: 2026-01-01\n- quota_rounding: 1000\n", "list"),
+                                            ("just some text\n", "text")])
+@pytest.mark.parametrize("as_of", [None, dt.date(2025, 6, 30)])
+def test_a_top_level_that_is_not_a_mapping_is_a_settings_error(tmp_path, text, kind, as_of):
+    """The --as-of override used to meet the list and raise an uncaught TypeError."""
+    path = tmp_path / "plan.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(SettingsError) as err:
+        load_settings(path, as_of=as_of)
+    assert str(err.value) == (f"{path}: the top level must be a mapping of names to values (name: value lines), "
+                              f"not a {kind}")
+
+
+def test_a_section_an_override_merges_into_must_be_a_mapping(tmp_path):
+    path = _write(tmp_path, lambda r: r.update(territory=[1, 2]))
+    with pytest.raises(SettingsError, match="territory: must be a mapping of names to values, not a list"):
+        load_settings(path, effective_date=dt.date(2026, 7, 1))
+
+
+def test_duplicate_rows_setting_defaults_to_reject_and_takes_set_aside(tmp_path):
+    assert load_settings().operations.duplicate_rows == "reject"
+    set_aside = _write(tmp_path, lambda r: r["operations"].update(duplicate_rows="set_aside"))
+    assert load_settings(set_aside).operations.duplicate_rows == "set_aside"
+    with pytest.raises(SettingsError, match="operations.duplicate_rows: Input should be 'reject' or 'set_aside'"):
+        load_settings(_write(tmp_path, lambda r: r["operations"].update(duplicate_rows="sum")))

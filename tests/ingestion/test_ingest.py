@@ -252,12 +252,15 @@ CASES: list[tuple[str, Edit, Violation]] = [
     # accounts
     ("accounts-id-not-null", add_row("accounts", 5, account_id="", account_name="Ghost Co"),
      Violation("accounts.csv", "account_id", "not null", 1, ("Ghost Co",))),
-    ("accounts-id-unique", add_row("accounts", 5),
+    # (an exact copy of a row also breaks 'no exact duplicate rows': tests/ingestion/test_hostile_input.py)
+    ("accounts-id-unique", add_row("accounts", 5, account_name="Another Name"),
      Violation("accounts.csv", "account_id", "unique", 2, ("A006",))),
     ("accounts-employees-type", set_cell("accounts", 2, "employees", "12.5"),
      Violation("accounts.csv", "employees", "type: integer", 1, ("A003: '12.5'",))),
     ("accounts-employees-range", set_cell("accounts", 1, "employees", "-5"),
      Violation("accounts.csv", "employees", ">= 0", 1, ("A002",))),
+    ("accounts-employees-bound", set_cell("accounts", 0, "employees", "10000000"),
+     Violation("accounts.csv", "employees", "< 10,000,000", 1, ("A001",))),
     ("accounts-date-invalid", set_cell("accounts", 0, "customer_since", "2021-02-30"),
      Violation("accounts.csv", "customer_since", "type: date YYYY-MM-DD", 1, ("A001: '2021-02-30'",))),
     ("accounts-date-format", set_cell("accounts", 1, "renewal_date", "2025/06/15"),
@@ -271,12 +274,14 @@ CASES: list[tuple[str, Edit, Violation]] = [
     # products
     ("products-id-not-null", add_row("products", 3, product_id="", product_name="Mystery"),
      Violation("products.csv", "product_id", "not null", 1, ("Mystery",))),
-    ("products-id-unique", add_row("products", 3),
+    ("products-id-unique", add_row("products", 3, product_name="Another Name"),
      Violation("products.csv", "product_id", "unique", 2, ("P4",))),
     ("products-price-not-null", set_cell("products", 3, "list_price", ""),
      Violation("products.csv", "list_price", "not null", 1, ("P4",))),
     ("products-price-positive", set_cell("products", 2, "list_price", "0"),
      Violation("products.csv", "list_price", "> 0", 1, ("P3",))),
+    ("products-price-bound", set_cell("products", 2, "list_price", "1e12"),
+     Violation("products.csv", "list_price", "< 1,000,000,000,000", 1, ("P3",))),
     ("products-price-type", set_cell("products", 0, "list_price", "abc"),
      Violation("products.csv", "list_price", "type: float", 1, ("P1: 'abc'",))),
     ("products-price-not-finite", set_cell("products", 1, "list_price", "NaN"),
@@ -300,11 +305,21 @@ CASES: list[tuple[str, Edit, Violation]] = [
      Violation("subscriptions.csv", "quantity", "not null", 1, ("A004 / P1 / 2023-09-01",))),
     ("subscriptions-quantity-positive", set_cell("subscriptions", 0, "quantity", "0"),
      Violation("subscriptions.csv", "quantity", "> 0", 1, ("A001 / P2 / 2023-03-01",))),
+    ("subscriptions-quantity-bound", set_cell("subscriptions", 0, "quantity", "100000000"),
+     Violation("subscriptions.csv", "quantity", "< 100,000,000", 1, ("A001 / P2 / 2023-03-01",))),
     ("subscriptions-arr-not-null", set_cell("subscriptions", 7, "arr", ""),
      Violation("subscriptions.csv", "arr", "not null", 1, ("A006 / P2 / 2020-11-20",))),
     ("subscriptions-arr-range", lambda f: (set_cell("subscriptions", 3, "arr", "-1")(f),
                                            set_cell("subscriptions", 4, "arr", "-0.5")(f)),
      Violation("subscriptions.csv", "arr", ">= 0", 2, ("A003 / P1 / 2022-01-10", "A003 / P2 / 2024-01-10"))),
+    ("subscriptions-arr-bound", set_cell("subscriptions", 7, "arr", "1e15"),
+     Violation("subscriptions.csv", "arr", "< 1,000,000,000,000", 1, ("A006 / P2 / 2020-11-20",))),
+    # two lines of A003 / P1, each below the bound, whose sum is not (a line over the bound breaks only
+    # the rule above: case subscriptions-arr-bound)
+    ("subscriptions-arr-sum-bound", lambda f: (set_cell("subscriptions", 3, "arr", "600000000000")(f),
+                                               add_row("subscriptions", 3, start_date="2023-01-10")(f)),
+     Violation("subscriptions.csv", "arr", "sum per account_id and product_id < 1,000,000,000,000", 2,
+               ("A003 / P1",))),
     ("subscriptions-start-not-null", set_cell("subscriptions", 5, "start_date", ""),
      Violation("subscriptions.csv", "start_date", "not null", 1, ("A004 / P1 / NULL",))),
     ("subscriptions-start-type", set_cell("subscriptions", 2, "start_date", "15.06.2024"),
@@ -324,16 +339,20 @@ CASES: list[tuple[str, Edit, Violation]] = [
      Violation("usage.csv", "active_users", "not null", 1, ("A003 / P2 / 2024-06-03",))),
     ("usage-users-range", set_cell("usage", 0, "active_users", "-1"),
      Violation("usage.csv", "active_users", ">= 0", 1, ("A001 / P2 / 2024-06-03",))),
+    ("usage-users-bound", set_cell("usage", 0, "active_users", "100000000"),
+     Violation("usage.csv", "active_users", "< 100,000,000", 1, ("A001 / P2 / 2024-06-03",))),
     ("usage-events-not-null", set_cell("usage", 4, "events", ""),
      Violation("usage.csv", "events", "not null", 1, ("A004 / P1 / 2024-06-03",))),
     ("usage-events-range", set_cell("usage", 5, "events", "-3"),
      Violation("usage.csv", "events", ">= 0", 1, ("A005 / NULL / 2024-06-03",))),
+    ("usage-events-bound", set_cell("usage", 5, "events", "1000000000000"),
+     Violation("usage.csv", "events", "< 1,000,000,000,000", 1, ("A005 / NULL / 2024-06-03",))),
     ("usage-events-type", set_cell("usage", 1, "events", "many"),
      Violation("usage.csv", "events", "type: integer", 1, ("A001 / P2 / 2024-06-10: 'many'",))),
     # opportunities
     ("opportunities-id-not-null", set_cell("opportunities", 0, "opportunity_id", ""),
      Violation("opportunities.csv", "opportunity_id", "not null", 1, ("A001 / 2023-01-05",))),
-    ("opportunities-id-unique", add_row("opportunities", 6),
+    ("opportunities-id-unique", add_row("opportunities", 6, amount="1"),
      Violation("opportunities.csv", "opportunity_id", "unique", 2, ("O7",))),
     ("opportunities-account-not-null", set_cell("opportunities", 2, "account_id", ""),
      Violation("opportunities.csv", "account_id", "not null", 1, ("O3",))),
@@ -361,6 +380,8 @@ CASES: list[tuple[str, Edit, Violation]] = [
      Violation("opportunities.csv", "amount", "not null", 1, ("O3",))),
     ("opportunities-amount-range", set_cell("opportunities", 2, "amount", "-100"),
      Violation("opportunities.csv", "amount", ">= 0", 1, ("O3",))),
+    ("opportunities-amount-bound", set_cell("opportunities", 2, "amount", "1e12"),
+     Violation("opportunities.csv", "amount", "< 1,000,000,000,000", 1, ("O3",))),
     ("opportunities-source-enum", set_cell("opportunities", 1, "source", "partner"),
      Violation(
          "opportunities.csv", "source", "one of csm_sourced, ae_sourced, joint, csm_closed, add_on", 1, ("O2",)
@@ -368,7 +389,7 @@ CASES: list[tuple[str, Edit, Violation]] = [
     # reps
     ("reps-id-not-null", add_row("reps", 2, rep_id="", name="Nobody"),
      Violation("reps.csv", "rep_id", "not null", 1, ("Nobody",))),
-    ("reps-id-unique", add_row("reps", 4),
+    ("reps-id-unique", add_row("reps", 4, name="Another Name"),
      Violation("reps.csv", "rep_id", "unique", 2, ("C2",))),
     ("reps-role-not-null", add_row("reps", 0, rep_id="R4", role=""),
      Violation("reps.csv", "role", "not null", 1, ("R4",))),
@@ -414,7 +435,7 @@ def test_every_contract_rule_has_a_case() -> None:
 
 
 def test_message_format(con: duckdb.DuckDBPyConnection, inputs: Path) -> None:
-    add_row("accounts", 5)(inputs)
+    add_row("accounts", 5, account_name="Another Name")(inputs)
     assert str(load_error(con, inputs)) == "accounts.csv: column account_id: rule 'unique': 2 rows break it (e.g. A006)"
 
 
@@ -456,10 +477,13 @@ def test_both_formats_present_is_an_error(con: duckdb.DuckDBPyConnection, inputs
 
 
 def test_unreadable_file_is_reported(con: duckdb.DuckDBPyConnection, inputs: Path) -> None:
-    with (inputs / "products.csv").open("a", encoding="utf-8") as handle:
-        handle.write("P5,Broken,1,seat,,,surplus,cells\n")
+    """A file DuckDB cannot read at all gets its reason (CSV lines it cannot parse get their line
+    numbers: tests/ingestion/test_hostile_input.py)."""
+    (inputs / "products.csv").unlink()
+    (inputs / "products.parquet").write_bytes(b"not a parquet file")
     (violation,) = load_error(con, inputs).violations
-    assert (violation.file, violation.rule, violation.count) == ("products.csv", "readable", None)
+    assert (violation.file, violation.rule, violation.count) == ("products.parquet", "readable", None)
+    assert "parquet" in violation.detail.lower()
 
 
 def test_csv_rows_are_never_skipped_by_the_sniffer(con: duckdb.DuckDBPyConnection, inputs: Path) -> None:
@@ -469,7 +493,7 @@ def test_csv_rows_are_never_skipped_by_the_sniffer(con: duckdb.DuckDBPyConnectio
 
 
 def test_all_violations_of_all_files_in_one_error(con: duckdb.DuckDBPyConnection, inputs: Path) -> None:
-    add_row("accounts", 5)(inputs)
+    add_row("accounts", 5, account_name="Another Name")(inputs)
     set_cell("products", 2, "list_price", "-1")(inputs)
     set_cell("usage", 0, "date", "yesterday")(inputs)
     set_cell("opportunities", 3, "close_date", "2024-09-01")(inputs)
