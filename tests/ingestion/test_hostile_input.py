@@ -28,7 +28,7 @@ from pipeline.ingestion.ingest import InputContractError, Violation, ingest_inpu
 from pipeline.ingestion.map_inputs import apply_mapping
 from pipeline.ingestion.mapping import MappingError, load_mapping
 from pipeline.runner import PlanOutcome, PlanRunError, run_plan
-from tests.builders import settings_with
+from tests.builders import TEST_CONFIG, settings_with
 
 ROOT = Path(__file__).resolve().parents[2]
 VALID = ROOT / "tests" / "fixtures" / "valid"
@@ -174,7 +174,7 @@ def test_amounts_just_below_the_bound_plan_through(sample_inputs: Path, tmp_path
     folder = tmp_path / "input"
     shutil.copytree(sample_inputs, folder)
     path = folder / "subscriptions.csv"
-    settings = load_settings()
+    settings = load_settings(TEST_CONFIG)
     enterprise = max(s.min_acv for s in settings.segments)
     with duckdb.connect() as scratch:
         scratch.execute("CREATE TABLE lines AS SELECT * FROM read_csv(?, all_varchar = true)", [str(path)])
