@@ -19,6 +19,9 @@ and number of accounts (`books`). Three steps, each only as far as needed:
    for which no move helps is skipped until another move changes the books. The end state
    has no improving move left, so rebalancing it again moves nothing.
 
+Step 4, book sizes by capacity within the bands, is pipeline/plan/territory/spread.py (run
+after these by pipeline/plan/territory/assign.py).
+
 A loop runs over rounds or moves (each a numpy step over reps or over one rep's book), never
 over all accounts.
 """
