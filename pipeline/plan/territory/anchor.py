@@ -14,10 +14,12 @@ Who keeps which anchor, with as few moves as it takes:
 2. the anchors without a usable owner (new account, rep inactive, segment change), largest
    first, then the other anchors (an owner's second anchor, an anchor too large for its
    part-capacity owner), largest first, go one each to the full-capacity reps that hold no
-   anchor and have room in their book, the rep furthest below its target first; an anchor
+   anchor and have room in their book, the rep furthest below its target first (ties: the
+   fewest accounts per unit of capacity, then the rep order); an anchor
    with an owner stays where it is when no such rep is left;
 3. anchors without a usable owner still left go one by one to the rep with the most target
-   left after the anchors it already holds (ties: the least EEV held, then the rep order).
+   left after the anchors it already holds (ties: the least EEV held, the fewest accounts per
+   unit of capacity, then the rep order).
 
 Targets the rest is balanced against: a rep whose fixed EEV (its anchors and locked accounts)
 exceeds its capacity share of the segment's EEV gets a band whose top is that fixed EEV (it
@@ -81,7 +83,8 @@ def place_anchors(state: Books, anchors: np.ndarray, tolerance: float, order_key
                              movable[np.lexsort((order_key[movable], -state.eev[movable]))]])
     taken = np.bincount(state.rep[stays], minlength=reps) > 0
     free = np.flatnonzero(full & ~taken & (state.books < state.book_max))
-    free = free[np.lexsort((free, state.ratio()[free]))]
+    per_capacity = state.books / state.capacity  # accounts per unit of capacity: the tie-break
+    free = free[np.lexsort((free, per_capacity[free], state.ratio()[free]))]
     paired = min(len(movers), len(free))
     state.move(movers[:paired], free[:paired], ANCHOR)
 
@@ -90,7 +93,9 @@ def place_anchors(state: Books, anchors: np.ndarray, tolerance: float, order_key
     for account in movers[paired:][state.rep[movers[paired:]] < 0]:  # a loop over anchors: < capacity / share
         room = np.flatnonzero(state.books < state.book_max)
         room = room if room.size else np.arange(reps)
-        best = int(room[np.lexsort((room, state.load[room], anchor_load[room] - state.target[room]))[0]])
+        order = np.lexsort((room, state.books[room] / state.capacity[room], state.load[room],
+                            anchor_load[room] - state.target[room]))
+        best = int(room[order[0]])
         state.move(np.array([account]), np.array([best]), ANCHOR)
         anchor_load[best] += state.eev[account]
 

@@ -9,7 +9,9 @@ Who must move first: accounts with no owner (new account), whose owner is no lon
 expansion rep (rep inactive) or is a rep of another segment (segment change). A segment whose
 accounts x reps fits under `territory.milp_max_variables` is solved exactly by a MILP
 (pipeline/plan/territory/milp.py, started from the heuristic's answer); larger segments use the
-heuristic (pipeline/plan/territory/heuristic.py). Both aim at the same tolerance band.
+heuristic (pipeline/plan/territory/heuristic.py). Both aim at the same tolerance band; within it
+and the book-size limits, books follow capacity in number of accounts too
+(pipeline/plan/territory/spread.py), with accounts that move anyway.
 Before either, the segment's anchor accounts (EEV above `territory.anchor_share` of a
 full-capacity rep's target) are placed, at most one per full-capacity rep where possible, and
 fixed there: the rest is balanced around them (pipeline/plan/territory/anchor.py).
@@ -29,6 +31,7 @@ from pipeline.plan.territory import heuristic as rebalance
 from pipeline.plan.territory.anchor import anchor_accounts, place_anchors
 from pipeline.plan.territory.heuristic import NEW_ACCOUNT, REASONS, REP_INACTIVE, SEGMENT_CHANGE, Books
 from pipeline.plan.territory.milp import solve_milp
+from pipeline.plan.territory.spread import spread
 
 
 class TerritoryError(ValueError):
@@ -134,6 +137,7 @@ def balance_segment(
         anchors = anchor_accounts(books.eev, books.capacity, rules.anchor_share)
         place_anchors(books, anchors, rules.tolerance, account_ids)
     state = rebalance.rebalance(books, rules.tolerance, account_ids)
+    spread(state, rules.tolerance, account_ids, max_moves=len(account_ids))
     if len(account_ids) * len(books.capacity) > rules.milp_max_variables:
         return state, "heuristic"
     exact = solve_milp(state, owner, rules.tolerance, rules.milp_max_nodes, rules.milp_time_limit)

@@ -19,6 +19,9 @@ and number of accounts (`books`). Three steps, each only as far as needed:
    for which no move helps is skipped until another move changes the books. The end state
    has no improving move left, so rebalancing it again moves nothing.
 
+Step 4, book sizes by capacity within the bands, is pipeline/plan/territory/spread.py (run
+after these by pipeline/plan/territory/assign.py).
+
 A loop runs over rounds or moves (each a numpy step over reps or over one rep's book), never
 over all accounts.
 """
@@ -152,7 +155,8 @@ def fix_book_sizes(state: Books, order_key: np.ndarray) -> None:
             state.move(mine[np.lexsort((order_key[mine], state.eev[mine]))][:need], np.full(need, r), BOOK_SIZE)
 
 
-def _outside(load: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+def outside_band(load: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """Per rep: EEV by which `load` lies outside the band low-high (0 inside it)."""
     return np.maximum(load - high, 0) + np.maximum(low - load, 0)
 
 
@@ -166,7 +170,7 @@ def balance(state: Books, tolerance: float, order_key: np.ndarray, max_moves: in
     members = [m[~state.locked[m]] for m in members]
     stuck = np.zeros(len(state.capacity), dtype=bool)
     for _ in range(max_moves):  # loop over moves, each a numpy step over reps and one book
-        gap = _outside(state.load, low, high) / np.maximum(state.target, epsilon)
+        gap = outside_band(state.load, low, high) / np.maximum(state.target, epsilon)
         gap[stuck] = 0
         r = int(np.argmax(gap))
         if gap[r] <= IMPROVEMENT_EPSILON:
@@ -185,9 +189,9 @@ def balance(state: Books, tolerance: float, order_key: np.ndarray, max_moves: in
         receiver = int(receiver if np.ndim(receiver) == 0 else receiver[np.argmin(ratio[receiver])])
         candidates = members[donor]
         x = state.eev[candidates]
-        before = _outside(state.load[[donor, receiver]], low[[donor, receiver]], high[[donor, receiver]]).sum()
-        after = (_outside(state.load[donor] - x, low[donor], high[donor])
-                 + _outside(state.load[receiver] + x, low[receiver], high[receiver]))
+        before = outside_band(state.load[[donor, receiver]], low[[donor, receiver]], high[[donor, receiver]]).sum()
+        after = (outside_band(state.load[donor] - x, low[donor], high[donor])
+                 + outside_band(state.load[receiver] + x, low[receiver], high[receiver]))
         gain = np.where(after < before - epsilon, np.round((before - after) / epsilon), 0)
         if candidates.size == 0 or gain.max() <= 0:
             stuck[r] = True
