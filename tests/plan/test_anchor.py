@@ -32,7 +32,8 @@ HEURISTIC = BalanceRules(TOLERANCE, milp_max_variables=0, milp_max_nodes=200, mi
 MILP = BalanceRules(TOLERANCE, milp_max_variables=10**6, milp_max_nodes=200, milp_time_limit=20, anchor_share=SHARE)
 SOLVERS = pytest.mark.parametrize("rules", [HEURISTIC, MILP], ids=["heuristic", "milp"])
 ANCHOR_MOVE = "anchor: one per full-capacity rep"
-BALANCE_TABLES = ["quota_contributions", "quotas", "territory_moves", "territory_balance", "balance_diagnosis"]
+BALANCE_TABLES = ["territory_shares", "quota_contributions", "quotas", "territory_moves", "territory_balance",
+                  "balance_diagnosis"]
 
 
 def _assign(accounts: pl.DataFrame, reps: pl.DataFrame, rules: BalanceRules, book_min: int = 0,
@@ -144,6 +145,7 @@ def _balance_tables(db: Path, accounts: pl.DataFrame, reps: pl.DataFrame, assign
         "territories": assignment.territories,
         "territory_methods": assignment.methods.select("segment", "method", "book_min", "book_max"),
         "segment_bands": pl.DataFrame(settings.segment_table()).select("segment", "quota_factor"),
+        "quota_factors": pl.DataFrame(settings.segment_table()).select("segment", factor="quota_factor"),
     }
     for name, frame in tables.items():
         con.register("frame", frame)

@@ -54,7 +54,8 @@ def half_capacity_plan(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, 
         for account, (rep, eev) in owners.items():
             con.execute("UPDATE work.account_eev SET eev = ? WHERE account_id = ?", [eev, account])
             con.execute("UPDATE work.territories SET rep_id = ? WHERE account_id = ?", [rep, account])
-        for table in ("quota_contributions", "quotas", "territory_moves", "territory_balance", "quota_history",
+        for table in ("territory_shares", "quota_contributions", "quotas", "territory_moves", "territory_balance",
+                      "balance_diagnosis", "quota_history",
                       "plan_review"):
             warehouse.build_table(con, table, settings.sql_params())
         plan_id = write_plan_version(con, PlanRun(settings.as_of, settings.settings_hash(), "hand-made", "m", "test",
