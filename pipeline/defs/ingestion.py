@@ -81,9 +81,19 @@ def raw_inputs(context: dg.AssetExecutionContext, warehouse: Warehouse, plan_inp
             yield table_result(context, con, table, started, asset_key=key)
 
 
+def _run_weeks(context: dg.AssetExecutionContext, weeks: dg.WeeklyPartitionsDefinition) -> tuple[str, str]:
+    """The first and last usage week of the run: its partition range, or every week when it was
+    launched without one (plan_job from the UI's launchpad: the whole usage file, as the CLI loads it)."""
+    if context.has_partition_key_range:
+        return context.partition_key_range.start, context.partition_key_range.end
+    keys = weeks.get_partition_keys()
+    return keys[0], keys[-1]
+
+
 def usage_asset(weeks: dg.WeeklyPartitionsDefinition) -> dg.AssetsDefinition:
     """raw_usage over the weekly partitions `weeks` (from operations.usage_start), with the
-    per-week fingerprints it keeps."""
+    per-week fingerprints it keeps. A run without a partition (the UI's launchpad, where plan_job
+    then needs no partition chosen) loads every week."""
 
     @dg.multi_asset(
         specs=[
@@ -103,7 +113,7 @@ def usage_asset(weeks: dg.WeeklyPartitionsDefinition) -> dg.AssetsDefinition:
         settings: dg.ResourceParam[PlanSettings], sql_engine: SqlEngine,
     ):
         started = time.perf_counter()
-        first, last = context.partition_key_range.start, context.partition_key_range.end
+        first, last = _run_weeks(context, weeks)
         start, end = week_bounds(weeks, first, last)
         with warehouse.connect() as con:
             loaded, kept_in = sql_engine.load_usage(con, settings, plan_inputs.contract_folder(warehouse), start, end)
