@@ -4,7 +4,7 @@ All tables but usage are validated together and replaced in one transaction; usa
 by weekly partitions (only the run's weeks are checked and replaced). Bad input stops the run
 here, names file, column, rule, count and example keys, and leaves the previous raw tables
 (and everything downstream) as they were. With a source mapping the input folder is first
-mapped to contract tables in the staging folder beside the DuckDB file, and that folder is
+mapped to contract tables in mapped_inputs/<db stem>/ beside the DuckDB file, and that folder is
 what is validated and loaded."""
 
 import time
