@@ -50,24 +50,25 @@ def test_the_wheel_holds_every_module_sql_file_setting_mapping_and_template(whee
     assert not [r for r in requires if "pyspark" in r and "extra ==" not in r]  # Spark stays optional
 
 
-def _install(wheel: Path, venv: Path) -> Path:
-    """A fresh virtual environment holding the wheel; returns its bin folder."""
+def _install(wheel: Path, venv: Path, env: dict[str, str]) -> Path:
+    """A fresh virtual environment holding the wheel; returns its bin folder. `env` has no
+    PYTHONPATH: through it pip would see the checkout's quota-plan as installed and skip the wheel."""
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=300)
     python = venv / "bin" / "python"
     site = Path(subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                                check=True, capture_output=True, text=True).stdout.strip())
     subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "--quiet",
-                    str(wheel)], check=True, timeout=600)
+                    str(wheel)], check=True, timeout=600, env=env)
     # after the install: pip would otherwise see this environment's editable quota-plan and skip the wheel
     (site / "dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     return venv / "bin"
 
 
 def test_the_installed_wheel_samples_runs_and_exports_a_plan_outside_the_checkout(wheel: Path, tmp_path: Path):
-    bin_dir = _install(wheel, tmp_path / "venv")
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "DAGSTER_HOME")}
+    bin_dir = _install(wheel, tmp_path / "venv", env)
     work = tmp_path / "work"
     work.mkdir()
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "DAGSTER_HOME")}
 
     def quota_plan(*args: str) -> subprocess.CompletedProcess:
         return subprocess.run([str(bin_dir / "quota-plan"), *args], cwd=work, env=env, capture_output=True,
