@@ -2,30 +2,41 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+RUN_STAMP := $(VENV)/.installed-run
+TEST_STAMP := $(VENV)/.installed-test
 SAMPLE := data/sample
 DB := data/quota_plan.duckdb
 CONFIG := config/plan.yaml
+DAGSTER_HOME ?= $(CURDIR)/$(dir $(DB)).dagster
 
 .PHONY: run test setup clean ui bench browser java
 
-$(STAMP): pyproject.toml
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+# Two installs, each stamped: `make run` needs the runtime dependencies only; `make test` adds
+# the test tools and Spark (the suite's Spark tests).
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev,spark]"
-	@touch $(STAMP)
 
-setup: $(STAMP)
+$(RUN_STAMP): pyproject.toml | $(VENV)/bin/python
+	$(BIN)/python -m pip install --quiet -e .
+	@touch $(RUN_STAMP)
+
+$(TEST_STAMP): pyproject.toml | $(VENV)/bin/python
+	$(BIN)/python -m pip install --quiet -e ".[dev,spark]"
+	@touch $(TEST_STAMP) $(RUN_STAMP)
+
+setup: $(TEST_STAMP)
 
 ## make run: generate the sample data set (once), run the whole plan, print the summary;
-## the workbook, quota letters and report land in data/exports/<plan_id>/
-run: $(STAMP)
+## the workbook, quota letters and report land in data/exports/quota_plan/<plan_id>/ (the DuckDB
+## file's stem, then the plan id); every run shows in `make ui`'s history (data/.dagster)
+run: $(RUN_STAMP)
 	@test -f $(SAMPLE)/accounts.csv || $(BIN)/quota-plan sample --out $(SAMPLE)
 	$(BIN)/quota-plan run --input $(SAMPLE) --config $(CONFIG) --db $(DB)
 
 ## make test: the whole test suite (the report test needs Debian's chromium, the Spark tests
 ## Java 17+: both installed when missing)
-test: $(STAMP) browser java
+test: $(TEST_STAMP) browser java
 	$(BIN)/python -m pytest -n 2 -q
 
 browser:
@@ -39,12 +50,14 @@ java:
 	  echo "java is missing and could not be installed (needs root): apt-get install -y openjdk-17-jre-headless"
 
 ## make ui: the Dagster UI on this code location (http://127.0.0.1:3000)
-ui: $(STAMP)
-	DAGSTER_HOME=$(CURDIR)/.dagster_home QUOTA_PLAN_INPUT=$(SAMPLE) QUOTA_PLAN_DB=$(DB) \
+## (DAGSTER_HOME: the .dagster/ folder beside the DuckDB file, the home `quota-plan run` uses too)
+ui: $(RUN_STAMP)
+	@mkdir -p $(DAGSTER_HOME)
+	DAGSTER_HOME=$(DAGSTER_HOME) QUOTA_PLAN_INPUT=$(SAMPLE) QUOTA_PLAN_DB=$(DB) \
 	  $(BIN)/dagster dev -w workspace.yaml
 
-bench: $(STAMP)
+bench: $(RUN_STAMP)
 	$(BIN)/python benchmarks/bench_plan.py
 
 clean:
-	rm -rf data .dagster_home
+	rm -rf data

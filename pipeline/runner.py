@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import os
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -34,6 +35,7 @@ from pipeline.ingestion.usage_weeks import usage_weeks, week_range_tags
 from pipeline.plan import store as plan_store
 
 WRITTEN_PLAN_SQL = "SELECT run_id FROM plans.plan_runs WHERE dagster_run_id = ? AND status <> 'failed'"
+DAGSTER_FOLDER = ".dagster"
 
 
 class PlanRunError(RuntimeError):
@@ -141,7 +143,7 @@ def _execute(
     steps = len(job.asset_layer.selected_asset_keys)
     try:
         result = job.execute_in_process(
-            instance=instance or _default_instance(), raise_on_error=False, run_id=run_id,
+            instance=instance or _default_instance(db), raise_on_error=False, run_id=run_id,
             run_config=progress.run_config(steps, show_progress=output.progress, verbose=output.verbose),
             tags=week_range_tags(*weeks) if job.partitions_def else None,
         )
@@ -153,13 +155,20 @@ def _execute(
     return result
 
 
-def _default_instance() -> dg.DagsterInstance:
-    """The Dagster instance of DAGSTER_HOME when it is set (the run then shows in the UI's
-    history), else a throwaway one."""
-    try:
+def dagster_home(db: str | Path) -> Path:
+    """The Dagster home of the DuckDB file `db` when DAGSTER_HOME is not set: `.dagster/` beside it
+    (`make ui` starts the UI on data/.dagster, the home of data/quota_plan.duckdb)."""
+    return Path(db).resolve().parent / DAGSTER_FOLDER
+
+
+def _default_instance(db: str | Path) -> dg.DagsterInstance:
+    """The persistent Dagster instance the CLI, the UI, schedules and sensors share, so every run
+    shows in the UI's history: DAGSTER_HOME's when it is set, else `dagster_home(db)` (created)."""
+    if os.environ.get("DAGSTER_HOME"):
         return dg.DagsterInstance.get()
-    except dg.DagsterError:
-        return dg.DagsterInstance.ephemeral()
+    home = dagster_home(db)
+    home.mkdir(parents=True, exist_ok=True)
+    return dg.DagsterInstance.from_config(str(home))
 
 
 def plan_settings(

@@ -15,13 +15,14 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from pipeline.core.shipped import shipped_folder
 from pipeline.core.yaml_model import load_yaml_model
 from pipeline.ingestion.contract import DEAL_SOURCES, SEGMENT_NAMES, SegmentName
 from pipeline.ingestion.duplicates import DuplicateRows
 
 SELF_SERVE = "self_serve"
 QUOTA_FACTOR_RANGE = (0.60, 0.75)
-DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "config" / "plan.yaml"
+DEFAULT_CONFIG = shipped_folder("config") / "plan.yaml"
 
 
 def plan_year_end(start: dt.date) -> dt.date:

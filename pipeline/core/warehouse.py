@@ -19,8 +19,9 @@ from typing import Any
 import duckdb
 
 from pipeline.core.run_lock import WarehouseBusyError, describe_holder
+from pipeline.core.shipped import shipped_folder
 
-SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
+SQL_DIR = shipped_folder("sql")
 SCHEMAS = ("raw", "work", "plans")
 
 
@@ -121,6 +122,13 @@ def build_table(
     used = {k: v for k, v in (params or {}).items() if k in names}
     con.execute(f"CREATE OR REPLACE TABLE {schema}.{name} AS {sql}", used)
     return table_rows(con, f"{schema}.{name}")
+
+
+def output_dir(path: str | Path, kind: str) -> Path:
+    """The folder of one kind of output (exports, mapped_inputs) of the DuckDB file
+    `path`: `<db folder>/<kind>/<db file stem>/`, so two DuckDB files in one folder never share one."""
+    db = Path(path).resolve()
+    return db.parent / kind / db.stem
 
 
 def artifact_dir(path: str | Path) -> Path:

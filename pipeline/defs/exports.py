@@ -18,7 +18,7 @@ from pipeline.plan.store import current_plan_id, plan_of_run, promote_plan
 def plan_exports(context: dg.AssetExecutionContext, warehouse: Warehouse,
                  export_folder: ExportFolder) -> dg.MaterializeResult:
     """The plan this run wrote (else the current plan) as files people open, in
-    exports/<plan_id>/ beside the DuckDB file: Excel workbook, CSV and Parquet per table, one
+    exports/<db stem>/<plan_id>/ beside the DuckDB file: Excel workbook, CSV and Parquet per table, one
     quota letter per rep (HTML), plan report with charts (HTML), charts as PNG."""
     started = time.perf_counter()
     with warehouse.connect() as con:

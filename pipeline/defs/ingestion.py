@@ -4,7 +4,7 @@ All tables but usage are validated together and replaced in one transaction; usa
 by weekly partitions (only the run's weeks are checked and replaced). Bad input stops the run
 here, names file, column, rule, count and example keys, and leaves the previous raw tables
 (and everything downstream) as they were. With a source mapping the input folder is first
-mapped to contract tables in the staging folder beside the DuckDB file, and that folder is
+mapped to contract tables in mapped_inputs/<db stem>/ beside the DuckDB file, and that folder is
 what is validated and loaded."""
 
 import time
@@ -85,9 +85,19 @@ def raw_inputs(
             yield table_result(context, con, table, started, asset_key=key)
 
 
+def _run_weeks(context: dg.AssetExecutionContext, weeks: dg.WeeklyPartitionsDefinition) -> tuple[str, str]:
+    """The first and last usage week of the run: its partition range, or every week when it was
+    launched without one (plan_job from the UI's launchpad: the whole usage file, as the CLI loads it)."""
+    if context.has_partition_key_range:
+        return context.partition_key_range.start, context.partition_key_range.end
+    keys = weeks.get_partition_keys()
+    return keys[0], keys[-1]
+
+
 def usage_asset(weeks: dg.WeeklyPartitionsDefinition) -> dg.AssetsDefinition:
     """raw_usage over the weekly partitions `weeks` (from operations.usage_start), with the
-    per-week fingerprints it keeps."""
+    per-week fingerprints it keeps. A run without a partition (the UI's launchpad, where plan_job
+    then needs no partition chosen) loads every week."""
 
     @dg.multi_asset(
         specs=[
@@ -107,7 +117,7 @@ def usage_asset(weeks: dg.WeeklyPartitionsDefinition) -> dg.AssetsDefinition:
         settings: dg.ResourceParam[PlanSettings], sql_engine: SqlEngine,
     ):
         started = time.perf_counter()
-        first, last = context.partition_key_range.start, context.partition_key_range.end
+        first, last = _run_weeks(context, weeks)
         start, end = week_bounds(weeks, first, last)
         with warehouse.connect() as con:
             loaded, kept_in = sql_engine.load_usage(con, settings, plan_inputs.contract_folder(warehouse), start, end)

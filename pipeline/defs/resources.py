@@ -100,8 +100,8 @@ class Warehouse(dg.ConfigurableResource):
 
     @property
     def mapped_inputs_dir(self) -> Path:
-        """Folder beside the DuckDB file where a mapped input folder is written."""
-        return Path(self.path).resolve().parent / "mapped_inputs"
+        """Folder where a mapped input folder is written: <db folder>/mapped_inputs/<db stem>/."""
+        return warehouse.output_dir(self.path, "mapped_inputs")
 
 
 class PlanInputs(dg.ConfigurableResource):
@@ -162,12 +162,13 @@ def _spark(settings: PlanSettings, contract_folder: str | Path) -> SparkEngine:
 
 class ExportFolder(dg.ConfigurableResource):
     """Where a run writes the exports of its plan: <path>/<plan_id>/, by default
-    exports/<plan_id>/ beside the DuckDB file (data/exports/P0001/ for `make run`)."""
+    <db folder>/exports/<db stem>/<plan_id>/ (data/exports/quota_plan/P0001/ for `make run`), so
+    plan ids, which restart at P0001 in every DuckDB file, never collide between files."""
 
     path: str = ""
 
     def for_plan(self, db: str | Path, plan_id: str) -> Path:
-        root = Path(self.path) if self.path else Path(db).resolve().parent / "exports"
+        root = Path(self.path) if self.path else warehouse.output_dir(db, "exports")
         return root / plan_id
 
 

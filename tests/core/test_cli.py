@@ -39,7 +39,7 @@ def test_run_prints_summary_and_plans_lists_it(sample_inputs: Path, tmp_path: Pa
     steps = re.findall(r"^  \[\s*(\d+)/(\d+)\] (\w+) +(\d+\.\d+)s  ", done.stderr, re.MULTILINE)
     assert [int(i) for i, *_ in steps] == list(range(1, int(steps[0][1]) + 1))  # step i/N, each with its time
     assert "quotas" in {name for _, _, name, _ in steps} and steps[-1][2] == "current_plan"
-    folder = (db.parent / "exports" / "P0001").resolve()
+    folder = (db.parent / "exports" / db.stem / "P0001").resolve()
     for line in (f"Exports of plan P0001 in {folder}", f"workbook  {folder / 'quota_plan_P0001.xlsx'}",
                  f"report    {folder / 'report.html'}"):
         assert line in done.stdout

@@ -279,3 +279,64 @@ def test_balance_check_warns_on_the_rep_outside_the_tolerance(tmp_path: Path):
     assert not result.passed and result.severity == dg.AssetCheckSeverity.WARN
     assert result.metadata["examples"].value == "R4"
     assert result.metadata["rows_breaking_rule"].value == 1
+
+
+def _usage_rows(folder: Path) -> int:
+    """Write a usage file of two weeks far apart for the edge inputs; returns its rows."""
+    rows = ["A4,WS1,2024-01-08,3,40", "A4,WS1,2025-11-10,4,55", "A5,WS2,2025-11-11,2,9"]
+    (folder / "usage.csv").write_text("account_id,product_id,date,active_users,events\n" + "\n".join(rows) + "\n")
+    return len(rows)
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def two_databases(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path, dict[str, bytes]]:
+    """Two CLI runs (no DAGSTER_HOME) on two DuckDB files in one folder, with different plan dates:
+    the input folder, both files, and the first plan's exports as they were before the second run."""
+    root = tmp_path_factory.mktemp("two_dbs")
+    folder = edge_inputs(root / "in")
+    _usage_rows(folder)
+    first, second = root / "data" / "east.duckdb", root / "data" / "west.duckdb"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("DAGSTER_HOME", raising=False)
+        assert main(["run", "--input", str(folder), "--db", str(first), "--config", str(TEST_CONFIG)]) == 0
+        before = _files(root / "data" / "exports" / "east" / "P0001")
+        assert main(["run", "--input", str(folder), "--db", str(second), "--config", str(TEST_CONFIG),
+                     "--as-of", "2025-10-01"]) == 0
+    return folder, first, second, before
+
+
+def test_two_databases_in_one_folder_never_share_exports(two_databases: tuple[Path, Path, Path, dict[str, bytes]]):
+    from pipeline.defs.resources import ExportFolder, Warehouse
+
+    _, first, second, before = two_databases
+    east, west = (ExportFolder().for_plan(db, "P0001") for db in (first, second))  # both plans are P0001
+    assert east == first.parent / "exports" / "east" / "P0001" and west == first.parent / "exports" / "west" / "P0001"
+    assert _files(east) == before  # the second run left the first plan's workbook and letters as they were
+    after = _files(west)
+    assert before.keys() & after.keys() and before != after  # the same files, of another plan
+    assert {"east", "west"} == {p.name for p in (first.parent / "exports").iterdir()}
+    assert Warehouse(path=str(first)).mapped_inputs_dir != Warehouse(path=str(second)).mapped_inputs_dir
+
+
+def test_cli_runs_and_a_ui_launch_share_one_dagster_home(two_databases: tuple[Path, Path, Path, dict[str, bytes]]):
+    from pipeline.definitions import RunPlaces, file_definitions
+    from pipeline.runner import dagster_home
+
+    folder, first, second, _ = two_databases
+    assert dagster_home(first) == dagster_home(second) == first.parent / ".dagster"
+    loaded = file_definitions(RunPlaces(input_dir=str(folder), db=str(first)), TEST_CONFIG)  # the UI's location
+    plan_job = loaded.resolve_job_def("plan_job")
+    weeks = usage_weeks(load_settings(TEST_CONFIG).operations.usage_start)
+    assert plan_job.partitions_def == loaded.resolve_job_def("refresh_job").partitions_def == weeks  # weekly loads
+    with dg.DagsterInstance.from_config(str(dagster_home(first))) as instance:
+        cli_runs = instance.get_runs()
+        assert [run.job_name for run in cli_runs] == ["plan_job", "plan_job"]  # both CLI runs are in the history
+        launched = plan_job.execute_in_process(instance=instance, raise_on_error=False)  # no partition chosen
+        assert launched.success
+        assert [run.run_id for run in instance.get_runs()] == [launched.run_id, *(r.run_id for r in cli_runs)]
+    assert _query(first, "SELECT count(*) FROM raw.usage") == [(3,)]  # every week: the whole usage file
+    assert _query(first, "SELECT run_id FROM plans.plan_runs ORDER BY run_id") == [("P0001",), ("P0002",)]  # CLI, UI

@@ -38,7 +38,7 @@ def _columns(db: Path, table: str) -> list[str]:
 @pytest.fixture(scope="module")
 def exported(sample_plan: PlanOutcome) -> Path:
     """The folder the plan_exports asset wrote during the sample plan run."""
-    folder = sample_plan.db.parent / "exports" / sample_plan.plan_id
+    folder = warehouse.output_dir(sample_plan.db, "exports") / sample_plan.plan_id
     assert folder.is_dir()
     return folder
 

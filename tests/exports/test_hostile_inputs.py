@@ -73,7 +73,7 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> HostilePlan:
     before = sorted(p.name for p in root.parent.iterdir())
     outcome = run_plan(inputs, TEST_CONFIG, root / "work" / "plan.duckdb", instance=dg.DagsterInstance.ephemeral())
     after = sorted(p.name for p in root.parent.iterdir())
-    return HostilePlan(root, outcome, root / "work" / "exports" / outcome.plan_id, before, after)
+    return HostilePlan(root, outcome, warehouse.output_dir(outcome.db, "exports") / outcome.plan_id, before, after)
 
 
 def _rep_ids(hostile: HostilePlan) -> list[str]:
@@ -90,7 +90,7 @@ def test_every_file_the_run_writes_is_inside_its_folders(hostile: HostilePlan):
         "plan.duckdb")) and not any(p.is_relative_to(place) for place in expected)]
     assert stray == []
     assert sorted(p.name for p in work.iterdir()) == ["artifacts", "exports", "plan.duckdb", "plan.duckdb.lock"]
-    assert [p.name for p in (work / "exports").iterdir()] == [hostile.outcome.plan_id]  # no scratch folder left
+    assert [p.name for p in hostile.folder.parent.iterdir()] == [hostile.outcome.plan_id]  # no scratch folder left
     assert all(p.resolve().is_relative_to(hostile.folder.resolve()) for p in hostile.folder.rglob("*"))
 
 

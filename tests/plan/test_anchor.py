@@ -238,9 +238,9 @@ def test_plan_run_carries_anchor_flag_diagnosis_summary_and_letter(sample_plan: 
     assert len(diagnosis) == 1 and diagnosis[0][0].startswith(account) and diagnosis[0][1] >= 1
     assert f"-> {anchor_rep} (" in summary and "BALANCE enterprise (anchor): " in summary
     assert f"fix: {diagnosis[0][2]}" in summary
-    letter = (outcome.db.parent / "exports" / outcome.plan_id / "letters" / f"{anchor_rep}.html").read_text()
+    letter = (warehouse.output_dir(outcome.db, "exports") / outcome.plan_id / "letters" / f"{anchor_rep}.html").read_text()
     assert 'id="anchor-note"' in letter
     assert re.search(rf"{account}( &middot; [a-z ]+)* &middot; anchor account<", letter)
-    others = [r for r in (outcome.db.parent / "exports" / outcome.plan_id / "letters").glob("*.html")
+    others = [r for r in (warehouse.output_dir(outcome.db, "exports") / outcome.plan_id / "letters").glob("*.html")
               if r.stem not in anchor_reps]
     assert others and not any("anchor account" in r.read_text() for r in others)

@@ -172,7 +172,7 @@ def test_a_plan_without_any_quota_is_held_and_the_good_plan_stays_current(good_t
                            "LIMIT 1").fetchone()
     assert held[1] == "needs_review" and "total quota is 0" in held[2]
     # the held plan is exported for review, without a single "your quota is 0" letter
-    exported = db.parent / "exports" / held[0]
+    exported = warehouse.output_dir(db, "exports") / held[0]
     assert (exported / "report.html").is_file() and not list((exported / "letters").glob("*.html"))
 
     # publishing it needs an acknowledgement, which is recorded and makes it current

@@ -185,7 +185,7 @@ def test_letters_report_and_tracking_agree_on_the_plan_year(sample_plan: PlanOut
     assert (start, end) == (PLAN_START, plan_year_end(PLAN_START)) and phased == (start, end)
     assert attained[0] == start and attained[1] <= end
     period = (str(start), str(last))
-    folder = sample_plan.db.parent / "exports" / sample_plan.plan_id
+    folder = warehouse.output_dir(sample_plan.db, "exports") / sample_plan.plan_id
     letters = sorted((folder / "letters").glob("*.html"))
     assert letters and {_h1_period(p.read_text()) for p in letters} == {period}
     assert f"Plan period {start} to {last}" in (folder / "report.html").read_text()
