@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 
 README = ROOT / "README.md"
 PICTURE = ROOT / "docs" / "images" / "quota_by_rep.png"
-BLOCK = re.compile(r"(<!-- example:start -->\n```text\n)(.*?)(```\n<!-- example:end -->)", re.S)
+BLOCK = re.compile(r"(<!-- example:start -->\n\n```text\n)(.*?)(```\n\n<!-- example:end -->)", re.S)
 SECTIONS = ("Reps and quotas by segment", "Quota against the expansion ARR won")
 
 

@@ -79,7 +79,9 @@ def run_definitions(input_dir: str | Path, settings: PlanSettings, db: str | Pat
 @contextlib.contextmanager
 def exclusive(db: str | Path, settings: PlanSettings, holder: str) -> Iterator[None]:
     """Hold the run lock of `db` for the block (waiting up to operations.lock_wait_seconds); runs
-    inside join it. Raises PlanRunError naming the holder when the file stays busy."""
+    inside join it. Raises PlanRunError naming the holder when the file stays busy (and
+    WarehouseFileError when `db` cannot be a DuckDB file, before any lock file is made)."""
+    warehouse.check_file(db)
     lock = contextlib.ExitStack()
     try:
         lock.enter_context(run_lock(db, holder, settings.operations.lock_wait_seconds))

@@ -22,6 +22,7 @@ CONSTANT = re.compile(r"_?[A-Z][A-Z0-9_]*")
 # Values in a path that are not data, per module: why each is safe to use as it is.
 CODE_MADE = {
     ("pipeline/backtest/compare.py", "as_of"): "the backtest's as-of date, a date of the settings",
+    ("pipeline/core/shipped.py", "name"): "one of the code's own folders (sql, config, mappings)",
     ("pipeline/defs/resources.py", "plan_id"): "the plan id the plan store numbers itself (P0001, P0002, ...)",
     ("pipeline/exports/files.py", "item.name"): "a file the export itself wrote into its scratch folder",
     ("pipeline/exports/files.py", "sub"): "a subfolder of the export (LETTERS, CSV, PARQUET, CHARTS)",

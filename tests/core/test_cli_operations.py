@@ -19,14 +19,20 @@ import pytest
 
 from pipeline.core import warehouse
 from pipeline.core.run_lock import run_lock
-from pipeline.core.settings import DEFAULT_CONFIG
 from pipeline.runner import PlanRunError, run_plan
-from tests.builders import edge_inputs
+from tests.builders import TEST_CONFIG, edge_inputs
 
 ROOT = Path(__file__).resolve().parents[2]
 CLI = [sys.executable, "-m", "pipeline.cli"]
 STOP_SECONDS = 15.0  # a stopped run ends well within this, also on a busy test machine
 PROGRESS = "  ["  # a progress line: "  [ i/N] step  seconds  detail"
+
+
+@pytest.fixture(autouse=True)
+def _mechanics_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every CLI run here reads TEST_CONFIG (QUOTA_PLAN_CONFIG, as the UI's environment does): these
+    tests are about the command line, not the plan review, which holds the tiny books back."""
+    monkeypatch.setenv("QUOTA_PLAN_CONFIG", str(TEST_CONFIG))
 
 
 def _run(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
@@ -62,7 +68,7 @@ def _duplicated_account(folder: Path) -> Path:
 def tiny_plan(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A DuckDB file whose current plan P0001 was made from the tiny edge inputs."""
     folder = Path(tmp_path_factory.mktemp("tiny"))
-    return run_plan(edge_inputs(folder / "in"), DEFAULT_CONFIG, folder / "plan.duckdb",
+    return run_plan(edge_inputs(folder / "in"), TEST_CONFIG, folder / "plan.duckdb",
                     instance=dg.DagsterInstance.ephemeral()).db
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.commands.common import NEEDS_REVIEW_EXIT
+from pipeline.commands.exit_status import ExitStatus
 from pipeline.core.shipped import shipped_folder
 
 pytestmark = pytest.mark.slow
@@ -79,10 +79,10 @@ def test_the_installed_wheel_samples_runs_and_exports_a_plan_outside_the_checkou
                            capture_output=True, text=True).stdout.split()
     installed = tmp_path / "venv"
     assert all(Path(p).is_relative_to(installed) and Path(p).exists() for p in where), where
-    # the default settings may hold the sample's plan for review (exit NEEDS_REVIEW_EXIT): it is written and
+    # the default settings may hold the sample's plan for review (exit ExitStatus.NOT_CURRENT): it is written and
     # exported either way, so the export names the plan
     for step, ok in ((("sample", "--out", "in", "--accounts", SAMPLE_ACCOUNTS), {0}),
-                     (("run", "--input", "in", "--db", "data/plan.duckdb"), {0, NEEDS_REVIEW_EXIT}),
+                     (("run", "--input", "in", "--db", "data/plan.duckdb"), {0, ExitStatus.NOT_CURRENT}),
                      (("export", "--plan", "P0001", "--db", "data/plan.duckdb", "--out", "out"), {0})):
         done = quota_plan(*step)
         assert done.returncode in ok, f"{step}: {done.stderr[-3000:]}"

@@ -109,9 +109,11 @@ def _hand_built_plan(tmp_path: Path, settings: PlanSettings) -> duckdb.DuckDBPyC
     write_segment_bands(con, settings)
     con.execute("CREATE TABLE work.rep_plan AS SELECT * FROM (VALUES ('R1', 'Ann', 'mid_market', 1.0), "
                 "('R2', 'Bo', 'mid_market', 1.0)) AS t(rep_id, name, segment, capacity)")
-    con.execute("""CREATE TABLE work.territories AS SELECT * FROM (VALUES
+    con.execute("""CREATE TABLE work.territories AS SELECT *, false AS locked, false AS anchor FROM (VALUES
         ('A1', 'mid_market', 'R1', 'R1', false), ('A2', 'mid_market', 'R2', 'R2', false))
         AS t(account_id, segment, rep_id, previous_rep_id, moved)""")
+    con.execute("CREATE TABLE work.territory_methods AS SELECT 'mid_market' AS segment, 'heuristic' AS method, "
+                "0 AS book_min, 40 AS book_max")
     con.execute("""CREATE TABLE work.scored_whitespace AS SELECT * FROM (VALUES
         ('A1', 'P1', 'seat', 100.0, 0.5, 1.0), ('A1', 'P2', 'cross_sell', 120.0, 0.4, 0.5),
         ('A2', 'P1', 'seat', 200.0, 0.25, 1.0)) AS t(account_id, product_id, kind, whitespace, p_close, capture)""")
