@@ -137,13 +137,13 @@ def _execute(
             load_mapping(mapping)
         except MappingError as exc:
             raise PlanRunError(str(exc)) from exc
-    job = run_definitions(input_dir, settings, db, mapping).resolve_job_def(job_name)
     keys = usage_weeks(settings.operations.usage_start).get_partition_keys()
     weeks = weeks or (keys[0], keys[-1])
     if unknown := [w for w in weeks if w not in keys]:
         raise PlanRunError(f"not a usage week: {', '.join(unknown)} (weeks are the Mondays {keys[0]} .. {keys[-1]})")
-    steps = len(job.asset_layer.selected_asset_keys)
-    try:
+    try:  # a stop while the job is being built counts as a stop of the run, like one during it
+        job = run_definitions(input_dir, settings, db, mapping).resolve_job_def(job_name)
+        steps = len(job.asset_layer.selected_asset_keys)
         result = job.execute_in_process(
             instance=instance or _default_instance(db), raise_on_error=False, run_id=run_id,
             run_config=progress.run_config(steps, show_progress=output.progress, verbose=output.verbose),

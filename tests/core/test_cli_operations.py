@@ -149,7 +149,9 @@ def test_validate_checks_a_folder_without_planning(tmp_path: Path):
     assert invalid.returncode == 1
     assert len(invalid.stderr.splitlines()) == 1 and "rule 'unique'" in invalid.stderr
     problems = invalid.stdout.splitlines()
-    assert problems[0] == f"Input folder {tmp_path / 'bad'}: 2 problem(s); nothing can be planned from it"
+    # an exact copy of a row breaks 'unique' and is an exact duplicate row too
+    assert problems[0] == f"Input folder {tmp_path / 'bad'}: 3 problem(s); nothing can be planned from it"
+    assert any("exact duplicate" in line for line in problems[1:]), problems
     assert "accounts.csv: column account_id: rule 'unique'" in problems[1]
     assert problems[2].strip().startswith("reps.csv: column role")
 
