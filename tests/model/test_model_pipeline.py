@@ -147,6 +147,44 @@ def test_versioned_artifact_sidecar_and_charts_beside_the_duckdb_file(sample_pla
         assert (folder / chart).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_every_item_eev_is_p_close_times_expected_amount_explained_in_its_reason(sample_plan: PlanOutcome):
+    db = sample_plan.db
+    items = _frame(db, "SELECT * FROM main.whitespace_items")
+    assert items.height > 0 and items["expected_amount"].null_count() == 0
+    assert (items["eev"] == items["p_close"] * items["expected_amount"]).all()  # exactly, item by item
+    with_whitespace = items.filter(pl.col("whitespace") > 0)
+    assert (with_whitespace["capture"] * with_whitespace["whitespace"] - with_whitespace["expected_amount"]).abs().max() < 1e-6
+    assert set(items["amount_basis"]) <= {"learned", "median", "ceiling"}
+    assert "learned" in set(items["amount_basis"])
+    # upgrades (the ceiling kind): never more than their whitespace
+    upgrades = items.filter(pl.col("kind") == "upgrade")
+    assert (upgrades["expected_amount"] <= upgrades["whitespace"] + 1e-9).all()
+    accounts = _frame(db, "SELECT account_id, eev FROM main.account_eev")
+    per_account = items.group_by("account_id").agg(pl.col("eev").sum().alias("items"))
+    joined = accounts.join(per_account, on="account_id", how="left").fill_null(0)
+    assert (joined["eev"] - joined["items"]).abs().max() < 1e-6
+    top = items.filter(pl.col("amount_basis") == "learned").sort("eev", descending=True).row(0, named=True)
+    assert top["reason"].endswith(
+        f". EEV {round(top['eev']):,} = {100 * top['p_close']:.1f}% close probability x "
+        f"{round(top['expected_amount']):,} booked if won (learned from won {top['kind']} deals of accounts "
+        "like this one)")
+
+
+def test_every_candidate_is_scored_and_eev_over_acv_is_reported_and_flagged(sample_plan: PlanOutcome):
+    db = sample_plan.db
+    kinds = dict(_query(db, "SELECT kind, count(*) FROM main.whitespace_items GROUP BY kind"))
+    assert set(kinds) == {"seat", "cross_sell", "upgrade"}
+    # every seat product held is an item (a seat at or above its potential with whitespace 0)
+    assert _query(db, """SELECT count(*) FROM work.holdings h JOIN work.snapshot_dates s USING (snapshot_date)
+        WHERE s.role = 'plan' AND h.unit = 'seat' AND h.price_per_unit > 0 AND NOT EXISTS (SELECT 1 FROM
+        main.whitespace_items w WHERE w.account_id = h.account_id AND w.product_id = h.product_id
+        AND w.kind = 'seat')""") == [(0,)]
+    assert _query(db, "SELECT count(*) FROM main.whitespace_items WHERE whitespace = 0")[0][0] > 0
+    flagged = _query(db, """SELECT count(*) FILTER (WHERE eev_exceeds_acv), count(*) FILTER (WHERE eev > acv)
+        FROM main.account_eev""")[0]
+    assert flagged[0] == flagged[1]  # default multiple 1.0
+
+
 # --- the blocking check ---------------------------------------------------------------------
 
 def _reversed_history(folder: Path) -> Path:
@@ -202,7 +240,7 @@ def test_deliberate_fallback_passes_the_check_with_a_warning(tmp_path: Path):
     assert _query(outcome.db, """SELECT value FROM main.model_metrics
         WHERE model = 'chosen' AND segment = 'all' AND metric = 'fallback'""") == [(1.0,)]
     assert _query(outcome.db, """SELECT count(*), count(p_close) FILTER (WHERE p_close BETWEEN 0 AND 1)
-        FROM main.whitespace_items""")[0] == (20, 20)  # one upgrade item per account, each scored
+        FROM main.whitespace_items""")[0] == (60, 60)  # per account: WS1 seats, the WS2 upgrade, Security; scored
     evaluation = instance.get_latest_asset_check_evaluation_record(CHECK).event.asset_check_evaluation
     assert evaluation.passed
     assert reason in evaluation.metadata["warning"].value
