@@ -4,7 +4,15 @@ The encoding is done in Polars (fast, column-wise) so that the scikit-learn pipe
 ever see a float matrix: numeric columns first, then one column of integer codes per
 categorical column.
 
-- numeric: cast to Float64; null, NaN and +/-inf become NaN (imputed or handled downstream).
+- numeric: cast to Float64, snapped to a grid of 10^-``FEATURE_DECIMALS``; null, NaN and
+  +/-inf become NaN (imputed or handled downstream). The grid keeps the models stable: a value
+  that differs only in its last bits (another ln, another summation order) snaps to the same
+  point, so the set of distinct values, and with it gradient boosting's quantile bins, does
+  not change (without it, such a change re-binned thousands of rows of seat_utilisation and
+  moved single accounts' EEV by 100-190%, measured on the 800-account sample). The grid's cell
+  edges sit at ``GRID_OFFSET`` (1 - 1/golden ratio) of a cell, not at halves: features are
+  often binary fractions (a mean over 8 or 16 weeks, a ratio to 64 seats) that would sit exactly
+  on a rounding half and flip with their last bit.
 - categorical: cast to String; null becomes the constant level ``MISSING`` (constant
   imputation). The ``MAX_LEVELS`` most frequent training levels get codes 0..k-1; rarer
   training levels and levels never seen in training get NaN, i.e. one shared "other" level.
@@ -20,6 +28,8 @@ import polars as pl
 
 MISSING = "__missing__"
 MAX_LEVELS = 254
+FEATURE_DECIMALS = 9
+GRID_OFFSET = 0.381966
 
 
 @dataclass(frozen=True)
@@ -99,6 +109,8 @@ class FeatureEncoder:
 
 
 def _finite_or_null(column: str) -> pl.Expr:
-    """A numeric column as Float64 with null, NaN and infinities all turned into null."""
+    """A numeric column as Float64 snapped to the feature grid; null, NaN and infinities null."""
     value = pl.col(column).cast(pl.Float64)
-    return pl.when(value.is_finite()).then(value).alias(column)
+    scale = 10.0**FEATURE_DECIMALS
+    snapped = (value * scale + GRID_OFFSET).floor() / scale
+    return pl.when(value.is_finite()).then(snapped).alias(column)
