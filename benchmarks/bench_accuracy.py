@@ -16,7 +16,8 @@ without a truth row has p_win 0 and booked 0):
 - eev/real: total EEV / total realised booking of the customers on the plan date;
 - per quota scheme (eev = the plan's quotas; flat by rep capacity and acv_proportional by
   territory ACV, each with the same total per segment): share of reps whose realised bookings
-  reach their quota, and the coefficient of variation of attainment (lower = fairer).
+  reach their quota, and the coefficient of variation of attainment (lower = fairer); and, as
+  the floor no forecast can beat, oracle: shared by the territories' true expected bookings.
 
 Prints one row per size and seed and writes nothing into the repository.
 """
@@ -40,7 +41,7 @@ sys.path.insert(0, str(ROOT))
 from models.metrics import expected_calibration_error
 from pipeline.core import warehouse
 
-SCHEMES = ("eev", "flat", "acv_proportional")
+SCHEMES = ("eev", "flat", "acv_proportional", "oracle")
 
 
 def plan_frames(db: Path) -> dict[str, pl.DataFrame]:
@@ -54,16 +55,17 @@ def plan_frames(db: Path) -> dict[str, pl.DataFrame]:
         }
 
 
-def quota_schemes(plan: dict[str, pl.DataFrame], realised: pl.DataFrame) -> dict[str, tuple[float, float]]:
+def quota_schemes(plan: dict[str, pl.DataFrame], per_account: pl.DataFrame) -> dict[str, tuple[float, float]]:
     """(share of reps attaining, attainment CV) per scheme, on the realised bookings."""
     per_rep = (plan["territories"].join(plan["accounts"].select("account_id", "acv"), on="account_id", how="left")
-               .join(realised, on="account_id", how="left").fill_null(0)
-               .group_by("rep_id").agg(pl.col("acv").sum(), pl.col("realised").sum()))
+               .join(per_account, on="account_id", how="left").fill_null(0)
+               .group_by("rep_id").agg(pl.col("acv").sum(), pl.col("realised").sum(), pl.col("true_expected").sum()))
     reps = plan["quotas"].join(per_rep, on="rep_id", how="left").fill_null(0).filter(pl.col("quota") > 0)
     total = pl.col("quota").sum().over("segment")
     quotas = {"eev": pl.col("quota"),
               "flat": total * pl.col("capacity") / pl.col("capacity").sum().over("segment"),
-              "acv_proportional": total * pl.col("acv") / pl.col("acv").sum().over("segment")}
+              "acv_proportional": total * pl.col("acv") / pl.col("acv").sum().over("segment"),
+              "oracle": total * pl.col("true_expected") / pl.col("true_expected").sum().over("segment")}
     out = {}
     for scheme, quota in quotas.items():
         attainment = reps.select(pl.col("realised") / quota).to_series().to_numpy()
@@ -87,7 +89,7 @@ def score(db: Path, truth: pl.DataFrame) -> dict[str, float]:
         "coverage": items["expected_booking"].sum() / truth["expected_booking"].sum(),
         "eev_to_realised": accounts["eev"].sum() / accounts["realised"].sum(),
     }
-    for scheme, (attaining, cv) in quota_schemes(plan, per_account.select("account_id", "realised")).items():
+    for scheme, (attaining, cv) in quota_schemes(plan, per_account).items():
         figures[f"{scheme}_attaining"], figures[f"{scheme}_cv"] = attaining, cv
     return figures
 
