@@ -238,6 +238,20 @@ def test_amount_model_learns_the_booked_amount_and_beats_the_median(panel: pl.Da
     assert amount == pytest.approx(truth, rel=0.25)
 
 
+def test_amount_level_is_calibrated_on_the_newest_snapshots(panel: pl.DataFrame, model: TrainedModel) -> None:
+    # no drift in the synthetic panel: every kind's level is about 1; amounts booked 30% higher
+    # on the two holdout snapshots than the features explain: the level learned there is ~1.3
+    assert set(model.amount.levels) == {"seat", "cross_sell", "upgrade"}
+    assert all(v == pytest.approx(1.0, abs=0.1) for v in model.amount.levels.values())
+    newest = pl.col("snapshot_date").is_in(SNAPSHOTS[-2:])
+    drifted = train(panel.with_columns(won_amount=pl.when(newest).then(pl.col("won_amount") * 1.3)
+                                       .otherwise(pl.col("won_amount"))))
+    assert all(v == pytest.approx(1.3, abs=0.13) for v in drifted.amount.levels.values())
+    assert metric(drifted, "amount_chosen", "level_seat") == drifted.amount.levels["seat"]
+    grid = panel.head(50)
+    assert drifted.expected_amount(grid)[0].sum() > 1.1 * model.expected_amount(grid)[0].sum()
+
+
 def _amount_panel(won: dict[str, list[float]], whitespace: float = 10_000.0) -> pl.DataFrame:
     """The synthetic panel with the won amounts of each kind replaced: kinds in ``won`` keep
     exactly those wins (the rest of their rows lost), other kinds keep theirs."""
