@@ -21,7 +21,7 @@ categorical column.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import polars as pl
@@ -71,16 +71,22 @@ class FeatureEncoder:
 
     spec: FeatureSpec
     levels: dict[str, tuple[str, ...]]
+    ranges: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)
 
     @classmethod
     def fit(cls, frame: pl.DataFrame, spec: FeatureSpec) -> FeatureEncoder:
-        """Learn each categorical column's levels: the most frequent, ties by name."""
+        """Learn each categorical column's levels (the most frequent, ties by name) and each
+        numeric column's training range (scoring clips to it: no model is asked about values
+        beyond what it was trained on, where a linear model would extrapolate without bound)."""
+        bounds = frame.select([_finite_or_null(c).min().alias(f"{c}\x1fmin") for c in spec.numeric]
+                              + [_finite_or_null(c).max().alias(f"{c}\x1fmax") for c in spec.numeric]).row(0)
+        ranges = {c: (bounds[i], bounds[len(spec.numeric) + i]) for i, c in enumerate(spec.numeric)}
         levels = {}
         for column in spec.categorical:
             counts = frame.group_by(categorical_text(column).alias("level")).len()
             top = counts.sort(["len", "level"], descending=[True, False]).head(MAX_LEVELS)
             levels[column] = tuple(top["level"].sort().to_list())
-        return cls(spec, levels)
+        return cls(spec, levels, ranges)
 
     @property
     def categorical_indices(self) -> list[int]:
@@ -96,7 +102,8 @@ class FeatureEncoder:
     def transform(self, frame: pl.DataFrame) -> np.ndarray:
         """The float matrix of ``frame``: numeric values, then categorical codes (NaN = other)."""
         require_columns(frame, self.spec.columns, "feature frame")
-        numeric = [_finite_or_null(column) for column in self.spec.numeric]
+        numeric = [_finite_or_null(column).clip(*self.ranges.get(column, (None, None)))
+                   for column in self.spec.numeric]
         codes = [self._codes(column) for column in self.spec.categorical]
         return frame.select(numeric + codes).to_numpy()
 

@@ -223,6 +223,18 @@ def test_every_candidate_scores_gaps_and_unseen_levels(panel: pl.DataFrame, cand
     assert_valid_probabilities(scorer.score(scoring_frame_with_gaps()), 5)
 
 
+def test_scores_beyond_the_training_range_are_those_at_its_edge(panel: pl.DataFrame) -> None:
+    # a linear model is never asked about a value beyond what it was trained on (the Maven CRM
+    # plan's items, one quarter after the last snapshot, got p_close 0.001 by extrapolation)
+    scorer = candidate_factories(SPEC, SEED)["logistic_regression"]()
+    scorer.fit(panel, panel["label"].to_numpy())
+    row = panel.filter(pl.col("utilisation").is_not_null()).head(1)
+    edge = float(panel["utilisation"].max())
+    frame = pl.concat([row.with_columns(utilisation=pl.lit(v)) for v in (edge, 1e6, edge / 2)])
+    p = scorer.score(frame)
+    assert p[0] == p[1] and p[2] != p[0]
+
+
 def test_amount_model_learns_the_booked_amount_and_beats_the_median(panel: pl.DataFrame, model: TrainedModel) -> None:
     # The won amount grows with utilisation (x e^0.8 per unit): the regressor must find that,
     # beat the per-kind median on the holdout's won items and forecast their total without bias.
