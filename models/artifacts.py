@@ -3,7 +3,7 @@
 For model version ``m-xxxxxxxxxxxx`` the folder holds:
 - ``m-xxxxxxxxxxxx.pkl``: the fitted model (``models.close_probability.TrainedModel``);
 - ``m-xxxxxxxxxxxx.json``: its sidecar: version, chosen candidate, fallback reason,
-  calibration method, features (and whether usage was available), capture per kind,
+  calibration method, features (and whether usage was available), the amount model,
   data fingerprint, library versions, every metric and the permutation importances;
 - ``m-xxxxxxxxxxxx_calibration.png`` and ``m-xxxxxxxxxxxx_importance.png``: the charts.
 The version id is a hash of the data fingerprint, the settings, the training arguments,
@@ -40,7 +40,7 @@ def sidecar(model: TrainedModel, uses_usage: bool, data_fingerprint: str) -> dic
         "calibration": model.calibrator.method if model.calibrator else None,
         "features": {"numeric": list(model.features.numeric), "categorical": list(model.features.categorical)},
         "uses_usage": uses_usage,
-        "capture": model.capture,
+        "amount": model.amount.summary(),
         "data_fingerprint": data_fingerprint,
         "libraries": library_versions(),
         "metrics": model.metrics.drop("model_version").to_dicts(),

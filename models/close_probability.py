@@ -9,29 +9,33 @@ Training, in order:
    ``max_training_rows`` is sampled down first: the rows with the smallest seeded row hash
    are kept, so the sample does not depend on row order. The rows are then sorted by all
    kept columns, so nothing downstream depends on the input order either.
-2. Capture per kind (see ``learn_capture``), from the prepared panel.
-3. Time-based holdout: the newest ``holdout_share`` of the distinct snapshot dates
+2. Time-based holdout: the newest ``holdout_share`` of the distinct snapshot dates
    (rounded, at least one date on each side).
-4. Fallback: with fewer than 2 snapshots, a single class, fewer positives than
+3. Fallback: with fewer than 2 snapshots, a single class, fewer positives than
    ``min_positive_rows``, or fewer than 2 rows of either class on either side of the split,
    the model is the base rate (per segment and kind, falling back to kind, then global;
    0.0 when the history has no win at all), fitted on the whole panel; ``fallback_reason``
    says why and the metrics carry ``fallback`` = 1.
-5. Otherwise the candidates (``models.candidates``) are fitted on the earlier snapshots,
+4. Otherwise the candidates (``models.candidates``) are fitted on the earlier snapshots,
    scored on the holdout and the lowest holdout log loss wins (ties: simplest model).
-6. Calibration: a chosen model other than the base rate is calibrated on its holdout
+5. Calibration: a chosen model other than the base rate is calibrated on its holdout
    scores (``models.calibration``; metric ``calibration_isotonic`` = 1 for isotonic,
    0 for sigmoid; absent when the base rate wins, as it is not calibrated).
-7. Refit policy: the chosen model is refitted on ALL snapshots (earlier + holdout) with
+6. Refit policy: the chosen model is refitted on ALL snapshots (earlier + holdout) with
    the same hyper-parameters, and the calibration map learned on the holdout is applied to
    the refitted model's scores. The map was learned on a model fitted on less data; we
    accept that small mismatch to use the newest snapshots, which matter most.
+7. Amount: the booked amount given a win (``models.booking_amount``), on the same split.
+
+The rows are identified by their keys (snapshot_date, account_id, product_id, kind): the
+sample, the canonical order and the ensemble members' subsamples are functions of the keys
+only, so features that move in their last bits change none of them.
 
 Metrics (``TrainedModel.metrics``: model_version, model, segment, metric, value):
 every candidate on the holdout, overall (segment "all") and per segment; the chosen model
 as calibrated (model "chosen", out-of-fold calibrated scores) overall and per segment; run
-facts (model "chosen", segment "all"): fallback, calibration_isotonic, capture_<kind>,
-training_rows, training_snapshots, holdout_snapshots.
+facts (model "chosen", segment "all"): fallback, calibration_isotonic, training_rows,
+training_snapshots, holdout_snapshots; the amount model's rows (``models.booking_amount``).
 
 Evaluation on the holdout, kept with the model (empty after a fallback, which has no
 holdout): ``calibration`` holds the reliability-curve points of the chosen model before
@@ -56,8 +60,10 @@ import polars as pl
 import sklearn
 from threadpoolctl import threadpool_limits
 
+from models.booking_amount import AmountModel, train_amount_model
 from models.calibration import Calibrator, calibration_method, cross_fitted
 from models.candidates import BASE_RATE, BaseRateScorer, Scorer, candidate_factories
+from models.ensemble import DEFAULT_ENSEMBLE, KEY_COLUMNS, EnsembleSettings
 from models.features import FeatureSpec, categorical_text, require_columns
 from models.importance import IMPORTANCE_SCHEMA, ImportanceSettings, permutation_importances
 from models.metrics import binary_metrics, calibration_curve_points, log_loss
@@ -84,12 +90,9 @@ __all__ = [
     "ImportanceSettings",
     "TrainedModel",
     "calibration_curve_points",
-    "learn_capture",
     "train_close_model",
 ]
 
-KINDS = ("seat", "cross_sell", "upgrade")
-CAPTURE_RANGE = (0.01, 1.0)
 MIN_CLASS_ROWS_PER_SPLIT = 2
 CHOSEN = "chosen"
 ALL = "all"
@@ -116,13 +119,13 @@ MetricRow = tuple[str, str, str, float]  # model, segment, metric, value
 
 @dataclass
 class TrainedModel:
-    """The chosen close-probability model with its calibration, metrics and capture."""
+    """The chosen close-probability model with its calibration, metrics and amount model."""
 
     version: str
     chosen: str
     fallback_reason: str | None
     metrics: pl.DataFrame
-    capture: dict[str, float]
+    amount: AmountModel
     features: FeatureSpec
     scorer: Scorer = field(repr=False)
     calibrator: Calibrator | None = field(default=None, repr=False)
@@ -139,6 +142,11 @@ class TrainedModel:
         if self.calibrator is not None:
             scores = self.calibrator.apply(scores)
         return np.clip(scores, 0.0, 1.0)
+
+    @single_openmp_thread
+    def expected_amount(self, frame: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """E[booked | win] (annual money) and its basis for every row of ``frame``."""
+        return self.amount.predict(frame)
 
 
 @dataclass
@@ -166,31 +174,38 @@ def train_close_model(
     settings: Mapping[str, object],
     max_training_rows: int,
     importance: ImportanceSettings = ImportanceSettings(),
+    ensemble: EnsembleSettings = DEFAULT_ENSEMBLE,
+    amount_min_won_deals: int = 30,
+    amount_ceiling_kinds: tuple[str, ...] = ("upgrade",),
 ) -> TrainedModel:
-    """Compare the candidates on a time-based holdout, calibrate and refit the winner."""
+    """Compare the candidates on a time-based holdout, calibrate and refit the winner; learn
+    the amount a won item books."""
     if not 0 < holdout_share < 1:
         raise ValueError(f"holdout_share must be in (0, 1), got {holdout_share}")
     prepared = prepare_panel(panel, spec, seed=seed, max_rows=max_training_rows)
-    capture = learn_capture(prepared)
     dates = prepared["snapshot_date"].unique().sort().to_list()
     train_dates, holdout_dates = split_snapshots(dates, holdout_share)
     train = prepared.filter(pl.col("snapshot_date").is_in(train_dates))
     holdout = prepared.filter(pl.col("snapshot_date").is_in(holdout_dates))
     reason = fallback_reason(_labels(prepared), _labels(train), _labels(holdout), len(dates), min_positive_rows)
     if reason is None:
-        fit = _compare_and_refit(prepared, train, holdout, spec, seed, importance)
+        fit = _compare_and_refit(prepared, train, holdout, spec, seed, importance, ensemble)
     else:
         fit = _fallback(prepared, reason)
-    facts = _run_facts(capture, prepared.height, len(dates), 0 if reason else len(holdout_dates), reason is not None)
+    amount, amount_rows = train_amount_model(prepared, spec, holdout_dates, seed=seed,
+                                             min_won_deals=amount_min_won_deals,
+                                             ceiling_kinds=amount_ceiling_kinds, ensemble=ensemble)
+    facts = _run_facts(prepared.height, len(dates), 0 if reason else len(holdout_dates), reason is not None)
     training = {"seed": seed, "holdout_share": holdout_share, "min_positive_rows": min_positive_rows,
-                "max_training_rows": max_training_rows}
+                "max_training_rows": max_training_rows, "ensemble": vars(ensemble),
+                "amount_min_won_deals": amount_min_won_deals, "amount_ceiling_kinds": list(amount_ceiling_kinds)}
     version = model_version(data_fingerprint, settings, training, spec, fit.chosen)
     return TrainedModel(
         version=version,
         chosen=fit.chosen,
         fallback_reason=fit.fallback_reason,
-        metrics=_metrics_frame(version, fit.rows + facts),
-        capture=capture,
+        metrics=_metrics_frame(version, fit.rows + facts + amount_rows),
+        amount=amount,
         features=spec,
         scorer=fit.scorer,
         calibrator=fit.calibrator,
@@ -199,13 +214,10 @@ def train_close_model(
     )
 
 
-def _run_facts(
-    capture: dict[str, float], rows: int, snapshots: int, holdout_snapshots: int, fallback: bool
-) -> list[MetricRow]:
+def _run_facts(rows: int, snapshots: int, holdout_snapshots: int, fallback: bool) -> list[MetricRow]:
     """Facts of the training run as metric rows of the chosen model, segment "all"."""
     facts = {
         "fallback": float(fallback),
-        **{f"capture_{kind}": value for kind, value in capture.items()},
         "training_rows": float(rows),
         "training_snapshots": float(snapshots),
         "holdout_snapshots": float(holdout_snapshots),
@@ -215,12 +227,13 @@ def _run_facts(
 
 def _panel_columns(spec: FeatureSpec) -> list[str]:
     """The panel columns training uses, each once, in a fixed order."""
-    wanted = ("snapshot_date", "segment", "kind", *spec.columns, "label", "whitespace", "won_amount")
+    wanted = (*KEY_COLUMNS, "segment", *spec.columns, "label", "whitespace", "won_amount")
     return list(dict.fromkeys(wanted))
 
 
 def prepare_panel(panel: pl.DataFrame, spec: FeatureSpec, *, seed: int, max_rows: int) -> pl.DataFrame:
-    """The used columns, sampled down to ``max_rows`` by seeded row hash, in a canonical order."""
+    """The used columns, sampled down to ``max_rows`` by a seeded hash of the row keys, sorted
+    by the keys (one row per key)."""
     columns = _panel_columns(spec)
     require_columns(panel, columns, "training panel")
     frame = panel.select(columns)
@@ -228,9 +241,9 @@ def prepare_panel(panel: pl.DataFrame, spec: FeatureSpec, *, seed: int, max_rows
     if labels.null_count() or not labels.is_in([0, 1]).all():
         raise ValueError("training panel: every label must be 0 or 1 (plan-date rows do not belong here)")
     if frame.height > max_rows:
-        hashes = frame.hash_rows(seed=seed).to_numpy()
+        hashes = frame.select(KEY_COLUMNS).hash_rows(seed=seed).to_numpy()
         frame = frame[np.sort(np.argpartition(hashes, max_rows - 1)[:max_rows])]
-    return frame.sort(columns, nulls_last=True)
+    return frame.sort(list(KEY_COLUMNS), nulls_last=True)
 
 
 def split_snapshots(dates: list[dt.date], holdout_share: float) -> tuple[list[dt.date], list[dt.date]]:
@@ -277,11 +290,11 @@ def _fallback(panel: pl.DataFrame, reason: str) -> _Fit:
     return _Fit(BASE_RATE, scorer, None, rows, fallback_reason=reason)
 
 
-def _compare_and_refit(panel: pl.DataFrame, train: pl.DataFrame, holdout: pl.DataFrame,
-                       spec: FeatureSpec, seed: int, importance: ImportanceSettings) -> _Fit:
+def _compare_and_refit(panel: pl.DataFrame, train: pl.DataFrame, holdout: pl.DataFrame, spec: FeatureSpec,
+                       seed: int, importance: ImportanceSettings, ensemble: EnsembleSettings) -> _Fit:
     """Fit every candidate on ``train``, choose on ``holdout``, calibrate, refit on ``panel``."""
     y_train, y_holdout = _labels(train), _labels(holdout)
-    factories = candidate_factories(spec, seed)
+    factories = candidate_factories(spec, seed, ensemble)
     fitted = {name: make().fit(train, y_train) for name, make in factories.items()}
     scores = {name: scorer.score(holdout) for name, scorer in fitted.items()}
     rows = [row for name, p in scores.items() for row in _segment_rows(name, holdout, y_holdout, p)]
@@ -321,31 +334,6 @@ def _segment_rows(model: str, holdout: pl.DataFrame, y: np.ndarray, p: np.ndarra
         mask = segments == segment
         rows += _metric_rows(model, segment, y[mask], p[mask])
     return rows
-
-
-def learn_capture(panel: pl.DataFrame) -> dict[str, float]:
-    """Per kind: sum(won_amount) / sum(whitespace) over won items, clipped to [0.01, 1].
-
-    A kind without won whitespace gets the value over all kinds; with no win at all, 1.0.
-    Kinds: the three standard ones plus any other kind present in the panel.
-    """
-    wins = (
-        panel.filter(pl.col("label") == 1)
-        .group_by(kind=categorical_text("kind"))
-        .agg(won=pl.col("won_amount").fill_null(0).sum(), whitespace=pl.col("whitespace").fill_null(0).sum())
-    )
-    by_kind = {row["kind"]: _ratio(row["won"], row["whitespace"]) for row in wins.iter_rows(named=True)}
-    overall = _ratio(float(wins["won"].sum()), float(wins["whitespace"].sum()))
-    default = 1.0 if overall is None else overall
-    kinds = sorted(set(KINDS) | set(panel.select(categorical_text("kind")).to_series().unique()))
-    values = {kind: by_kind.get(kind) for kind in kinds}
-    low, high = CAPTURE_RANGE
-    return {kind: float(np.clip(default if value is None else value, low, high)) for kind, value in values.items()}
-
-
-def _ratio(numerator: float, denominator: float) -> float | None:
-    """numerator / denominator, None when the denominator is not positive."""
-    return numerator / denominator if denominator > 0 else None
 
 
 def library_versions() -> dict[str, str]:

@@ -14,9 +14,17 @@ USAGE_FEATURES = (
     "usage_trend_90d",
     "seat_utilisation",
     "log_account_active_users",
+    "account_utilisation",
 )
 ACCOUNT_FEATURES = (
     "log_whitespace",
+    "log_units",
+    "log_price_used",
+    "log_benchmark",
+    "peer_share",
+    "log_units_held",
+    "log_potential_units",
+    "log_employees",
     "log_list_price",
     "log_acv",
     "acv_growth",

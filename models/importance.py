@@ -6,7 +6,8 @@ Near 0: the model does not rely on the feature; negative: noise. Measured with
 ``sklearn.inspection.permutation_importance`` on the encoded feature matrix of at most
 ``rows`` holdout rows (one seeded sample), so the cost is bounded on any panel size. A
 categorical column is shuffled as a whole (its one-hot columns move together). The
-base-rate model reads no feature column, so it has no importances.
+base-rate model reads no feature column, so it has no importances. For an ensemble
+(``models.ensemble``) the importances are those of its first member, one representative fit.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import polars as pl
 from sklearn.inspection import permutation_importance
 
 from models.candidates import Scorer, SklearnScorer
+from models.ensemble import Ensemble
 from models.features import FeatureSpec
 from models.metrics import log_loss
 
@@ -41,6 +43,8 @@ def permutation_importances(
     scorer: Scorer, holdout: pl.DataFrame, y: np.ndarray, spec: FeatureSpec, settings: ImportanceSettings, seed: int
 ) -> pl.DataFrame:
     """Rise in holdout log loss per shuffled feature, largest first (ties by name)."""
+    if isinstance(scorer, Ensemble) and scorer.members:
+        scorer = scorer.members[0]
     if not isinstance(scorer, SklearnScorer) or scorer.encoder is None or holdout.height == 0:
         return pl.DataFrame(schema=IMPORTANCE_SCHEMA)
     # One seeded sample serves the baseline and every shuffle (permutation_importance's own

@@ -24,6 +24,9 @@ def add_parser(verbs: argparse._SubParsersAction) -> None:
     parser.add_argument("--format", choices=["csv", "parquet"], default="csv",
                         help="file format (default csv; parquet for large sets)")
     parser.add_argument("--no-usage", action="store_true", help="leave out the optional usage table")
+    parser.add_argument("--truth", type=Path, default=None,
+                        help="also write the plan year's ground truth (true win probability, expected and realised "
+                        "booking per account and product) into this folder, beside (not inside) --out")
 
 
 def run(args: argparse.Namespace) -> ExitStatus:
@@ -32,7 +35,7 @@ def run(args: argparse.Namespace) -> ExitStatus:
     started = time.perf_counter()
     rows = generate_sample(
         args.out, accounts=args.accounts, seed=args.seed, file_format=args.format,
-        usage=not args.no_usage, progress=lambda line: print(f"  {line}", file=sys.stderr),
+        usage=not args.no_usage, progress=lambda line: print(f"  {line}", file=sys.stderr), truth=args.truth,
     )
     print(f"Sample data set written to {args.out} in {time.perf_counter() - started:.1f}s")
     for table, count in rows.items():

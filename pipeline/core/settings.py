@@ -81,9 +81,6 @@ class WhitespaceSettings(_Strict):
     usage_pressure_headroom: float = Field(
         default=1.2, ge=1, description="under pressure, potential seats >= active users x this"
     )
-    cross_sell_min_peer_share: float = Field(
-        default=0.4, ge=0, le=1, description="share of peers holding a product before it is offered"
-    )
     cross_sell_percentile: float = Field(default=0.5, gt=0, lt=1, description="peer percentile of the product's ARR")
     cross_sell_scale_cap: float = Field(
         default=3.0, ge=1, description="cap on (account employees / median employees of the peers holding it)"
@@ -114,15 +111,30 @@ class ModelSettings(_Strict):
         description="publish a plan whose model does not beat the base rate on the holdout (base rates "
         "used, reported); false: the blocking check beats_base_rate stops such a plan",
     )
-    capture: Literal["learned"] | float = Field(
-        default="learned", description="share of whitespace a won deal books; 'learned' per kind, or a number 0-1"
+    expected_amount: Literal["learned", "whitespace"] = Field(
+        default="learned",
+        description="the amount a won item books: 'learned' (a regressor on history's won deals, E[booked | win]) "
+        "or 'whitespace' (the textbook EEV = whitespace x p_close)",
     )
-
-    @model_validator(mode="after")
-    def _capture_range(self) -> ModelSettings:
-        if not isinstance(self.capture, str) and not 0 < self.capture <= 1:
-            raise ValueError("model.capture must be 'learned' or a number in (0, 1]")
-        return self
+    amount_min_won_deals: int = Field(
+        default=30, ge=1,
+        description="a kind with fewer won deals in the history gets the median won amount of its kind "
+        "(of all kinds when it has none) instead of the learned amount",
+    )
+    amount_ceiling_kinds: list[Literal["seat", "cross_sell", "upgrade"]] = Field(
+        default=["upgrade"], description="kinds whose whitespace is a true ceiling: expected amount <= whitespace"
+    )
+    ensemble_members: int = Field(
+        default=4, ge=1,
+        description="gradient-boosted models (close probability and amount) are the average of this many fits, "
+        "each on its own seeded subsample of the rows (bagging: reruns move less; fit and score cost x members)",
+    )
+    ensemble_subsample: float = Field(
+        default=0.8, gt=0, le=1, description="share of the training rows each ensemble member is fitted on"
+    )
+    eev_acv_flag_multiple: float = Field(
+        default=1.0, gt=0, description="account_eev flags an account whose EEV exceeds this multiple of its ACV"
+    )
 
 
 BONUS_RATE_RANGE = (0.05, 0.10)
@@ -505,6 +517,7 @@ class PlanSettings(_Strict):
             "snapshot_every_months": model.snapshot_every_months,
             "max_snapshots": model.max_snapshots,
             "blackout_days": self.blackout_days,
+            "eev_acv_flag_multiple": model.eev_acv_flag_multiple,
             "joint_planning_min_acv": self.joint_planning_min_acv,
             "quota_rounding": self.quota_rounding,
             "size_band_edges": ws.size_band_edges,
@@ -513,7 +526,6 @@ class PlanSettings(_Strict):
             "seat_percentile": ws.seat_percentile,
             "usage_pressure_threshold": ws.usage_pressure_threshold,
             "usage_pressure_headroom": ws.usage_pressure_headroom,
-            "cross_sell_min_peer_share": ws.cross_sell_min_peer_share,
             "cross_sell_percentile": ws.cross_sell_percentile,
             "cross_sell_scale_cap": ws.cross_sell_scale_cap,
             "usage_window_days": ws.usage_window_days,

@@ -10,6 +10,7 @@ import polars as pl
 from models.artifacts import load_model, save_model
 from models.charts import markdown_image
 from models.close_probability import ImportanceSettings, train_close_model
+from models.ensemble import EnsembleSettings
 from models.feature_spec import feature_spec
 from pipeline.core.settings import PlanSettings
 from pipeline.core.warehouse import table_exists
@@ -20,8 +21,8 @@ MODEL_GROUP = "model"
 # what the model step writes besides the model file: asset key (= work table) -> what it holds
 MODEL_TABLES = {
     "model_metrics": "holdout metrics. Grain: model_version x model x segment x metric; rates 0-1",
-    "model_info": "one row: version, chosen candidate, fallback reason, calibration, features, learned capture "
-                  "per kind, artifact file",
+    "model_info": "one row: version, chosen candidate, fallback reason, calibration, features, the amount "
+                  "model (method, won deals and median per kind), artifact file",
     "feature_importances": "grain: feature; rise in holdout log loss when the feature is shuffled",
 }
 
@@ -59,6 +60,9 @@ def close_probability_model(
             settings=settings.plan_identity(),
             max_training_rows=settings.model.max_training_rows,
             importance=ImportanceSettings(settings.evaluation.importance_rows, settings.evaluation.importance_repeats),
+            ensemble=EnsembleSettings(settings.model.ensemble_members, settings.model.ensemble_subsample),
+            amount_min_won_deals=settings.model.amount_min_won_deals,
+            amount_ceiling_kinds=tuple(settings.model.amount_ceiling_kinds),
         )
         saved = save_model(model, warehouse.artifact_dir, has_usage, fingerprint)
         metrics = model.metrics  # noqa: F841  (read by the SQL below)
@@ -73,7 +77,7 @@ def close_probability_model(
                 "calibration": [model.calibrator.method if model.calibrator else None],
                 "features": [json.dumps({"numeric": spec.numeric, "categorical": spec.categorical})],
                 "uses_usage": [has_usage],
-                "capture": [json.dumps(model.capture, sort_keys=True)],
+                "amount": [json.dumps(model.amount.summary(), sort_keys=True)],
                 "training_rows": [panel.height],
                 "artifact": [saved.model.name],
             },
@@ -121,23 +125,50 @@ def _overall_metrics(metrics: pl.DataFrame) -> pl.DataFrame:
 def item_scores(
     context: dg.AssetExecutionContext, warehouse: Warehouse, settings: dg.ResourceParam[PlanSettings]
 ) -> dg.MaterializeResult:
-    """p_close (0-1) and capture (0-1) of each whitespace item on the plan date.
-    Grain: (account_id, product_id, kind)."""
+    """p_close (0-1), expected_amount (E[booked | win], annual money) and amount_basis of each
+    whitespace item on the plan date. Grain: (account_id, product_id, kind)."""
     started = time.perf_counter()
     with warehouse.connect() as con:
         if not table_exists(con, "work", "model_info"):
             raise ValueError("no trained close-probability model in this DuckDB file: run plan_job first")
         version = con.execute("SELECT model_version FROM work.model_info").fetchone()[0]
         model = load_model(warehouse.artifact_dir, version)
-        items = con.sql("SELECT * FROM work.item_features WHERE role = 'plan'").pl()
-        capture = settings.model.capture
-        scores = items.select("account_id", "product_id", "kind").with_columns(
+        items = con.sql("SELECT * FROM work.item_features WHERE role = 'plan' ORDER BY account_id, product_id, kind").pl()
+        if settings.model.expected_amount == "learned":
+            amount, basis = model.expected_amount(items)
+        else:
+            amount, basis = items["whitespace"].to_numpy(), ["textbook"] * items.height
+        scores = items.select("account_id", "product_id", "kind").with_columns(  # noqa: F841  (read by the SQL)
             p_close=pl.Series(model.predict(items), dtype=pl.Float64),
-            capture=(
-                pl.col("kind").replace_strict(model.capture, default=1.0, return_dtype=pl.Float64)
-                if capture == "learned"
-                else pl.lit(float(capture))
-            ),
+            expected_amount=pl.Series(amount, dtype=pl.Float64),
+            amount_basis=pl.Series(list(basis), dtype=pl.String),
         )
         con.execute("CREATE OR REPLACE TABLE work.item_scores AS SELECT * FROM scores ORDER BY ALL")
-        return table_result(context, con, "work.item_scores", started, metadata={"model_version": version})
+        ratios = con.execute(EEV_TO_ACV_SQL).pl()
+        return table_result(context, con, "work.item_scores", started, metadata={
+            "model_version": version,
+            "eev_to_acv_by_segment": dg.MetadataValue.md(_markdown(ratios)),
+        })
+
+
+EEV_TO_ACV_SQL = """
+-- distribution of account EEV / ACV per segment on the plan date (customers with ACV > 0)
+WITH accounts AS (
+    SELECT st.account_id, st.segment, st.acv, coalesce(sum(s.p_close * s.expected_amount), 0) AS eev
+    FROM work.account_state AS st
+    LEFT JOIN work.item_scores AS s USING (account_id)
+    WHERE st.role = 'plan' AND st.acv > 0
+    GROUP BY st.account_id, st.segment, st.acv
+)
+SELECT
+    segment,
+    count(*) AS accounts,
+    quantile_cont(eev / acv, 0.5) AS p50,
+    quantile_cont(eev / acv, 0.9) AS p90,
+    quantile_cont(eev / acv, 0.99) AS p99,
+    max(eev / acv) AS max,
+    sum(eev) / sum(acv) AS total_eev_over_acv
+FROM accounts
+GROUP BY segment
+ORDER BY segment
+"""

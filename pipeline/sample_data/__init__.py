@@ -22,7 +22,9 @@ lines only):
 Modules: `catalog` (products, product lines and the constants of the simulated business),
 `population` (calendar and the accounts' drawn attributes), `holdings` (what accounts hold and
 the ledger of lines and opportunities), `simulation` (the quarter-by-quarter simulation),
-`team` (reps and CSMs), `columns` (column builders), `writers` (tables, usage and files).
+`team` (reps and CSMs), `columns` (column builders), `writers` (tables, usage and files),
+`truth` (the true win probabilities and bookings of the plan year, written only when asked
+for, into a folder beside the input folder).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from pipeline.sample_data.columns import account_ids
 from pipeline.sample_data.population import Calendar, draw_population
 from pipeline.sample_data.simulation import acv_on, open_pipeline, simulate
 from pipeline.sample_data.team import build_team
+from pipeline.sample_data.truth import truth_frame, write_truth
 from pipeline.sample_data.writers import (
     TABLES,
     accounts_frame,
@@ -56,11 +59,17 @@ def generate_sample(out_dir: str | Path, accounts: int = 2000, seed: int = 42,
                     as_of: dt.date = dt.date(2026, 1, 1),
                     file_format: Literal["csv", "parquet"] = "csv",
                     usage: bool = True, history_years: int = 3, in_year_months: int = 4,
-                    progress: Callable[[str], None] | None = None) -> dict[str, int]:
+                    progress: Callable[[str], None] | None = None, truth: str | Path | None = None,
+                    truth_replicas: int = 40) -> dict[str, int]:
     """Write accounts, products, subscriptions, usage, opportunities, reps (one file per table,
-    named TABLE.csv or TABLE.parquet) following the input contract; return rows per table."""
-    if accounts < 1 or history_years < 1 or in_year_months < 0:
-        raise ValueError("accounts and history_years must be >= 1, in_year_months >= 0")
+    named TABLE.csv or TABLE.parquet) following the input contract; return rows per table.
+    With ``truth``, also write the plan year's ground truth into that folder (``truth_replicas``
+    runs of the process; see ``pipeline.sample_data.truth``): never the input folder itself nor
+    a folder inside it, so that planning never reads it. The input files do not depend on it."""
+    if accounts < 1 or history_years < 1 or in_year_months < 0 or truth_replicas < 1:
+        raise ValueError("accounts and history_years must be >= 1, in_year_months >= 0, truth_replicas >= 1")
+    if truth is not None and Path(truth).resolve().is_relative_to(Path(out_dir).resolve()):
+        raise ValueError(f"the truth folder {truth} must be beside the input folder {out_dir}, not inside it")
     if file_format not in ("csv", "parquet"):
         raise ValueError(f"file_format must be 'csv' or 'parquet', got {file_format!r}")
     say = progress or (lambda _line: None)
@@ -68,9 +77,9 @@ def generate_sample(out_dir: str | Path, accounts: int = 2000, seed: int = 42,
     out.mkdir(parents=True, exist_ok=True)
     remove_stale_files(out, file_format, usage)
     cal = Calendar.build(as_of, history_years, in_year_months)
-    simulation_rng, usage_rng = np.random.default_rng(seed).spawn(2)
+    simulation_rng, usage_rng, truth_rng = np.random.default_rng(seed).spawn(3)
     pop = draw_population(simulation_rng, accounts, cal)
-    holdings, ledger, alive = simulate(simulation_rng, pop, cal)
+    holdings, ledger, alive, at_plan, at_end = simulate(simulation_rng, pop, cal)
     lines = ledger.subscription_lines()
     acv = acv_on(lines, accounts, cal.as_of)
     team = build_team(simulation_rng, acv)
@@ -91,4 +100,8 @@ def generate_sample(out_dir: str | Path, accounts: int = 2000, seed: int = 42,
     if usage:
         rows["usage"] = write_usage(usage_rng, pop, cal, lines, ids, out / f"usage.{file_format}", file_format)
         say(f"usage: {rows['usage']:,} rows")
+    if truth is not None:
+        frame = truth_frame(truth_rng, pop, cal, at_plan, at_end, ledger, ids, truth_replicas)
+        write_truth(Path(truth), frame, cal, truth_replicas)
+        say(f"truth: {frame.height:,} account x product rows in {truth}")
     return {name: rows[name] for name in TABLES if name in rows}

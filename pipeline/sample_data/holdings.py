@@ -72,6 +72,21 @@ class Holdings:
                                  self.start[acc, line], np.full(len(acc), NO_DAY, np.int64)))
 
 
+@dataclass(frozen=True)
+class SimulationState:
+    """What the simulation holds on a day: holdings, customers, and that day."""
+
+    holdings: Holdings
+    alive: np.ndarray
+    day: int
+
+    def copy(self) -> SimulationState:
+        """An independent copy (the simulation mutates its state in place)."""
+        h = self.holdings
+        return SimulationState(Holdings(h.product.copy(), h.seats.copy(), h.arr.copy(), h.start.copy()),
+                               self.alive.copy(), self.day)
+
+
 @dataclass
 class Step:
     """One simulation step [t0, t1) and, per account, its renewal day in the step (-1: none) and

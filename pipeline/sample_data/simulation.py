@@ -24,7 +24,7 @@ from pipeline.sample_data.catalog import (
     WON,
     WORKSPACE,
 )
-from pipeline.sample_data.holdings import Holdings, Ledger, Step, opening_seats, price
+from pipeline.sample_data.holdings import Holdings, Ledger, SimulationState, Step, opening_seats, price
 from pipeline.sample_data.population import NO_DAY, Calendar, Population
 
 QUARTER_DAYS = 365.25 / 4
@@ -40,16 +40,22 @@ def _per_step(p_quarter: np.ndarray, step_days: int) -> np.ndarray:
     return 1.0 - (1.0 - p_quarter) ** (step_days / QUARTER_DAYS)
 
 
-def simulate(rng: np.random.Generator, pop: Population, cal: Calendar) -> tuple[Holdings, Ledger, np.ndarray]:
+def simulate(rng: np.random.Generator, pop: Population, cal: Calendar
+             ) -> tuple[Holdings, Ledger, np.ndarray, SimulationState, SimulationState]:
     """Run the company step by step from the history start to the data end; return the holdings
-    and customers at the data end and the ledger (lines still open included)."""
+    and customers at the data end, the ledger (lines still open included) and copies of the
+    state on the plan date and at the data end (for the truth, ``pipeline.sample_data.truth``)."""
     holdings, ledger = Holdings.empty(pop.n), Ledger()
     alive = pop.since < cal.start
     _onboard(rng, pop, holdings, np.flatnonzero(alive), cal, before_history=True)
+    at_plan = None
     for t0, t1 in cal.steps:
-        _simulate_step(rng, pop, holdings, ledger, alive, t0, t1, cal)
+        if t0 == cal.as_of:
+            at_plan = SimulationState(holdings, alive, t0).copy()
+        simulate_step(rng, pop, holdings, ledger, alive, t0, t1, cal)
+    at_end = SimulationState(holdings, alive, cal.end).copy()
     holdings.record_open_lines(ledger)
-    return holdings, ledger, alive
+    return holdings, ledger, alive, at_plan or at_end, at_end
 
 
 def _onboard(rng: np.random.Generator, pop: Population, h: Holdings, acc: np.ndarray, cal: Calendar,
@@ -73,7 +79,7 @@ def _onboard(rng: np.random.Generator, pop: Population, h: Holdings, acc: np.nda
         h.begin(a, i, product[holds], seats[holds], price(pop, a, product[holds], seats[holds]), day[holds])
 
 
-def _simulate_step(rng: np.random.Generator, pop: Population, h: Holdings, ledger: Ledger, alive: np.ndarray,
+def simulate_step(rng: np.random.Generator, pop: Population, h: Holdings, ledger: Ledger, alive: np.ndarray,
                    t0: int, t1: int, cal: Calendar) -> None:
     """One step: renewals and churn, expansion conversations and losses per product line, then
     the step's new customers (who start acting in the next step)."""

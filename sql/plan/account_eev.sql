@@ -3,7 +3,9 @@
 -- (self_serve below the first band, not assigned to a rep); whitespace and eev = sums over the
 -- account's whitespace items (0 when it has none). Blackout window: the blackout_days before the
 -- next renewal, inclusive of blackout_start and blackout_end (= the day before renewal).
--- joint_planning: ACV above the joint-planning threshold.
+-- joint_planning: ACV above the joint-planning threshold. eev_exceeds_acv: EEV above
+-- eev_acv_flag_multiple x ACV (an expected year of expansion larger than that multiple of what the
+-- account pays today: check the items before setting a quota on it).
 WITH plan_state AS (
     SELECT * FROM work.account_state WHERE role = 'plan'
 ),
@@ -30,6 +32,7 @@ SELECT
     CAST(st.next_renewal_date - to_days($blackout_days) AS DATE) AS blackout_start,
     CAST(st.next_renewal_date - INTERVAL 1 DAY AS DATE) AS blackout_end,
     st.acv > $joint_planning_min_acv AS joint_planning,
+    coalesce(i.eev, 0) > $eev_acv_flag_multiple * st.acv AS eev_exceeds_acv,
     st.industry,
     st.region,
     st.size_band,

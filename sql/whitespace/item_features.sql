@@ -9,6 +9,13 @@
 -- when the item's product has no usage before the snapshot):
 --   kind, unit, log_list_price       the item: whitespace kind, product unit, annual list price
 --   log_whitespace                   the item's whitespace (annual money)
+--   log_units, log_price_used        its units and price used (whitespace = units x price used)
+--   log_benchmark                    the peer figure behind it (seats per employee, peers' ARR for
+--                                    the product, next tier list price)
+--   peer_share                       cross-sell: share of peers holding the product (0-1)
+--   log_units_held                   licensed seats (seat), units of the lower tier (upgrade)
+--   log_potential_units              seat: the peer / usage seat potential
+--   log_employees                    the account's employees (NULL when unknown)
 --   segment, industry, region,       the account's ACV segment, industry, region and employee
 --   size_band                        size band
 --   log_acv, acv_growth              ACV on the snapshot; ACV / ACV 12 months earlier - 1
@@ -22,8 +29,12 @@
 --   usage_trend, usage_trend_90d     usage trend: 30-day (90-day) mean / 180-day mean - 1
 --   seat_utilisation                 90-day mean active users / licensed seats of the product
 --   log_account_active_users         90-day mean active users over all the account's products
+--   account_utilisation              those active users / all seats the account holds
 WITH items AS (
-    SELECT snapshot_date, account_id, product_id, kind, whitespace, units FROM work.whitespace_items
+    SELECT
+        snapshot_date, account_id, product_id, kind, whitespace, units, price_used, benchmark, peer_share,
+        units_held, potential_units
+    FROM work.whitespace_items
 ),
 
 state AS (
@@ -60,6 +71,13 @@ seats_held AS (
     SELECT snapshot_date, account_id, product_id, quantity FROM work.holdings
 ),
 
+account_seats AS (
+    SELECT snapshot_date, account_id, sum(quantity) AS seats
+    FROM work.holdings
+    WHERE unit = 'seat'
+    GROUP BY snapshot_date, account_id
+),
+
 wins AS (
     SELECT
         i.snapshot_date,
@@ -86,6 +104,13 @@ SELECT
     i.kind,
     i.whitespace,
     round(ln(1 + i.whitespace), 9) AS log_whitespace,
+    round(ln(1 + i.units), 9) AS log_units,
+    round(ln(1 + i.price_used), 9) AS log_price_used,
+    round(ln(1 + i.benchmark), 9) AS log_benchmark,
+    i.peer_share,
+    round(ln(1 + i.units_held), 9) AS log_units_held,
+    round(ln(1 + i.potential_units), 9) AS log_potential_units,
+    round(ln(1 + st.known_employees), 9) AS log_employees,
     round(ln(1 + p.list_price), 9) AS log_list_price,
     p.unit,
     st.segment,
@@ -108,6 +133,7 @@ SELECT
     pu.usage_trend,
     pu.usage_trend_90d,
     round(ln(1 + au.account_active_users_90d), 9) AS log_account_active_users,
+    au.account_active_users_90d / nullif(sx.seats, 0) AS account_utilisation,
     CASE WHEN s.role = 'train' THEN CAST(w.won_amount IS NOT NULL AS INTEGER) END AS label,
     CASE WHEN s.role = 'train' THEN coalesce(w.won_amount, 0) END AS won_amount
 FROM items AS i
@@ -117,5 +143,6 @@ JOIN products AS p USING (product_id)
 LEFT JOIN product_usage AS pu USING (snapshot_date, account_id, product_id)
 LEFT JOIN seats_held AS h USING (snapshot_date, account_id, product_id)
 LEFT JOIN account_usage AS au USING (snapshot_date, account_id)
+LEFT JOIN account_seats AS sx USING (snapshot_date, account_id)
 LEFT JOIN wins AS w USING (snapshot_date, account_id, product_id)
 ORDER BY i.snapshot_date, i.account_id, i.product_id, i.kind

@@ -1,7 +1,10 @@
 -- whitespace_items: what each customer could still buy, on each snapshot date.
 -- Grain: (snapshot_date, account_id, product_id, kind); whitespace = units x price_used, annual
--- money, always > 0 (items with no whitespace are left out). kind is
---   seat       - a seat product held. units = potential seats - licensed seats; potential = the
+-- money, >= 0. Every candidate is an item, filtered by nothing but what the account could buy (the
+-- models score them all; the peer figures are features): every seat product held, every product
+-- of a family not held, every next tier. kind is
+--   seat       - a seat product held. units = potential seats - licensed seats (0 at or above the
+--                potential); potential = the
 --                larger of (peers' seats per employee at seat_percentile x employees) and, when
 --                recent active users >= usage_pressure_threshold x licensed seats, (active users
 --                x usage_pressure_headroom), each rounded up to whole seats. price_used = the
@@ -9,16 +12,19 @@
 --                benchmark = the peers' seats per employee. Unknown (0 or missing) employees:
 --                no peer potential, only usage pressure can give seats.
 --   cross_sell - a product not held, of no family held (no lower tier of a family held; the
---                next tier is an upgrade), offered when at least cross_sell_min_peer_share of
---                peers hold it. price_used = benchmark = the holders' ARR for it at
---                cross_sell_percentile; units = size factor = employees / holders' median
---                employees, capped at cross_sell_scale_cap (1 when the size is unknown).
---                peer_share = share of peers holding it.
+--                next tier is an upgrade), whatever share of peers holds it. price_used =
+--                benchmark = the holders' ARR for it at cross_sell_percentile (the list price
+--                when no peer holds it); units = size factor = employees / holders' median
+--                employees, capped at cross_sell_scale_cap (1 when the size is unknown or no
+--                peer holds it). peer_share = share of peers holding it (0-1).
 --   upgrade    - the next tier of a family held (none at the top tier); product_id is the tier
 --                the account would move to. units = units held; price_used = next tier list
---                price - price per unit paid; benchmark = next tier list price.
+--                price - price per unit paid (0 when already paid at or above it); benchmark =
+--                next tier list price.
+-- units_held: licensed seats (seat), units held of the lower tier(s) (upgrade), 0 (cross_sell);
+-- potential_units: the seat potential (seat only, NULL otherwise).
 -- Every item names its peer level and peer count (NULL for upgrades), the percentile used and a
--- one-line reason a rep can read; reasons are formatted only for the items kept. Numbers are
+-- one-line reason a rep can read. Numbers are
 -- rounded as decimals before formatting (6 places, then the places shown, half away from zero):
 -- 69 / 120 shows as 0.58 although its double is 0.57499..., and DuckDB and Spark print alike.
 -- Rows are in no particular order (every reader sorts; sorting 5M wide rows here would cost
@@ -79,13 +85,12 @@ seat_potential AS (
 ),
 
 seat_items AS (
-    -- units first, then the reason only for the seats that are really missing
     SELECT
         *,
-        greatest(peer_seats, coalesce(usage_seats, 0)) - quantity AS units
+        greatest(peer_seats, coalesce(usage_seats, 0)) AS potential_units,
+        greatest(greatest(peer_seats, coalesce(usage_seats, 0)) - quantity, 0) AS units
     FROM seat_potential
-    WHERE greatest(peer_seats, coalesce(usage_seats, 0)) > quantity
-        AND price_per_unit > 0
+    WHERE price_per_unit > 0
 ),
 
 seat_explained AS (
@@ -101,6 +106,8 @@ seat_explained AS (
         $seat_percentile AS percentile,
         seats_per_employee AS benchmark,
         CAST(NULL AS DOUBLE) AS peer_share,
+        quantity AS units_held,
+        potential_units,
         CASE WHEN employees IS NULL
             THEN format('{:,} more {} seats at {:,.0f} paid per seat: {:,} licensed; employees unknown, '
                 || 'so no peer potential',
@@ -132,29 +139,34 @@ cross_sell_items AS (
         c.account_id,
         p.product_id,
         'cross_sell' AS kind,
-        CASE WHEN c.employees IS NULL OR b.peer_median_employees IS NULL THEN 1
+        CASE WHEN c.employees IS NULL OR b.peer_median_employees IS NULL OR b.peer_product_arr IS NULL THEN 1
             ELSE least(c.employees / b.peer_median_employees, $cross_sell_scale_cap) END AS units,
-        b.peer_product_arr AS price_used,
+        coalesce(b.peer_product_arr, p.list_price) AS price_used,
         b.cross_sell_peer_level AS peer_level,
         b.cross_sell_peer_count AS peer_count,
         $cross_sell_percentile AS percentile,
-        b.peer_product_arr AS benchmark,
+        coalesce(b.peer_product_arr, p.list_price) AS benchmark,
         b.cross_sell_peer_share AS peer_share,
-        format('{} not held: {} of {} peers ({}) hold it and pay {:,.0f} at p{}; {}',
-            p.product_name, b.cross_sell_holders, b.cross_sell_peer_count, b.cross_sell_peer_level,
-            round(CAST(b.peer_product_arr AS DECIMAL(18, 6))), CAST(round($cross_sell_percentile * 100) AS INTEGER),
-            CASE WHEN c.employees IS NULL OR b.peer_median_employees IS NULL
-                THEN 'size unknown, so not scaled'
-                ELSE format('x {:.2f} for {:,} employees vs their median {:,.0f} (cap {})',
-                    round(CAST(units AS DECIMAL(18, 6)), 2), CAST(c.employees AS BIGINT), round(CAST(b.peer_median_employees AS DECIMAL(18, 6))), $cross_sell_scale_cap)
-            END) AS reason
+        CAST(0 AS DOUBLE) AS units_held,
+        CAST(NULL AS DOUBLE) AS potential_units,
+        CASE WHEN b.peer_product_arr IS NULL
+            THEN format('{} not held: none of {} peers ({}) hold it; list price {:,.0f}',
+                p.product_name, b.cross_sell_peer_count, b.cross_sell_peer_level,
+                round(CAST(p.list_price AS DECIMAL(18, 6))))
+            ELSE format('{} not held: {} of {} peers ({}) hold it and pay {:,.0f} at p{}; {}',
+                p.product_name, b.cross_sell_holders, b.cross_sell_peer_count, b.cross_sell_peer_level,
+                round(CAST(b.peer_product_arr AS DECIMAL(18, 6))), CAST(round($cross_sell_percentile * 100) AS INTEGER),
+                CASE WHEN c.employees IS NULL OR b.peer_median_employees IS NULL
+                    THEN 'size unknown, so not scaled'
+                    ELSE format('x {:.2f} for {:,} employees vs their median {:,.0f} (cap {})',
+                        round(CAST(units AS DECIMAL(18, 6)), 2), CAST(c.employees AS BIGINT), round(CAST(b.peer_median_employees AS DECIMAL(18, 6))), $cross_sell_scale_cap)
+                END)
+        END AS reason
     FROM customers AS c
     JOIN benchmarks AS b USING (snapshot_date, industry, size_band)
     JOIN products AS p USING (product_id)
     ANTI JOIN holdings AS h USING (snapshot_date, account_id, product_id)
     ANTI JOIN families_held AS f USING (snapshot_date, account_id, family)
-    WHERE b.cross_sell_peer_share >= $cross_sell_min_peer_share
-        AND b.peer_product_arr > 0
 ),
 
 next_tiers AS (
@@ -198,12 +210,14 @@ upgrade_explained AS (
         u.product_id,
         'upgrade' AS kind,
         u.units,
-        p.list_price - u.paid_per_unit AS price_used,
+        greatest(p.list_price - u.paid_per_unit, 0) AS price_used,
         CAST(NULL AS VARCHAR) AS peer_level,
         CAST(NULL AS BIGINT) AS peer_count,
         CAST(NULL AS DOUBLE) AS percentile,
         p.list_price AS benchmark,
         CAST(NULL AS DOUBLE) AS peer_share,
+        CAST(u.units AS DOUBLE) AS units_held,
+        CAST(NULL AS DOUBLE) AS potential_units,
         format('upgrade {:,} units of {}{} to {}: list {:,.0f} vs {:,.0f} paid per unit',
             CAST(u.units AS BIGINT), f.product_name,
             CASE WHEN u.from_tiers > 1 THEN format(' and {} more tier(s)', u.from_tiers - 1) ELSE '' END,
@@ -211,7 +225,6 @@ upgrade_explained AS (
     FROM upgrade_items AS u
     JOIN products AS p ON p.product_id = u.product_id
     JOIN products AS f ON f.product_id = u.from_product_id
-    WHERE p.list_price > u.paid_per_unit
 ),
 
 all_items AS (
@@ -236,5 +249,7 @@ SELECT
     percentile,
     benchmark,
     reason,
-    peer_share
+    peer_share,
+    units_held,
+    potential_units
 FROM all_items

@@ -54,7 +54,7 @@ def test_factor_outside_range_refused_unless_allowed(tmp_path):
         (lambda r: r["segments"].reverse(), "strictly increasing min_acv"),
         (lambda r: r["segments"].pop(), "segments must be exactly"),
         (lambda r: r.update(blackout_days=-1), "blackout_days: Input should be greater than or equal to 0"),
-        (lambda r: r["model"].update(capture=1.5), "capture must be 'learned' or a number in"),
+        (lambda r: r["model"].update(expected_amount="capture"), "expected_amount: Input should be 'learned' or"),
         (lambda r: r.pop("as_of"), "as_of: Field required"),
         (lambda r: r["territory"].update(effective_date=dt.date(2027, 3, 1)),
          "territory.effective_date 2027-03-01 is outside the plan period 2026-01-01 to 2027-01-01"),

@@ -19,10 +19,12 @@ SPEC = FeatureSpec(numeric=("utilisation", "noise_a", "noise_b"), categorical=("
 SNAPSHOTS = [dt.date(2024, 1, 1) + dt.timedelta(days=91 * i) for i in range(8)]
 ITEMS_PER_SNAPSHOT = 2_500
 SEED = 7
+AMOUNT_SCALE, AMOUNT_SLOPE = 1_000.0, 0.8
 
 
 def synthetic_panel(seed: int = 0) -> pl.DataFrame:
-    """20k rows with a known truth: logit = -3 + 1.5 x utilisation + 0.8 x (kind == seat).
+    """20k rows with a known truth: logit = -3 + 1.5 x utilisation + 0.8 x (kind == seat);
+    a won item books 1,000 x exp(0.8 x utilisation) x gamma noise (mean 1, shape 4).
 
     noise_a, noise_b and industry carry no signal; 5% of utilisation values are null.
     """
@@ -33,10 +35,12 @@ def synthetic_panel(seed: int = 0) -> pl.DataFrame:
     logit = -3.0 + 1.5 * utilisation + 0.8 * (kind == "seat")
     label = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(np.int64)
     whitespace = rng.uniform(1_000, 50_000, n).round(2)
+    booked = AMOUNT_SCALE * np.exp(AMOUNT_SLOPE * utilisation) * rng.gamma(4.0, 0.25, n)
     return pl.DataFrame(
         {
             "snapshot_date": pl.Series([d for d in SNAPSHOTS for _ in range(ITEMS_PER_SNAPSHOT)], dtype=pl.Date),
             "account_id": np.arange(n) % ITEMS_PER_SNAPSHOT,
+            "product_id": "P1",
             "label": label,
             "segment": rng.choice(["high_velocity", "mid_market", "enterprise"], n),
             "kind": kind,
@@ -45,7 +49,7 @@ def synthetic_panel(seed: int = 0) -> pl.DataFrame:
             "noise_a": rng.normal(size=n),
             "noise_b": rng.exponential(size=n),
             "whitespace": whitespace,
-            "won_amount": label * whitespace * 0.4,
+            "won_amount": (label * booked).round(2),
         }
     ).with_columns(pl.col("utilisation").fill_nan(None))
 
@@ -219,42 +223,93 @@ def test_every_candidate_scores_gaps_and_unseen_levels(panel: pl.DataFrame, cand
     assert_valid_probabilities(scorer.score(scoring_frame_with_gaps()), 5)
 
 
-def test_capture_per_kind_on_hand_made_panel() -> None:
-    rows = [
-        # kind, label, whitespace, won_amount
-        ("seat", 1, 100.0, 30.0),
-        ("seat", 1, 300.0, 90.0),  # seat: 120 / 400 = 0.3
-        ("seat", 0, 5_000.0, 0.0),  # lost items do not count
-        ("cross_sell", 1, 50.0, 80.0),  # 80 / 50 = 1.6, clipped to 1
-        ("upgrade", 0, 700.0, 0.0),  # no win: overall (120 + 80) / (400 + 50) = 4 / 9
-        ("addon", 1, 1_000.0, 1.0),  # an extra kind: 0.001, clipped to 0.01
-    ]
-    kind, label, whitespace, won = zip(*rows, strict=True)
-    tiny = pl.DataFrame(
-        {
-            "snapshot_date": [SNAPSHOTS[0]] * len(rows),
-            "label": label,
-            "segment": ["mid_market"] * len(rows),
-            "kind": kind,
-            "industry": ["saas"] * len(rows),
-            "utilisation": [0.5] * len(rows),
-            "noise_a": [0.0] * len(rows),
-            "noise_b": [0.0] * len(rows),
-            "whitespace": whitespace,
-            "won_amount": won,
-        }
-    )
-    model = train(tiny)
-    overall = (120 + 80 + 1) / (400 + 50 + 1_000)
-    expected = {"seat": 0.3, "cross_sell": 1.0, "upgrade": overall, "addon": 0.01}
-    assert model.capture == pytest.approx(expected, rel=1e-12)
-    for name, value in expected.items():
-        assert metric(model, "chosen", f"capture_{name}") == pytest.approx(value, rel=1e-12)
+def test_scores_beyond_the_training_range_are_those_at_its_edge(panel: pl.DataFrame) -> None:
+    # a linear model is never asked about a value beyond what it was trained on (the Maven CRM
+    # plan's items, one quarter after the last snapshot, got p_close 0.001 by extrapolation)
+    scorer = candidate_factories(SPEC, SEED)["logistic_regression"]()
+    scorer.fit(panel, panel["label"].to_numpy())
+    row = panel.filter(pl.col("utilisation").is_not_null()).head(1)
+    edge = float(panel["utilisation"].max())
+    frame = pl.concat([row.with_columns(utilisation=pl.lit(v)) for v in (edge, 1e6, edge / 2)])
+    p = scorer.score(frame)
+    assert p[0] == p[1] and p[2] != p[0]
 
 
-def test_capture_without_any_win_is_one() -> None:
+def test_amount_model_learns_the_booked_amount_and_beats_the_median(panel: pl.DataFrame, model: TrainedModel) -> None:
+    # The won amount grows with utilisation (x e^0.8 per unit): the regressor must find that,
+    # beat the per-kind median on the holdout's won items and forecast their total without bias.
+    assert model.amount.method == "regressor"
+    assert metric(model, "amount_regressor", "gamma_deviance") < 0.8 * metric(model, "amount_median", "gamma_deviance")
+    assert metric(model, "amount_chosen", "forecast_to_actual") == pytest.approx(1.0, abs=0.1)
+    assert metric(model, "amount_chosen", "regressor_chosen") == 1.0
+    grid = panel.head(3).with_columns(utilisation=pl.Series([0.2, 1.2, 2.2]), kind=pl.lit("seat"))
+    amount, basis = model.expected_amount(grid)
+    assert list(basis) == ["learned"] * 3
+    truth = AMOUNT_SCALE * np.exp(AMOUNT_SLOPE * grid["utilisation"].to_numpy())
+    assert np.all(np.diff(amount) > 0)
+    assert amount == pytest.approx(truth, rel=0.25)
+
+
+def test_amount_level_is_calibrated_on_the_newest_snapshots(panel: pl.DataFrame, model: TrainedModel) -> None:
+    # no drift in the synthetic panel: every kind's level is about 1; amounts booked 30% higher
+    # on the two holdout snapshots than the features explain: the level learned there is ~1.3
+    assert set(model.amount.levels) == {"seat", "cross_sell", "upgrade"}
+    assert all(v == pytest.approx(1.0, abs=0.1) for v in model.amount.levels.values())
+    newest = pl.col("snapshot_date").is_in(SNAPSHOTS[-2:])
+    drifted = train(panel.with_columns(won_amount=pl.when(newest).then(pl.col("won_amount") * 1.3)
+                                       .otherwise(pl.col("won_amount"))))
+    assert all(v == pytest.approx(1.3, abs=0.13) for v in drifted.amount.levels.values())
+    assert metric(drifted, "amount_chosen", "level_seat") == drifted.amount.levels["seat"]
+    grid = panel.head(50)
+    assert drifted.expected_amount(grid)[0].sum() > 1.1 * model.expected_amount(grid)[0].sum()
+
+
+def _amount_panel(won: dict[str, list[float]], whitespace: float = 10_000.0) -> pl.DataFrame:
+    """The synthetic panel with the won amounts of each kind replaced: kinds in ``won`` keep
+    exactly those wins (the rest of their rows lost), other kinds keep theirs."""
+    panel = synthetic_panel().with_columns(whitespace=pl.lit(whitespace))
+    rank = pl.int_range(pl.len()).over("kind", "label")
+    for kind, amounts in won.items():
+        is_kind = pl.col("kind") == kind
+        keep = is_kind & (pl.col("label") == 1) & (rank < len(amounts))
+        amount = pl.lit(pl.Series(amounts + [0.0])).get(pl.min_horizontal(rank, len(amounts)))
+        panel = panel.with_columns(
+            label=pl.when(is_kind).then(keep.cast(pl.Int64)).otherwise(pl.col("label")),
+            won_amount=pl.when(keep).then(amount).when(is_kind).then(0.0).otherwise(pl.col("won_amount")),
+        )
+    return panel
+
+
+def test_amount_falls_back_to_the_median_for_a_kind_with_too_few_won_deals() -> None:
+    # upgrade has 3 won deals (< amount_min_won_deals 30): its items get the median of the three,
+    # whatever the features say; seat and cross_sell keep the learned amount.
+    thin_upgrades = _amount_panel({"upgrade": [500.0, 900.0, 4_000.0]})
+    fitted = train(thin_upgrades, amount_ceiling_kinds=())
+    assert fitted.amount.won_deals["upgrade"] == 3
+    assert "upgrade" not in fitted.amount.learned_kinds
+    assert set(fitted.amount.learned_kinds) == {"seat", "cross_sell"}
+    assert metric(fitted, "amount_chosen", "won_deals_upgrade") == 3.0
+    items = synthetic_panel().head(6).with_columns(
+        kind=pl.Series(["upgrade", "upgrade", "seat", "seat", "brand_new_kind", "cross_sell"]),
+        utilisation=pl.Series([0.1, 2.4, 0.1, 2.4, 1.0, 1.0]))
+    amount, basis = fitted.expected_amount(items)
+    assert list(basis) == ["median", "median", "learned", "learned", "median", "learned"]
+    assert amount[:2].tolist() == [900.0, 900.0]  # the median of 500, 900, 4,000
+    assert amount[3] > 2 * amount[2]  # learned: grows with utilisation
+    all_won = thin_upgrades.filter(pl.col("label") == 1)["won_amount"]
+    assert amount[4] == pytest.approx(float(all_won.median()))  # an unseen kind: median over all kinds
+
+
+def test_amount_is_the_whitespace_without_any_won_deal_and_capped_where_whitespace_is_a_ceiling() -> None:
     lost = synthetic_panel().head(100).with_columns(label=pl.lit(0), won_amount=pl.lit(0.0))
-    assert train(lost).capture == {"seat": 1.0, "cross_sell": 1.0, "upgrade": 1.0}
+    fallback = train(lost)
+    amount, basis = fallback.expected_amount(lost.head(3))
+    assert list(basis) == ["whitespace"] * 3 and amount.tolist() == lost.head(3)["whitespace"].to_list()
+    # upgrades won 3 deals of 900 each on a whitespace of 600: capped at 600 (basis ceiling)
+    capped = train(_amount_panel({"upgrade": [900.0, 900.0, 900.0]}, whitespace=600.0))
+    amount, basis = capped.expected_amount(synthetic_panel().head(2).with_columns(
+        kind=pl.Series(["upgrade", "upgrade"]), whitespace=pl.Series([600.0, 2_000.0])))
+    assert list(basis) == ["ceiling", "median"] and amount.tolist() == [600.0, 900.0]
 
 
 def test_calibration_curve_points_and_ece() -> None:

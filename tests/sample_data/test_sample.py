@@ -4,6 +4,7 @@ SaaS company in the directions the plan relies on."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
 import duckdb
@@ -72,6 +73,51 @@ def test_without_usage_the_other_tables_are_unchanged(tmp_path: Path, csv_sample
     with_usage = _files(csv_sample[0])
     for name, content in _files(tmp_path).items():
         assert content == with_usage[name], name
+
+
+@pytest.fixture(scope="module")
+def truth_sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("with_truth")
+    generate_sample(out / "input", accounts=ACCOUNTS, seed=7, truth=out / "truth", truth_replicas=20)
+    return out
+
+
+def test_truth_is_written_beside_the_inputs_and_leaves_them_unchanged(
+        truth_sample: Path, csv_sample: tuple[Path, dict[str, int]]) -> None:
+    assert _files(truth_sample / "input") == _files(csv_sample[0])  # the inputs do not depend on the truth
+    assert sorted(p.name for p in (truth_sample / "truth").iterdir()) == ["truth.csv", "truth.json"]
+    info = json.loads((truth_sample / "truth" / "truth.json").read_text())
+    assert info["as_of"] == str(AS_OF) and info["horizon_months"] == 12 and info["replicas"] == 20
+    truth = pl.read_csv(truth_sample / "truth" / "truth.csv")
+    assert truth.columns == ["account_id", "product_id", "p_win", "expected_booking", "realised_booking"]
+    assert truth.height == info["rows"] and truth.select("account_id", "product_id").is_unique().all()
+    assert truth["p_win"].is_between(0, 1).all() and (truth["p_win"] * 20).round(9).eq((truth["p_win"] * 20).round()).all()
+    assert (truth["expected_booking"] >= 0).all() and (truth["realised_booking"] >= 0).all()
+    assert ((truth["p_win"] > 0) == (truth["expected_booking"] > 0)).all()
+
+
+def test_truth_realised_bookings_contain_the_in_year_wins_and_match_the_expected_ones(truth_sample: Path) -> None:
+    truth = pl.read_csv(truth_sample / "truth" / "truth.csv")
+    con = _connect(truth_sample / "input")
+    in_year = con.sql(f"""SELECT account_id, product_id, sum(amount) AS won FROM opportunities
+        WHERE type = 'expansion' AND stage = 'won' AND close_date >= DATE '{AS_OF}' GROUP BY ALL""").pl()
+    customers = con.sql(f"""SELECT DISTINCT account_id FROM subscriptions WHERE start_date <= DATE '{AS_OF}'
+        AND (end_date IS NULL OR end_date > DATE '{AS_OF}')""").pl()
+    won = in_year.join(customers, on="account_id").join(truth, on=["account_id", "product_id"], how="left")
+    assert won["realised_booking"].null_count() == 0  # every in-year win of a customer is in the truth
+    assert (won["realised_booking"] >= won["won"] - 0.01).all()  # ... plus the rest of the 12 months
+    assert truth["realised_booking"].sum() > 2 * won["won"].sum()  # 4 of 12 months are in the inputs
+    # the truth is the process's own expectation: one realisation lands near it in total, and
+    # the items that were booked had a clearly higher true win probability
+    assert truth["realised_booking"].sum() == pytest.approx(truth["expected_booking"].sum(), rel=0.25)
+    booked = truth.filter(pl.col("realised_booking") > 0)["p_win"].mean()
+    assert booked > 2 * truth.filter(pl.col("realised_booking") == 0)["p_win"].mean()
+
+
+def test_truth_inside_the_input_folder_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="beside the input folder"):
+        generate_sample(tmp_path / "input", accounts=50, seed=1, truth=tmp_path / "input" / "truth")
+    assert not (tmp_path / "input").exists()
 
 
 @pytest.mark.parametrize("kwargs", [{"accounts": 0}, {"history_years": 0}, {"file_format": "xlsx"}])

@@ -89,7 +89,19 @@ EXPECTED = {
     ("R3", "WS2", "upgrade"): (10 * 150, 10, 150, None, None, 250),
     ("R5", "WS2", "upgrade"): (5 * 150, 5, 150, None, None, 250),
     ("R6", "WS2", "upgrade"): (5 * 150, 5, 150, None, None, 250),
+    # every candidate is an item, whitespace 0 included: seats at or above their potential
+    ("S5", "WS1", "seat"): (0, 0, 100, "industry+size_band", 6, 0.375),  # ceil(187.5) = 188 < 250 licensed
+    ("R1", "WS2", "seat"): (0, 0, 200, "all", 2, 1 / 30 + 0.75 * (0.2 - 1 / 30)),  # 48 < 60 licensed
+    ("R3", "WS1", "seat"): (0, 0, 100, "all", 9, 0.30),  # zero employees, no usage pressure: no potential
 }
+# ... and products few or no peers hold: Premium Support (only R3 holds it: retail pays 2,000 at
+# p50, its holder's size unknown so not scaled; no software peer holds it: list price 2,000) and
+# Archive (nobody holds it: list price 1,000, unscaled)
+for _account, (_industry, _, _held) in ACCOUNTS.items():
+    _level = "industry" if _industry == "retail" else "industry+size_band"
+    for _product, _price in (("SUP", 2000), ("ARC", 1000)):
+        if _product not in _held:
+            EXPECTED[(_account, _product, "cross_sell")] = (_price, 1.0, _price, _level, 6, _price)
 
 
 def _tables(accounts: dict[str, tuple[str, int | None, dict[str, tuple[int, float]]]]) -> dict[str, list[dict]]:
@@ -151,7 +163,7 @@ def test_items_match_the_hand_computed_percentiles_and_values(items):
 def test_every_item_carries_its_explanation(items):
     percentiles = {"seat": 0.75, "cross_sell": 0.5, "upgrade": None}
     for (account, product, kind), got in items.items():
-        assert got[0] > 0
+        assert got[0] >= 0
         assert got[6] == percentiles[kind]
         assert (got[7] is not None) == (kind == "cross_sell")
         assert "\n" not in got[8] and len(got[8]) < 250
@@ -165,23 +177,33 @@ def test_every_item_carries_its_explanation(items):
     assert items[("S6", "SEC", "cross_sell")][7] == pytest.approx(0.5)
     assert items[("R3", "WS2", "upgrade")][8] == (
         "upgrade 10 units of Workspace Starter to Workspace Pro: list 250 vs 100 paid per unit")
+    assert items[("S5", "WS1", "seat")][8] == (
+        "0 more Workspace Starter seats at 100 paid per seat: 250 licensed; peers (industry+size_band, 6 holders) "
+        "run 0.375 seats per employee at p75 x 500 employees = 188 seats")
+    assert items[("S1", "ARC", "cross_sell")][8] == (
+        "Archive not held: none of 6 peers (industry+size_band) hold it; list price 1,000")
 
 
 def test_unknown_size_gets_no_peer_potential_and_an_unscaled_cross_sell(items):
     assert "employees unknown, so no peer potential" in items[("R2", "WS1", "seat")][8]
-    assert ("R3", "WS1", "seat") not in items  # zero employees and no usage pressure: no seat item
+    assert items[("R3", "WS1", "seat")][0] == 0  # zero employees and no usage pressure: no seat gap
+    assert "employees unknown, so no peer potential" in items[("R3", "WS1", "seat")][8]
     for account in ("R2", "R3"):
         assert items[(account, "SEC", "cross_sell")][8].endswith("size unknown, so not scaled")
 
 
 def test_top_tier_and_lower_tiers_of_a_held_family_are_not_offered(items):
-    held_top_tier = [k for k in items if k[0] in ("R1", "R4") and k[2] in ("upgrade", "cross_sell")]
-    assert held_top_tier == [("R1", "SEC", "cross_sell")]  # R1 holds WS2: no upgrade, no WS1 cross-sell
+    held_top_tier = {k for k in items if k[0] in ("R1", "R4") and k[2] in ("upgrade", "cross_sell")}
+    # R1 holds WS2: no upgrade, no WS1 cross-sell; only the flat products it does not hold
+    assert held_top_tier == {("R1", "SEC", "cross_sell"), ("R1", "SUP", "cross_sell"), ("R1", "ARC", "cross_sell"),
+                             ("R4", "SUP", "cross_sell"), ("R4", "ARC", "cross_sell")}
     assert not [k for k in items if k[2] == "cross_sell" and k[1] in ("WS1", "WS2")]
 
 
-def test_a_product_no_one_holds_is_never_offered(db: Path, items):
-    assert not [k for k in items if k[1] == "ARC"]
+def test_a_product_no_one_holds_is_offered_at_list_price_with_peer_share_0(db: Path, items):
+    archive = {k: v for k, v in items.items() if k[1] == "ARC"}
+    assert len(archive) == len(ACCOUNTS)  # nobody holds it: a candidate for every account
+    assert {(v[0], v[7]) for v in archive.values()} == {(1000, 0.0)}
     assert _query(db, """SELECT DISTINCT cross_sell_holders, cross_sell_peer_share, peer_product_arr, seat_peer_level,
         seat_peer_count FROM work.peer_benchmarks WHERE product_id = 'ARC' AND snapshot_date = ?""") == [
         (0, 0.0, None, "all", 0)]
