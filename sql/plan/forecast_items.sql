@@ -2,11 +2,11 @@
 -- year sees them. Grain: (account_id, product_id, kind), items of accounts in a rep's territory
 -- (territory_shares) with p_close > 0 and amount_if_won > 0 (the others never book).
 -- p_close = probability the item is won within the plan year (0-1); amount_if_won = what a win is
--- expected to book (annual money): THE definition of the amount given a win, here whitespace x
--- capture, so p_close x amount_if_won = the item's eev; amount_cv = its kind's spread of the
--- amount around that (amount_spread).
+-- expected to book (annual money): THE definition of the amount given a win, the item's
+-- expected_amount (the booking-amount model's E[booked | win]), so p_close x amount_if_won = the
+-- item's eev; amount_cv = its kind's spread of the amount around that (amount_spread).
 WITH items AS (
-    SELECT account_id, product_id, kind, p_close, whitespace * capture AS amount_if_won
+    SELECT account_id, product_id, kind, p_close, expected_amount AS amount_if_won
     FROM work.scored_whitespace
 ),
 

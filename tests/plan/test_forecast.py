@@ -117,6 +117,8 @@ def _hand_built_plan(tmp_path: Path, settings: PlanSettings) -> duckdb.DuckDBPyC
     con.execute("""CREATE TABLE work.scored_whitespace AS SELECT * FROM (VALUES
         ('A1', 'P1', 'seat', 100.0, 0.5, 1.0), ('A1', 'P2', 'cross_sell', 120.0, 0.4, 0.5),
         ('A2', 'P1', 'seat', 200.0, 0.25, 1.0)) AS t(account_id, product_id, kind, whitespace, p_close, capture)""")
+    con.execute("ALTER TABLE work.scored_whitespace ADD COLUMN expected_amount DOUBLE")
+    con.execute("UPDATE work.scored_whitespace SET expected_amount = whitespace * capture")
     con.execute("CREATE TABLE work.account_eev AS SELECT account_id, sum(whitespace * p_close * capture) AS eev "
                 "FROM work.scored_whitespace GROUP BY account_id")
     con.execute("CREATE TABLE work.item_features (role VARCHAR, kind VARCHAR, label INTEGER, won_amount DOUBLE, "
