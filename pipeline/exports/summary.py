@@ -11,7 +11,7 @@ import polars as pl
 
 from pipeline.core.settings import PlanSettings
 from pipeline.core.warehouse import table_exists
-from pipeline.exports.plain_text import printable
+from pipeline.core.plain_text import printable
 from pipeline.exports.sheets import segment_figures
 
 BALANCE_SQL = """

@@ -5,12 +5,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pipeline.core.plain_text import shown
+
 EXAMPLES = 5  # example keys shown per broken rule
+EXAMPLE_WIDTH = 80  # characters of one example key or value shown (control characters escaped)
+DETAIL_WIDTH = 400  # characters of a reader's own explanation shown
 
 
 @dataclass(frozen=True)
 class Violation:
-    """One broken rule: where, which rule, how many rows and a few example keys.
+    """One broken rule: where, which rule, how many rows and a few example keys, each shown on one
+    line and cut to EXAMPLE_WIDTH (a value from the data may hold line breaks or a million characters).
 
     `count` is None for problems of the file or its header (missing file or column), which are
     explained by `detail` instead. `advice` (optional) says what to do about it."""
@@ -27,9 +32,10 @@ class Violation:
         where = f"{self.file}: column {self.column}: " if self.column else f"{self.file}: "
         advice = f"; {self.advice}" if self.advice else ""
         if self.count is None:
-            return f"{where}rule '{self.rule}': {self.detail}{advice}"
+            return f"{where}rule '{self.rule}': {shown(self.detail, DETAIL_WIDTH)}{advice}"
         rows = "1 row breaks it" if self.count == 1 else f"{self.count} rows break it"
-        examples = f" (e.g. {', '.join(self.example_keys)})" if self.example_keys else ""
+        keys = ", ".join(shown(key, EXAMPLE_WIDTH) for key in self.example_keys)
+        examples = f" (e.g. {keys})" if self.example_keys else ""
         return f"{where}rule '{self.rule}': {rows}{examples}{advice}"
 
 
