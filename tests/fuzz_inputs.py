@@ -117,22 +117,27 @@ def _where(file: CsvFile, cell: Cell) -> str:
 
 
 def any_cell(file: CsvFile, row: int, column: int) -> bool:
+    """Any cell of a data row."""
     return column < len(file.rows[row])
 
 
 def numeric_cell(file: CsvFile, row: int, column: int) -> bool:
+    """A cell of a contract column typed integer or float."""
     return any_cell(file, row, column) and file.column_type(file.header[column]) in NUMERIC
 
 
 def dated_cell(file: CsvFile, row: int, column: int) -> bool:
+    """A date of a contract column typed date (not an empty one)."""
     return any_cell(file, row, column) and file.column_type(file.header[column]) == "DATE" and file.rows[row][column] != ""
 
 
 def key_cell(file: CsvFile, row: int, column: int) -> bool:
+    """A part of the table's key that has a value."""
     return any_cell(file, row, column) and file.header[column] in TABLES[file.table].key and file.rows[row][column] != ""
 
 
-def any_row(file: CsvFile, row: int, column: int) -> bool:
+def whole_file(file: CsvFile, row: int, column: int) -> bool:
+    """The corruption is of the whole file: any file with a data row will do."""
     return True
 
 
@@ -187,7 +192,8 @@ def injected_quote(file: CsvFile, rng: random.Random) -> tuple[str, str]:
     value = {"inside": _inserted(old, '"', rng), "leading": f'"{old}', "trailing": f'{old}"',
              "escaped": _inserted(old, '"', rng)}[how]
     write = _quoted if how == "escaped" else _unquoted
-    return write(file.header, _with_cell(file, cell, value)), f"{_where(file, cell)} = {value!r} ({how}, written raw)"
+    written = "quoted and doubled" if how == "escaped" else "written raw"
+    return write(file.header, _with_cell(file, cell, value)), f"{_where(file, cell)} = {value!r} ({how}, {written})"
 
 
 def cut_mid_row(file: CsvFile, rng: random.Random) -> tuple[str, str]:
@@ -265,13 +271,13 @@ KINDS: dict[str, tuple[Corruption, Wants]] = {
     "injected_quote": (injected_quote, any_cell),
     "cut_mid_row": (cut_mid_row, any_cell),
     "cut_mid_file": (cut_mid_file, lambda file, row, column: len(file.rows) > 1),
-    "random_bytes": (random_bytes, any_row),
-    "empty_file": (empty_file, any_row),
-    "header_only": (header_only, any_row),
+    "random_bytes": (random_bytes, whole_file),
+    "empty_file": (empty_file, whole_file),
+    "header_only": (header_only, whole_file),
     "duplicated_rows": (duplicated_rows, any_cell),
     "missing_key": (missing_key, key_cell),
-    "byte_order_mark": (byte_order_mark, any_row),
-    "crlf_line_endings": (crlf_line_endings, any_row),
+    "byte_order_mark": (byte_order_mark, whole_file),
+    "crlf_line_endings": (crlf_line_endings, whole_file),
     "very_long_string": (very_long_string, any_cell),
     "non_utf8_bytes": (non_utf8_bytes, any_cell),
 }
