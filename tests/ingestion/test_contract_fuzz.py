@@ -28,9 +28,12 @@ from tests.fuzz_judge import (
     run_case,
 )
 
-SUITE_SEED = 0  # case i of the suite: kind i, seed SUITE_SEED + i
+# case i of the suite: kind i, seed SUITE_SEED + i. An accepted plan costs ~5 CPU seconds, a contract error ~1:
+# of the 18 runs of 17 consecutive seeds in docs/benchmarks.md' 306 cases this one has the fewest accepted plans
+# (3), so the 17 kinds fit in about a minute on one core.
+SUITE_SEED = 239
 CLI_SEED = 1_000
-CLI_KINDS = ("cut_mid_row", "empty_file")  # the contract refuses every case of these: the CLI's error path
+CLI_KINDS = ("date_in_other_format", "empty_file")  # the contract refuses every case of these: the CLI's error path
 DETERMINISM_SEEDS = range(5)
 
 
