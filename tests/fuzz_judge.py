@@ -88,6 +88,7 @@ def _plan_columns(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
 
 
 def _rows_digest(con: duckdb.DuckDBPyConnection, select: str, params: list[object]) -> str:
+    """md5 over the rows of `select`, each as DuckDB's text of the row, sorted."""
     row = con.execute(
         f"SELECT md5(coalesce(string_agg(r, chr(10) ORDER BY r), '')) FROM (SELECT CAST(t AS VARCHAR) AS r "
         f"FROM ({select}) t)", params
@@ -99,12 +100,14 @@ def plan_digest(con: duckdb.DuckDBPyConnection, plan_id: str, columns: dict[str,
     """md5 over the rows of plan `plan_id` in every plans.* table (these columns), table by table."""
     parts = []
     for table, names in sorted(columns.items()):
-        select = f"SELECT {', '.join(f'{chr(34)}{c}{chr(34)}' for c in names)} FROM plans.{table} WHERE plan_id = ?"
+        quoted = ", ".join(f'"{name}"' for name in names)
+        select = f"SELECT {quoted} FROM plans.{table} WHERE plan_id = ?"
         parts.append(f"{table}:{_rows_digest(con, select, [plan_id])}")
     return "\n".join(parts)
 
 
 def quotas_digest(con: duckdb.DuckDBPyConnection) -> str:
+    """md5 over the rows of main.quotas (the current plan's quotas)."""
     return _rows_digest(con, "SELECT * FROM main.quotas", [])
 
 
