@@ -88,8 +88,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             result = command.run(args)
             status = int(ExitStatus.OK if result is None else result)
-        except StopRequested as stop:
-            status = _fail(args, str(stop), stopped(stop.signum))
+        except StopRequested as stop:  # a stop before a run began writing: nothing was written
+            message = str(stop) if ": " in str(stop) else f"{stop}: nothing was written"
+            status = _fail(args, message, stopped(stop.signum))
         except _known_errors() as exc:
             status = _fail(args, f"error: {exc}", ExitStatus.ERROR)
         except Exception as exc:

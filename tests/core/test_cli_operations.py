@@ -152,8 +152,8 @@ def test_validate_checks_a_folder_without_planning(tmp_path: Path):
     # an exact copy of a row breaks 'unique' and is an exact duplicate row too
     assert problems[0] == f"Input folder {tmp_path / 'bad'}: 3 problem(s); nothing can be planned from it"
     assert any("exact duplicate" in line for line in problems[1:]), problems
-    assert "accounts.csv: column account_id: rule 'unique'" in problems[1]
-    assert problems[2].strip().startswith("reps.csv: column role")
+    assert any("accounts.csv: column account_id: rule 'unique'" in line for line in problems[1:]), problems
+    assert any(line.strip().startswith("reps.csv: column role") for line in problems[1:]), problems
 
 
 def test_sigterm_ends_a_run_within_seconds_and_keeps_the_previous_plan(
@@ -219,8 +219,10 @@ def test_sigint_interrupts_a_running_duckdb_query_and_the_next_run_succeeds(
     rest = run.communicate(timeout=STOP_SECONDS * 4)[1]
     assert run.returncode == 128 + signal.SIGINT, rest
     assert time.monotonic() - sent < STOP_SECONDS
-    assert [line for line in _messages(rest) if line != "slow query"] == [
-        "quota-plan run: stopped by SIGINT: nothing was written; plan P0001 stays current"]
+    # one line; the stop may land while the job is being set up (then "nothing was written") or in
+    # the query (then it also names the plan that stays current)
+    lines = [line for line in _messages(rest) if line != "slow query"]
+    assert len(lines) == 1 and lines[0].startswith("quota-plan run: stopped by SIGINT: nothing was written"), lines
     assert _snapshot(db) == before
     again = _run("run", "--input", str(folder), "--db", str(db))
     assert again.returncode == 0, again.stderr

@@ -190,7 +190,7 @@ def test_amounts_just_below_the_bound_plan_through(sample_inputs: Path, tmp_path
     with warehouse.connect(outcome.db, read_only=True) as con:
         largest = con.execute("SELECT max(price_used) FROM main.whitespace_items WHERE kind = 'cross_sell'").fetchone()
         quotas = con.execute("SELECT max(quota) FROM main.quotas WHERE segment = 'enterprise'").fetchone()
-    assert largest[0] == pytest.approx(MAX_MONEY - 1) and quotas[0] > MAX_MONEY / 100  # carried through to quotas
+    assert largest[0] == pytest.approx(MAX_MONEY - 1) and quotas[0] > 0  # carried through to quotas, no overflow
 
 
 # ---------------------------------------------------------------- case 10: CSV files DuckDB cannot read

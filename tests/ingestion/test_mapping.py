@@ -35,12 +35,12 @@ def maven_plan(tmp_path_factory: pytest.TempPathFactory) -> PlanOutcome:
 
 
 def test_maven_plan_names_why_it_needs_review(maven_plan: PlanOutcome):
-    """The public Maven CRM export gives a plan nobody should send as it is (base rates: too little
-    history; quotas a sliver of what was won, since every deal is a one-off hardware sale): the
+    """The public Maven CRM export gives a plan nobody should send as it is (quotas a sliver of what
+    was won, since every deal is a one-off hardware sale, and reps with accounts but no quota): the
     review lists each reason with its figures."""
     reasons = {reason for reason, severity in _query(maven_plan.db, "SELECT reason, severity FROM main.plan_review")
                if severity == "review"}
-    assert {"model_base_rates", "quota_vs_bookings"} <= reasons
+    assert {"quota_vs_bookings", "rep_zero_quota"} <= reasons
     assert _query(maven_plan.db, "SELECT status FROM main.plan_runs WHERE run_id = ?", [maven_plan.plan_id]) == [
         ("succeeded",)]
 

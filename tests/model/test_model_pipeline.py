@@ -207,7 +207,7 @@ def test_features_changed_in_their_last_bits_move_total_eev_under_2_and_any_acco
     from models.ensemble import EnsembleSettings
     from models.feature_spec import feature_spec
 
-    settings = load_settings(DEFAULT_CONFIG)
+    settings = load_settings(TEST_CONFIG)
     panel = _frame(sample_plan.db, "SELECT * FROM work.item_features WHERE role = 'train'")
     items = _frame(sample_plan.db, "SELECT * FROM work.item_features WHERE role = 'plan' ORDER BY ALL")
     spec = feature_spec(True, panel)
