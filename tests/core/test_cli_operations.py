@@ -216,7 +216,10 @@ def test_sigint_interrupts_a_running_duckdb_query_and_the_next_run_succeeds(
     time.sleep(1)  # inside the query
     sent = time.monotonic()
     run.send_signal(signal.SIGINT)
-    rest = run.communicate(timeout=STOP_SECONDS * 4)[1]
+    try:
+        rest = run.communicate(timeout=STOP_SECONDS * 4)[1]
+    finally:  # never leave the slow query running when the test fails
+        run.kill()
     assert run.returncode == 128 + signal.SIGINT, rest
     assert time.monotonic() - sent < STOP_SECONDS
     # one line; the stop may land while the job is being set up (then "nothing was written") or in
