@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import dagster as dg
@@ -68,20 +68,6 @@ def _snapshot(con: duckdb.DuckDBPyConnection, schema: str = "raw") -> dict[str, 
 
 def _temp_tables(con: duckdb.DuckDBPyConnection) -> list:
     return con.execute("SELECT table_name FROM duckdb_tables() WHERE temporary").fetchall()
-
-
-@pytest.fixture
-def inputs(tmp_path: Path) -> Path:
-    """A writable copy of the valid fixture."""
-    folder = tmp_path / "input"
-    shutil.copytree(VALID, folder)
-    return folder
-
-
-@pytest.fixture
-def con(tmp_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
-    with warehouse.connect(tmp_path / "warehouse.duckdb") as connection:
-        yield connection
 
 
 def _load_error(con: duckdb.DuckDBPyConnection, folder: Path, **options: object) -> InputContractError:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
@@ -104,20 +104,6 @@ def snapshot(con: duckdb.DuckDBPyConnection, schema: str = "raw") -> dict[str, t
 
 def contract_tables(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[list, list]]:
     return {k: v for k, v in snapshot(con).items() if k in TABLES}
-
-
-@pytest.fixture
-def inputs(tmp_path: Path) -> Path:
-    """A writable copy of the valid fixture."""
-    folder = tmp_path / "input"
-    shutil.copytree(VALID, folder)
-    return folder
-
-
-@pytest.fixture
-def con(tmp_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
-    with warehouse.connect(tmp_path / "warehouse.duckdb") as connection:
-        yield connection
 
 
 def load_error(con: duckdb.DuckDBPyConnection, folder: Path) -> InputContractError:
