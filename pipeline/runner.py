@@ -147,7 +147,7 @@ def _execute(
         result = job.execute_in_process(
             instance=instance or _default_instance(db), raise_on_error=False, run_id=run_id,
             run_config=progress.run_config(steps, show_progress=output.progress, verbose=output.verbose),
-            tags=week_range_tags(*weeks) if job.partitions_def else None,
+            tags=week_range_tags(job.partitions_def, *weeks) if job.partitions_def else None,
         )
     except (KeyboardInterrupt, dg.DagsterExecutionInterruptedError):
         if stop_signals.received() is None:

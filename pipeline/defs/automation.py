@@ -32,7 +32,7 @@ def plan_automation(
         """The weekly refresh: the changed usage weeks, EEV as of the tick's date and drift against the
         published plan."""
         return dg.RunRequest(run_config=settings_run_config(context.scheduled_execution_time.date()),
-                             tags=week_range_tags(*refresh_weeks(context.instance, weeks, inputs, db)))
+                             tags=week_range_tags(weeks, *refresh_weeks(context.instance, weeks, inputs, db)))
 
     @dg.sensor(job_name="refresh_job", minimum_interval_seconds=ops.sensor_interval_seconds,
                default_status=dg.DefaultSensorStatus.RUNNING)
@@ -54,7 +54,7 @@ def plan_automation(
         return dg.RunRequest(
             run_key=run_key(state),
             run_config=settings_run_config(dt.datetime.now(dt.UTC).date()),
-            tags={**week_range_tags(*refresh_weeks(context.instance, weeks, plan_inputs, db)),
+            tags={**week_range_tags(weeks, *refresh_weeks(context.instance, weeks, plan_inputs, db)),
                   "quota_plan/changed_files": ", ".join(changed)[:200]},
         )
 

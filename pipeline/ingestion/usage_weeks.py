@@ -30,8 +30,14 @@ def usage_weeks(start: dt.date) -> dg.WeeklyPartitionsDefinition:
     return dg.WeeklyPartitionsDefinition(start_date=start.isoformat(), day_offset=MONDAY)
 
 
-def week_range_tags(first: str, last: str) -> dict[str, str]:
-    """Run tags that make one run load the weeks first..last (inclusive)."""
+def week_range_tags(weeks: dg.WeeklyPartitionsDefinition, first: str, last: str) -> dict[str, str]:
+    """Run tags that make one run load the weeks first..last (inclusive); none for every week: a
+    run without a partition loads the whole usage file, recorded as one materialization (a run
+    over a range of N partitions writes 4N event records to the Dagster home, one disk sync
+    each: about a minute for the 256 default weeks)."""
+    keys = weeks.get_partition_keys()
+    if (first, last) == (keys[0], keys[-1]):
+        return {}
     start, end = PARTITION_RANGE_TAGS
     return {start: first, end: last}
 
@@ -40,11 +46,22 @@ def new_weeks(instance: dg.DagsterInstance, weeks: dg.WeeklyPartitionsDefinition
     """The weeks a refresh loads: those after the newest loaded week, up to the last complete
     week; the last week again when none is new (it is replaced, so this is idempotent)."""
     keys = weeks.get_partition_keys()
-    loaded = instance.get_materialized_partitions(USAGE_ASSET) & set(keys)
+    loaded = (instance.get_materialized_partitions(USAGE_ASSET) | {_last_week_of_whole_load(instance)}) & set(keys)
     if not loaded:
         return keys[0], keys[-1]
     newest = keys.index(max(loaded))
     return keys[min(newest + 1, len(keys) - 1)], keys[-1]
+
+
+def _last_week_of_whole_load(instance: dg.DagsterInstance) -> str | None:
+    """The last week of the latest whole-file usage load (a run without a partition), from its
+    materialization's `weeks` metadata ("first .. last"); None when there was none."""
+    event = instance.get_latest_materialization_event(USAGE_ASSET)
+    materialization = event.asset_materialization if event else None
+    if materialization is None or materialization.partition is not None:
+        return None
+    weeks = materialization.metadata.get("weeks")
+    return str(weeks.value).split(" .. ")[-1] if weeks is not None else None
 
 
 def changed_weeks(weeks: dg.WeeklyPartitionsDefinition, input_dir: str | Path, db: str | Path) -> tuple[str, str]:

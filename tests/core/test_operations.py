@@ -53,7 +53,9 @@ def test_definitions_carry_the_jobs_schedule_and_sensor(tmp_path: Path):
     with dg.instance_for_test() as instance:
         request = schedule(dg.build_schedule_context(instance=instance,
                                                      scheduled_execution_time=dt.datetime(2026, 3, 2, tzinfo=dt.UTC)))
-    assert request.tags == week_range_tags(keys[0], keys[-1])  # nothing loaded yet: every week
+    assert request.tags == {}  # nothing loaded yet: every week, a run without a partition
+    assert week_range_tags(usage_weeks(load_settings().operations.usage_start), keys[1], keys[-1]) == {
+        "dagster/asset_partition_range_start": keys[1], "dagster/asset_partition_range_end": keys[-1]}
     assert loaded.resolve_sensor_def("input_folder_sensor").job_name == "refresh_job"
     ops = load_settings().operations  # retries are the Warehouse's, for transient errors only: no job retries all
     assert {job.name: job.op_retry_policy for job in (plan, refresh, rebalance)} == dict.fromkeys(

@@ -115,8 +115,11 @@ def test_refresh_run_replaces_only_its_week(tmp_path: Path):
     write_inputs(folder, {"usage": rows})
     db, instance = tmp_path / "plan.duckdb", dg.DagsterInstance.ephemeral()
     run_plan(folder, TEST_CONFIG, db, instance=instance)
-    assert len(instance.get_materialized_partitions(USAGE_ASSET)) == len(
-        usage_weeks(dt.date(2022, 1, 3)).get_partition_keys())
+    whole_load = instance.get_latest_materialization_event(USAGE_ASSET).asset_materialization
+    keys = usage_weeks(load_settings(TEST_CONFIG).operations.usage_start).get_partition_keys()
+    assert whole_load.partition is None  # every week in one materialization, not one per week
+    assert whole_load.metadata["weeks"].value == f"{keys[0]} .. {keys[-1]}"
+    assert new_weeks(instance, usage_weeks(load_settings(TEST_CONFIG).operations.usage_start)) == (keys[-1], keys[-1])
 
     write_inputs(folder, {"usage": [{**r, "active_users": 7} for r in rows]})
     outcome = run_plan(folder, TEST_CONFIG, db, instance=instance, job_name="refresh_job",
@@ -168,7 +171,7 @@ def test_refresh_reloads_from_the_earliest_restated_week(tmp_path: Path, capsys:
         loaded = file_definitions(RunPlaces(input_dir=str(folder), db=str(db)), TEST_CONFIG)
         request = loaded.resolve_schedule_def("weekly_refresh")(dg.build_schedule_context(
             instance=instance, scheduled_execution_time=dt.datetime(2026, 3, 2, tzinfo=dt.UTC)))
-    assert request.tags == week_range_tags("2025-11-10", last)
+    assert request.tags == week_range_tags(weeks, "2025-11-10", last)
 
     assert main(["refresh", "--input", str(folder), "--db", str(db)]) == 0
     assert f"Refreshed usage weeks 2025-11-10 .. {last}" in capsys.readouterr().out
