@@ -17,7 +17,6 @@ import pytest
 from pipeline.backtest.compare import BacktestError, backtest_params, backtest_report
 from pipeline.core import warehouse
 from pipeline.core.settings import load_settings
-from pipeline.ingestion.usage_weeks import usage_weeks
 from pipeline.runner import PlanOutcome, PlanRunError, run_backtest, run_definitions, run_plan
 from tests.builders import PRODUCTS, REPS, TEST_CONFIG, account_with_acv, subscription, write_inputs
 
