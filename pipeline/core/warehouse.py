@@ -61,9 +61,8 @@ def _check_place(path: Path) -> None:
         raise WarehouseFileError(f"cannot use {path} as the DuckDB file: {blocking} is a file, not a folder")
 
 
-@contextlib.contextmanager
-def connect(path: str | Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-    """Open the warehouse file (creating its folder and schemas) and close it afterwards; a path
+def open_connection(path: str | Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse file (creating its folder and schemas); the caller closes it. A path
     that cannot hold a DuckDB file raises WarehouseFileError, one held by another process
     WarehouseBusyError."""
     path = Path(path)
@@ -90,6 +89,17 @@ def connect(path: str | Path, read_only: bool = False) -> Iterator[duckdb.DuckDB
         if not read_only:
             for schema in SCHEMAS:
                 con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+@contextlib.contextmanager
+def connect(path: str | Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The warehouse file opened (see open_connection) and closed afterwards."""
+    con = open_connection(path, read_only)
+    try:
         yield con
     finally:
         con.close()
