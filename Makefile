@@ -38,7 +38,7 @@ run: $(RUN_STAMP)
 ## make test: the whole test suite (the report test needs Debian's chromium, the Spark tests
 ## Java 17+: both installed when missing)
 test: $(TEST_STAMP) browser java
-	$(BIN)/python -m pytest -n 2 -q
+	$(BIN)/python -m pytest -n 2 --dist loadscope -q
 
 browser:
 	@command -v chromium >/dev/null 2>&1 || apt-get install -y -q chromium >/dev/null 2>&1 || \

@@ -84,9 +84,16 @@ def test_model_learns_from_the_sample_history(sample_plan: PlanOutcome):
     assert metrics["roc_auc"] > 0.7  # the sample's expansions depend on usage and fit
 
 
-def test_dagster_recorded_materializations(sample_inputs: Path, tmp_path: Path):
+@pytest.fixture(scope="module")
+def rerun(sample_inputs: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[dg.DagsterInstance, PlanOutcome]:
+    """The sample planned a second time (the session's sample_plan is the first), with its Dagster instance."""
     instance = dg.DagsterInstance.ephemeral()
-    outcome = run_plan(sample_inputs, TEST_CONFIG, tmp_path / "plan.duckdb", instance=instance)
+    db = Path(tmp_path_factory.mktemp("rerun")) / "again.duckdb"
+    return instance, run_plan(sample_inputs, TEST_CONFIG, db, instance=instance)
+
+
+def test_dagster_recorded_materializations(rerun: tuple[dg.DagsterInstance, PlanOutcome]):
+    instance, outcome = rerun
     for key in ("raw_accounts", "account_state", "whitespace_items", "item_scores", "territories", "quotas",
                 "plan_version", "plan_exports"):
         event = instance.get_latest_materialization_event(dg.AssetKey(key))
@@ -116,9 +123,9 @@ def test_dagster_recorded_materializations(sample_inputs: Path, tmp_path: Path):
         assert Path(exports[f"chart_{chart}_file"].value).read_bytes()[:4] == b"\x89PNG"
 
 
-def test_same_inputs_settings_and_seed_give_byte_identical_plan(sample_plan: PlanOutcome, sample_inputs: Path,
-                                                                 tmp_path: Path):
-    again = run_plan(sample_inputs, TEST_CONFIG, tmp_path / "again.duckdb", instance=dg.DagsterInstance.ephemeral())
+def test_same_inputs_settings_and_seed_give_byte_identical_plan(
+        sample_plan: PlanOutcome, rerun: tuple[dg.DagsterInstance, PlanOutcome], tmp_path: Path):
+    again = rerun[1]
     assert export_plan_tables(sample_plan.db, tmp_path / "first") == export_plan_tables(again.db, tmp_path / "second")
 
 

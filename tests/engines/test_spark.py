@@ -23,7 +23,7 @@ from pipeline.engines.spark_engine import SparkEngine
 from pipeline.engines.spark_sql import SPARK_TRANSFORMS, TranspileError, spark_sql, to_spark
 from pipeline.ingestion.ingest import InputContractError, ingest_inputs, ingest_usage_window, input_file
 from pipeline.ingestion.usage_weeks import changed_weeks, usage_weeks
-from pipeline.runner import PlanRunError, run_plan
+from pipeline.runner import PlanOutcome, PlanRunError, run_plan
 from pipeline.staging.state import account_state_params, write_segment_bands
 from tests.builders import TEST_CONFIG, edge_inputs, export_plan_tables, settings_with
 from tests.staged import build_steps
@@ -126,13 +126,22 @@ def test_constructs_spark_cannot_take_are_refused_when_transpiling(duckdb_sql: s
         to_spark(duckdb_sql)
 
 
-def test_plan_with_spark_engine_equals_the_duckdb_plan(lake_inputs: Path, tmp_path: Path,
-                                                       monkeypatch: pytest.MonkeyPatch):
+@pytest.fixture(scope="module")
+def spark_plan(lake_inputs: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[dg.DagsterInstance, PlanOutcome]:
+    """The lake planned with `engine.name: spark`, with its Dagster instance."""
+    folder = Path(tmp_path_factory.mktemp("spark_plan"))
+    instance = dg.DagsterInstance.ephemeral()
+    config = settings_with(folder, section="engine", name="spark")
+    return instance, run_plan(lake_inputs, config, folder / "spark.duckdb", instance=instance)
+
+
+def test_plan_with_spark_engine_equals_the_duckdb_plan(
+        lake_inputs: Path, spark_plan: tuple[dg.DagsterInstance, PlanOutcome], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch):
     """Byte for byte: the same current-plan tables (model versions included) from the same inputs."""
     on_duckdb = run_plan(lake_inputs, TEST_CONFIG, tmp_path / "duck.duckdb", instance=dg.DagsterInstance.ephemeral())
+    instance, on_spark = spark_plan
     config = settings_with(tmp_path, section="engine", name="spark")
-    instance = dg.DagsterInstance.ephemeral()
-    on_spark = run_plan(lake_inputs, config, tmp_path / "spark.duckdb", instance=instance)
     engines = {
         name: instance.get_latest_materialization_event(dg.AssetKey(name)).asset_materialization.metadata["engine"].value
         for name in SPARK_TRANSFORMS
@@ -151,9 +160,11 @@ def test_plan_with_spark_engine_equals_the_duckdb_plan(lake_inputs: Path, tmp_pa
     assert export_plan_tables(on_spark.db, tmp_path / "spark") == export_plan_tables(on_duckdb.db, tmp_path / "duck")
 
 
-def test_bad_usage_in_the_lake_gets_the_same_contract_error_on_spark(lake_inputs: Path, tmp_path: Path):
+def test_bad_usage_in_the_lake_gets_the_same_contract_error_on_spark(
+        lake_inputs: Path, spark_plan: tuple[dg.DagsterInstance, PlanOutcome], tmp_path: Path):
     """Spark checks usage with the contract's own rules: the message is the DuckDB load's, word
     for word (file, column, rule, count, example keys), and the last good plan stays current."""
+    good = spark_plan[1]
     lake = tmp_path / "lake"
     shutil.copytree(lake_inputs, lake)
     bad = lake / "usage" / "month=2025-12" / "late_rows.parquet"
@@ -166,10 +177,10 @@ def test_bad_usage_in_the_lake_gets_the_same_contract_error_on_spark(lake_inputs
                                    AS v (account_id, product_id, "date", active_users, events))
                         TO '{bad}' (FORMAT parquet)""")
     messages = {}
+    shutil.copy(good.db, tmp_path / "spark.duckdb")  # the good Spark plan is current there
     for engine in ("duckdb", "spark"):
         (tmp_path / engine).mkdir()
         config, db = settings_with(tmp_path / engine, section="engine", name=engine), tmp_path / f"{engine}.duckdb"
-        good = run_plan(lake_inputs, config, db, instance=dg.DagsterInstance.ephemeral()) if engine == "spark" else None
         with pytest.raises(PlanRunError) as err:
             run_plan(lake, config, db, instance=dg.DagsterInstance.ephemeral())
         messages[engine] = str(err.value)
