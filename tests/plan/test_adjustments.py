@@ -97,6 +97,13 @@ def test_the_adjusted_plan_is_a_new_version_whose_lineage_names_its_parent_and_f
     assert (db.parent / "exports" / db.stem / "P0002" / workbook_name("P0002")).is_file()
 
 
+def test_plans_lists_the_adjusted_version_with_its_parent(round_trip: dict, capsys: pytest.CaptureFixture):
+    capsys.readouterr()
+    assert main(["plans", "--db", str(round_trip["db"])]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if "P0002" in x)
+    assert line.startswith("*P0002") and line.endswith("adjusted from P0001: first review with the VP")
+
+
 def test_one_audit_row_per_change_with_who_when_why_and_the_old_and_new_value(round_trip: dict):
     db, pick = round_trip["db"], round_trip["pick"]
     audit = _rows(db, "SELECT adjustment, source_row, kind, rep_id, account_id, old_value, new_value, reason, "
@@ -229,6 +236,22 @@ def test_every_bad_row_is_reported_at_once_and_nothing_is_written(sample_plan: P
     assert _rows(db, "SELECT run_id, status FROM plans.plan_runs ORDER BY ALL") == before
     with pytest.raises(store.PlanStoreError, match="no plan P0042"):
         adjust_plan(db, "P0042", bad, "bad", "tester")
+
+
+def test_a_quota_set_on_a_rep_left_without_accounts_is_refused(sample_plan: PlanOutcome, tmp_path: Path):
+    db = _copy(sample_plan.db, tmp_path)
+    pick = _pick(db)
+    accounts = _rows(db, "SELECT account_id FROM plans.territories WHERE plan_id = ? AND rep_id = ? ORDER BY 1",
+                     [PARENT, pick["factor"]])
+    lines = ["kind,rep_id,account_id,value,reason", f"set_quota,{pick['factor']},,100000,kept"]
+    lines += [f"move_account,{pick['quota']},{a},,leaves the team" for a, in accounts]
+    emptied = tmp_path / "emptied.csv"
+    emptied.write_text("\n".join(lines) + "\n")
+    before = _rows(db, "SELECT run_id FROM plans.plan_runs ORDER BY 1")
+    with pytest.raises(AdjustmentsError, match=f"emptied.csv row 2, column value: the quota 100,000.00 of rep "
+                                               f"{pick['factor']} cannot be kept: the adjusted territory has no EEV"):
+        adjust_plan(db, PARENT, emptied, "leaver", "tester")
+    assert _rows(db, "SELECT run_id FROM plans.plan_runs ORDER BY 1") == before
 
 
 def test_csv_and_yaml_files_give_the_same_adjustments(tmp_path: Path):
