@@ -3,6 +3,7 @@ applied as a new plan version and recorded with who, when and why (docs/adjustme
 
     reading.py   the adjustments file (CSV, YAML, or the workbook's New adjustments sheet) as rows
     rules.py     every row checked against the parent plan: all errors at once, typed adjustments
+    queries.py   the SQL of the adjusted tables, the audit rows and the quotas against the rule
     apply.py     the adjusted plan version: the parent's tables, the changes, the plan's own SQL
                  re-run for what depends on them, the audit table, tracking, exports, review gate
 
