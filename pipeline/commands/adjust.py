@@ -31,6 +31,14 @@ def add_parser(verbs: argparse._SubParsersAction) -> None:
     add_db_option(parser)
 
 
+def _user() -> str:
+    """The operating-system user (the audit trail's default `--by`); 'unknown' where there is none."""
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return "unknown"
+
+
 def _money(value: float | None) -> str:
     return "-" if value is None else f"{value:,.0f}"
 
@@ -39,7 +47,7 @@ def run(args: argparse.Namespace) -> ExitStatus:
     from pipeline.plan.adjustments.apply import adjust_plan  # (dagster: keep --help fast)
 
     require_db(args.db)
-    result = adjust_plan(args.db, args.plan_id, args.source, args.note, args.by or getpass.getuser())
+    result = adjust_plan(args.db, args.plan_id, args.source, args.note, args.by or _user())
     audit = [dict(zip(result.audit.columns, row, strict=True)) for row in result.audit.rows]
     print(f"Plan {result.plan_id} written from {result.parent_id} with {len(audit)} adjustments from {args.source}")
     for a in audit:
