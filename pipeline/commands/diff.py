@@ -42,4 +42,9 @@ def run(args: argparse.Namespace) -> ExitStatus:
     print(f"{'account_id':<12} {'segment':<14} {'from':<8} {'to':<8} {'EEV':>12}  reason")
     for account, segment, rep_a, rep_b, eev, reason in diff.account_moves:
         print(f"{account:<12} {segment or '':<14} {rep_a or '-':<8} {rep_b or '-':<8} {_money(eev):>12}  {reason or ''}")
+    print(f"\nAdjustments {args.plan_a} -> {args.plan_b}: {len(diff.adjustments)}")
+    print(f"{'plan':<6} {'#':>3} {'kind':<16} {'rep_id':<8} {'account_id':<12} {'old':>12} {'new':>12}  by, when: reason")
+    for plan, number, kind, rep, account, old, new, reason, by, at in diff.adjustments:
+        print(f"{plan:<6} {number:>3} {kind:<16} {rep or '-':<8} {account or '-':<12} {old or '-':>12} {new or '-':>12}  "
+              f"{by}, {at:%Y-%m-%d %H:%M}: {reason}")
     return ExitStatus.OK

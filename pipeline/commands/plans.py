@@ -11,7 +11,8 @@ from pipeline.commands.exit_status import ExitStatus
 def add_parser(verbs: argparse._SubParsersAction) -> None:
     parser = verbs.add_parser("plans", help="list the plan versions in a DuckDB file",
                               description="List plan versions (and failed runs) with their lineage; "
-                              "* marks the current plan, [published] the published one.")
+                              "* marks the current plan, [published] the published one; an adjusted plan "
+                              "names the plan it was adjusted from.")
     add_db_option(parser)
 
 
@@ -21,9 +22,13 @@ def run(args: argparse.Namespace) -> ExitStatus:
 
     require_db(args.db)
     with warehouse.connect(args.db, read_only=True) as con:
+        columns = {r[0] for r in con.execute("DESCRIBE plans.plan_runs").fetchall()}
+        # an adjusted plan (quota-plan adjust) names its parent and note; files written before it have no such column
+        adjusted = ("'adjusted from ' || parent_plan_id || ': ' || note" if "parent_plan_id" in columns
+                    else "NULL")
         rows = con.execute(
             "SELECT run_id, status, as_of, created_at, model_version, data_fingerprint, settings_hash, "
-            "coalesce(message, '') FROM plans.plan_runs ORDER BY created_at"
+            f"coalesce(message, {adjusted}, '') FROM plans.plan_runs ORDER BY created_at"
         ).fetchall()
         current = plan_store.current_plan_id(con)
         published = plan_store.published_plan_id(con)

@@ -28,6 +28,7 @@ import polars as pl
 import xlsxwriter
 
 from pipeline.exports import report_charts as charts
+from pipeline.exports.adjustments_sheet import write_adjustments_sheet
 from pipeline.exports.cells import WORKBOOK_OPTIONS, write_csv
 from pipeline.exports.documents import HTML, LETTERS, Chart, html_table, letter_files, render_letters, render_report
 from pipeline.exports.file_names import safe_file_names
@@ -118,6 +119,7 @@ def write_workbook(tables: PlanTables, path: Path) -> list[str]:
                 float_precision=3,
             )
             book.get_worksheet_by_name(sheet.title).autofit(max_width=cfg.max_column_width_px)
+        write_adjustments_sheet(book, tables)
         summary = book.get_worksheet_by_name(tables.sheets["summary"].title)
         bold = book.add_format({"bold": True})
         first = tables.sheets["summary"].frame.height + 1 + NOTE_GAP_ROWS

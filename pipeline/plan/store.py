@@ -13,6 +13,11 @@ Publishing is a separate, deliberate step (`quota-plan publish`): `plans.publish
 records each published plan with a note and a digest of its rows; the latest one is THE
 published plan (the one reps were given). A plan is published at most once and is never
 modified: every write to the store first verifies the digests of the published plans.
+
+An adjusted plan (`quota-plan adjust`, pipeline/plan/adjustments/) is a plan version like any
+other, whose lineage names its parent plan and the adjustments file (plan_runs.parent_plan_id,
+adjustments_file, adjustments_digest, note); it also writes ADJUSTMENT_TABLES, which a published
+plan's digest covers when the store has them.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import duckdb
@@ -47,6 +53,9 @@ PLAN_TABLES = {
     "attainment_forecast": "attainment_forecast",
     "amount_spread": "amount_spread",
 }
+# tables only an adjusted plan version writes (published table -> work table): the audit trail of its
+# adjustments and the quota terms they set per rep (pipeline/plan/adjustments/)
+ADJUSTMENT_TABLES = {"adjustments": "adjustments", "quota_overrides": "quota_overrides"}
 PENDING, CURRENT_ONCE, NEEDS_REVIEW, FAILED = "pending", "succeeded", "needs_review", "failed"
 PLAN_VERSION_SQL = "run_id LIKE 'P%'"  # rows of plans.plan_runs that are plan versions (not failed runs)
 
@@ -57,7 +66,8 @@ class PlanStoreError(ValueError):
 
 @dataclass(frozen=True)
 class PlanRun:
-    """Lineage of one plan version."""
+    """Lineage of one plan version; an adjusted plan also names its parent plan, the adjustments
+    file (its path and md5) and the note it was adjusted with."""
 
     as_of: dt.date
     settings_hash: str
@@ -65,6 +75,10 @@ class PlanRun:
     model_version: str
     dagster_run_id: str
     settings_json: str
+    parent_plan_id: str | None = None
+    adjustments_file: str | None = None
+    adjustments_digest: str | None = None
+    note: str | None = None
 
 
 def _ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
@@ -76,6 +90,8 @@ def _ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
     )
     con.execute("ALTER TABLE plans.plan_runs ADD COLUMN IF NOT EXISTS review_reasons VARCHAR")
     con.execute("ALTER TABLE plans.plan_runs ADD COLUMN IF NOT EXISTS acknowledged VARCHAR")
+    for column in ("parent_plan_id", "adjustments_file", "adjustments_digest", "note"):
+        con.execute(f"ALTER TABLE plans.plan_runs ADD COLUMN IF NOT EXISTS {column} VARCHAR")
     con.execute("CREATE TABLE IF NOT EXISTS plans.current_plan (plan_id VARCHAR)")
     con.execute(
         """CREATE TABLE IF NOT EXISTS plans.published_plans (
@@ -106,19 +122,23 @@ def _append_version(con: duckdb.DuckDBPyConnection, table: str, source: str, pla
     )
 
 
-def write_plan_version(con: duckdb.DuckDBPyConnection, run: PlanRun) -> str:
-    """Write the work tables as a new plan version, `pending` (not current), atomically."""
+def write_plan_version(con: duckdb.DuckDBPyConnection, run: PlanRun,
+                       tables: Mapping[str, str] = PLAN_TABLES) -> str:
+    """Write the work tables (published table -> work table) as a new plan version, `pending` (not
+    current), atomically."""
     with transaction(con):
         _ensure_tables(con)
         _refuse_if_published_altered(con)
         plan_id = _next_plan_id(con)
-        for table, source in PLAN_TABLES.items():
+        for table, source in tables.items():
             _append_version(con, table, source, plan_id)
         con.execute(
             "INSERT INTO plans.plan_runs (run_id, as_of, settings_hash, data_fingerprint, model_version, created_at, "
-            "status, dagster_run_id, settings_json) VALUES (?, ?, ?, ?, ?, current_timestamp, ?, ?, ?)",
+            "status, dagster_run_id, settings_json, parent_plan_id, adjustments_file, adjustments_digest, note) "
+            "VALUES (?, ?, ?, ?, ?, current_timestamp, ?, ?, ?, ?, ?, ?, ?)",
             [plan_id, run.as_of, run.settings_hash, run.data_fingerprint, run.model_version, PENDING,
-             run.dagster_run_id, run.settings_json],
+             run.dagster_run_id, run.settings_json, run.parent_plan_id, run.adjustments_file,
+             run.adjustments_digest, run.note],
         )
         con.execute("CREATE OR REPLACE VIEW main.plan_runs AS SELECT * FROM plans.plan_runs")
     return plan_id
@@ -256,7 +276,8 @@ def mark_published(con: duckdb.DuckDBPyConnection, plan_id: str, note: str, ackn
             con.execute("UPDATE plans.plan_runs SET status = ?, acknowledged = ? WHERE run_id = ?",
                         [CURRENT_ONCE, acknowledge, plan_id])
             _make_current(con, plan_id)
-        columns = {table: _plan_columns(con, table) for table in PLAN_TABLES}
+        versioned = [*PLAN_TABLES, *(t for t in ADJUSTMENT_TABLES if table_exists(con, "plans", t))]
+        columns = {table: _plan_columns(con, table) for table in versioned}
         con.execute(
             "INSERT INTO plans.published_plans VALUES (?, current_timestamp, ?, ?, ?)",
             [plan_id, note, json.dumps(columns), _plan_digest(con, plan_id, columns)],

@@ -6,6 +6,9 @@
 -- quota_rounding; contribution (DECIMAL, cents) = contribution_unrounded rounded to cents, plus
 -- on the rep's largest contribution (ties: lowest account_id) the residual that makes the rep's
 -- contributions add up EXACTLY to its quota.
+-- A rep's own terms, set by `quota-plan adjust` (docs/adjustments.md; absent from a plan run's
+-- rep_plan, hence null): factor_set = the rep's factor instead of the segment's; quota_set = the
+-- rep's exact quota (not rounded), its factor then quota_set / the rep's territory EEV.
 WITH shares AS (
     SELECT rep_id, account_id, segment, role, share, eev, eev_share FROM work.territory_shares
 ),
@@ -14,29 +17,62 @@ factors AS (
     SELECT segment, factor FROM work.quota_factors
 ),
 
-unrounded AS (
+rep_terms AS (  -- union by name: the override columns are null where rep_plan does not carry them
+    SELECT rep_id, factor_set, quota_set FROM (
+        SELECT * FROM work.rep_plan
+        UNION ALL BY NAME
+        SELECT NULL::VARCHAR AS rep_id, NULL::DOUBLE AS factor_set, NULL::DOUBLE AS quota_set WHERE false
+    )
+),
+
+territory AS (
+    SELECT rep_id, sum(eev_share) AS territory_eev FROM shares GROUP BY rep_id
+),
+
+rep_factors AS (  -- null for a rep with no terms of its own: it takes its segment's factor
     SELECT
-        s.rep_id,
-        s.account_id,
-        s.segment,
-        s.role,
-        s.share,
-        s.eev,
-        s.eev_share,
-        f.factor,
-        f.factor * s.eev * s.share AS contribution_unrounded,
-        round(f.factor * s.eev * s.share, 2)::DECIMAL(18, 2) AS cents,
-        row_number() OVER (
-            PARTITION BY s.rep_id ORDER BY f.factor * s.eev * s.share DESC, s.account_id
-        ) AS size_rank
+        r.rep_id,
+        r.quota_set,
+        coalesce(r.quota_set / nullif(t.territory_eev, 0), r.factor_set) AS factor
+    FROM rep_terms AS r
+    LEFT JOIN territory AS t USING (rep_id)
+),
+
+terms AS (
+    SELECT
+        s.*,
+        coalesce(o.factor, f.factor) AS factor,
+        coalesce(o.factor, f.factor) * s.eev * s.share AS contribution_unrounded,
+        o.quota_set
     FROM shares AS s
     JOIN factors AS f USING (segment)
+    LEFT JOIN rep_factors AS o USING (rep_id)
+),
+
+unrounded AS (
+    SELECT
+        rep_id,
+        account_id,
+        segment,
+        role,
+        share,
+        eev,
+        eev_share,
+        factor,
+        contribution_unrounded,
+        quota_set,
+        round(contribution_unrounded, 2)::DECIMAL(18, 2) AS cents,
+        row_number() OVER (PARTITION BY rep_id ORDER BY contribution_unrounded DESC, account_id) AS size_rank
+    FROM terms
 ),
 
 rep_quota AS (
     SELECT
         rep_id,
-        (round(sum(contribution_unrounded) / $quota_rounding) * $quota_rounding)::DECIMAL(18, 2) AS quota,
+        coalesce(
+            round(any_value(quota_set), 2),
+            round(sum(contribution_unrounded) / $quota_rounding) * $quota_rounding
+        )::DECIMAL(18, 2) AS quota,
         sum(cents) AS cents_total
     FROM unrounded
     GROUP BY rep_id

@@ -2,7 +2,8 @@
 -- Key: rep_id. accounts = accounts the rep owns in the plan; territory_eev = sum of eev x share
 -- over the rep's quota contributions (= sum of the owned accounts' eev unless a mid-year
 -- rebalance splits moved accounts by time); factor = the segment's factor as the plan resolved it
--- (work.quota_factors); quota_unrounded = sum of factor x eev x share (factor x territory_eev;
+-- (work.quota_factors), or the rep's own factor its contributions apply when `quota-plan adjust`
+-- set its factor or quota (quota_contributions); quota_unrounded = sum of factor x eev x share (factor x territory_eev;
 -- capacity is already inside the EEV share); quota = quota_unrounded rounded to the nearest
 -- multiple of quota_rounding = the exact sum of the rep's contributions.
 -- A rep with no accounts gets quota 0. Balance (the one definition: the balance check, the
@@ -35,7 +36,7 @@ limits AS (
 ),
 
 contributions AS (
-    SELECT rep_id, role, eev, eev_share, contribution_unrounded, contribution FROM work.quota_contributions
+    SELECT rep_id, role, eev, eev_share, factor, contribution_unrounded, contribution FROM work.quota_contributions
 ),
 
 factors AS (  -- the segment's factor as the plan resolved it: the setting, or 'auto'
@@ -49,7 +50,8 @@ books AS (
         sum(eev_share) AS territory_eev,
         sum(eev) FILTER (WHERE role = 'owner') AS owned_eev,
         sum(contribution_unrounded) AS quota_unrounded,
-        sum(contribution) AS quota
+        sum(contribution) AS quota,
+        max(factor) FILTER (WHERE role = 'owner') AS factor  -- one factor per rep's own accounts
     FROM contributions
     GROUP BY rep_id
 ),
@@ -137,7 +139,7 @@ SELECT
     r.capacity,
     coalesce(b.accounts, 0) AS accounts,
     coalesce(b.territory_eev, 0) AS territory_eev,
-    f.factor,
+    coalesce(b.factor, f.factor) AS factor,
     coalesce(b.quota_unrounded, 0) AS quota_unrounded,
     CAST(coalesce(b.quota, 0) AS DOUBLE) AS quota,
     t.owned_eev,
