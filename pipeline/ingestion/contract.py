@@ -21,9 +21,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, get_args
 
-# the expansion segments a rep may be in (reps.segment) and the plan settings configure
+# the default expansion segments (config/plan.yaml); a plan's settings may name others, spelled like this
 SegmentName = Literal["high_velocity", "mid_market", "enterprise"]
 SEGMENT_NAMES: tuple[str, ...] = get_args(SegmentName)
+SEGMENT_NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
 # how an opportunity came about (opportunities.source), the keys of the credit rules
 DEAL_SOURCES = ("csm_sourced", "ae_sourced", "joint", "csm_closed", "add_on")
 
@@ -185,6 +186,11 @@ def one_of(table: str, column: str, *values: str) -> Rule:
     return Rule(table, column, f"one of {', '.join(values)}", f'"{column}" NOT IN ({listed})')
 
 
+def segment_rule(names: tuple[str, ...]) -> Rule:
+    """reps.segment is one of the plan's segments (names checked against SEGMENT_NAME_PATTERN by the settings)."""
+    return one_of("reps", "segment", *names)
+
+
 def references(table: str, column: str, target: str, role: str | None = None) -> Rule:
     """A non-null value exists in `target` ('table.column'), optionally among reps of `role`.
     The examples are the distinct values not found (rows of one orphan id would crowd them)."""
@@ -280,6 +286,6 @@ RULES: tuple[Rule, ...] = (
     unique("reps", "rep_id"),
     not_null("reps", "role"),
     one_of("reps", "role", "expansion_rep", "csm"),
-    one_of("reps", "segment", *SEGMENT_NAMES),
+    one_of("reps", "segment", *SEGMENT_NAMES),  # the plan's own segments replace these (segment_rule)
     row_rule("reps", "capacity", "0 < x <= 1", "capacity <= 0 OR capacity > 1"),
 )
