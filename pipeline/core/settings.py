@@ -348,6 +348,24 @@ class TerritorySettings(_Strict):
     )
 
 
+class CapacitySettings(_Strict):
+    """Capacity with ramp: a rep's capacity in each month of the plan year scaled by tenure (reps.start_date),
+    leave and departure (reps.leave_start / leave_end, reps.end_date); see sql/plan/rep_capacity_months.sql."""
+
+    ramp_schedule: list[float] = Field(
+        default=[0.25, 0.5, 0.75, 1.0], min_length=1,
+        description="share 0-1 of capacity in each ramp period of tenure (the first period, the second, ...); "
+        "full capacity after the last; a rep without start_date is fully ramped",
+    )
+    ramp_period_months: int = Field(default=3, gt=0, description="months of tenure each ramp_schedule value covers")
+
+    @model_validator(mode="after")
+    def _ramp_range(self) -> CapacitySettings:
+        if not all(0 <= share <= 1 for share in self.ramp_schedule):
+            raise ValueError(f"capacity.ramp_schedule: every share must be 0-1, got {self.ramp_schedule}")
+        return self
+
+
 class QuotaSettings(_Strict):
     """What a quota should be: the share of reps expected to attain it, which an 'auto' quota factor reaches."""
 
@@ -528,6 +546,7 @@ class PlanSettings(_Strict):
     exports: ExportSettings = ExportSettings()
     territory: TerritorySettings = TerritorySettings()
     quota: QuotaSettings = QuotaSettings()
+    capacity: CapacitySettings = CapacitySettings()
     forecast: ForecastSettings = ForecastSettings()
     operations: OperationsSettings = OperationsSettings()
     engine: EngineSettings = EngineSettings()
@@ -564,14 +583,16 @@ class PlanSettings(_Strict):
         """Rows of the band table the SQL joins: [min_acv, max_acv) per segment, self_serve first
         (below the lowest band); quota_factor = the settings' factor, None for 'auto' (resolved in
         work.quota_factors); restricted = the band takes only the accounts work.segment_accounts
-        lists for it (it narrows by dimension values)."""
+        lists for it (it narrows by dimension values); book_min, book_max, target_eev_per_rep as set."""
         rows: list[dict[str, object]] = [
             {"segment": SELF_SERVE, "min_acv": 0.0, "max_acv": min(s.min_acv for s in self.segments),
-             "quota_factor": 0.0, "restricted": False}
+             "quota_factor": 0.0, "restricted": False, "book_min": None, "book_max": None, "target_eev_per_rep": None}
         ]
         for seg in self.segments:
             rows.append({"segment": seg.name, "min_acv": seg.min_acv, "max_acv": band_top(seg, self.segments),
-                         "quota_factor": seg.fixed_factor, "restricted": bool(seg.dimensions)})
+                         "quota_factor": seg.fixed_factor, "restricted": bool(seg.dimensions),
+                         "book_min": seg.book_min, "book_max": seg.book_max,
+                         "target_eev_per_rep": seg.target_eev_per_rep})
         return rows
 
     def size_band_labels(self) -> list[str]:
@@ -616,6 +637,8 @@ class PlanSettings(_Strict):
             "quota_factor_min": QUOTA_FACTOR_RANGE[0],
             "quota_factor_max": QUOTA_FACTOR_RANGE[1],
             "target_attainment_share": self.quota.target_attainment_share,
+            "ramp_schedule": self.capacity.ramp_schedule,
+            "ramp_period_months": self.capacity.ramp_period_months,
             "amount_cv": None if isinstance(self.forecast.amount_cv, str) else self.forecast.amount_cv,
             "amount_cv_min_wins": self.forecast.amount_cv_min_wins,
             "amount_cv_fallback": self.forecast.amount_cv_fallback,

@@ -23,7 +23,8 @@ PLAN_DATE_ONLY_TAG = "quota_plan/plan_date_only"
             description="ACV bands of the plan settings. Grain: segment. [min_acv, max_acv) in annual money; "
             "max_acv NULL for the top band; quota_factor 0-1 as the settings give it (0 for self_serve, never "
             "assigned; NULL for 'auto': the factor the plan uses is work.quota_factors'); restricted = the band "
-            "takes only the accounts work.segment_accounts lists for it (it narrows by dimension values)."),
+            "takes only the accounts work.segment_accounts lists for it (it narrows by dimension values); "
+            "book_min / book_max (accounts per full-capacity rep) and target_eev_per_rep as the settings give them."),
         dg.AssetSpec(
             "segment_accounts", group_name="staging", deps=["raw_accounts"], kinds={"duckdb"},
             description="Accounts a segment takes by name or by dimension value. Grain: account_id x segment; "

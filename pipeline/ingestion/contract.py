@@ -160,6 +160,9 @@ TABLES: dict[str, TableSpec] = {
             (
                 _c("rep_id"), _c("name"), _c("role"), _c("segment"),
                 _c("capacity", "DOUBLE", default="1.0"), _c("active", "BOOLEAN", default="true"),
+                # optional, for capacity with ramp: first day on the team, departure (exclusive), one leave
+                _c("start_date", "DATE", default="NULL"), _c("end_date", "DATE", default="NULL"),
+                _c("leave_start", "DATE", default="NULL"), _c("leave_end", "DATE", default="NULL"),
             ),
             key=("rep_id",),
         ),
@@ -288,4 +291,7 @@ RULES: tuple[Rule, ...] = (
     one_of("reps", "role", "expansion_rep", "csm"),
     one_of("reps", "segment", *SEGMENT_NAMES),  # the plan's own segments replace these (segment_rule)
     row_rule("reps", "capacity", "0 < x <= 1", "capacity <= 0 OR capacity > 1"),
+    row_rule("reps", "end_date", "> start_date", "end_date <= start_date"),
+    row_rule("reps", "leave_end", "> leave_start", "leave_end <= leave_start"),
+    row_rule("reps", "leave_end", "given with leave_start", "(leave_start IS NULL) <> (leave_end IS NULL)"),
 )

@@ -46,6 +46,9 @@ PLAN_TABLES = {
     "quota_factors": "quota_factors",
     "attainment_forecast": "attainment_forecast",
     "amount_spread": "amount_spread",
+    "rep_capacity_months": "rep_capacity_months",
+    "quota_months": "quota_months",
+    "segment_headcount": "segment_headcount",
 }
 PENDING, CURRENT_ONCE, NEEDS_REVIEW, FAILED = "pending", "succeeded", "needs_review", "failed"
 PLAN_VERSION_SQL = "run_id LIKE 'P%'"  # rows of plans.plan_runs that are plan versions (not failed runs)

@@ -18,7 +18,8 @@ def write_segment_bands(con: duckdb.DuckDBPyConnection, settings: PlanSettings) 
     work.segment_accounts: the accounts named for a segment and those whose dimension values a
     restricted segment takes. Stops with SegmentCoverageError when accounts have dimension values
     no segment takes (see pipeline/staging/segments.py)."""
-    overrides = {"max_acv": pl.Float64, "quota_factor": pl.Float64}
+    overrides = {"max_acv": pl.Float64, "quota_factor": pl.Float64, "book_min": pl.Int64, "book_max": pl.Int64,
+                 "target_eev_per_rep": pl.Float64}
     bands = pl.DataFrame(settings.segment_table(), schema_overrides=overrides)  # noqa: F841  (read by the SQL)
     con.execute("CREATE OR REPLACE TABLE work.segment_bands AS SELECT * FROM bands")
     write_segment_accounts(con, settings)
