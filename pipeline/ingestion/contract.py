@@ -152,6 +152,8 @@ TABLES: dict[str, TableSpec] = {
                 _c("amount", "DOUBLE"), _c("source"), _c("owner_id"), _c("csm_id"),
                 # optional, for pipeline coverage: the CRM's expected close date and own stage of an open deal
                 _c("expected_close_date", "DATE", default="NULL"), _c("pipeline_stage", default="NULL"),
+                # optional: the units (seats) the deal's product line sells; a source mapping's won_deals keep them
+                _c("quantity", "BIGINT", default="NULL"),
             ),
             key=("opportunity_id",),
         ),
@@ -285,6 +287,7 @@ RULES: tuple[Rule, ...] = (
     row_rule("opportunities", "amount", ">= 0", "amount < 0"),
     below("opportunities", "amount", MAX_MONEY),
     one_of("opportunities", "source", *DEAL_SOURCES),
+    row_rule("opportunities", "quantity", "> 0", "quantity <= 0"),
     not_null("reps", "rep_id", example="coalesce(name, 'NULL')"),
     unique("reps", "rep_id"),
     not_null("reps", "role"),
