@@ -33,7 +33,7 @@ from pipeline.ingestion.csv_file import (
     unreadable,
 )
 from pipeline.ingestion.ingest import EXAMPLES, READERS, InputContractError, Violation
-from pipeline.ingestion.mapping import ColumnMap, ContractDates, RenewalDates, SourceMapping, TableMap
+from pipeline.ingestion.mapping import ColumnMap, ContractDates, OnlyIf, RenewalDates, SourceMapping, TableMap
 
 REJECTED_FILE = "rejected_rows.parquet"
 TIMESTAMP_DATE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}([T ].*)?"
@@ -168,7 +168,7 @@ def _read_headers(
 
 def _references(name: str, table: TableMap) -> list[tuple[str, str]]:
     """Every source column the table's mapping reads, with where the mapping names it."""
-    refs = [(c.source, f"tables.{name}.columns.{target}") for target, c in table.columns.items() if c.source]
+    refs = [(source, f"tables.{name}.columns.{target}") for target, c in table.columns.items() for source in c.sources]
     refs += [(c.only_if.column, f"tables.{name}.columns.{target}.only_if")
              for target, c in table.columns.items() if c.only_if]
     refs += [(k, f"tables.{name}.keep") for k in table.keep]
@@ -221,11 +221,11 @@ def _map_table(
     relation = " ".join([source, *joins])
     items = []
     for target, column in table.columns.items():
-        text = _text_of(table, column.source) if column.source else None
+        texts = [_text_of(table, source) for source in column.sources]
+        text = texts[0] if len(texts) == 1 else f"NULLIF(concat_ws(' ', {', '.join(texts)}), '')" if texts else None
         expression, problem = _column_sql(con, sql, column, text, relation, table.file)
         if column.only_if is not None:
-            listed = ", ".join(sql.bind(v) for v in column.only_if.values)
-            condition = f"{_text_of(table, column.only_if.column)} IN ({listed})"
+            condition = _condition(sql, _text_of(table, column.only_if.column), column.only_if)
             expression = f"CASE WHEN {condition} THEN {expression} END"
         items.append(f"{expression} AS {_q(target)}")
         if problem:
@@ -261,7 +261,7 @@ def _column_sql(
         if column.default is not None:
             otherwise = f"CAST({sql.bind(column.default)} AS VARCHAR)"
         elif column.other_values == "error":
-            problem = _uncovered(con, sql, value, relation, map_id, file, column.source or "")
+            problem = _uncovered(con, sql, value, relation, map_id, file, ", ".join(column.sources))
         value = f"coalesce({covered}, {otherwise})"
     if column.if_null is not None:
         value = f"coalesce({value}, CAST({sql.bind(column.if_null)} AS VARCHAR))"
@@ -335,6 +335,12 @@ def _set_aside(con: duckdb.DuckDBPyConnection, name: str, mapping: SourceMapping
     return rows
 
 
+def _condition(sql: _Sql, text: str, only_if: OnlyIf) -> str:
+    """SQL of an only_if test on a column's text: in the values (equals), or not (not_equals; empty counts)."""
+    listed = ", ".join(sql.bind(v) for v in only_if.values)
+    return f"{text} IN ({listed})" if only_if.equals is not None else f"coalesce({text} NOT IN ({listed}), TRUE)"
+
+
 def _fill_renewal_dates(con: duckdb.DuckDBPyConnection, dates: RenewalDates, files: dict[str, Path]) -> list[QualityRow]:
     """accounts.renewal_date where the accounts file gives none: the latest end date of the account's
     contracts, then the earliest expected close date of its open renewal opportunity, else the latest
@@ -347,8 +353,8 @@ def _fill_renewal_dates(con: duckdb.DuckDBPyConnection, dates: RenewalDates, fil
         end = f"left(NULLIF(trim(CAST({_q(contracts.end_date)} AS VARCHAR)), ''), 10)"
         where = "TRUE"
         if contracts.only_if is not None:
-            listed = ", ".join(sql.bind(v) for v in contracts.only_if.values)
-            where = f"NULLIF(trim(CAST({_q(contracts.only_if.column)} AS VARCHAR)), '') IN ({listed})"
+            tested = f"NULLIF(trim(CAST({_q(contracts.only_if.column)} AS VARCHAR)), '')"
+            where = _condition(sql, tested, contracts.only_if)
         source = (f"SELECT {account} AS account_id, max({end}) AS renewal_date FROM {_reader(path, sql.bind(str(path)))} "
                   f"WHERE {where} GROUP BY 1")
         rows.append(QualityRow("derived", "accounts", contracts.file, "renewal_date from contracts",

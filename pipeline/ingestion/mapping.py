@@ -36,19 +36,29 @@ def _text(value: Any) -> Any:
 
 class OnlyIf(_Strict):
     """A condition on another source column: the value is kept only where it holds (else empty):
-    the column equals the value, or one of the values of a list."""
+    the column equals the value (or one of a list), or with not_equals is none of them (an empty cell
+    counts as none of them)."""
 
     column: str
-    equals: str | list[str]
+    equals: str | list[str] | None = None
+    not_equals: str | list[str] | None = Field(default=None, description="keep where the column is none of these")
 
-    @field_validator("equals", mode="before")
+    @field_validator("equals", "not_equals", mode="before")
     @classmethod
     def _scalar_text(cls, value: Any) -> Any:
         return [_text(v) for v in value] if isinstance(value, list) else _text(value)
 
+    @model_validator(mode="after")
+    def _one_test(self) -> OnlyIf:
+        if (self.equals is None) == (self.not_equals is None):
+            raise ValueError("give exactly one of equals, not_equals")
+        return self
+
     @property
     def values(self) -> list[str]:
-        return self.equals if isinstance(self.equals, list) else [self.equals]
+        """The values tested (of equals or of not_equals)."""
+        given = self.equals if self.equals is not None else self.not_equals
+        return given if isinstance(given, list) else [str(given)]
 
 
 class ColumnMap(_Strict):
@@ -56,9 +66,13 @@ class ColumnMap(_Strict):
     (a constant) or `id_from` (an id made from a source column of names: `prefix` + the name in
     lower case with every run of other characters than letters and digits replaced by '-')."""
 
-    column: str | None = Field(default=None, description="source column (a joined file's as ALIAS.COLUMN)")
+    column: str | list[str] | None = Field(
+        default=None, description="source column (a joined file's as ALIAS.COLUMN; a list: their values joined by a space)"
+    )
     value: str | None = Field(default=None, description="constant for every row")
-    id_from: str | None = Field(default=None, description="source column of names to make an id from")
+    id_from: str | list[str] | None = Field(
+        default=None, description="source column of names to make an id from (a list: their values joined by a space)"
+    )
     prefix: str = Field(default="", description="text put before a generated id")
     values: dict[str, str] | None = Field(default=None, description="value map: source value -> contract value")
     other_values: Literal["error", "keep", "empty"] = Field(
@@ -103,9 +117,10 @@ class ColumnMap(_Strict):
         return self
 
     @property
-    def source(self) -> str | None:
-        """The source column read (None for a constant)."""
-        return self.column if self.column is not None else self.id_from
+    def sources(self) -> list[str]:
+        """The source columns read (none for a constant)."""
+        given = self.column if self.column is not None else self.id_from
+        return [given] if isinstance(given, str) else list(given or [])
 
 
 class Lookup(_Strict):

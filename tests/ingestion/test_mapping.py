@@ -295,3 +295,47 @@ def test_contract_errors_of_mapped_tables_name_the_source_file(tmp_path: Path):
     ).fetchone()[0]
     expected = f"sales_pipeline.csv (mapped to opportunities): column account_id: rule 'not null': {no_account} rows"
     assert expected in str(error.value)
+
+
+HUBSPOT_DIR = ROOT / "tests" / "fixtures" / "hubspot"
+
+
+def test_hubspot_export_maps_and_plans_with_seat_whitespace(tmp_path: Path):
+    """The HubSpot export (companies, deals, line items, products, owners): line items are the contract's
+    opportunities with their deal, seats kept; owners matched by name; renewal dates from Renewal deals."""
+    db = tmp_path / "plan.duckdb"
+    outcome = run_plan(HUBSPOT_DIR, _small_export_config(tmp_path), db, instance=dg.DagsterInstance.ephemeral(),
+                       mapping=ROOT / "mappings" / "hubspot.yaml")
+    assert outcome.written
+    csv = duckdb.connect()
+    lines, orphans = csv.execute(
+        "SELECT count(*), count(*) FILTER (WHERE d.\"Associated Company IDs (Primary)\" IS NULL) "
+        "FROM read_csv(?) AS li JOIN read_csv(?) AS d ON d.\"Record ID\" = li.\"Associated Deal IDs (Primary)\"",
+        [str(HUBSPOT_DIR / "line_items.csv"), str(HUBSPOT_DIR / "deals.csv")]).fetchone()
+    companies = csv.execute("SELECT count(*) FROM read_csv(?)", [str(HUBSPOT_DIR / "companies.csv")]).fetchone()[0]
+    assert _query(db, "SELECT count(*) FROM raw.opportunities") == [(lines - orphans,)]
+    # seat products keep their seats: seat whitespace in the plan
+    assert _query(db, "SELECT unit FROM raw.products WHERE product_name = 'Workspace'") == [("seat",)]
+    assert _query(db, "SELECT max(quantity) > 1 FROM raw.subscriptions s JOIN raw.products p USING (product_id) "
+                      "WHERE p.unit = 'seat'") == [(True,)]
+    seat = _query(db, "SELECT count(*), sum(whitespace) > 0 FROM main.whitespace_items WHERE kind = 'seat'")
+    assert seat[0][0] > 0 and seat[0][1]
+    # owners by team: Expansion -> expansion reps (one archived), Customer Success -> CSM, the rest set aside
+    assert _query(db, "SELECT rep_id, role, active FROM raw.reps ORDER BY rep_id") == [
+        ("owner-ava-stone", "expansion_rep", True), ("owner-ben-ortiz", "expansion_rep", True),
+        ("owner-cleo-park", "expansion_rep", False), ("owner-dana-reed", "csm", True)]
+    assert _query(db, "SELECT example_key FROM main.rejected_rows WHERE rule = 'role: not null' ORDER BY 1") == [
+        ("owner-eli-stern",), ("owner-fay-lum",)]
+    # company owners by name are the territories' previous owners; the archived owner's company moves
+    assert _query(db, "SELECT count(*), count(previous_rep_id), count(*) FILTER (WHERE rep_id = 'owner-cleo-park') "
+                      "FROM main.territories") == [(companies, companies, 0)]
+    # renewal dates: the open Renewal deal's close date, else the last won Renewal's (rolled forward a year)
+    renewals = dict(_query(db, "SELECT account_id, renewal_date FROM raw.accounts"))
+    assert renewals["9800000011"] == dt.date(2026, 2, 20) and renewals["9800000001"] == dt.date(2025, 6, 6)
+    assert _query(db, "SELECT renewal_date FROM main.account_eev WHERE account_id = '9800000001'") == [
+        (dt.date(2026, 6, 6),)]
+    assert _query(db, "SELECT count(*) FROM main.account_eev WHERE blackout_start IS NULL") == [(0,)]
+    # deal source from the Deal Source dropdown; open deals carry their expected close date
+    assert _query(db, "SELECT count(source) > 0, count(*) FILTER (WHERE stage = 'open' AND expected_close_date IS NULL)"
+                      " FROM raw.opportunities WHERE type = 'expansion'") == [(True, 0)]
+    assert _query(db, "SELECT sum(quota) > 0 FROM main.quotas") == [(True,)]
