@@ -12,12 +12,14 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import pytest
+import yaml
 
 from pipeline.core import warehouse
 from pipeline.core.settings import load_settings
 from pipeline.exports.summary import plan_summary
 from pipeline.ingestion.ingest import InputContractError, ingest_inputs
 from pipeline.runner import run_plan
+from pipeline.staging.state import write_segment_bands
 from tests.builders import PRODUCTS, REPS, TEST_CONFIG, account_with_acv, settings_with, subscription, write_inputs
 
 RAMPING = "R0007"  # a full-capacity mid-market rep of the sample, starting two months into the plan year
@@ -119,3 +121,29 @@ def test_the_sample_planned_with_a_ramping_rep(sample_inputs: Path, tmp_path: Pa
         assert needed == math.ceil(n / seg.book_max) and allowed == n // seg.book_min
         assert staffing == ("short" if cap < needed else "over" if cap > allowed else "within")
         assert f"{seg.name} has {cap:.1f}, needs {needed}-{allowed} ({staffing})" in summary
+
+
+def test_headcount_at_book_sizes_and_target_eev_per_rep(tmp_path: Path):
+    """mid_market: 90 accounts, EEV 1,000,000, target 150,000 per rep, books 20-40, 1.5 reps of capacity:
+    needs ceil(90 / 40) = 3 at book_max, allows floor(90 / 20) = 4 at book_min, ceil(1e6 / 150,000) = 7 at
+    its target: short. enterprise: 30 accounts, books 10-20, 2 reps: within (2 to 3)."""
+    raw = yaml.safe_load(TEST_CONFIG.read_text())
+    raw["segments"][1]["target_eev_per_rep"] = 150_000
+    config = tmp_path / "plan.yaml"
+    config.write_text(yaml.safe_dump(raw))
+    settings = load_settings(config)
+    with duckdb.connect(str(tmp_path / "plan.duckdb")) as con:
+        con.execute("CREATE SCHEMA work")
+        write_segment_bands(con, settings)
+        con.execute("CREATE TABLE work.account_eev AS SELECT 'mid_market' AS segment, 1e6 / 90 AS eev FROM range(90) "
+                    "UNION ALL SELECT 'enterprise', 1000.0 FROM range(30)")
+        con.execute("CREATE TABLE work.rep_plan AS SELECT * FROM (VALUES ('R1', 'mid_market', 1.0), "
+                    "('R2', 'mid_market', 0.5), ('R3', 'enterprise', 1.0), ('R4', 'enterprise', 1.0)) "
+                    "AS t(rep_id, segment, capacity)")
+        warehouse.build_table(con, "segment_headcount", settings.sql_params())
+        rows = {r[0]: r[1:] for r in con.execute(
+            "SELECT segment, accounts, reps, capacity, reps_needed_at_book_max, reps_allowed_at_book_min, "
+            "reps_needed_at_target_eev, staffing FROM work.segment_headcount").fetchall()}
+    assert rows["mid_market"] == (90, 2, 1.5, 3, 4, 7, "short")
+    assert rows["enterprise"] == (30, 2, 2.0, 2, 3, None, "within")
+    assert rows["high_velocity"] == (0, 0, 0, 0, 0, None, "within")
