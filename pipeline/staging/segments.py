@@ -1,6 +1,7 @@
 """Segments of the plan's own: which accounts a segment narrowed by dimension values (industry,
 region, any account column of segment_dimensions) or by a list of named accounts takes, and the
-check that every account at or above the lowest band has exactly one segment to go to.
+check that every account at or above the lowest band has exactly one band to go to (named accounts
+included: their band is replaced by the segment naming them).
 
 An account's dimension value is its column's text, an empty cell being 'unknown'. Column names
 come from the settings and are checked against raw.accounts' columns before they are used (as
@@ -92,8 +93,7 @@ def write_segment_accounts(con: duckdb.DuckDBPyConnection, settings: PlanSetting
     """work.segment_accounts (grain: account_id x segment; named = named in the settings' accounts list,
     else matched by the segment's dimension values); stops when some accounts have no segment to go to."""
     dims = account_dimensions(con, settings)
-    named = [a for s in settings.segments for a in s.accounts]
-    problems = _uncovered(dims.filter(~pl.col("account_id").is_in(named)), settings)
+    problems = _uncovered(dims, settings)  # named accounts too: the band an account is in picks its row
     if problems:
         raise SegmentCoverageError("the segments leave accounts without a segment: " + "; ".join(problems)
                                    + ". Add the values to a segment's dimensions, or a segment for them")

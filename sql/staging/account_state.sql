@@ -8,7 +8,7 @@
 -- current values on every snapshot; the plan-date rows carry them to account_eev, the territories
 -- and the plan checks, which do not read raw.accounts themselves. segment: the segment that names the
 -- account (work.segment_accounts, named), else the band holding its ACV that takes it (a restricted band
--- only takes the accounts work.segment_accounts lists for it; the settings allow one such band per ACV).
+-- only takes the accounts work.segment_accounts lists for it; settings and the segment check leave one).
 WITH snapshots AS (
     SELECT snapshot_date, role FROM work.snapshot_dates
 ),
@@ -136,22 +136,16 @@ state AS (
     LEFT JOIN deal_history AS d USING (snapshot_date, account_id)
     LEFT JOIN renewal AS r USING (snapshot_date, account_id)
     WHERE x.role = 'plan' OR coalesce(a.acv, 0) > 0
-),
-
-banded AS (  -- the band holding the account's ACV that takes it
-    SELECT state.snapshot_date, state.account_id, bands.segment
-    FROM state
-    JOIN bands ON state.acv >= bands.min_acv AND (bands.max_acv IS NULL OR state.acv < bands.max_acv)
-    LEFT JOIN dimension_members AS m ON m.account_id = state.account_id AND m.segment = bands.segment
-    WHERE NOT bands.restricted OR m.account_id IS NOT NULL
 )
 
 SELECT
     state.*,
     CASE WHEN state.acv_12m_ago > 0 THEN state.acv / state.acv_12m_ago - 1 END AS acv_growth,
-    coalesce(named.segment, banded.segment) AS segment
+    coalesce(named.segment, bands.segment) AS segment
 FROM state
-LEFT JOIN named USING (account_id)
-LEFT JOIN banded USING (snapshot_date, account_id)
-WHERE named.segment IS NOT NULL OR banded.segment IS NOT NULL
+-- the band holding the account's ACV that takes it (exactly one: pipeline/staging/segments.py checks it)
+JOIN bands ON state.acv >= bands.min_acv AND (bands.max_acv IS NULL OR state.acv < bands.max_acv)
+LEFT JOIN dimension_members AS m ON m.account_id = state.account_id AND m.segment = bands.segment
+LEFT JOIN named ON named.account_id = state.account_id
+WHERE NOT bands.restricted OR m.account_id IS NOT NULL
 ORDER BY state.snapshot_date, state.account_id
