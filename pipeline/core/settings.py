@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from pipeline.core.shipped import shipped_folder
 from pipeline.core.yaml_model import load_yaml_model
-from pipeline.ingestion.contract import DEAL_SOURCES, SEGMENT_NAMES, SegmentName
+from pipeline.ingestion.contract import DEAL_SOURCES, SEGMENT_NAME_PATTERN
 from pipeline.ingestion.duplicates import DuplicateRows
 
 SELF_SERVE = "self_serve"
@@ -42,15 +42,34 @@ class _Strict(BaseModel):
 
 
 class SegmentSettings(_Strict):
-    """One ACV band. An account belongs to the band whose min_acv <= acv < next band's min_acv."""
+    """One expansion segment: an ACV band [min_acv, max_acv), optionally narrowed by dimension values of
+    the account (industry, region, any column listed in segment_dimensions), plus named accounts."""
 
-    name: SegmentName
+    name: str = Field(pattern=SEGMENT_NAME_PATTERN, description="segment name: lower-case letters, digits, _")
     min_acv: float = Field(gt=0, description="lowest ACV of the band (inclusive)")
+    max_acv: float | None = Field(
+        default=None, gt=0,
+        description="ACV where the band ends (exclusive); null = the next higher min_acv among the segments "
+        "whose dimension values overlap this one's (no upper bound when there is none)",
+    )
     book_min: int = Field(ge=0, description="fewest accounts for a full-capacity rep")
     book_max: int = Field(gt=0, description="most accounts for a full-capacity rep")
     quota_factor: Literal["auto"] | float = Field(
         description="quota = factor x territory EEV; 'auto': the factor inside 0.60-0.75 at which the predicted "
         "share of the segment's reps attaining reaches quota.target_attainment_share"
+    )
+    dimensions: dict[str, list[str]] = Field(
+        default={},
+        description="account column -> the values this segment takes (a column of segment_dimensions; an empty "
+        "cell is the value 'unknown'); a column not given: every value",
+    )
+    accounts: list[str] = Field(
+        default=[], description="named accounts (account_ids) in this segment whatever their ACV and dimensions"
+    )
+    target_eev_per_rep: float | None = Field(
+        default=None, gt=0,
+        description="territory EEV one full-capacity rep should carry; segment_headcount reports the reps "
+        "the segment's EEV needs at it (null: not reported)",
     )
 
     @model_validator(mode="after")
@@ -59,12 +78,26 @@ class SegmentSettings(_Strict):
             raise ValueError(f"segment {self.name}: book_min {self.book_min} > book_max {self.book_max}")
         if not isinstance(self.quota_factor, str) and not 0 < self.quota_factor <= 1:
             raise ValueError(f"segment {self.name}: quota_factor must be 'auto' or a number in (0, 1]")
+        if self.max_acv is not None and self.max_acv <= self.min_acv:
+            raise ValueError(f"segment {self.name}: max_acv {self.max_acv:,.0f} <= min_acv {self.min_acv:,.0f}")
+        empty = [column for column, values in self.dimensions.items() if not values]
+        if empty:
+            raise ValueError(f"segment {self.name}: dimensions {empty} list no value")
         return self
 
     @property
     def fixed_factor(self) -> float | None:
         """The factor the settings fix, None when it is 'auto' (chosen from the predicted attainment)."""
         return None if isinstance(self.quota_factor, str) else self.quota_factor
+
+    def takes(self, column: str, value: str) -> bool:
+        """Whether the segment takes accounts whose `column` holds `value` (a column it does not narrow: yes)."""
+        return column not in self.dimensions or value in self.dimensions[column]
+
+    def shares_values_with(self, other: SegmentSettings) -> bool:
+        """Whether some account could match the dimension values of both segments."""
+        return all(set(values) & set(other.dimensions[column])
+                   for column, values in self.dimensions.items() if column in other.dimensions)
 
 
 class WhitespaceSettings(_Strict):
@@ -180,7 +213,8 @@ class TrackingSettings(_Strict):
     missing_source: str = Field(default="joint", description="source rule applied to a deal without a source")
     commission_rate: dict[str, float] = Field(
         default={"high_velocity": 0.10, "mid_market": 0.10, "enterprise": 0.10},
-        description="expansion rep commission per segment, fraction of the rep's credited ARR",
+        description="expansion rep commission per segment, fraction of the rep's credited ARR (one rate for "
+        "each segment of the plan)",
     )
     csm_bonus_rate: float = Field(
         default=0.075, description="CSM soft bonus: this share of the rep's commission on a CSM-sourced deal"
@@ -216,10 +250,8 @@ class TrackingSettings(_Strict):
                                  f"strictly (contiguous, no gap or overlap), got {edges}")
         if self.missing_source not in DEAL_SOURCES:
             raise ValueError(f"missing_source must be one of {list(DEAL_SOURCES)}, got {self.missing_source!r}")
-        if sorted(self.commission_rate) != sorted(SEGMENT_NAMES) or not all(
-            0 <= r <= 1 for r in self.commission_rate.values()
-        ):
-            raise ValueError(f"commission_rate needs a rate 0-1 for each of {list(SEGMENT_NAMES)}")
+        if not all(0 <= r <= 1 for r in self.commission_rate.values()):
+            raise ValueError("commission_rate: every rate must be 0-1")
         low, high = BONUS_RATE_RANGE
         if not low <= self.csm_bonus_rate <= high:
             raise ValueError(f"csm_bonus_rate {self.csm_bonus_rate} is outside {low:.2f}-{high:.2f}")
@@ -314,6 +346,24 @@ class TerritorySettings(_Strict):
     company_target: float | None = Field(
         default=None, gt=0, description="company expansion target the quotas are compared with"
     )
+
+
+class CapacitySettings(_Strict):
+    """Capacity with ramp: a rep's capacity in each month of the plan year scaled by tenure (reps.start_date),
+    leave and departure (reps.leave_start / leave_end, reps.end_date); see sql/plan/rep_capacity_months.sql."""
+
+    ramp_schedule: list[float] = Field(
+        default=[0.25, 0.5, 0.75, 1.0], min_length=1,
+        description="share 0-1 of capacity in each ramp period of tenure (the first period, the second, ...); "
+        "full capacity after the last; a rep without start_date is fully ramped",
+    )
+    ramp_period_months: int = Field(default=3, gt=0, description="months of tenure each ramp_schedule value covers")
+
+    @model_validator(mode="after")
+    def _ramp_range(self) -> CapacitySettings:
+        if not all(0 <= share <= 1 for share in self.ramp_schedule):
+            raise ValueError(f"capacity.ramp_schedule: every share must be 0-1, got {self.ramp_schedule}")
+        return self
 
 
 class QuotaSettings(_Strict):
@@ -433,12 +483,56 @@ class ReviewSettings(_Strict):
         return self
 
 
+def band_top(segment: SegmentSettings, segments: list[SegmentSettings]) -> float | None:
+    """Where the segment's ACV band ends (exclusive): its max_acv, else the next higher min_acv among the
+    segments whose dimension values overlap its own, else None (no upper bound)."""
+    if segment.max_acv is not None:
+        return segment.max_acv
+    above = [s.min_acv for s in segments if s.min_acv > segment.min_acv and s.shares_values_with(segment)]
+    return min(above, default=None)
+
+
+def check_segments(segments: list[SegmentSettings], dimensions: list[str]) -> None:
+    """Segment names unique; listed by increasing min_acv; dimensions among `dimensions`; no account in two
+    segments (overlapping ACV bands whose dimension values overlap, or an account named twice)."""
+    names = [s.name for s in segments]
+    twice = sorted({n for n in names if names.count(n) > 1} | ({SELF_SERVE} & set(names)))
+    if twice:
+        raise ValueError(f"segment names must be unique and not {SELF_SERVE}: {twice}")
+    edges = [s.min_acv for s in segments]
+    if edges != sorted(edges):
+        raise ValueError(f"segments must be listed by increasing min_acv, got {edges}")
+    unknown = sorted({c for s in segments for c in s.dimensions} - set(dimensions))
+    if unknown:
+        raise ValueError(f"segments narrow by {unknown}, not listed in segment_dimensions {dimensions}")
+    named = [a for s in segments for a in s.accounts]
+    if len(set(named)) != len(named):
+        raise ValueError(f"accounts named in two segments: {sorted({a for a in named if named.count(a) > 1})}")
+    for i, first in enumerate(segments):
+        for second in segments[i + 1:]:
+            top_first, top_second = band_top(first, segments), band_top(second, segments)
+            acv_overlap = (top_first is None or second.min_acv < top_first) and (
+                top_second is None or first.min_acv < top_second)
+            if acv_overlap and first.shares_values_with(second):
+                shared = {c: sorted(set(v) & set(second.dimensions.get(c, v))) for c, v in first.dimensions.items()}
+                shared |= {c: v for c, v in second.dimensions.items() if c not in first.dimensions}
+                raise ValueError(
+                    f"segments {first.name} and {second.name} overlap: ACV from "
+                    f"{max(first.min_acv, second.min_acv):,.0f} takes both"
+                    + (f" for {shared}" if shared else "")
+                    + "; give them disjoint ACV bands (max_acv) or disjoint dimension values")
+
+
 class PlanSettings(_Strict):
     """The whole plan configuration."""
 
     as_of: dt.date = Field(description="plan date: ACV, whitespace and scores are measured as of this day")
     seed: int = Field(default=42, description="seed for every random choice (model, sampling)")
-    segments: list[SegmentSettings]
+    segments: list[SegmentSettings] = Field(min_length=1)
+    segment_dimensions: list[str] = Field(
+        default=[], description="account columns (industry, region, or any extra column of accounts) that "
+        "segments may narrow by (segments.dimensions)"
+    )
     allow_factor_outside_range: bool = Field(
         default=False, description="allow a quota_factor outside 0.60-0.75 (reported in the summary)"
     )
@@ -452,6 +546,7 @@ class PlanSettings(_Strict):
     exports: ExportSettings = ExportSettings()
     territory: TerritorySettings = TerritorySettings()
     quota: QuotaSettings = QuotaSettings()
+    capacity: CapacitySettings = CapacitySettings()
     forecast: ForecastSettings = ForecastSettings()
     operations: OperationsSettings = OperationsSettings()
     engine: EngineSettings = EngineSettings()
@@ -459,12 +554,12 @@ class PlanSettings(_Strict):
 
     @model_validator(mode="after")
     def _segments_valid(self) -> PlanSettings:
+        check_segments(self.segments, self.segment_dimensions)
+        rates = set(self.tracking.commission_rate)
         names = [s.name for s in self.segments]
-        if sorted(names) != sorted(SEGMENT_NAMES):
-            raise ValueError(f"segments must be exactly {list(SEGMENT_NAMES)} once each, got {names}")
-        edges = [s.min_acv for s in self.segments]
-        if edges != sorted(edges) or len(set(edges)) != len(edges):
-            raise ValueError(f"segments must be listed by strictly increasing min_acv, got {edges}")
+        if rates != set(names):
+            raise ValueError(f"tracking.commission_rate needs one rate for each segment {names}: missing "
+                             f"{sorted(set(names) - rates)}, not a segment {sorted(rates - set(names))}")
         low, high = QUOTA_FACTOR_RANGE
         outside = [s.name for s in self.factors_outside_range()]
         if outside and not self.allow_factor_outside_range:
@@ -485,20 +580,19 @@ class PlanSettings(_Strict):
         return [s for s in self.segments if s.fixed_factor is not None and not low <= s.fixed_factor <= high]
 
     def segment_table(self) -> list[dict[str, object]]:
-        """Rows of the band table the SQL joins: [min_acv, max_acv) per segment, self_serve first;
-        quota_factor = the settings' factor, None for 'auto' (resolved in work.quota_factors)."""
+        """Rows of the band table the SQL joins: [min_acv, max_acv) per segment, self_serve first
+        (below the lowest band); quota_factor = the settings' factor, None for 'auto' (resolved in
+        work.quota_factors); restricted = the band takes only the accounts work.segment_accounts
+        lists for it (it narrows by dimension values); book_min, book_max, target_eev_per_rep as set."""
         rows: list[dict[str, object]] = [
-            {"segment": SELF_SERVE, "min_acv": 0.0, "max_acv": self.segments[0].min_acv, "quota_factor": 0.0}
+            {"segment": SELF_SERVE, "min_acv": 0.0, "max_acv": min(s.min_acv for s in self.segments),
+             "quota_factor": 0.0, "restricted": False, "book_min": None, "book_max": None, "target_eev_per_rep": None}
         ]
-        for seg, nxt in zip(self.segments, [*self.segments[1:], None], strict=True):
-            rows.append(
-                {
-                    "segment": seg.name,
-                    "min_acv": seg.min_acv,
-                    "max_acv": nxt.min_acv if nxt else None,
-                    "quota_factor": seg.fixed_factor,
-                }
-            )
+        for seg in self.segments:
+            rows.append({"segment": seg.name, "min_acv": seg.min_acv, "max_acv": band_top(seg, self.segments),
+                         "quota_factor": seg.fixed_factor, "restricted": bool(seg.dimensions),
+                         "book_min": seg.book_min, "book_max": seg.book_max,
+                         "target_eev_per_rep": seg.target_eev_per_rep})
         return rows
 
     def size_band_labels(self) -> list[str]:
@@ -543,6 +637,8 @@ class PlanSettings(_Strict):
             "quota_factor_min": QUOTA_FACTOR_RANGE[0],
             "quota_factor_max": QUOTA_FACTOR_RANGE[1],
             "target_attainment_share": self.quota.target_attainment_share,
+            "ramp_schedule": self.capacity.ramp_schedule,
+            "ramp_period_months": self.capacity.ramp_period_months,
             "amount_cv": None if isinstance(self.forecast.amount_cv, str) else self.forecast.amount_cv,
             "amount_cv_min_wins": self.forecast.amount_cv_min_wins,
             "amount_cv_fallback": self.forecast.amount_cv_fallback,

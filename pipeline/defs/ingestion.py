@@ -66,13 +66,16 @@ def raw_inputs(
     if plan_inputs.mapping:
         mapped = apply_mapping(plan_inputs.path, load_mapping(plan_inputs.mapping), warehouse.mapped_inputs_dir)
     duplicate_rows = settings.operations.duplicate_rows
+    segments = tuple(s.name for s in settings.segments)
     with warehouse.connect() as con:
         if mapped is None:
-            result = ingest_inputs(con, plan_inputs.path, skip=LOADED_BY_WEEK, duplicate_rows=duplicate_rows)
+            result = ingest_inputs(con, plan_inputs.path, skip=LOADED_BY_WEEK, duplicate_rows=duplicate_rows,
+                                   segments=segments)
         else:
             sources = [*mapped.source_files, plan_inputs.mapping_file]
             result = ingest_inputs(con, mapped.folder, fingerprint_of=sources, file_labels=mapped.file_labels,
-                                   skip=LOADED_BY_WEEK, duplicate_rows=duplicate_rows)
+                                   skip=LOADED_BY_WEEK, duplicate_rows=duplicate_rows,
+                                   segments=segments)
         record_data_quality(con, result, mapped)
         for name in result.tables:
             yield table_result(

@@ -23,6 +23,9 @@ quota_contributions = sql_asset("quota_contributions", group=PLAN_GROUP)
 quotas = sql_asset("quotas", group=PLAN_GROUP)
 quota_history = sql_asset("quota_history", group=PLAN_GROUP)
 plan_review = sql_asset("plan_review", group=PLAN_GROUP)
+rep_capacity_months = sql_asset("rep_capacity_months", group=PLAN_GROUP)
+quota_months = sql_asset("quota_months", group=PLAN_GROUP)
+segment_headcount = sql_asset("segment_headcount", group=PLAN_GROUP)
 
 # Accounts to assign, with their current owner and whether they are locked to it: the input
 # column accounts.locked (false when absent, carried by the plan-date rows of account_state), or
@@ -36,17 +39,26 @@ ORDER BY e.account_id
 """
 
 
-@dg.asset(group_name=PLAN_GROUP, deps=["raw_reps", "account_eev"], kinds={"polars"})
+# the reps of the plan with their capacity for the plan year
+REPS_SQL = """
+SELECT r.rep_id, r.name, r.segment, c.plan_capacity AS capacity
+FROM raw.reps AS r
+JOIN work.rep_capacity_months AS c ON c.rep_id = r.rep_id AND c.month_index = 1
+WHERE c.plan_capacity > 0
+ORDER BY r.rep_id
+"""
+
+
+@dg.asset(group_name=PLAN_GROUP, deps=["raw_reps", "rep_capacity_months", "account_eev"], kinds={"polars"})
 def rep_plan(context: dg.AssetExecutionContext, warehouse: Warehouse,
              settings: dg.ResourceParam[PlanSettings]) -> dg.MaterializeResult:
     """Active expansion reps of the plan. Grain: rep_id. segment from the reps table, or (when
-    null) the segment with the most EEV per unit of capacity; capacity 0-1 of a full book."""
+    null) the segment with the most EEV per unit of capacity; capacity 0-1 of a full book for the plan
+    year (work.rep_capacity_months' plan_capacity: ramp, leave and departure included; a rep with none
+    in the plan year is left out)."""
     started = time.perf_counter()
     with warehouse.connect() as con:
-        reps = con.sql(
-            "SELECT rep_id, name, segment, capacity FROM raw.reps "
-            "WHERE role = 'expansion_rep' AND active ORDER BY rep_id"
-        ).pl()
+        reps = con.sql(REPS_SQL).pl()
         accounts = con.sql("SELECT segment, eev FROM work.account_eev WHERE segment <> 'self_serve'").pl()
         segments = [s.name for s in settings.segments]
         planned = place_unsegmented_reps(reps, accounts, segments)  # noqa: F841  (read by the SQL below)

@@ -16,15 +16,30 @@ from pipeline.staging.state import account_state_params, write_segment_bands
 PLAN_DATE_ONLY_TAG = "quota_plan/plan_date_only"
 
 
-@dg.asset(group_name="staging", kinds={"duckdb"})
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            "segment_bands", group_name="staging", deps=["raw_accounts"], kinds={"duckdb"},
+            description="ACV bands of the plan settings. Grain: segment. [min_acv, max_acv) in annual money; "
+            "max_acv NULL for the top band; quota_factor 0-1 as the settings give it (0 for self_serve, never "
+            "assigned; NULL for 'auto': the factor the plan uses is work.quota_factors'); restricted = the band "
+            "takes only the accounts work.segment_accounts lists for it (it narrows by dimension values); "
+            "book_min / book_max (accounts per full-capacity rep) and target_eev_per_rep as the settings give them."),
+        dg.AssetSpec(
+            "segment_accounts", group_name="staging", deps=["raw_accounts"], kinds={"duckdb"},
+            description="Accounts a segment takes by name or by dimension value. Grain: account_id x segment; "
+            "named = listed in the segment's accounts (it goes there whatever its ACV), else its dimension values "
+            "are the segment's (it goes there when its ACV is in the band)."),
+    ],
+    can_subset=False,
+)
 def segment_bands(context: dg.AssetExecutionContext, warehouse: Warehouse, settings: dg.ResourceParam[PlanSettings]):
-    """ACV bands of the plan settings. Grain: segment. [min_acv, max_acv) in annual money;
-    max_acv NULL for the top band; quota_factor 0-1 as the settings give it (0 for self_serve, never
-    assigned; NULL for 'auto': the factor the plan uses is work.quota_factors')."""
+    """The segments of the settings as tables; stops when accounts hold dimension values no segment takes."""
     started = time.perf_counter()
     with warehouse.connect() as con:
         write_segment_bands(con, settings)
-        return table_result(context, con, "work.segment_bands", started)
+        yield table_result(context, con, "work.segment_bands", started, asset_key="segment_bands")
+        yield table_result(context, con, "work.segment_accounts", started, asset_key="segment_accounts")
 
 
 @dg.asset(group_name="staging", deps=sql_deps("snapshot_dates"), kinds={"duckdb"},

@@ -48,6 +48,11 @@ SELECT segment, factor, note, attaining_share, p10_attaining_share, p90_attainin
 FROM main.quota_factors ORDER BY list_position($order, segment)
 """
 
+HEADCOUNT_SQL = """
+SELECT segment, capacity, reps_needed_at_book_max, reps_allowed_at_book_min, reps_needed_at_target_eev, staffing
+FROM main.segment_headcount ORDER BY list_position($order, segment)
+"""
+
 EXAMPLES_WIDTH = 48
 
 
@@ -182,6 +187,18 @@ def forecast_lines(con: duckdb.DuckDBPyConnection, settings: PlanSettings) -> li
     return lines
 
 
+def headcount_line(con: duckdb.DuckDBPyConnection, order: dict[str, list[str]]) -> list[str]:
+    """One line: each segment's capacity against the full-capacity reps its book sizes need (main.segment_headcount)."""
+    if not table_exists(con, "main", "segment_headcount"):
+        return []
+    parts = [
+        f"{seg} has {capacity:.1f}, needs {needed}" + ("" if allowed is None else f"-{allowed}")
+        + ("" if target is None else f", {target} at its target EEV") + f" ({staffing})"
+        for seg, capacity, needed, allowed, target, staffing in con.execute(HEADCOUNT_SQL, order).fetchall()
+    ]
+    return ["Headcount in full-capacity reps (at book_max - at book_min): " + "; ".join(parts)]
+
+
 def _share(value: float | None) -> str:
     return "-" if value is None else f"{value:.0%}"
 
@@ -273,6 +290,7 @@ def plan_summary(con: duckdb.DuckDBPyConnection, settings: PlanSettings, db: Pat
          for s, m, cv, ratio, tol, band, dev, moved, eev, placed in con.execute(BALANCE_SQL, order).fetchall()],
     )
     lines += anchor_lines(con, settings, order)
+    lines += headcount_line(con, order)
     for seg in settings.factors_outside_range():
         lines.append(f"NOTE: quota_factor {seg.quota_factor} of {seg.name} is outside 0.60-0.75 (allowed by settings)")
     if review := review_section(con, run[0], settings):

@@ -21,9 +21,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, get_args
 
-# the expansion segments a rep may be in (reps.segment) and the plan settings configure
+# the default expansion segments (config/plan.yaml); a plan's settings may name others, spelled like this
 SegmentName = Literal["high_velocity", "mid_market", "enterprise"]
 SEGMENT_NAMES: tuple[str, ...] = get_args(SegmentName)
+SEGMENT_NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
 # how an opportunity came about (opportunities.source), the keys of the credit rules
 DEAL_SOURCES = ("csm_sourced", "ae_sourced", "joint", "csm_closed", "add_on")
 
@@ -151,6 +152,8 @@ TABLES: dict[str, TableSpec] = {
                 _c("amount", "DOUBLE"), _c("source"), _c("owner_id"), _c("csm_id"),
                 # optional, for pipeline coverage: the CRM's expected close date and own stage of an open deal
                 _c("expected_close_date", "DATE", default="NULL"), _c("pipeline_stage", default="NULL"),
+                # optional: the units (seats) the deal's product line sells; a source mapping's won_deals keep them
+                _c("quantity", "BIGINT", default="NULL"),
             ),
             key=("opportunity_id",),
         ),
@@ -159,6 +162,9 @@ TABLES: dict[str, TableSpec] = {
             (
                 _c("rep_id"), _c("name"), _c("role"), _c("segment"),
                 _c("capacity", "DOUBLE", default="1.0"), _c("active", "BOOLEAN", default="true"),
+                # optional, for capacity with ramp: first day on the team, departure (exclusive), one leave
+                _c("start_date", "DATE", default="NULL"), _c("end_date", "DATE", default="NULL"),
+                _c("leave_start", "DATE", default="NULL"), _c("leave_end", "DATE", default="NULL"),
             ),
             key=("rep_id",),
         ),
@@ -183,6 +189,11 @@ def one_of(table: str, column: str, *values: str) -> Rule:
     """A non-null value is one of `values` (contract constants, no quotes inside)."""
     listed = ", ".join(f"'{v}'" for v in values)
     return Rule(table, column, f"one of {', '.join(values)}", f'"{column}" NOT IN ({listed})')
+
+
+def segment_rule(names: tuple[str, ...]) -> Rule:
+    """reps.segment is one of the plan's segments (names checked against SEGMENT_NAME_PATTERN by the settings)."""
+    return one_of("reps", "segment", *names)
 
 
 def references(table: str, column: str, target: str, role: str | None = None) -> Rule:
@@ -276,10 +287,14 @@ RULES: tuple[Rule, ...] = (
     row_rule("opportunities", "amount", ">= 0", "amount < 0"),
     below("opportunities", "amount", MAX_MONEY),
     one_of("opportunities", "source", *DEAL_SOURCES),
+    row_rule("opportunities", "quantity", "> 0", "quantity <= 0"),
     not_null("reps", "rep_id", example="coalesce(name, 'NULL')"),
     unique("reps", "rep_id"),
     not_null("reps", "role"),
     one_of("reps", "role", "expansion_rep", "csm"),
-    one_of("reps", "segment", *SEGMENT_NAMES),
+    one_of("reps", "segment", *SEGMENT_NAMES),  # the plan's own segments replace these (segment_rule)
     row_rule("reps", "capacity", "0 < x <= 1", "capacity <= 0 OR capacity > 1"),
+    row_rule("reps", "end_date", "> start_date", "end_date <= start_date"),
+    row_rule("reps", "leave_end", "> leave_start", "leave_end <= leave_start"),
+    row_rule("reps", "leave_end", "given with leave_start", "(leave_start IS NULL) <> (leave_end IS NULL)"),
 )

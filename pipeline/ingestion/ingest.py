@@ -27,7 +27,17 @@ from typing import Any, Protocol
 import duckdb
 
 from pipeline.core.warehouse import transaction
-from pipeline.ingestion.contract import REQUIRED_TABLES, RULES, TABLES, TYPE_LABELS, Column, Rule, TableSpec
+from pipeline.ingestion.contract import (
+    REQUIRED_TABLES,
+    RULES,
+    SEGMENT_NAMES,
+    TABLES,
+    TYPE_LABELS,
+    Column,
+    Rule,
+    TableSpec,
+    segment_rule,
+)
 from pipeline.ingestion.csv_file import CSV_READER, fields_match_header, read_problems, staged_csv_reader
 from pipeline.ingestion.duplicates import DuplicateRows, duplicate_violation, forget_set_aside, set_aside_duplicates
 from pipeline.ingestion.violations import EXAMPLES, InputContractError, Violation
@@ -102,6 +112,7 @@ def ingest_inputs(
     file_labels: Mapping[str, str] | None = None,
     skip: tuple[str, ...] = (),
     duplicate_rows: DuplicateRows = "reject",
+    segments: tuple[str, ...] = SEGMENT_NAMES,
 ) -> IngestResult:
     """Validate the input folder against the contract and load it into `schema` (all or nothing).
     The data fingerprint is taken over the folder's table files, or over `fingerprint_of` (the
@@ -109,7 +120,7 @@ def ingest_inputs(
     messages (a mapped table shown as the source file it came from). Tables in `skip` are
     located and fingerprinted but neither checked nor loaded (usage: loaded by week).
     `duplicate_rows`: exact duplicate rows break a rule (reject) or are set aside (set_aside,
-    see pipeline/ingestion/duplicates.py)."""
+    see pipeline/ingestion/duplicates.py). `segments`: the plan's segment names reps.segment may hold."""
     files, violations = _locate_folder(input_dir, schema)
     labels = file_labels or {}
     staged: dict[str, StagedTable] = {}
@@ -123,7 +134,7 @@ def ingest_inputs(
             violations += problems
             if duplicate_rows == "set_aside":
                 staged[name], set_aside[name] = _without_copies(con, staged[name], labels)
-        rows, problems = check_rules(con, staged)
+        rows, problems = check_rules(con, staged, segments=segments)
         violations += problems
         if violations:
             raise InputContractError([replace(v, file=labels.get(v.file, v.file)) for v in violations])
@@ -431,13 +442,15 @@ class SqlConnection(Protocol):
 
 
 def check_rules(
-    con: SqlConnection, staged: dict[str, StagedTable], loaded: dict[str, str] | None = None
+    con: SqlConnection, staged: dict[str, StagedTable], loaded: dict[str, str] | None = None,
+    segments: tuple[str, ...] = SEGMENT_NAMES,
 ) -> tuple[dict[str, int], list[Violation]]:
     """Evaluate every applicable rule, one scan per table (plus one grouping by every column for
     exact duplicate rows, unless they were set aside); rows per table and the violations.
-    Rules of tables not staged are skipped; `loaded` names already-loaded tables rules may read."""
+    Rules of tables not staged are skipped; `loaded` names already-loaded tables rules may read;
+    reps.segment is checked against `segments` (the plan's segment names)."""
     relations = {**(loaded or {}), **{name: table.relation for name, table in staged.items()}}
-    rules = _applicable_rules(staged)
+    rules = _applicable_rules(staged, segment_rule(segments))
     rows: dict[str, int] = {}
     violations: list[Violation] = []
     for name, table in staged.items():
@@ -457,8 +470,9 @@ def check_rules(
     return rows, violations
 
 
-def _applicable_rules(staged: dict[str, StagedTable]) -> list[Rule]:
-    """Type rules of the staged casts, then the contract rules whose columns are all present."""
+def _applicable_rules(staged: dict[str, StagedTable], segments: Rule) -> list[Rule]:
+    """Type rules of the staged casts, then the contract rules whose columns are all present (the
+    reps.segment rule replaced by `segments`, the plan's own)."""
     missing = {f"{name}.{column}" for name, table in staged.items() for column in table.missing}
     type_rules = [
         Rule(
@@ -472,7 +486,7 @@ def _applicable_rules(staged: dict[str, StagedTable]) -> list[Rule]:
         for column in table.checked
     ]
     contract_rules = [
-        _after_typecheck_rules(r, staged[r.table])
+        _after_typecheck_rules(segments if r == segment_rule(SEGMENT_NAMES) else r, staged[r.table])
         for r in RULES
         if r.table in staged and f"{r.table}.{r.column}" not in missing and not missing.intersection(r.reads)
     ]

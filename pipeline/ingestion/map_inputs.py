@@ -4,7 +4,8 @@ Runs in its own in-memory DuckDB: each mapped table is one generated SELECT over
 file (identifiers checked against the file's header and quoted; constants, prefixes and value
 maps bound as parameters or read from the `value_maps` table filled from Python), then the
 rows breaking a set-aside rule are moved to `rejected_rows` (rule predicates from
-pipeline/ingestion/contract.py), then derived tables are built (sql/ingestion/subscriptions_from_won_deals.sql). Contract columns the
+pipeline/ingestion/contract.py), then accounts' renewal dates are filled from contracts or renewal opportunities where asked, then
+derived tables are built (sql/ingestion/subscriptions_from_won_deals.sql). Contract columns the
 mapping does not name are written empty (the source does not have them; the contract's
 defaults and not-null rules then apply).
 The contract tables are written as TABLE.parquet into a staging folder that
@@ -32,7 +33,7 @@ from pipeline.ingestion.csv_file import (
     unreadable,
 )
 from pipeline.ingestion.ingest import EXAMPLES, READERS, InputContractError, Violation
-from pipeline.ingestion.mapping import ColumnMap, SourceMapping, TableMap
+from pipeline.ingestion.mapping import ColumnMap, ContractDates, OnlyIf, RenewalDates, SourceMapping, TableMap
 
 REJECTED_FILE = "rejected_rows.parquet"
 TIMESTAMP_DATE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}([T ].*)?"
@@ -99,6 +100,8 @@ def apply_mapping(input_dir: str | Path, mapping: SourceMapping, out_dir: str | 
         for name in TABLES:
             if name in mapping.tables and mapping.tables[name].set_aside:
                 report += _set_aside(con, name, mapping, files[mapping.tables[name].file])
+        if "accounts" in mapping.tables and mapping.tables["accounts"].renewal_dates:
+            report += _fill_renewal_dates(con, mapping.tables["accounts"].renewal_dates, files)
         for name, table in mapping.tables.items():
             if table.derive == "won_deals":
                 con.execute(
@@ -126,6 +129,8 @@ def _read_headers(
     violations: list[Violation] = []
     for name, table in mapping.tables.items():
         wanted = [table.file, *(lookup.file for lookup in table.lookups.values())] if table.file else []
+        contracts = table.renewal_dates.contracts if table.renewal_dates else None
+        wanted += [contracts.file] if contracts else []
         for file in wanted:
             path = input_dir / file
             if path in headers:
@@ -147,6 +152,11 @@ def _read_headers(
             files[file], headers[path] = path, names
         if violations or table.file is None:
             continue
+        for file, column, where in _contract_references(name, contracts):
+            if column not in headers[files[file]]:
+                known = ", ".join(headers[files[file]])
+                detail = f"mapping {where} names column '{column}', not in {file} (columns: {known})"
+                violations.append(Violation(file, column, "column present", None, detail=detail))
         for ref, where in _references(name, table):
             file, column = _resolve(table, ref)
             if column not in headers[files[file]]:
@@ -158,7 +168,7 @@ def _read_headers(
 
 def _references(name: str, table: TableMap) -> list[tuple[str, str]]:
     """Every source column the table's mapping reads, with where the mapping names it."""
-    refs = [(c.source, f"tables.{name}.columns.{target}") for target, c in table.columns.items() if c.source]
+    refs = [(source, f"tables.{name}.columns.{target}") for target, c in table.columns.items() for source in c.sources]
     refs += [(c.only_if.column, f"tables.{name}.columns.{target}.only_if")
              for target, c in table.columns.items() if c.only_if]
     refs += [(k, f"tables.{name}.keep") for k in table.keep]
@@ -166,6 +176,16 @@ def _references(name: str, table: TableMap) -> list[tuple[str, str]]:
         (local, key), = lookup.by.items()
         refs += [(local, f"tables.{name}.lookups.{alias}.by"), (f"{alias}.{key}", f"tables.{name}.lookups.{alias}.by")]
     return refs
+
+
+def _contract_references(name: str, contracts: ContractDates | None) -> list[tuple[str, str, str]]:
+    """The columns of the contracts file renewal_dates reads: (file, column, where the mapping names it)."""
+    if contracts is None:
+        return []
+    where = f"tables.{name}.renewal_dates.contracts"
+    found = [(contracts.file, contracts.account, f"{where}.account"), (contracts.file, contracts.end_date,
+                                                                       f"{where}.end_date")]
+    return found + ([(contracts.file, contracts.only_if.column, f"{where}.only_if")] if contracts.only_if else [])
 
 
 def _resolve(table: TableMap, ref: str) -> tuple[str, str]:
@@ -196,15 +216,16 @@ def _map_table(
         (local, key), = lookup.by.items()
         lookup_path = sql.bind(str(files[lookup.file]))
         joins.append(f"LEFT JOIN {_reader(files[lookup.file], lookup_path)} AS {_q(alias)} "
-                     f"ON src.{_q(local)} = {_q(alias)}.{_q(key)}")
+                     f"ON {_column_of(table, local)} = {_q(alias)}.{_q(key)}")
         violations += _unique_key(con, lookup.file, files[lookup.file], key)
     relation = " ".join([source, *joins])
     items = []
     for target, column in table.columns.items():
-        text = _text_of(table, column.source) if column.source else None
+        texts = [_text_of(table, source) for source in column.sources]
+        text = texts[0] if len(texts) == 1 else f"NULLIF(concat_ws(' ', {', '.join(texts)}), '')" if texts else None
         expression, problem = _column_sql(con, sql, column, text, relation, table.file)
         if column.only_if is not None:
-            condition = f"{_text_of(table, column.only_if.column)} = {sql.bind(column.only_if.equals)}"
+            condition = _condition(sql, _text_of(table, column.only_if.column), column.only_if)
             expression = f"CASE WHEN {condition} THEN {expression} END"
         items.append(f"{expression} AS {_q(target)}")
         if problem:
@@ -236,11 +257,11 @@ def _column_sql(
     if column.values is not None:
         map_id = _register_map(con, column.values)
         covered = f"(SELECT target FROM value_maps WHERE map_id = {sql.bind(map_id)} AND source = {value})"
-        otherwise = {"keep": value, "error": "NULL"}[column.other_values]
+        otherwise = {"keep": value, "error": "NULL", "empty": "NULL"}[column.other_values]
         if column.default is not None:
             otherwise = f"CAST({sql.bind(column.default)} AS VARCHAR)"
         elif column.other_values == "error":
-            problem = _uncovered(con, sql, value, relation, map_id, file, column.source or "")
+            problem = _uncovered(con, sql, value, relation, map_id, file, ", ".join(column.sources))
         value = f"coalesce({covered}, {otherwise})"
     if column.if_null is not None:
         value = f"coalesce({value}, CAST({sql.bind(column.if_null)} AS VARCHAR))"
@@ -314,6 +335,47 @@ def _set_aside(con: duckdb.DuckDBPyConnection, name: str, mapping: SourceMapping
     return rows
 
 
+def _condition(sql: _Sql, text: str, only_if: OnlyIf) -> str:
+    """SQL of an only_if test on a column's text: in the values (equals), or not (not_equals; empty counts)."""
+    listed = ", ".join(sql.bind(v) for v in only_if.values)
+    return f"{text} IN ({listed})" if only_if.equals is not None else f"coalesce({text} NOT IN ({listed}), TRUE)"
+
+
+def _fill_renewal_dates(con: duckdb.DuckDBPyConnection, dates: RenewalDates, files: dict[str, Path]) -> list[QualityRow]:
+    """accounts.renewal_date where the accounts file gives none: the latest end date of the account's
+    contracts, then the earliest expected close date of its open renewal opportunity, else the latest
+    close date of its won renewal (the plan rolls a past date forward a year at a time). Counted per source."""
+    rows = []
+    if dates.contracts is not None:
+        contracts, sql = dates.contracts, _Sql()
+        path = files[contracts.file]
+        account = f"NULLIF(trim(CAST({_q(contracts.account)} AS VARCHAR)), '')"
+        end = f"left(NULLIF(trim(CAST({_q(contracts.end_date)} AS VARCHAR)), ''), 10)"
+        where = "TRUE"
+        if contracts.only_if is not None:
+            tested = f"NULLIF(trim(CAST({_q(contracts.only_if.column)} AS VARCHAR)), '')"
+            where = _condition(sql, tested, contracts.only_if)
+        source = (f"SELECT {account} AS account_id, max({end}) AS renewal_date FROM {_reader(path, sql.bind(str(path)))} "
+                  f"WHERE {where} GROUP BY 1")
+        rows.append(QualityRow("derived", "accounts", contracts.file, "renewal_date from contracts",
+                               _fill_from(con, source, sql.params)))
+    if dates.renewal_opportunities:
+        source = ("SELECT account_id, coalesce(min(expected_close_date) FILTER (WHERE stage = 'open'), "
+                  "max(close_date) FILTER (WHERE stage = 'won')) AS renewal_date FROM mapped_opportunities "
+                  "WHERE type = 'renewal' AND account_id IS NOT NULL GROUP BY 1")
+        rows.append(QualityRow("derived", "accounts", "opportunities (renewals)", "renewal_date from renewal "
+                               "opportunities", _fill_from(con, source, {})))
+    return rows
+
+
+def _fill_from(con: duckdb.DuckDBPyConnection, source: str, params: dict[str, object]) -> int:
+    """Set mapped_accounts.renewal_date where it is empty from `source` (account_id, renewal_date); rows set."""
+    query = (f"UPDATE mapped_accounts AS a SET renewal_date = d.renewal_date FROM ({source}) AS d "
+             "WHERE d.account_id = a.account_id AND a.renewal_date IS NULL AND d.renewal_date IS NOT NULL")
+    result = _execute(con, query, params).fetchone()
+    return int(result[0]) if result else 0
+
+
 def _contract_rule(table: str, column: str, name: str) -> Rule:
     return next(r for r in RULES if r.table == table and r.column == column and r.name == name)
 
@@ -329,11 +391,15 @@ def _write(con: duckdb.DuckDBPyConnection, mapping: SourceMapping, out_dir: Path
     con.sql("SELECT * FROM rejected_rows ORDER BY ALL").write_parquet(str(out_dir / REJECTED_FILE))
 
 
+def _column_of(table: TableMap, ref: str) -> str:
+    """SQL of a source column: 'COLUMN' of the table's file, 'ALIAS.COLUMN' of a lookup."""
+    alias, _, column = ref.partition(".")
+    return f"{_q(alias)}.{_q(column)}" if column and alias in table.lookups else f"src.{_q(ref)}"
+
+
 def _text_of(table: TableMap, ref: str) -> str:
     """SQL of a source column's value as trimmed text (empty = null)."""
-    alias, _, column = ref.partition(".")
-    qualified = f"{_q(alias)}.{_q(column)}" if column and alias in table.lookups else f"src.{_q(ref)}"
-    return f"NULLIF(trim(CAST({qualified} AS VARCHAR)), '')"
+    return f"NULLIF(trim(CAST({_column_of(table, ref)} AS VARCHAR)), '')"
 
 
 def _execute(con: duckdb.DuckDBPyConnection, query: str, params: dict[str, object]) -> duckdb.DuckDBPyConnection:

@@ -35,15 +35,30 @@ def _text(value: Any) -> Any:
 
 
 class OnlyIf(_Strict):
-    """A condition on another source column: the value is kept only where it holds (else empty)."""
+    """A condition on another source column: the value is kept only where it holds (else empty):
+    the column equals the value (or one of a list), or with not_equals is none of them (an empty cell
+    counts as none of them)."""
 
     column: str
-    equals: str
+    equals: str | list[str] | None = None
+    not_equals: str | list[str] | None = Field(default=None, description="keep where the column is none of these")
 
-    @field_validator("equals", mode="before")
+    @field_validator("equals", "not_equals", mode="before")
     @classmethod
     def _scalar_text(cls, value: Any) -> Any:
-        return _text(value)
+        return [_text(v) for v in value] if isinstance(value, list) else _text(value)
+
+    @model_validator(mode="after")
+    def _one_test(self) -> OnlyIf:
+        if (self.equals is None) == (self.not_equals is None):
+            raise ValueError("give exactly one of equals, not_equals")
+        return self
+
+    @property
+    def values(self) -> list[str]:
+        """The values tested (of equals or of not_equals)."""
+        given = self.equals if self.equals is not None else self.not_equals
+        return given if isinstance(given, list) else [str(given)]
 
 
 class ColumnMap(_Strict):
@@ -51,13 +66,19 @@ class ColumnMap(_Strict):
     (a constant) or `id_from` (an id made from a source column of names: `prefix` + the name in
     lower case with every run of other characters than letters and digits replaced by '-')."""
 
-    column: str | None = Field(default=None, description="source column (a joined file's as ALIAS.COLUMN)")
+    column: str | list[str] | None = Field(
+        default=None, description="source column (a joined file's as ALIAS.COLUMN; a list: their values joined by a space)"
+    )
     value: str | None = Field(default=None, description="constant for every row")
-    id_from: str | None = Field(default=None, description="source column of names to make an id from")
+    id_from: str | list[str] | None = Field(
+        default=None, description="source column of names to make an id from (a list: their values joined by a space)"
+    )
     prefix: str = Field(default="", description="text put before a generated id")
     values: dict[str, str] | None = Field(default=None, description="value map: source value -> contract value")
-    other_values: Literal["error", "keep"] = Field(
-        default="error", description="values the map does not cover: stop the run (error) or keep them as they are"
+    other_values: Literal["error", "keep", "empty"] = Field(
+        default="error",
+        description="values the map does not cover: stop the run (error), keep them as they are, or leave the cell "
+        "empty (empty)",
     )
     default: str | None = Field(default=None, description="contract value for values the map does not cover")
     if_null: str | None = Field(default=None, description="value when the source is empty")
@@ -96,15 +117,16 @@ class ColumnMap(_Strict):
         return self
 
     @property
-    def source(self) -> str | None:
-        """The source column read (None for a constant)."""
-        return self.column if self.column is not None else self.id_from
+    def sources(self) -> list[str]:
+        """The source columns read (none for a constant)."""
+        given = self.column if self.column is not None else self.id_from
+        return [given] if isinstance(given, str) else list(given or [])
 
 
 class Lookup(_Strict):
     """A second file joined to the table's file, many rows to one: `by` maps a column of the
-    table's file to the lookup file's key column (the key must be unique there). (Not `on`:
-    YAML reads an unquoted `on` as true.)"""
+    table's file (or ALIAS.COLUMN of a lookup listed before it) to the lookup file's key column (the
+    key must be unique there). (Not `on`: YAML reads an unquoted `on` as true.)"""
 
     file: str
     by: dict[str, str] = Field(min_length=1, max_length=1, description="{table file column: lookup key column}")
@@ -119,6 +141,25 @@ class SetAside(_Strict):
     rule: str
 
 
+class ContractDates(_Strict):
+    """Renewal dates from a file of contracts (Salesforce Contract): per account, the latest end date of
+    its contracts (of the status given), which the plan rolls forward a year at a time to the next renewal."""
+
+    file: str = Field(description="the contracts file in the input folder (csv or parquet)")
+    account: str = Field(description="its column of the account id (the accounts' mapped account_id)")
+    end_date: str = Field(description="its column of the contract's end date (a date or an ISO timestamp)")
+    only_if: OnlyIf | None = Field(default=None, description="contracts counted: a column equals a value or list")
+
+
+class RenewalDates(_Strict):
+    """How accounts.renewal_date is filled where the accounts file has none, in this order: from contracts,
+    then from the mapped renewal opportunities (the earliest open renewal's close date, else the latest won
+    renewal's, which the plan rolls forward a year at a time)."""
+
+    contracts: ContractDates | None = None
+    renewal_opportunities: bool = Field(default=False, description="use the opportunities of type renewal")
+
+
 class TableMap(_Strict):
     """One contract table: from a source `file` with its `columns`, or `derive`d from another
     contract table (subscriptions from won opportunities)."""
@@ -130,13 +171,16 @@ class TableMap(_Strict):
     set_aside: list[SetAside] = Field(default_factory=list)
     derive: Literal["won_deals"] | None = Field(default=None, description="won_deals: subscriptions from won deals")
     window_months: int = Field(default=12, gt=0, description="won_deals: months a won deal counts as held")
+    renewal_dates: RenewalDates | None = Field(
+        default=None, description="accounts: renewal dates from contracts or renewal opportunities"
+    )
 
     @model_validator(mode="after")
     def _file_or_derived(self) -> TableMap:
         if (self.file is None) == (self.derive is None):
             raise ValueError("give either file (with columns) or derive")
-        if self.derive and (self.columns or self.lookups or self.keep):
-            raise ValueError("a derived table takes no columns, lookups or keep")
+        if self.derive and (self.columns or self.lookups or self.keep or self.renewal_dates):
+            raise ValueError("a derived table takes no columns, lookups, keep or renewal_dates")
         return self
 
 
@@ -172,6 +216,10 @@ class SourceMapping(_Strict):
                 elif not (aside.rule == "not null" or aside.rule.startswith("exists in")):
                     problems.append(f"tables.{name}.set_aside: rule '{aside.rule}' cannot be set aside")
         for name, table in self.tables.items():
+            if table.renewal_dates and name != "accounts":
+                problems.append(f"tables.{name}: renewal_dates fill accounts only")
+            elif table.renewal_dates and table.renewal_dates.renewal_opportunities and "opportunities" not in self.tables:
+                problems.append(f"tables.{name}: renewal_dates from renewal_opportunities needs tables.opportunities")
             if table.derive == "won_deals" and name != "subscriptions":
                 problems.append(f"tables.{name}: derive won_deals makes subscriptions only")
             elif table.derive == "won_deals" and "opportunities" not in self.tables:

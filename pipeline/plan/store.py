@@ -52,6 +52,9 @@ PLAN_TABLES = {
     "quota_factors": "quota_factors",
     "attainment_forecast": "attainment_forecast",
     "amount_spread": "amount_spread",
+    "rep_capacity_months": "rep_capacity_months",
+    "quota_months": "quota_months",
+    "segment_headcount": "segment_headcount",
 }
 # tables only an adjusted plan version writes (published table -> work table): the audit trail of its
 # adjustments and the quota terms they set per rep (pipeline/plan/adjustments/)

@@ -6,7 +6,9 @@
 -- accounts (md5 of account_id and seed against train_sample_cutoff) to bound the training panel;
 -- the plan snapshot keeps all. account_name, owner_id, csm_id and locked are the accounts table's
 -- current values on every snapshot; the plan-date rows carry them to account_eev, the territories
--- and the plan checks, which do not read raw.accounts themselves.
+-- and the plan checks, which do not read raw.accounts themselves. segment: the segment that names the
+-- account (work.segment_accounts, named), else the band holding its ACV that takes it (a restricted band
+-- only takes the accounts work.segment_accounts lists for it; settings and the segment check leave one).
 WITH snapshots AS (
     SELECT snapshot_date, role FROM work.snapshot_dates
 ),
@@ -28,7 +30,15 @@ expansion_deals AS (
 ),
 
 bands AS (
-    SELECT segment, min_acv, max_acv FROM work.segment_bands
+    SELECT segment, min_acv, max_acv, restricted FROM work.segment_bands
+),
+
+named AS (
+    SELECT account_id, segment FROM work.segment_accounts WHERE named
+),
+
+dimension_members AS (
+    SELECT account_id, segment FROM work.segment_accounts WHERE NOT named
 ),
 
 account_snapshots AS (
@@ -131,7 +141,11 @@ state AS (
 SELECT
     state.*,
     CASE WHEN state.acv_12m_ago > 0 THEN state.acv / state.acv_12m_ago - 1 END AS acv_growth,
-    bands.segment
+    coalesce(named.segment, bands.segment) AS segment
 FROM state
+-- the band holding the account's ACV that takes it (exactly one: pipeline/staging/segments.py checks it)
 JOIN bands ON state.acv >= bands.min_acv AND (bands.max_acv IS NULL OR state.acv < bands.max_acv)
+LEFT JOIN dimension_members AS m ON m.account_id = state.account_id AND m.segment = bands.segment
+LEFT JOIN named ON named.account_id = state.account_id
+WHERE NOT bands.restricted OR m.account_id IS NOT NULL
 ORDER BY state.snapshot_date, state.account_id

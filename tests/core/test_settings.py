@@ -21,7 +21,9 @@ def test_defaults_load_with_documented_values():
     assert [s.name for s in settings.segments] == ["high_velocity", "mid_market", "enterprise"]
     assert [s.quota_factor for s in settings.segments] == [0.675] * 3
     assert settings.blackout_days == 60 and settings.joint_planning_min_acv == 50_000
-    assert settings.segment_table()[0] == {"segment": "self_serve", "min_acv": 0.0, "max_acv": 5000.0, "quota_factor": 0.0}
+    assert settings.segment_table()[0] == {"segment": "self_serve", "min_acv": 0.0, "max_acv": 5000.0, "quota_factor": 0.0,
+                                           "restricted": False, "book_min": None, "book_max": None,
+                                           "target_eev_per_rep": None}
 
 
 def test_as_of_override_and_stable_hash():
@@ -51,8 +53,8 @@ def test_factor_outside_range_refused_unless_allowed(tmp_path):
     [
         (lambda r: r.update(unknown_key=1), "unknown_key: Extra inputs are not permitted"),
         (lambda r: r["segments"][0].update(book_min=200), "book_min 200 > book_max 100"),
-        (lambda r: r["segments"].reverse(), "strictly increasing min_acv"),
-        (lambda r: r["segments"].pop(), "segments must be exactly"),
+        (lambda r: r["segments"].reverse(), "listed by increasing min_acv"),
+        (lambda r: r["segments"].pop(), "tracking.commission_rate needs one rate for each segment"),
         (lambda r: r.update(blackout_days=-1), "blackout_days: Input should be greater than or equal to 0"),
         (lambda r: r["model"].update(expected_amount="capture"), "expected_amount: Input should be 'learned' or"),
         (lambda r: r.pop("as_of"), "as_of: Field required"),

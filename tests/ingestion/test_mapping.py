@@ -16,7 +16,7 @@ from pipeline.ingestion.ingest import InputContractError, ingest_inputs
 from pipeline.ingestion.map_inputs import apply_mapping
 from pipeline.ingestion.mapping import MappingError, SourceMapping, load_mapping
 from pipeline.runner import PlanOutcome, run_plan
-from tests.builders import TEST_CONFIG, settings_with
+from tests.builders import settings_with
 
 ROOT = Path(__file__).resolve().parents[2]
 MAVEN_DIR = ROOT / "datasets" / "maven-crm"  # the public Maven CRM sample, kept in the repository
@@ -186,10 +186,17 @@ def test_mapping_file_rules(tmp_path: Path):
 SALESFORCE_DIR = ROOT / "tests" / "fixtures" / "salesforce"
 
 
+def _small_export_config(folder: Path) -> Path:
+    """TEST_CONFIG publishing a base-rate plan: a CRM fixture of a dozen accounts is too small for a model
+    to beat the base rate reliably (the fixtures test the mapping, not the model)."""
+    return settings_with(folder, "model", allow_base_rate_plan=True)
+
+
 def test_salesforce_export_maps_and_plans(tmp_path: Path):
     db = tmp_path / "plan.duckdb"
     mapping = ROOT / "mappings" / "salesforce.yaml"
-    run_plan(SALESFORCE_DIR, TEST_CONFIG, db, instance=dg.DagsterInstance.ephemeral(), mapping=mapping)
+    run_plan(SALESFORCE_DIR, _small_export_config(tmp_path), db, instance=dg.DagsterInstance.ephemeral(),
+             mapping=mapping)
     csv = duckdb.connect()
     lines, orphans, open_lines = csv.execute(
         "SELECT count(*), count(*) FILTER (WHERE o.AccountId IS NULL), "
@@ -200,8 +207,8 @@ def test_salesforce_export_maps_and_plans(tmp_path: Path):
     accounts = csv.execute("SELECT count(*) FROM read_csv(?)", [str(SALESFORCE_DIR / "Account.csv")]).fetchone()[0]
     # one contract opportunity per line item; the ones without an account set aside and kept
     assert _query(db, "SELECT count(*) FROM raw.opportunities") == [(lines - orphans,)]
-    assert _query(db, "SELECT rule, count(*) FROM main.rejected_rows GROUP BY rule") == [
-        ("account_id: not null", orphans)]
+    assert _query(db, "SELECT rule, count(*) FROM main.rejected_rows GROUP BY rule ORDER BY rule") == [
+        ("account_id: not null", orphans), ("role: not null", 2)]
     # open deals lose Salesforce's expected CloseDate; every other stage name is open
     assert _query(db, "SELECT count(*), count(close_date) FROM raw.opportunities WHERE stage = 'open'") == [
         (open_lines, 0)]
@@ -212,20 +219,67 @@ def test_salesforce_export_maps_and_plans(tmp_path: Path):
         (dt.date(2023, 2, 15),)]
     assert _query(db, "SELECT list_price FROM raw.products WHERE product_name = 'Analytics'") == [(2400.0,)]
     assert _query(db, "SELECT count(*) FILTER (WHERE NOT active) FROM raw.reps") == [(1,)]
-    # the plan: every account placed with an active rep, its owner kept as previous_rep_id;
-    # the account of the inactive owner moves
+    # roles from UserRole: the expansion AEs are expansion reps, the CSM a CSM, the sales director and the
+    # user without a role are set aside (kept in rejected_rows)
+    assert _query(db, "SELECT role, count(*) FROM raw.reps GROUP BY 1 ORDER BY 1") == [("csm", 1), ("expansion_rep", 3)]
+    assert _query(db, "SELECT example_key FROM main.rejected_rows WHERE rule = 'role: not null' ORDER BY 1") == [
+        ("005A00000000005",), ("005A00000000006",)]
+    # the plan: every account placed with an active expansion rep; its owner kept as previous_rep_id when the
+    # owner is an expansion rep (account 12's owner is the sales director: no owner)
     assert _query(db, """SELECT count(*), count(*) FILTER (WHERE t.previous_rep_id = a.OwnerId),
-        count(*) FILTER (WHERE t.rep_id = '005A00000000003') FROM main.territories t
+        count(*) FILTER (WHERE t.rep_id IN ('005A00000000003', '005A00000000004', '005A00000000005')) FROM main.territories t
         JOIN read_csv(?) a ON a.Id = t.account_id""", [str(SALESFORCE_DIR / "Account.csv")]) == [
-        (accounts, accounts, 0)]
-    assert _query(db, "SELECT moved FROM main.territories WHERE previous_rep_id = '005A00000000003'") == [(True,)]
+        (accounts, accounts - 1, 0)]
+    assert _query(db, "SELECT previous_rep_id FROM main.territories WHERE account_id = '001A00000000012'") == [(None,)]
     assert _query(db, "SELECT sum(eev) > 0 FROM main.account_eev") == [(True,)]
-    # every candidate is an item now, so the export's won deals label enough items for a fitted
-    # model (the plan is published: it beat the base rate on the holdout); owners given: not degraded
-    assert _query(db, "SELECT chosen <> 'base_rate', fallback_reason IS NULL FROM main.model_info") == [(True, True)]
-    assert _query(db, "SELECT rule FROM main.data_quality WHERE step = 'degraded' ORDER BY position") == [
-        ("no usage table: the model uses no usage features",),
-        ("no renewal date: no blackout window for these accounts",)]
+    # renewal dates given; no usage table, and account 12 without an expansion owner
+    degraded = [r for r, in _query(db, "SELECT rule FROM main.data_quality WHERE step = 'degraded' ORDER BY position")]
+    assert degraded[0] == "no usage table: the model uses no usage features"
+    assert len(degraded) == 2 and degraded[1].startswith("no current owner")
+
+
+def test_salesforce_line_items_keep_seats_and_renewal_dates(tmp_path: Path):
+    """Product2.QuantityUnitOfMeasure makes Workspace a seat product and OpportunityLineItem.Quantity its
+    seats: the plan has seat whitespace. Renewal dates: the latest activated Contract's EndDate, else the open
+    renewal's CloseDate, else the last won renewal's; deal source from the LeadSource picklist."""
+    db = tmp_path / "plan.duckdb"
+    run_plan(SALESFORCE_DIR, _small_export_config(tmp_path), db, instance=dg.DagsterInstance.ephemeral(),
+             mapping=ROOT / "mappings" / "salesforce.yaml")
+    csv = duckdb.connect()
+    seats = dict(csv.execute(
+        "SELECT li.Id, li.Quantity FROM read_csv(?) AS li WHERE li.Product2Id = '01tA00000000001'",
+        [str(SALESFORCE_DIR / "OpportunityLineItem.csv")]).fetchall())
+    assert _query(db, "SELECT product_id, unit FROM raw.products ORDER BY 1") == [
+        ("01tA00000000001", "seat"), ("01tA00000000002", "flat"), ("01tA00000000003", "flat")]
+    held = dict(_query(db, "SELECT opportunity_id, quantity FROM raw.opportunities WHERE product_id = '01tA00000000001'"))
+    assert held == seats and max(seats.values()) > 1
+    assert _query(db, "SELECT sum(quantity) FROM raw.subscriptions WHERE product_id = '01tA00000000001'") == [
+        (sum(q for o, q in seats.items() if o in set(_won_lines())),)]
+    seat_items = _query(db, "SELECT count(*), sum(whitespace) > 0, sum(eev) > 0 FROM main.whitespace_items "
+                            "WHERE kind = 'seat'")
+    assert seat_items[0][0] > 0 and seat_items[0][1:] == (True, True)
+    contracts = dict(csv.execute("SELECT AccountId, max(EndDate) FROM read_csv(?) WHERE Status = 'Activated' "
+                                 "GROUP BY 1", [str(SALESFORCE_DIR / "Contract.csv")]).fetchall())
+    renewals = dict(_query(db, "SELECT account_id, renewal_date FROM raw.accounts"))
+    assert {a: renewals[a] for a in contracts} == contracts
+    assert renewals["001A00000000011"] == dt.date(2026, 2, 20)  # its open renewal (no contract)
+    assert renewals["001A00000000009"] == dt.date(2025, 6, 14)  # its last won renewal, rolled forward by the plan
+    assert _query(db, "SELECT renewal_date FROM main.account_eev WHERE account_id = '001A00000000009'") == [
+        (dt.date(2026, 6, 14),)]
+    assert _query(db, "SELECT count(*) FROM main.account_eev WHERE blackout_start IS NULL") == [(0,)]
+    assert _query(db, "SELECT rule, rows FROM main.data_quality WHERE step = 'derived' AND \"table\" = 'accounts' "
+                      "ORDER BY position") == [("renewal_date from contracts", 8),
+                                               ("renewal_date from renewal opportunities", 4)]
+    assert _query(db, "SELECT source, count(*) FROM raw.opportunities WHERE type = 'expansion' GROUP BY 1 "
+                      "ORDER BY 1 NULLS LAST") == [("ae_sourced", 6), ("csm_sourced", 6), ("joint", 5), (None, 5)]
+
+
+def _won_lines() -> list[str]:
+    """Line items of won opportunities with an account in the Salesforce fixture."""
+    return [r[0] for r in duckdb.connect().execute(
+        "SELECT li.Id FROM read_csv(?) AS li JOIN read_csv(?) AS o ON o.Id = li.OpportunityId "
+        "WHERE o.StageName = 'Closed Won' AND o.AccountId IS NOT NULL",
+        [str(SALESFORCE_DIR / "OpportunityLineItem.csv"), str(SALESFORCE_DIR / "Opportunity.csv")]).fetchall()]
 
 
 def test_contract_errors_of_mapped_tables_name_the_source_file(tmp_path: Path):
@@ -241,3 +295,47 @@ def test_contract_errors_of_mapped_tables_name_the_source_file(tmp_path: Path):
     ).fetchone()[0]
     expected = f"sales_pipeline.csv (mapped to opportunities): column account_id: rule 'not null': {no_account} rows"
     assert expected in str(error.value)
+
+
+HUBSPOT_DIR = ROOT / "tests" / "fixtures" / "hubspot"
+
+
+def test_hubspot_export_maps_and_plans_with_seat_whitespace(tmp_path: Path):
+    """The HubSpot export (companies, deals, line items, products, owners): line items are the contract's
+    opportunities with their deal, seats kept; owners matched by name; renewal dates from Renewal deals."""
+    db = tmp_path / "plan.duckdb"
+    outcome = run_plan(HUBSPOT_DIR, _small_export_config(tmp_path), db, instance=dg.DagsterInstance.ephemeral(),
+                       mapping=ROOT / "mappings" / "hubspot.yaml")
+    assert outcome.written
+    csv = duckdb.connect()
+    lines, orphans = csv.execute(
+        "SELECT count(*), count(*) FILTER (WHERE d.\"Associated Company IDs (Primary)\" IS NULL) "
+        "FROM read_csv(?) AS li JOIN read_csv(?) AS d ON d.\"Record ID\" = li.\"Associated Deal IDs (Primary)\"",
+        [str(HUBSPOT_DIR / "line_items.csv"), str(HUBSPOT_DIR / "deals.csv")]).fetchone()
+    companies = csv.execute("SELECT count(*) FROM read_csv(?)", [str(HUBSPOT_DIR / "companies.csv")]).fetchone()[0]
+    assert _query(db, "SELECT count(*) FROM raw.opportunities") == [(lines - orphans,)]
+    # seat products keep their seats: seat whitespace in the plan
+    assert _query(db, "SELECT unit FROM raw.products WHERE product_name = 'Workspace'") == [("seat",)]
+    assert _query(db, "SELECT max(quantity) > 1 FROM raw.subscriptions s JOIN raw.products p USING (product_id) "
+                      "WHERE p.unit = 'seat'") == [(True,)]
+    seat = _query(db, "SELECT count(*), sum(whitespace) > 0 FROM main.whitespace_items WHERE kind = 'seat'")
+    assert seat[0][0] > 0 and seat[0][1]
+    # owners by team: Expansion -> expansion reps (one archived), Customer Success -> CSM, the rest set aside
+    assert _query(db, "SELECT rep_id, role, active FROM raw.reps ORDER BY rep_id") == [
+        ("owner-ava-stone", "expansion_rep", True), ("owner-ben-ortiz", "expansion_rep", True),
+        ("owner-cleo-park", "expansion_rep", False), ("owner-dana-reed", "csm", True)]
+    assert _query(db, "SELECT example_key FROM main.rejected_rows WHERE rule = 'role: not null' ORDER BY 1") == [
+        ("owner-eli-stern",), ("owner-fay-lum",)]
+    # company owners by name are the territories' previous owners; the archived owner's company moves
+    assert _query(db, "SELECT count(*), count(previous_rep_id), count(*) FILTER (WHERE rep_id = 'owner-cleo-park') "
+                      "FROM main.territories") == [(companies, companies, 0)]
+    # renewal dates: the open Renewal deal's close date, else the last won Renewal's (rolled forward a year)
+    renewals = dict(_query(db, "SELECT account_id, renewal_date FROM raw.accounts"))
+    assert renewals["9800000011"] == dt.date(2026, 2, 20) and renewals["9800000001"] == dt.date(2025, 6, 6)
+    assert _query(db, "SELECT renewal_date FROM main.account_eev WHERE account_id = '9800000001'") == [
+        (dt.date(2026, 6, 6),)]
+    assert _query(db, "SELECT count(*) FROM main.account_eev WHERE blackout_start IS NULL") == [(0,)]
+    # deal source from the Deal Source dropdown; open deals carry their expected close date
+    assert _query(db, "SELECT count(source) > 0, count(*) FILTER (WHERE stage = 'open' AND expected_close_date IS NULL)"
+                      " FROM raw.opportunities WHERE type = 'expansion'") == [(True, 0)]
+    assert _query(db, "SELECT sum(quota) > 0 FROM main.quotas") == [(True,)]
