@@ -66,6 +66,9 @@ class Warehouse(dg.ConfigurableResource):
     lock_wait_seconds: float = 30.0
     max_retries: int = 2
     retry_delay_seconds: float = 2.0
+    memory_limit: str = ""  # DuckDB limits of every step's connection (warehouse.DuckDBLimits)
+    temp_directory: str = ""
+    threads: int = 0
     _run_lock: contextlib.ExitStack = PrivateAttr(default_factory=contextlib.ExitStack)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
@@ -81,7 +84,7 @@ class Warehouse(dg.ConfigurableResource):
         A transient error raised inside requests a retry of the step; any other error becomes a
         Failure that is never retried."""
         try:
-            with warehouse.connect(self.path) as con, interruptible(con):
+            with warehouse.connect(self.path, limits=self.limits) as con, interruptible(con):
                 yield con
         except dg.Failure:
             raise
@@ -92,6 +95,11 @@ class Warehouse(dg.ConfigurableResource):
                 raise dg.RetryRequested(max_retries=self.max_retries,
                                         seconds_to_wait=policy.calculate_delay(_retry_number() + 1)) from exc
             raise dg.Failure(description=str(exc), allow_retries=False) from exc
+
+    @property
+    def limits(self) -> warehouse.DuckDBLimits:
+        """DuckDB's memory limit, spill folder and threads for this warehouse's connections."""
+        return warehouse.DuckDBLimits(self.memory_limit, self.temp_directory, self.threads)
 
     @property
     def artifact_dir(self) -> Path:
