@@ -385,7 +385,8 @@ class OperationsSettings(_Strict):
         "joins, sorts and aggregations beyond it spill to duckdb_temp_directory",
     )
     duckdb_temp_directory: str = Field(
-        default="", description="folder DuckDB spills to beyond duckdb_memory_limit (empty: the DuckDB file's path + .tmp)"
+        default="",
+        description="folder DuckDB spills to beyond duckdb_memory_limit (empty: the DuckDB file's path + .tmp)",
     )
     duckdb_threads: int = Field(default=0, ge=0, description="DuckDB threads of a run (0: one per core)")
 
