@@ -31,7 +31,13 @@ import duckdb
 
 from pipeline.core.warehouse import transaction
 from pipeline.ingestion.contract import REQUIRED_TABLES, RULES, TABLES, TYPE_LABELS, Column, Rule, TableSpec
-from pipeline.ingestion.csv_file import CSV_READER, fields_match_header, read_problems, staged_csv_reader
+from pipeline.ingestion.csv_file import (
+    CSV_READER,
+    fields_match_header,
+    read_problems,
+    sql_literal,
+    staged_csv_reader,
+)
 from pipeline.ingestion.duplicates import DuplicateRows, duplicate_violation, forget_set_aside, set_aside_duplicates
 from pipeline.ingestion.violations import EXAMPLES, InputContractError, Violation
 
@@ -345,7 +351,7 @@ def _stage_file(
     else:
         extra = [f"* EXCLUDE ({', '.join(_q(c) for c in present)})" if present else "*"]
         # a view cannot hold a parameter: the path goes into the reader as a literal
-        checked_rows = source.replace("?", _literal(argument)) if in_place else source
+        checked_rows = source.replace("?", sql_literal(argument)) if in_place else source
     rows = f"SELECT * FROM (SELECT {', '.join([*items, *extra])} FROM {checked_rows}) WHERE {where}"
     if in_place:
         con.execute(f"CREATE OR REPLACE TEMP VIEW {_relation(spec)} AS {rows}")
@@ -530,11 +536,6 @@ def _publish(con: duckdb.DuckDBPyConnection, staged: dict[str, StagedTable], sch
 def _drop(con: duckdb.DuckDBPyConnection, table: StagedTable) -> None:
     """Drop the staged temp table or view."""
     con.execute(f"DROP {'VIEW' if table.in_place else 'TABLE'} IF EXISTS {table.relation}")
-
-
-def _literal(text: str) -> str:
-    """A SQL string literal."""
-    return "'" + text.replace("'", "''") + "'"
 
 
 def _relation(spec: TableSpec) -> str:
