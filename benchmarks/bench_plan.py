@@ -1,15 +1,22 @@
-"""Benchmark the whole plan: generate N accounts (with usage) and time every step.
+"""Benchmark the whole plan against the minimal reference script, side by side.
 
     .venv/bin/python benchmarks/bench_plan.py --accounts 10000 100000
+    .venv/bin/python benchmarks/bench_plan.py --accounts 1000000 --input /tmp/perf1m/input
+    .venv/bin/python benchmarks/bench_plan.py --accounts 100000 --usage-from 2024-06-03
 
-Prints, per size: generation time, then each asset's wall time (from the Dagster run's step
-events), the total, and the peak resident memory of the process. Each size runs in its own
-subprocess so peak memory is per size.
+Per size: the sample is generated (Parquet, `--seed`) unless `--input` gives a folder of it;
+`--usage-from` keeps only the usage rows dated on or after that day (the usage rows are the
+parameter: 3 years of daily usage by default). Then `run_plan` (the same Dagster job as
+`quota-plan run`, exports included) and `benchmarks/reference_plan.py` run on the same files,
+each in its own subprocess, so peak resident memory is per run. Prints each step's wall time (from
+the Dagster run's step events), the whole run, peak memory, the reference's stages, whole run and
+peak memory, and the ratios.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import resource
 import subprocess
@@ -19,6 +26,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+REFERENCE = Path(__file__).with_name("reference_plan.py")
+INPUT_TABLES = ("accounts", "products", "subscriptions", "opportunities", "reps")
 
 
 def step_seconds(instance: object, run_id: str) -> dict[str, float]:
@@ -31,55 +40,97 @@ def step_seconds(instance: object, run_id: str) -> dict[str, float]:
     return steps
 
 
-def run_one(accounts: int, workdir: Path, seed: int) -> dict[str, object]:
-    """Generate, plan, and collect step timings (runs inside the per-size subprocess)."""
+def prepare(accounts: int, seed: int, given: Path | None, usage_from: dt.date | None, workdir: Path) -> Path:
+    """The input folder of the benchmark: `given` or a generated sample, with usage kept from
+    `usage_from` (a filtered copy of the usage file beside links to the other tables)."""
+    sys.path.insert(0, str(ROOT))
+    import duckdb
+
+    from pipeline.sample_data import generate_sample
+
+    source = given
+    if source is None:
+        source = workdir / "sample"
+        generate_sample(source, accounts=accounts, seed=seed, file_format="parquet")
+    if usage_from is None:
+        return source
+    folder = workdir / "input"
+    folder.mkdir()
+    for table in INPUT_TABLES:
+        (folder / f"{table}.parquet").symlink_to((source / f"{table}.parquet").resolve())
+    with duckdb.connect() as con:
+        con.execute(f"COPY (SELECT * FROM read_parquet('{source / 'usage.parquet'}') "
+                    f"WHERE \"date\" >= DATE '{usage_from.isoformat()}') TO '{folder / 'usage.parquet'}'")
+    return folder
+
+
+def input_rows(folder: Path) -> dict[str, int]:
+    """Rows per table of the input folder (Parquet metadata, not a scan)."""
+    import duckdb
+
+    with duckdb.connect() as con:
+        return {path.stem: con.execute(f"SELECT count(*) FROM read_parquet('{path}')").fetchone()[0]
+                for path in sorted(folder.glob("*.parquet"))}
+
+
+def run_one(folder: Path, workdir: Path) -> dict[str, object]:
+    """Plan the folder and collect step timings (runs inside its own subprocess)."""
     sys.path.insert(0, str(ROOT))
     import dagster as dg
 
     from pipeline.core.settings import DEFAULT_CONFIG
     from pipeline.runner import run_plan
-    from pipeline.sample_data import generate_sample
-
-    data = workdir / "input"
-    started = time.perf_counter()
-    rows = generate_sample(data, accounts=accounts, seed=seed, file_format="parquet")
-    generated = time.perf_counter() - started
 
     instance = dg.DagsterInstance.ephemeral()
     started = time.perf_counter()
-    outcome = run_plan(data, DEFAULT_CONFIG, workdir / "plan.duckdb", instance=instance)
+    outcome = run_plan(folder, DEFAULT_CONFIG, workdir / "plan.duckdb", instance=instance)
     total = time.perf_counter() - started
     steps = step_seconds(instance, outcome.dagster_run_id)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"accounts": accounts, "rows": rows, "generate_s": generated, "plan_s": total,
-            "steps": steps, "peak_mb": peak_mb}
+    return {"plan_s": total, "steps": steps, "peak_mb": peak_mb, "status": outcome.status}
 
 
-def report(result: dict[str, object]) -> None:
-    rows = result["rows"]
-    print(f"\n== {result['accounts']:,} accounts "
-          f"({rows.get('usage', 0):,} usage rows, {rows.get('opportunities', 0):,} opportunities)")
-    print(f"  sample generation        {result['generate_s']:8.2f} s")
-    for step, seconds in sorted(result["steps"].items(), key=lambda kv: -kv[1]):
-        print(f"  {step:<24} {seconds:8.2f} s")
-    print(f"  whole plan (wall)        {result['plan_s']:8.2f} s")
-    print(f"  peak memory              {result['peak_mb']:8.0f} MB")
+def last_json(command: list[str]) -> dict[str, object]:
+    """Run a command and read the JSON object on the last line of its output."""
+    out = subprocess.run(command, check=True, capture_output=True, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def report(accounts: int, rows: dict[str, int], plan: dict[str, object], reference: dict[str, object]) -> None:
+    print(f"\n== {accounts:,} accounts ({rows.get('usage', 0):,} usage rows, "
+          f"{rows.get('subscriptions', 0):,} subscriptions, {rows.get('opportunities', 0):,} opportunities)")
+    print("  quota-plan run (run_plan, exports included)")
+    for step, seconds in sorted(plan["steps"].items(), key=lambda kv: -kv[1]):
+        print(f"    {step:<34} {seconds:8.2f} s")
+    print(f"    {'whole run (wall)':<34} {plan['plan_s']:8.2f} s   plan status {plan['status']}")
+    print(f"    {'peak memory':<34} {plan['peak_mb']:8.0f} MB")
+    print("  reference script (benchmarks/reference_plan.py)")
+    for stage in ("features_and_labels", "model", "territories_and_quotas"):
+        print(f"    {stage:<34} {reference[stage]:8.2f} s")
+    print(f"    {'whole run (wall)':<34} {reference['whole_run']:8.2f} s")
+    print(f"    {'peak memory':<34} {reference['peak_mb']:8.0f} MB")
+    print(f"  ratio quota-plan / reference: time {plan['plan_s'] / reference['whole_run']:.1f}x, "
+          f"peak memory {plan['peak_mb'] / reference['peak_mb']:.1f}x")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--accounts", type=int, nargs="+", default=[10_000, 100_000], help="sizes to run")
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # internal: run one size, print JSON
+    parser.add_argument("--input", type=Path, help="an existing sample folder (Parquet) instead of generating one")
+    parser.add_argument("--usage-from", type=dt.date.fromisoformat, help="keep usage rows dated on or after this day")
+    parser.add_argument("--plan-one", type=Path, help=argparse.SUPPRESS)  # internal: plan this folder, print JSON
     args = parser.parse_args()
-    if args.one:
+    if args.plan_one:
         with tempfile.TemporaryDirectory() as tmp:
-            print(json.dumps(run_one(args.one, Path(tmp), args.seed)))
+            print(json.dumps(run_one(args.plan_one, Path(tmp))))
         return
     for size in args.accounts:
-        out = subprocess.run([sys.executable, __file__, "--one", str(size), "--seed", str(args.seed)],
-                             check=True, capture_output=True, text=True)
-        report(json.loads(out.stdout.strip().splitlines()[-1]))
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = prepare(size, args.seed, args.input, args.usage_from, Path(tmp))
+            plan = last_json([sys.executable, __file__, "--plan-one", str(folder)])
+            reference = last_json([sys.executable, str(REFERENCE), "--input", str(folder)])
+            report(size, input_rows(folder), plan, reference)
 
 
 if __name__ == "__main__":

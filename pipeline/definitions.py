@@ -74,7 +74,10 @@ def build_definitions(
         resources={
             "warehouse": Warehouse(path=places.db, lock_wait_seconds=settings.operations.lock_wait_seconds,
                                    max_retries=settings.operations.max_retries,
-                                   retry_delay_seconds=settings.operations.retry_delay_seconds),
+                                   retry_delay_seconds=settings.operations.retry_delay_seconds,
+                                   memory_limit=settings.operations.duckdb_memory_limit,
+                                   temp_directory=settings.operations.duckdb_temp_directory,
+                                   threads=settings.operations.duckdb_threads),
             "plan_inputs": inputs,
             "settings": settings_resource,
             "export_folder": ExportFolder(path=places.exports),

@@ -402,6 +402,10 @@ class ForecastSettings(_Strict):
         return self
 
 
+# operations settings that bound DuckDB's memory, spill folder and threads (not the plan's numbers)
+DUCKDB_RESOURCE_SETTINGS = ("duckdb_memory_limit", "duckdb_temp_directory", "duckdb_threads")
+
+
 class OperationsSettings(_Strict):
     """Scheduled refreshes and safe operation: schedule, sensor, usage partitions, retries, locking."""
 
@@ -424,6 +428,17 @@ class OperationsSettings(_Strict):
         description="exact duplicate rows of an input file (every column equal): reject stops the run naming "
         "them; set_aside loads one copy and puts the extra copies in rejected_rows, counted in data_quality",
     )
+
+    duckdb_memory_limit: str = Field(
+        default="3GB", pattern=r"^([0-9]+(\.[0-9]+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB))?$",
+        description="DuckDB's memory limit for a run's queries (e.g. 3GB; empty: DuckDB's default, 80% of RAM); "
+        "joins, sorts and aggregations beyond it spill to duckdb_temp_directory",
+    )
+    duckdb_temp_directory: str = Field(
+        default="",
+        description="folder DuckDB spills to beyond duckdb_memory_limit (empty: the DuckDB file's path + .tmp)",
+    )
+    duckdb_threads: int = Field(default=0, ge=0, description="DuckDB threads of a run (0: one per core)")
 
     @model_validator(mode="after")
     def _start_on_monday(self) -> OperationsSettings:
@@ -650,8 +665,9 @@ class PlanSettings(_Strict):
 
     def plan_identity(self) -> dict[str, object]:
         """The settings that decide what the plan is, as JSON values: all but `engine`, which
-        only decides where the SQL runs (both engines give the same plan)."""
-        return self.model_dump(mode="json", exclude={"engine"})
+        only decides where the SQL runs (both engines give the same plan), and DuckDB's resource
+        limits (operations.duckdb_*), which only decide how fast."""
+        return self.model_dump(mode="json", exclude={"engine": True, "operations": set(DUCKDB_RESOURCE_SETTINGS)})
 
     def settings_hash(self) -> str:
         payload = json.dumps(self.plan_identity(), sort_keys=True).encode()

@@ -13,6 +13,7 @@ import contextlib
 import functools
 import re
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,32 @@ def sql_files() -> dict[str, Path]:
 def sql_text(name: str) -> str:
     """The SELECT statement of the transform that produces table `name`."""
     return sql_files()[name].read_text()
+
+
+@dataclass(frozen=True)
+class DuckDBLimits:
+    """How much of the machine a warehouse connection may use (settings operations.duckdb_*):
+    DuckDB's memory_limit (e.g. '3GB'; '' = DuckDB's default, 80% of RAM), the folder its
+    operators spill to beyond it ('' = DuckDB's default, `<db file>.tmp`), and its threads
+    (0 = one per core)."""
+
+    memory_limit: str = ""
+    temp_directory: str = ""
+    threads: int = 0
+
+    def apply(self, con: duckdb.DuckDBPyConnection) -> None:
+        """SET the limits that are given on `con` (each connection of a process shares them)."""
+        if self.memory_limit:
+            con.execute(f"SET memory_limit = '{_setting_text(self.memory_limit)}'")
+        if self.temp_directory:
+            con.execute(f"SET temp_directory = '{_setting_text(self.temp_directory)}'")
+        if self.threads:
+            con.execute(f"SET threads = {int(self.threads)}")
+
+
+def _setting_text(value: str) -> str:
+    """A setting's value as the body of a SQL string literal."""
+    return value.replace("'", "''")
 
 
 class WarehouseFileError(ValueError):
@@ -61,10 +88,12 @@ def _check_place(path: Path) -> None:
         raise WarehouseFileError(f"cannot use {path} as the DuckDB file: {blocking} is a file, not a folder")
 
 
-def open_connection(path: str | Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """Open the warehouse file (creating its folder and schemas); the caller closes it. A path
-    that cannot hold a DuckDB file raises WarehouseFileError, one held by another process
-    WarehouseBusyError."""
+def open_connection(
+    path: str | Path, read_only: bool = False, limits: DuckDBLimits | None = None
+) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse file (creating its folder and schemas) with DuckDB's `limits`; the
+    caller closes it. A path that cannot hold a DuckDB file raises WarehouseFileError, one held by
+    another process WarehouseBusyError."""
     path = Path(path)
     _check_place(path)
     if not read_only:
@@ -86,6 +115,7 @@ def open_connection(path: str | Path, read_only: bool = False) -> duckdb.DuckDBP
             + ". Try again when it has finished."
         ) from exc
     try:
+        (limits or DuckDBLimits()).apply(con)
         if not read_only:
             for schema in SCHEMAS:
                 con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
@@ -96,9 +126,11 @@ def open_connection(path: str | Path, read_only: bool = False) -> duckdb.DuckDBP
 
 
 @contextlib.contextmanager
-def connect(path: str | Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+def connect(
+    path: str | Path, read_only: bool = False, limits: DuckDBLimits | None = None
+) -> Iterator[duckdb.DuckDBPyConnection]:
     """The warehouse file opened (see open_connection) and closed afterwards."""
-    con = open_connection(path, read_only)
+    con = open_connection(path, read_only, limits)
     try:
         yield con
     finally:

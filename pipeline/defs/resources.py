@@ -70,6 +70,9 @@ class Warehouse(dg.ConfigurableResource):
     lock_wait_seconds: float = 30.0
     max_retries: int = 2
     retry_delay_seconds: float = 2.0
+    memory_limit: str = ""  # DuckDB limits of every step's connection (warehouse.DuckDBLimits)
+    temp_directory: str = ""
+    threads: int = 0
     _run_lock: contextlib.ExitStack = PrivateAttr(default_factory=contextlib.ExitStack)
     _in_run: bool = PrivateAttr(default=False)
     _run_connection: duckdb.DuckDBPyConnection | None = PrivateAttr(default=None)
@@ -94,11 +97,11 @@ class Warehouse(dg.ConfigurableResource):
         """A cursor of the run's connection (opened at the first step), or outside a run a
         connection of its own."""
         if not self._in_run:
-            with warehouse.connect(self.path) as con:
+            with warehouse.connect(self.path, limits=self.limits) as con:
                 yield con
             return
         if self._run_connection is None:
-            self._run_connection = warehouse.open_connection(self.path)
+            self._run_connection = warehouse.open_connection(self.path, limits=self.limits)
         cursor = self._run_connection.cursor()
         try:
             yield cursor
@@ -125,6 +128,11 @@ class Warehouse(dg.ConfigurableResource):
                 raise dg.RetryRequested(max_retries=self.max_retries,
                                         seconds_to_wait=policy.calculate_delay(_retry_number() + 1)) from exc
             raise dg.Failure(description=str(exc), allow_retries=False) from exc
+
+    @property
+    def limits(self) -> warehouse.DuckDBLimits:
+        """DuckDB's memory limit, spill folder and threads for this warehouse's connections."""
+        return warehouse.DuckDBLimits(self.memory_limit, self.temp_directory, self.threads)
 
     @property
     def artifact_dir(self) -> Path:

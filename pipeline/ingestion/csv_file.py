@@ -40,9 +40,9 @@ def staged_csv_reader(columns: list[str]) -> str:
     """SQL reading the rows of a CSV file (one `?`: the path) whose header DuckDB named `columns`:
     every cell as text ('' when empty), padded with NULL when a line is short, and the field after
     the last column in EXTRA_FIELD."""
-    names = ", ".join(f"{_literal(c)}: 'VARCHAR'" for c in [*columns, EXTRA_FIELD])
+    names = ", ".join(f"{sql_literal(c)}: 'VARCHAR'" for c in [*columns, EXTRA_FIELD])
     return (f"read_csv(?, {CSV_OPTIONS.replace('all_varchar = true', f'columns = {{{names}}}')}, "
-            f"auto_detect = false, null_padding = true, nullstr = {_literal(NO_NULL_STRING)})")
+            f"auto_detect = false, null_padding = true, nullstr = {sql_literal(NO_NULL_STRING)})")
 
 
 def fields_match_header(columns: list[str]) -> str:
@@ -126,8 +126,8 @@ def _field_problems(path: Path, label: str) -> list[Violation]:
     return [Violation(label, None, f"{FIELD_COUNT_RULE} ({fields})", wrong, tuple(lines))] if wrong else []
 
 
-def _literal(text: str) -> str:
-    """A SQL string literal (header names come from the file)."""
+def sql_literal(text: str) -> str:
+    """A SQL string literal (header names and paths come from the user)."""
     return "'" + text.replace("'", "''") + "'"
 
 

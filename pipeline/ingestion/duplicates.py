@@ -82,9 +82,17 @@ def forget_set_aside(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _repeated(table: StagedTable) -> str:
-    """SQL: one row per repeated row of the staged table: its columns and `__copies`, how often it is given."""
+    """SQL: one row per repeated row of the staged table: its columns and `__copies`, how often it
+    is given. Grouping every row by every column costs a hash table as large as the table, so the
+    rows are first narrowed to those whose hash of all columns is given more than once (equal rows
+    have equal hashes; found by sorting the hashes, the cheapest way to DuckDB, see docs/benchmarks.md),
+    and only those few are grouped by their columns (so a hash collision is never a duplicate)."""
     columns = ", ".join(_q(c) for c in table.columns)
-    return f"SELECT {columns}, count(*) AS __copies FROM {table.relation} GROUP BY {columns} HAVING count(*) > 1"
+    hashes = f"SELECT hash({columns}) AS __hash FROM {table.relation}"
+    repeated_hashes = (f"SELECT __hash FROM (SELECT __hash, lag(__hash) OVER (ORDER BY __hash) AS __previous "
+                       f"FROM ({hashes}) AS hashed) AS sorted WHERE __hash = __previous")
+    return (f"SELECT {columns}, count(*) AS __copies FROM {table.relation} "
+            f"WHERE hash({columns}) IN ({repeated_hashes}) GROUP BY {columns} HAVING count(*) > 1")
 
 
 def _q(identifier: str) -> str:

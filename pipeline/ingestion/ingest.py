@@ -11,7 +11,10 @@ transaction, together with `<schema>.input_files`.
 Usage is loaded by weeks (`ingest_usage_window`): the rows dated in a window are checked
 against the usage rules (against the loaded `<schema>.accounts`) and replace exactly that
 window of `<schema>.usage`, delete-then-insert in one transaction, so re-loading a week never
-duplicates it. `ingest_inputs(..., skip=("usage",))` then loads the other tables only.
+duplicates it. `ingest_inputs(..., skip=("usage",))` then loads the other tables only. A
+Parquet usage file is checked where it lies (its staged relation is a view over the file, each
+check one streaming scan) and copied into the warehouse once, by the insert; a CSV file, or
+one whose duplicate rows are set aside, is staged in a temp table first.
 """
 
 from __future__ import annotations
@@ -38,7 +41,13 @@ from pipeline.ingestion.contract import (
     TableSpec,
     segment_rule,
 )
-from pipeline.ingestion.csv_file import CSV_READER, fields_match_header, read_problems, staged_csv_reader
+from pipeline.ingestion.csv_file import (
+    CSV_READER,
+    fields_match_header,
+    read_problems,
+    sql_literal,
+    staged_csv_reader,
+)
 from pipeline.ingestion.duplicates import DuplicateRows, duplicate_violation, forget_set_aside, set_aside_duplicates
 from pipeline.ingestion.violations import EXAMPLES, InputContractError, Violation
 
@@ -86,7 +95,8 @@ class IngestResult:
 class StagedTable:
     """A table staged in a temp table: the file it came from, the contract columns it lacks, the
     contract columns whose cast can fail (they have a `__bad_<column>` column), every column of
-    the temp table, and whether its rows are known to be distinct (duplicates set aside)."""
+    the temp table, whether its rows are known to be distinct (duplicates set aside), and whether
+    it is a view over the file (`in_place`) rather than a temp table."""
 
     spec: TableSpec
     file: Path | None
@@ -94,6 +104,7 @@ class StagedTable:
     checked: tuple[str, ...]
     columns: tuple[str, ...]
     distinct: bool = False
+    in_place: bool = False  # a view over the file rather than a temp table
 
     @property
     def relation(self) -> str:
@@ -152,7 +163,7 @@ def ingest_inputs(
         raise
     finally:
         for table in staged.values():
-            con.execute(f"DROP TABLE IF EXISTS {table.relation}")
+            _drop(con, table)
 
 
 def ingest_usage_window(
@@ -168,7 +179,8 @@ def ingest_usage_window(
     spec = TABLES["usage"]
     window = date_window(start, end)
     forget_set_aside(con)
-    staged, problems = _stage(con, spec, files.get("usage"), where=f'"date" IS NULL OR ({window})')
+    staged, problems = _stage(con, spec, files.get("usage"), where=f'"date" IS NULL OR ({window})',
+                              in_place=duplicate_rows == "reject")
     try:
         if duplicate_rows == "set_aside":
             staged, _ = _without_copies(con, staged, {})
@@ -190,7 +202,7 @@ def ingest_usage_window(
         forget_set_aside(con)
         raise
     finally:
-        con.execute(f"DROP TABLE IF EXISTS {staged.relation}")
+        _drop(con, staged)
 
 
 def _without_copies(
@@ -228,7 +240,7 @@ def file_usage_fingerprints(input_dir: str | Path) -> set[tuple[dt.date, int, in
     is not opened). Empty without a usage file."""
     files, _ = _locate_folder(input_dir, "raw")
     with duckdb.connect() as con:
-        staged, _ = _stage(con, TABLES["usage"], files.get("usage"))
+        staged, _ = _stage(con, TABLES["usage"], files.get("usage"), in_place=True)
         return set(con.execute(_week_fingerprints(staged.relation)).fetchall())
 
 
@@ -315,14 +327,15 @@ def _locate(input_dir: Path) -> tuple[dict[str, Path], list[Violation]]:
 
 
 def _stage(
-    con: duckdb.DuckDBPyConnection, spec: TableSpec, path: Path | None, where: str = "true"
+    con: duckdb.DuckDBPyConnection, spec: TableSpec, path: Path | None, where: str = "true", in_place: bool = False
 ) -> tuple[StagedTable, list[Violation]]:
     """Copy one input file (its rows where `where` holds on the typed values) into its temp table
-    with contract types; an absent or unreadable file gives an empty table with the contract
-    columns (its rules are then skipped if it is required)."""
+    with contract types, or (`in_place`, for a Parquet file) make that a temp view over the file;
+    an absent or unreadable file gives an empty table with the contract columns (its rules are then
+    skipped if it is required)."""
     if path is not None:
         try:
-            return _stage_file(con, spec, path, where)
+            return _stage_file(con, spec, path, where, in_place and input_format(path) != "csv")
         except duckdb.Error as exc:
             problems = read_problems(path, path.name, exc)
             return _stage_empty(con, spec, path, frozenset(spec.column_names)), problems
@@ -331,7 +344,7 @@ def _stage(
 
 
 def _stage_file(
-    con: duckdb.DuckDBPyConnection, spec: TableSpec, path: Path, where: str
+    con: duckdb.DuckDBPyConnection, spec: TableSpec, path: Path, where: str, in_place: bool = False
 ) -> tuple[StagedTable, list[Violation]]:
     """Stage a CSV or Parquet file; missing contract columns are reported, not guessed. A CSV
     file's rows are read with the columns of its header and must have as many fields
@@ -348,14 +361,15 @@ def _stage_file(
         checked_rows = f"{source} WHERE {fields_match_header(names)}"
     else:
         extra = [f"* EXCLUDE ({', '.join(_q(c) for c in present)})" if present else "*"]
-        checked_rows = source
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {_relation(spec)} AS SELECT * FROM "
-        f"(SELECT {', '.join([*items, *extra])} FROM {checked_rows}) WHERE {where}",
-        [argument],
-    )
+        # a view cannot hold a parameter: the path goes into the reader as a literal
+        checked_rows = source.replace("?", sql_literal(argument)) if in_place else source
+    rows = f"SELECT * FROM (SELECT {', '.join([*items, *extra])} FROM {checked_rows}) WHERE {where}"
+    if in_place:
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {_relation(spec)} AS {rows}")
+    else:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {_relation(spec)} AS {rows}", [argument])
     columns = tuple(str(row[0]) for row in con.execute(f"DESCRIBE {_relation(spec)}").fetchall())
-    return replace(staged, columns=columns), problems
+    return replace(staged, columns=columns, in_place=in_place), problems
 
 
 def staging_plan(
@@ -531,6 +545,11 @@ def _publish(con: duckdb.DuckDBPyConnection, staged: dict[str, StagedTable], sch
                 for name, rows in result.tables.items()
             ],
         )
+
+
+def _drop(con: duckdb.DuckDBPyConnection, table: StagedTable) -> None:
+    """Drop the staged temp table or view."""
+    con.execute(f"DROP {'VIEW' if table.in_place else 'TABLE'} IF EXISTS {table.relation}")
 
 
 def _relation(spec: TableSpec) -> str:

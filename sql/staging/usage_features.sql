@@ -4,8 +4,14 @@
 -- before the snapshot; usage_trend = 30-day average / 180-day average - 1 and
 -- usage_trend_90d = 90-day average / 180-day average - 1 (0 = flat; NULL without usage).
 -- recent_active_users is the average over the window setting usage_window_days.
+-- Only the accounts of account_state on each date (every account on the plan date, the seeded
+-- training sample of customers on the training snapshots): no later step reads any other.
 WITH snapshots AS (
     SELECT snapshot_date FROM work.snapshot_dates
+),
+
+planned_accounts AS (
+    SELECT snapshot_date, account_id FROM work.account_state
 ),
 
 usage AS (
@@ -29,6 +35,7 @@ windowed AS (
         sum(u.events) FILTER (WHERE u.date >= s.snapshot_date - 90) AS events_90d
     FROM usage AS u
     JOIN snapshots AS s ON u.date < s.snapshot_date AND u.date >= s.snapshot_date - 180
+    JOIN planned_accounts AS k ON k.snapshot_date = s.snapshot_date AND k.account_id = u.account_id
     GROUP BY s.snapshot_date, u.account_id, u.product_id
 )
 
