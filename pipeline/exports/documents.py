@@ -11,8 +11,9 @@ from typing import Any
 import jinja2
 import polars as pl
 
+from pipeline.exports.columns import COUNT, DECIMAL, MONEY, PERCENT, column_kind, header
 from pipeline.exports.file_names import safe_file_names
-from pipeline.exports.sheets import PlanTables, column_kind
+from pipeline.exports.sheets import PlanTables
 
 LETTERS = "letters"
 HTML = ".html"
@@ -71,19 +72,19 @@ def _environment(currency_symbol: str) -> jinja2.Environment:
 def _cell(value: Any, kind: str, money: Formatter) -> str:
     if value is None:
         return ""
-    if kind == "money":
+    if kind == MONEY:
         return money(value)
-    if kind == "percent":
+    if kind == PERCENT:
         return _pct(value)
-    if isinstance(value, float):
-        return f"{value:,.3f}"
-    if isinstance(value, int) and not isinstance(value, bool):
+    if kind == COUNT:
         return f"{value:,}"
+    if kind == DECIMAL:
+        return f"{value:,.2f}"
     return str(value)
 
 
 def html_table(frame: pl.DataFrame, currency_symbol: str, links: dict[str, dict[Any, str]] | None = None) -> HtmlTable:
-    """A frame as formatted cells; `links` maps a column to the href of each of its values."""
+    """A frame as formatted cells under human headers; `links` maps a column to the href of each of its values."""
     kinds = [column_kind(name, dtype) for name, dtype in frame.schema.items()]
     money = _money(currency_symbol)
     links = links or {}
@@ -92,7 +93,8 @@ def html_table(frame: pl.DataFrame, currency_symbol: str, links: dict[str, dict[
          for v, k, c in zip(row, kinds, frame.columns, strict=True)]
         for row in frame.iter_rows()
     ]
-    return HtmlTable(columns=frame.columns, numeric=[k != "other" for k in kinds], rows=rows)
+    return HtmlTable(columns=[header(c) for c in frame.columns],
+                     numeric=[k in (MONEY, PERCENT, COUNT, DECIMAL) for k in kinds], rows=rows)
 
 
 def _context(tables: PlanTables) -> dict[str, Any]:
@@ -113,26 +115,72 @@ def _context(tables: PlanTables) -> dict[str, Any]:
     }
 
 
-def letter_accounts(tables: PlanTables) -> dict[str, list[dict[str, Any]]]:
-    """Per rep: the accounts with EEV share, quota contribution, anchor flag and main whitespace items."""
-    quotas = tables.frame("quotas")
-    accounts = tables.frame("accounts")
-    items_per_account = tables.settings.exports.letter_items_per_account
-    items = (tables.frame("whitespace_items").filter(pl.col("rep_id").is_not_null())
-             .sort(["account_id", "eev", "product_id", "kind"], descending=[False, True, False, False])
-             .group_by("account_id", maintain_order=True).head(items_per_account))
-    anchors = tables.frame("territories").select("account_id", "anchor")
-    books = (
-        accounts.join(quotas.select("rep_id", "territory_eev", "factor"), on="rep_id", how="inner")
-        .join(anchors, on="account_id", how="left")
-        .with_columns(share=pl.col("eev") / pl.when(pl.col("territory_eev") > 0).then(pl.col("territory_eev")),
-                      contribution=pl.col("factor") * pl.col("eev"))
-        .join(items.group_by("account_id", maintain_order=True).agg(items=pl.struct(
-            "kind", "product_id", "whitespace", "p_close", "capture", "eev", "reason")), on="account_id", how="left")
-        .with_columns(pl.col("items").fill_null([]))
-        .sort(["rep_id", "eev", "account_id"], descending=[False, True, False])
-    )
-    return {rep: frame.to_dicts() for (rep,), frame in books.group_by("rep_id", maintain_order=True)}
+SOURCE_WORDS = {  # the deal sources (pipeline.ingestion.contract.DEAL_SOURCES) as a rep reads them
+    "ae_sourced": "Deals you source", "csm_sourced": "Deals the CSM sources",
+    "joint": "Deals you and the CSM source together", "csm_closed": "Deals the CSM closes alone",
+    "add_on": "Add-ons bought without a sales motion",
+}
+
+
+def credit_sentences(tables: PlanTables) -> list[str]:
+    """The deal-source matrix (tracking.attribution) in words, one sentence per source."""
+    money = _money(tables.settings.exports.currency_symbol)
+    tracking = tables.settings.tracking
+    sentences = []
+    for source, rules in pl.DataFrame(tracking.credit_rules()).group_by("source", maintain_order=True):
+        parts = []
+        for rule in rules.iter_rows(named=True):
+            split = (f"you {rule['rep_share']:.0%}, the CSM {rule['csm_share']:.0%}"
+                     if rule["rep_share"] or rule["csm_share"] else "no expansion credit")
+            if rules.height == 1:
+                parts.append(split)
+            elif rule["max_amount"] is None:
+                parts.append(f"{money(rule['min_amount'])} and more: {split}")
+            else:
+                parts.append(f"{money(rule['min_amount'])} to {money(rule['max_amount'])}: {split}")
+        sentences.append(f"{SOURCE_WORDS.get(source[0], source[0])}: {'; '.join(parts)}.")
+    missing = SOURCE_WORDS.get(tracking.missing_source, tracking.missing_source)
+    sentences.append(f"A deal without a source counts as: {missing[0].lower()}{missing[1:]}.")
+    return sentences
+
+
+def _by_rep(frame: pl.DataFrame | None) -> dict[str, list[dict[str, Any]]]:
+    if frame is None or frame.height == 0:
+        return {}
+    return {rep: part.to_dicts() for (rep,), part in frame.group_by("rep_id", maintain_order=True)}
+
+
+def letter_books(tables: PlanTables) -> dict[str, dict[str, Any]]:
+    """Per rep with a quota: the listed accounts (each with its main items), the rest of the book in
+    one row, accounts gained and lost, joint-planning accounts (pipeline.exports.letter_data)."""
+    items = tables.frame("letter_items")
+    by_account = ({a: part.to_dicts() for (a,), part in items.group_by("account_id", maintain_order=True)}
+                  if items.height else {})
+    accounts = _by_rep(tables.frame("letter_accounts"))
+    rest = {r["rep_id"]: r for r in tables.frame("letter_rest").iter_rows(named=True)}
+    moves = _by_rep(tables.frame("letter_moves"))
+    joint = _by_rep(tables.frame("letter_joint"))
+    books = {}
+    for rep in _reps_with_quota(tables)["rep_id"]:
+        listed = [{**a, "items": by_account.get(a["account_id"], [])} for a in accounts.get(rep, [])]
+        rep_moves = moves.get(rep, [])
+        books[rep] = {
+            "accounts": listed, "rest": rest.get(rep),
+            "gained": [m for m in rep_moves if m["direction"] == "gained"],
+            "lost": [m for m in rep_moves if m["direction"] == "lost"],
+            "joint": joint.get(rep, []),
+        }
+    return books
+
+
+def quarters(tables: PlanTables, quota: float) -> list[dict[str, Any]]:
+    """The quota phased by quarter of the plan year (quota_phasing's monthly weights summed)."""
+    phasing = tables.frame("quota_phasing")
+    if phasing is None or phasing.height == 0:
+        return []
+    return (phasing.group_by("quarter", maintain_order=True)
+            .agg(start=pl.col("month_start").min(), end=pl.col("month_end").max(), weight=pl.col("weight").sum())
+            .with_columns(amount=pl.col("weight") * quota).to_dicts())
 
 
 def _reps_with_quota(tables: PlanTables) -> pl.DataFrame:
@@ -150,13 +198,13 @@ def render_letters(tables: PlanTables) -> dict[str, str]:
     """One quota letter per active expansion rep of the plan with a quota: rep_id -> HTML."""
     env = _environment(tables.settings.exports.currency_symbol)
     template = env.get_template("quota_letter.html")
-    context = _context(tables)
-    books = letter_accounts(tables)
-    blackouts = {rep: frame.to_dicts() for (rep,), frame in
-                 tables.frame("blackout_calendar").group_by("rep_id", maintain_order=True)}
+    context = {**_context(tables), "credit_rules": credit_sentences(tables),
+               "top_accounts": tables.settings.exports.letter_top_accounts,
+               "min_p_close": tables.settings.exports.letter_min_p_close}
+    books = letter_books(tables)
     return {
-        rep["rep_id"]: template.render(**context, rep=rep, accounts=books.get(rep["rep_id"], []),
-                                       blackouts=blackouts.get(rep["rep_id"], []))
+        rep["rep_id"]: template.render(**context, rep=rep, book=books[rep["rep_id"]],
+                                       quarters=quarters(tables, rep["quota"]))
         for rep in _reps_with_quota(tables).iter_rows(named=True)
     }
 
