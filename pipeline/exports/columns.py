@@ -3,7 +3,8 @@
 
 Kinds: `money` (an amount in the plan's one currency, whole units), `percent` (a rate or share
 stored as a fraction 0-1, shown as a percent), `count` (a whole number of things), `decimal`
-(a plain number such as capacity or a ratio like coverage), `date`, `text`. Explicit names win
+(a plain number such as capacity or a ratio like coverage), `score` (a model metric such as
+ROC AUC or log loss, three decimals), `date`, `text`. Explicit names win
 over name endings, and percent endings are checked before money endings (`quota_share_of_eev`
 is a share, not money).
 """
@@ -12,13 +13,14 @@ from __future__ import annotations
 
 import polars as pl
 
-MONEY, PERCENT, COUNT, DECIMAL, DATE, TEXT = "money", "percent", "count", "decimal", "date", "text"
+MONEY, PERCENT, COUNT, DECIMAL, SCORE, DATE, TEXT = "money", "percent", "count", "decimal", "score", "date", "text"
 
 PERCENT_COLUMNS = {"p_close", "capture", "factor", "percentile", "balance_deviation", "quota_share_of_eev",
                    "balance_cv", "share", "attainment", "p_attain", "weight", "target_factor", "rep_share",
                    "csm_share", "commission_rate", "csm_bonus_rate", "quota_to_bookings", "quota_to_target",
                    "learned_cv", "amount_cv", "largest_deviation", "roc_auc", "pr_auc", "brier", "ece", "base_rate"}
 PERCENT_SUFFIXES = ("_share", "_rate", "_pct", "_cv", "_attainment", "_deviation", "_factor", "_of_eev")
+PERCENT_PREFIXES = ("share_",)
 MONEY_COLUMNS = {"acv", "arr", "whitespace", "eev", "quota", "quota_unrounded", "price_used", "eev_per_capacity",
                  "amount", "contribution", "contribution_unrounded", "credited_ytd", "open_pipeline",
                  "qualified_pipeline", "eev_moved", "rep_commission", "csm_source_bonus", "expected_amount",
@@ -26,8 +28,9 @@ MONEY_COLUMNS = {"acv", "arr", "whitespace", "eev", "quota", "quota_unrounded", 
                  "trailing_bookings", "csm_credit", "rep_credit", "min_amount", "max_amount"}
 MONEY_SUFFIXES = ("_acv", "_arr", "_eev", "_amount", "_quota", "_credit", "_contribution", "_whitespace",
                   "_bookings", "_pipeline", "_commission", "_bonus")
-DECIMAL_COLUMNS = {"capacity", "max_min_ratio", "coverage", "log_loss", "units", "benchmark", "importance",
-                   "importance_std", "times_target"}
+DECIMAL_COLUMNS = {"capacity", "max_min_ratio", "coverage", "units", "benchmark", "times_target"}
+SCORE_COLUMNS = {"roc_auc", "pr_auc", "brier", "log_loss", "importance", "importance_std"}
+COUNT_COLUMNS = {"rows", "positives", "draws", "reps", "accounts"}  # whole numbers even when stored as doubles
 
 # Words written differently from their snake_case spelling in headers.
 WORDS = {"eev": "EEV", "acv": "ACV", "arr": "ARR", "csm": "CSM", "id": "ID", "ytd": "YTD", "cv": "CV",
@@ -53,8 +56,12 @@ def column_kind(name: str, dtype: pl.DataType) -> str:
         return MONEY
     if name in DECIMAL_COLUMNS:
         return DECIMAL
-    if name.endswith(PERCENT_SUFFIXES):
-        return PERCENT
+    if name in SCORE_COLUMNS:
+        return SCORE
+    if name in COUNT_COLUMNS:
+        return COUNT
+    if (name.endswith(PERCENT_SUFFIXES) or name.startswith(PERCENT_PREFIXES)) and dtype.is_float():
+        return PERCENT  # a share is a fraction: an integer column named like one is a count
     if name.endswith(MONEY_SUFFIXES):
         return MONEY
     return COUNT if dtype.is_integer() else DECIMAL

@@ -11,7 +11,7 @@ from typing import Any
 import jinja2
 import polars as pl
 
-from pipeline.exports.columns import COUNT, DECIMAL, MONEY, PERCENT, column_kind, header
+from pipeline.exports.columns import COUNT, DECIMAL, MONEY, PERCENT, SCORE, column_kind, header
 from pipeline.exports.file_names import safe_file_names
 from pipeline.exports.sheets import PlanTables
 
@@ -28,6 +28,7 @@ class Chart:
     caption: str
     png: bytes
     table: HtmlTable | None = None
+    section: str = "plan"  # the report section it belongs to: plan, or backtest
 
     @property
     def base64(self) -> str:
@@ -77,9 +78,11 @@ def _cell(value: Any, kind: str, money: Formatter) -> str:
     if kind == PERCENT:
         return _pct(value)
     if kind == COUNT:
-        return f"{value:,}"
+        return f"{value:,.0f}"
     if kind == DECIMAL:
         return f"{value:,.2f}"
+    if kind == SCORE:
+        return f"{value:.3f}"
     return str(value)
 
 
@@ -94,7 +97,7 @@ def html_table(frame: pl.DataFrame, currency_symbol: str, links: dict[str, dict[
         for row in frame.iter_rows()
     ]
     return HtmlTable(columns=[header(c) for c in frame.columns],
-                     numeric=[k in (MONEY, PERCENT, COUNT, DECIMAL) for k in kinds], rows=rows)
+                     numeric=[k in (MONEY, PERCENT, COUNT, DECIMAL, SCORE) for k in kinds], rows=rows)
 
 
 def _context(tables: PlanTables) -> dict[str, Any]:
@@ -209,6 +212,49 @@ def render_letters(tables: PlanTables) -> dict[str, str]:
     }
 
 
+QUOTA_COLUMNS = ("name", "segment", "capacity", "accounts", "territory_eev", "balance_deviation", "factor", "quota")
+HISTORY_COLUMNS = ("segment", "quota", "trailing_bookings", "quota_to_bookings")
+FORECAST_COLUMNS = ("name", "segment", "quota", "trailing_bookings", "quota_to_bookings", "expected_bookings",
+                    "p10_attainment", "p50_attainment", "p90_attainment", "p_attain")
+TRACKING_COLUMNS = ("name", "segment", "quota", "ytd_quota", "credited_ytd", "ytd_attainment", "window_pipeline",
+                    "coverage", "flag")
+
+
+def _report_tables(tables: PlanTables) -> dict[str, HtmlTable | None]:
+    """The report's tables: names instead of ids, a few columns each, formatted by meaning."""
+    symbol = tables.settings.exports.currency_symbol
+    quotas = tables.frame("quotas")
+    names = dict(zip(quotas["rep_id"], quotas["name"], strict=True))
+    letters = {names[rep]: f"{LETTERS}/{name}" for rep, name in letter_files(tables).items()}
+    factors = tables.frame("quota_factors")  # None in a plan made before the attainment forecast
+    history = tables.frame("quota_history")
+    forecast = tables.frame("attainment_forecast")
+    coverage = tables.frame("pipeline_coverage")
+    out: dict[str, HtmlTable | None] = {
+        "summary": html_table(tables.frame("summary"), symbol),
+        "quota_factors": None if factors is None else html_table(
+            factors.select("segment", "factor", "note", "attaining_share", "p10_attaining_share",
+                           "p90_attaining_share", "attainment_cv", "target_factor"), symbol),
+        "quotas": html_table(quotas.select(QUOTA_COLUMNS), symbol, {"name": letters}),
+        "history": None, "forecast": None, "tracking": None,
+    }
+    if history is not None:
+        out["history"] = html_table(history.filter(pl.col("level") != "rep").with_columns(
+            segment=pl.col("segment").fill_null("all segments")).select(HISTORY_COLUMNS), symbol)
+    if forecast is not None:
+        by_rep = (history.filter(pl.col("level") == "rep").select(rep_id="key", trailing_bookings="trailing_bookings",
+                                                                  quota_to_bookings="quota_to_bookings")
+                  if history is not None else pl.DataFrame(schema={"rep_id": pl.String, "trailing_bookings": pl.Float64,
+                                                                   "quota_to_bookings": pl.Float64}))
+        out["forecast"] = html_table(forecast.join(by_rep, on="rep_id", how="left", maintain_order="left")
+                                     .select(FORECAST_COLUMNS), symbol)
+    if coverage is not None:
+        out["tracking"] = html_table(coverage.with_columns(
+            ytd_attainment=pl.col("credited_ytd") / pl.when(pl.col("ytd_quota") > 0).then(pl.col("ytd_quota")))
+            .select(TRACKING_COLUMNS), symbol)
+    return out
+
+
 def render_report(
     tables: PlanTables,
     figures: list[tuple[str, str]],
@@ -216,22 +262,19 @@ def render_report(
     notes: list[str],
     files: list[tuple[str, str, str]],
 ) -> str:
-    """The plan report: key figures, charts (embedded), segment and rep tables, file list."""
-    symbol = tables.settings.exports.currency_symbol
-    env = _environment(symbol)
-    quotas = tables.frame("quotas")
-    factors = tables.frame("quota_factors")  # None in a plan made before the attainment forecast
+    """The plan report: key figures, segments, history and predicted attainment, charts, tracking,
+    backtest, review findings, reps (linked to their letters), files, method."""
+    env = _environment(tables.settings.exports.currency_symbol)
+    review = tables.frame("plan_review")
     return env.get_template("plan_report.html").render(
         **_context(tables),
         figures=[{"label": label, "value": value} for label, value in figures],
-        charts=charts,
+        charts=[c for c in charts if c.section == "plan"],
+        backtest=[c for c in charts if c.section == "backtest"],
         notes=notes,
         forecast={"draws": tables.settings.forecast.draws,
                   "target_share": tables.settings.quota.target_attainment_share},
-        tables={"summary": html_table(tables.frame("summary"), symbol),
-                "quota_factors": None if factors is None else html_table(factors, symbol),
-                "quotas": html_table(quotas, symbol, {"rep_id": {rep: f"{LETTERS}/{name}" for rep, name
-                                                                 in letter_files(tables).items()}})},
+        tables=_report_tables(tables),
+        review=[] if review is None else review.select("severity", "message").to_dicts(),
         files=[{"href": href, "name": name, "what": what} for href, name, what in files],
     )
-

@@ -122,12 +122,13 @@ def build_charts(tables: PlanTables, artifact_dir: Path | None) -> tuple[list[Ch
     for key, sheet in tables.sheets.items():
         if "backtest" in key:
             candidates.append(Chart(key, sheet.title, "Backtest: the plan made as of a past date against what closed.",
-                                    charts.comparison(sheet.frame, sheet.title, dpi), html_table(sheet.frame, symbol)))
+                                    charts.comparison(sheet.frame, sheet.title, dpi), html_table(sheet.frame, symbol),
+                                    section="backtest"))
     top = tables.frame("largest_moves")
     if top is not None:
         limit = tables.settings.exports.report_largest_moves
         candidates.append(Chart("largest_moves", "Largest moves", f"The {limit} territory moves with the most EEV.",
-                                charts.largest_moves(top, "eev", dpi), html_table(top, symbol)))
+                                charts.largest_moves(top, "eev", dpi), html_table(top.drop("account_id"), symbol)))
     else:
         notes.append("This plan lists no territory moves table; moved accounts are flagged in the Territories sheet.")
     return [c for c in candidates if c.png is not None], notes

@@ -34,7 +34,7 @@ MOVES = "territory_moves"
 ITEMS = "whitespace_items"
 CORE = ("whitespace_items", "account_eev", "territories", "quotas", "model_metrics", "quota_phasing")
 INTERNAL = ("model_info", "plan_runs", "current_plan", "published_plans")
-NOT_SHEETS = {*CORE, *INTERNAL}
+NOT_SHEETS = {*CORE, *INTERNAL, MOVES}
 ACCOUNT_GRAIN = {"accounts", "territories", ITEMS, "blackout_calendar", MOVES, "quota_contributions",
                  "expansion_deals", "expansion_credits", "rejected_rows"}
 SHEET_NAME_MAX = 31  # Excel's limit on worksheet names

@@ -23,12 +23,13 @@ from xlsxwriter.format import Format
 from xlsxwriter.worksheet import Worksheet
 
 from pipeline.exports.cells import WORKBOOK_OPTIONS
-from pipeline.exports.columns import COUNT, DATE, DECIMAL, MONEY, PERCENT, column_kind, header
+from pipeline.exports.columns import COUNT, DATE, DECIMAL, MONEY, PERCENT, SCORE, column_kind, header
 from pipeline.exports.sheets import PlanTables
 
 TABLE_STYLE = "Table Style Light 9"
 GAP_ROWS = 1  # blank rows between a table and the totals or notes under it
 DATE_FORMAT, DATETIME_FORMAT, COUNT_FORMAT, DECIMAL_FORMAT = "yyyy-mm-dd", "yyyy-mm-dd hh:mm:ss", "#,##0", "#,##0.00"
+SCORE_FORMAT = "0.000"
 WRITTEN_ELSEWHERE = ("summary", "quotas")  # sheets with a builder of their own
 
 
@@ -58,7 +59,7 @@ class WorkbookWriter:
     def __post_init__(self) -> None:
         cfg = self.tables.settings.exports
         numbers = {MONEY: f'"{cfg.currency_symbol}"#,##0', PERCENT: cfg.percent_format, COUNT: COUNT_FORMAT,
-                   DECIMAL: DECIMAL_FORMAT, DATE: DATE_FORMAT, "datetime": DATETIME_FORMAT}
+                   DECIMAL: DECIMAL_FORMAT, SCORE: SCORE_FORMAT, DATE: DATE_FORMAT, "datetime": DATETIME_FORMAT}
         self.formats = {kind: self.book.add_format({"num_format": number}) for kind, number in numbers.items()}
         self.formats["bold"] = self.book.add_format({"bold": True})
         self.formats |= {f"bold_{kind}": self.book.add_format({"bold": True, "num_format": number})
