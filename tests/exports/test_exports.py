@@ -94,7 +94,7 @@ def test_workbook_formats_follow_column_meaning_on_every_sheet(book: openpyxl.Wo
         for col, title in enumerate(header):
             cells = [r[col] for r in rows if r[col].value is not None]
             numbers = [c for c in cells if c.data_type in ("n", "f") and not isinstance(c.value, bool)]
-            formats = {c.number_format for c in numbers}
+            formats = {c.number_format for c in numbers + [c for c in cells if c.is_date]}
             assert "General" not in formats and "#,##0.000" not in formats, (sheet.title, title, formats)
             assert len(formats) <= 1, (sheet.title, title, formats)  # one format per column
             if title in EXPECTED_FORMATS.get(sheet.title, {}):
