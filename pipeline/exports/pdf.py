@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -24,6 +25,10 @@ BROWSERS = ("chromium", "chromium-browser", "google-chrome")
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run")
 PIPE_IN, PIPE_OUT = 3, 4  # the file descriptors Chromium reads commands from and writes replies to
+# Run by the child before the browser: its two pipe ends become fds 3 and 4 (moved above 9 first, as
+# they may already be 3 or 4), then it becomes the browser; no other descriptor is inherited.
+WIRE = (f"import fcntl, os, sys; ends = [fcntl.fcntl(int(fd), fcntl.F_DUPFD, 10) for fd in sys.argv[1:3]]; "
+        f"os.dup2(ends[0], {PIPE_IN}); os.dup2(ends[1], {PIPE_OUT}); os.execv(sys.argv[3], sys.argv[3:])")
 END = b"\0"
 CLOSE_TIMEOUT_SECONDS = 30
 PDF_DATES = re.compile(rb"(/(?:CreationDate|ModDate) \(D:)\d{14}")
@@ -46,12 +51,10 @@ class _Browser:
     def __init__(self, browser: str, profile: str) -> None:
         to_browser, self._commands = os.pipe()
         self._replies, from_browser = os.pipe()
-        # the shell puts the browser's pipe ends on fds 3 and 4 and execs it; no other descriptor is inherited
-        wired = f'exec "$0" "$@" {PIPE_IN}<&{to_browser} {PIPE_OUT}>&{from_browser}'
         self._process = subprocess.Popen(
-            ["/bin/sh", "-c", wired, browser, *FLAGS, f"--user-data-dir={profile}", "--remote-debugging-pipe",
-             "about:blank"], pass_fds=(to_browser, from_browser), stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL)
+            [sys.executable, "-c", WIRE, str(to_browser), str(from_browser), browser, *FLAGS,
+             f"--user-data-dir={profile}", "--remote-debugging-pipe", "about:blank"],
+            pass_fds=(to_browser, from_browser), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         os.close(to_browser)
         os.close(from_browser)
         self._out: IO[bytes] = os.fdopen(self._commands, "wb", buffering=0)
