@@ -18,7 +18,7 @@ MONEY, PERCENT, COUNT, DECIMAL, SCORE, DATE, TEXT = "money", "percent", "count",
 PERCENT_COLUMNS = {"p_close", "capture", "factor", "percentile", "balance_deviation", "quota_share_of_eev",
                    "balance_cv", "share", "attainment", "p_attain", "weight", "target_factor", "rep_share",
                    "csm_share", "commission_rate", "csm_bonus_rate", "quota_to_bookings", "quota_to_target",
-                   "learned_cv", "amount_cv", "largest_deviation", "roc_auc", "pr_auc", "brier", "ece", "base_rate"}
+                   "learned_cv", "amount_cv", "largest_deviation", "ece", "base_rate"}
 PERCENT_SUFFIXES = ("_share", "_rate", "_pct", "_cv", "_attainment", "_deviation", "_factor", "_of_eev")
 PERCENT_PREFIXES = ("share_",)
 MONEY_COLUMNS = {"acv", "arr", "whitespace", "eev", "quota", "quota_unrounded", "price_used", "eev_per_capacity",

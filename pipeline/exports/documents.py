@@ -86,15 +86,15 @@ def _cell(value: Any, kind: str, money: Formatter) -> str:
     return str(value)
 
 
-def html_table(frame: pl.DataFrame, currency_symbol: str, links: dict[str, dict[Any, str]] | None = None) -> HtmlTable:
-    """A frame as formatted cells under human headers; `links` maps a column to the href of each of its values."""
+def html_table(frame: pl.DataFrame, currency_symbol: str, links: dict[str, list[str | None]] | None = None) -> HtmlTable:
+    """A frame as formatted cells under human headers; `links` maps a column to the href of each of its rows."""
     kinds = [column_kind(name, dtype) for name, dtype in frame.schema.items()]
     money = _money(currency_symbol)
     links = links or {}
     rows = [
-        [(_cell(v, k, money), links[c].get(v) if c in links else None)
+        [(_cell(v, k, money), links[c][i] if c in links else None)
          for v, k, c in zip(row, kinds, frame.columns, strict=True)]
-        for row in frame.iter_rows()
+        for i, row in enumerate(frame.iter_rows())
     ]
     return HtmlTable(columns=[header(c) for c in frame.columns],
                      numeric=[k in (MONEY, PERCENT, COUNT, DECIMAL, SCORE) for k in kinds], rows=rows)
@@ -224,8 +224,8 @@ def _report_tables(tables: PlanTables) -> dict[str, HtmlTable | None]:
     """The report's tables: names instead of ids, a few columns each, formatted by meaning."""
     symbol = tables.settings.exports.currency_symbol
     quotas = tables.frame("quotas")
-    names = dict(zip(quotas["rep_id"], quotas["name"], strict=True))
-    letters = {names[rep]: f"{LETTERS}/{name}" for rep, name in letter_files(tables).items()}
+    files = letter_files(tables)
+    letters = [f"{LETTERS}/{files[rep]}" if rep in files else None for rep in quotas["rep_id"]]
     factors = tables.frame("quota_factors")  # None in a plan made before the attainment forecast
     history = tables.frame("quota_history")
     forecast = tables.frame("attainment_forecast")

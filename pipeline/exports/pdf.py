@@ -32,6 +32,9 @@ WIRE = (f"import fcntl, os, sys; ends = [fcntl.fcntl(int(fd), fcntl.F_DUPFD, 10)
 END = b"\0"
 CLOSE_TIMEOUT_SECONDS = 30
 PDF_DATES = re.compile(rb"(/(?:CreationDate|ModDate) \(D:)\d{14}")
+# The tagged PDF's structure ids count the browser's DOM nodes since it started: renumbered from 0
+# (same width, so no byte offset moves), a page gets the same ids whichever pages it followed.
+NODE_IDS = re.compile(rb"\(node(\d{8})\)")
 PDF = ".pdf"
 PRINT = {"preferCSSPageSize": True, "printBackground": True, "displayHeaderFooter": False}
 
@@ -106,14 +109,20 @@ class _Browser:
             self._in.close()
 
 
-def _print_all(browser: str, pages: list[Path], created: dt.datetime) -> list[Path]:
+def _reproducible(pdf: bytes, created: dt.datetime) -> bytes:
+    """The PDF with the plan's created_at as its dates and its structure ids counted from 0."""
     stamp = created.strftime("%Y%m%d%H%M%S").encode()
+    pdf = PDF_DATES.sub(lambda m: m.group(1) + stamp, pdf)
+    first = min((int(m.group(1)) for m in NODE_IDS.finditer(pdf)), default=0)
+    return NODE_IDS.sub(lambda m: b"(node%08d)" % (int(m.group(1)) - first), pdf)
+
+
+def _print_all(browser: str, pages: list[Path], created: dt.datetime) -> list[Path]:
     with tempfile.TemporaryDirectory(prefix="quota-plan-chromium-") as profile:
         tab = _Browser(browser, profile)
         try:
             for page in pages:
-                pdf = PDF_DATES.sub(lambda m: m.group(1) + stamp, tab.print_page(page))
-                page.with_suffix(PDF).write_bytes(pdf)
+                page.with_suffix(PDF).write_bytes(_reproducible(tab.print_page(page), created))
         finally:
             tab.close()
     return [page.with_suffix(PDF) for page in pages]
