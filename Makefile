@@ -44,6 +44,9 @@ browser:
 	@command -v chromium >/dev/null 2>&1 || apt-get install -y -q chromium >/dev/null 2>&1 || \
 	  { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; } || \
 	  echo "chromium is missing and could not be installed (needs root): apt-get install -y chromium"
+	@command -v pdfinfo >/dev/null 2>&1 || apt-get install -y -q poppler-utils >/dev/null 2>&1 || \
+	  { apt-get update -q >/dev/null && apt-get install -y -q poppler-utils >/dev/null; } || \
+	  echo "poppler-utils is missing and could not be installed (needs root): apt-get install -y poppler-utils"
 
 java:
 	@command -v java >/dev/null 2>&1 || apt-get install -y -q openjdk-17-jre-headless >/dev/null 2>&1 || \

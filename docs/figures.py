@@ -5,8 +5,10 @@
 
 It generates the default sample (the one `make run` plans: `quota-plan sample` defaults), plans it
 with config/plan.yaml into a scratch DuckDB file, and takes the run summary's segment tables
-and review lines (between the README's `example:start` / `example:end` markers) and the
-quota-per-rep chart (docs/images/quota_by_rep.png).
+and review lines (between the README's `example:start` / `example:end` markers), the
+quota-per-rep chart (docs/images/quota_by_rep.png) and the pictures of a quota letter, the
+report and the workbook (docs/export_figures.py: docs/images/quota_letter.png, report.png,
+workbook.png).
 """
 
 from __future__ import annotations
@@ -78,7 +80,10 @@ def main(argv: list[str] | None = None) -> int:
         README.write_text(text[: match.start(2)] + block + text[match.end(2):])
         PICTURE.parent.mkdir(exist_ok=True)
         shutil.copy(chart, PICTURE)
-    print(f"rewrote the example block of {README} and {PICTURE}")
+        from export_figures import write_export_pictures  # a sibling script, beside this one
+
+        pictures = write_export_pictures(chart.parent.parent)
+    print(f"rewrote the example block of {README}, {PICTURE} and {', '.join(str(p) for p in pictures)}")
     return 0
 
 

@@ -312,9 +312,31 @@ class ExportSettings(_Strict):
     max_column_width_px: int = Field(default=360, ge=50, description="widest an auto-fitted workbook column gets")
     excel_max_rows: int = Field(
         default=1_048_575, ge=1, le=1_048_575,
-        description="a table longer than this goes to CSV/Parquet only (Excel's limit is 1,048,575 data rows)",
+        description="a table longer than this goes to CSV/Parquet only (Excel's limit is 1,048,575 data rows); "
+        "per-account tables also stop at workbook_account_rows",
     )
     chart_dpi: int = Field(default=100, ge=50, le=300, description="resolution of the report's charts")
+    letter_top_accounts: int = Field(
+        default=10, ge=1, description="accounts listed one by one in a quota letter (largest EEV first); the rest "
+        "are summarised in one line, and gained, lost and joint-planning accounts are listed up to this many each"
+    )
+    letter_min_p_close: float = Field(
+        default=0.01, ge=0, lt=1, description="whitespace items with a close probability below this (fraction 0-1) "
+        "are not listed in quota letters (they would read as 0%); they still count in the EEV"
+    )
+    letter_pdfs: bool = Field(
+        default=True, description="print each quota letter to PDF with headless Chromium (HTML only when false "
+        "or when Chromium is missing, which the export's summary then says)"
+    )
+    letter_pdf_workers: int = Field(default=2, ge=1, description="Chromium processes printing letters at a time")
+    workbook_items_per_rep: int = Field(
+        default=25, ge=1, description="whitespace items per rep (largest EEV first) on the workbook's Top items "
+        "sheet; every item is in csv/ and parquet/whitespace_items"
+    )
+    workbook_account_rows: int = Field(
+        default=50_000, ge=0, description="per-account tables (accounts, territories, moves, contributions, "
+        "deals) with up to this many rows also get a workbook sheet; longer ones are CSV/Parquet only"
+    )
 
 
 class TerritorySettings(_Strict):

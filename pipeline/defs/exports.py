@@ -19,7 +19,7 @@ def plan_exports(context: dg.AssetExecutionContext, warehouse: Warehouse,
                  export_folder: ExportFolder) -> dg.MaterializeResult:
     """The plan this run wrote (else the current plan) as files people open, in
     exports/<db stem>/<plan_id>/ beside the DuckDB file: Excel workbook, CSV and Parquet per table, one
-    quota letter per rep (HTML), plan report with charts (HTML), charts as PNG."""
+    quota letter per rep with a quota (HTML and PDF), plan report with charts (HTML), charts as PNG."""
     started = time.perf_counter()
     with warehouse.connect() as con:
         plan_id = plan_of_run(con, context.run_id) or current_plan_id(con) or ""
@@ -38,6 +38,7 @@ def plan_exports(context: dg.AssetExecutionContext, warehouse: Warehouse,
         "workbook": dg.MetadataValue.path(str(result.workbook)),
         "report": dg.MetadataValue.path(str(result.report)),
         "letters": len(result.letters),
+        "letter_pdfs": len(result.letter_pdfs),
         "sheets": dg.MetadataValue.json(result.sheets),
         "seconds": round(seconds, 3),
         **{name: dg.MetadataValue.float(value) for name, value in result.figures.items()},

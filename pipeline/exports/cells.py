@@ -6,28 +6,32 @@ A name such as `=HYPERLINK("http://...","click")` must not become a live formula
   starting with `=` into a formula and text starting with `http://` into a hyperlink), so
   Excel shows the text as it is in the data.
 - CSV: a text cell that starts with one of FORMULA_STARTS gets a single quote in front
-  (`'=HYPERLINK(...)`), and every text cell is written in double quotes (so a `;` inside a
-  name does not start a new cell where Excel reads CSV with `;`). Numbers are numbers: a
-  negative amount stays `-1200.0`. The Parquet files keep the exact values.
+  (`'=HYPERLINK(...)`), and every text, date and boolean cell and the header are written in
+  double quotes (so a `;` inside a name does not start a new cell where Excel reads CSV with
+  `;`). Numbers are numbers: a negative amount stays `-1200.0`. The Parquet files keep the
+  exact values. Both are written by DuckDB `COPY` (pipeline.exports.table_files), streamed.
 """
 
 from __future__ import annotations
 
-import polars as pl
-
 FORMULA_STARTS = "=+-@\t\r"  # OWASP: a cell starting with one of these may run as a formula
 TEXT_PREFIX = "'"
 WORKBOOK_OPTIONS = {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False}
-CSV_QUOTE_STYLE = "non_numeric"  # every text, date and boolean cell in double quotes; numbers bare
 
 
-def csv_text(frame: pl.DataFrame) -> pl.DataFrame:
-    """`frame` with TEXT_PREFIX in front of every text cell that starts with a formula character."""
-    text = pl.col(pl.String, pl.Categorical, pl.Enum).cast(pl.String)
-    formula = text.str.head(1).is_in(list(FORMULA_STARTS))
-    return frame.with_columns(pl.when(formula).then(TEXT_PREFIX + text).otherwise(text).name.keep())
+def quoted(identifier: str) -> str:
+    """A quoted SQL identifier (a name from the catalog), any `"` in it doubled."""
+    return '"' + identifier.replace('"', '""') + '"'
 
 
-def write_csv(frame: pl.DataFrame, path: str) -> None:
-    """One table as CSV for other tools, its text cells safe to open in a spreadsheet."""
-    csv_text(frame).write_csv(path, quote_style=CSV_QUOTE_STYLE)
+def literal(text: str) -> str:
+    """A SQL string literal (for a file path in COPY), any `'` in it doubled."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def csv_text_sql(column: str) -> str:
+    """The SQL of a text column as a CSV cell: TEXT_PREFIX in front when it starts like a formula."""
+    starts = ", ".join(f"chr({ord(c)})" for c in FORMULA_STARTS)
+    name = quoted(column)
+    return (f"CASE WHEN left({name}, 1) IN ({starts}) THEN {literal(TEXT_PREFIX)} || {name} ELSE {name} END "
+            f"AS {name}")

@@ -11,8 +11,9 @@ from typing import Any
 import jinja2
 import polars as pl
 
+from pipeline.exports.columns import COUNT, DECIMAL, MONEY, PERCENT, SCORE, column_kind, header
 from pipeline.exports.file_names import safe_file_names
-from pipeline.exports.sheets import PlanTables, column_kind
+from pipeline.exports.sheets import PlanTables
 
 LETTERS = "letters"
 HTML = ".html"
@@ -27,6 +28,7 @@ class Chart:
     caption: str
     png: bytes
     table: HtmlTable | None = None
+    section: str = "plan"  # the report section it belongs to: plan, or backtest
 
     @property
     def base64(self) -> str:
@@ -71,28 +73,31 @@ def _environment(currency_symbol: str) -> jinja2.Environment:
 def _cell(value: Any, kind: str, money: Formatter) -> str:
     if value is None:
         return ""
-    if kind == "money":
+    if kind == MONEY:
         return money(value)
-    if kind == "percent":
+    if kind == PERCENT:
         return _pct(value)
-    if isinstance(value, float):
-        return f"{value:,.3f}"
-    if isinstance(value, int) and not isinstance(value, bool):
-        return f"{value:,}"
+    if kind == COUNT:
+        return f"{value:,.0f}"
+    if kind == DECIMAL:
+        return f"{value:,.2f}"
+    if kind == SCORE:
+        return f"{value:.3f}"
     return str(value)
 
 
-def html_table(frame: pl.DataFrame, currency_symbol: str, links: dict[str, dict[Any, str]] | None = None) -> HtmlTable:
-    """A frame as formatted cells; `links` maps a column to the href of each of its values."""
+def html_table(frame: pl.DataFrame, currency_symbol: str, links: dict[str, list[str | None]] | None = None) -> HtmlTable:
+    """A frame as formatted cells under human headers; `links` maps a column to the href of each of its rows."""
     kinds = [column_kind(name, dtype) for name, dtype in frame.schema.items()]
     money = _money(currency_symbol)
     links = links or {}
     rows = [
-        [(_cell(v, k, money), links[c].get(v) if c in links else None)
+        [(_cell(v, k, money), links[c][i] if c in links else None)
          for v, k, c in zip(row, kinds, frame.columns, strict=True)]
-        for row in frame.iter_rows()
+        for i, row in enumerate(frame.iter_rows())
     ]
-    return HtmlTable(columns=frame.columns, numeric=[k != "other" for k in kinds], rows=rows)
+    return HtmlTable(columns=[header(c) for c in frame.columns],
+                     numeric=[k in (MONEY, PERCENT, COUNT, DECIMAL, SCORE) for k in kinds], rows=rows)
 
 
 def _context(tables: PlanTables) -> dict[str, Any]:
@@ -113,26 +118,72 @@ def _context(tables: PlanTables) -> dict[str, Any]:
     }
 
 
-def letter_accounts(tables: PlanTables) -> dict[str, list[dict[str, Any]]]:
-    """Per rep: the accounts with EEV share, quota contribution, anchor flag and main whitespace items."""
-    quotas = tables.frame("quotas")
-    accounts = tables.frame("accounts")
-    items_per_account = tables.settings.exports.letter_items_per_account
-    items = (tables.frame("whitespace_items").filter(pl.col("rep_id").is_not_null())
-             .sort(["account_id", "eev", "product_id", "kind"], descending=[False, True, False, False])
-             .group_by("account_id", maintain_order=True).head(items_per_account))
-    anchors = tables.frame("territories").select("account_id", "anchor")
-    books = (
-        accounts.join(quotas.select("rep_id", "territory_eev", "factor"), on="rep_id", how="inner")
-        .join(anchors, on="account_id", how="left")
-        .with_columns(share=pl.col("eev") / pl.when(pl.col("territory_eev") > 0).then(pl.col("territory_eev")),
-                      contribution=pl.col("factor") * pl.col("eev"))
-        .join(items.group_by("account_id", maintain_order=True).agg(items=pl.struct(
-            "kind", "product_id", "whitespace", "p_close", "capture", "eev", "reason")), on="account_id", how="left")
-        .with_columns(pl.col("items").fill_null([]))
-        .sort(["rep_id", "eev", "account_id"], descending=[False, True, False])
-    )
-    return {rep: frame.to_dicts() for (rep,), frame in books.group_by("rep_id", maintain_order=True)}
+SOURCE_WORDS = {  # the deal sources (pipeline.ingestion.contract.DEAL_SOURCES) as a rep reads them
+    "ae_sourced": "Deals you source", "csm_sourced": "Deals the CSM sources",
+    "joint": "Deals you and the CSM source together", "csm_closed": "Deals the CSM closes alone",
+    "add_on": "Add-ons bought without a sales motion",
+}
+
+
+def credit_sentences(tables: PlanTables) -> list[str]:
+    """The deal-source matrix (tracking.attribution) in words, one sentence per source."""
+    money = _money(tables.settings.exports.currency_symbol)
+    tracking = tables.settings.tracking
+    sentences = []
+    for source, rules in pl.DataFrame(tracking.credit_rules()).group_by("source", maintain_order=True):
+        parts = []
+        for rule in rules.iter_rows(named=True):
+            split = (f"you {rule['rep_share']:.0%}, the CSM {rule['csm_share']:.0%}"
+                     if rule["rep_share"] or rule["csm_share"] else "no expansion credit")
+            if rules.height == 1:
+                parts.append(split)
+            elif rule["max_amount"] is None:
+                parts.append(f"{money(rule['min_amount'])} and more: {split}")
+            else:
+                parts.append(f"{money(rule['min_amount'])} to {money(rule['max_amount'])}: {split}")
+        sentences.append(f"{SOURCE_WORDS.get(source[0], source[0])}: {'; '.join(parts)}.")
+    missing = SOURCE_WORDS.get(tracking.missing_source, tracking.missing_source)
+    sentences.append(f"A deal without a source counts as: {missing[0].lower()}{missing[1:]}.")
+    return sentences
+
+
+def _by_rep(frame: pl.DataFrame | None) -> dict[str, list[dict[str, Any]]]:
+    if frame is None or frame.height == 0:
+        return {}
+    return {rep: part.to_dicts() for (rep,), part in frame.group_by("rep_id", maintain_order=True)}
+
+
+def letter_books(tables: PlanTables) -> dict[str, dict[str, Any]]:
+    """Per rep with a quota: the listed accounts (each with its main items), the rest of the book in
+    one row, accounts gained and lost, joint-planning accounts (pipeline.exports.letter_data)."""
+    items = tables.frame("letter_items")
+    by_account = ({a: part.to_dicts() for (a,), part in items.group_by("account_id", maintain_order=True)}
+                  if items.height else {})
+    accounts = _by_rep(tables.frame("letter_accounts"))
+    rest = {r["rep_id"]: r for r in tables.frame("letter_rest").iter_rows(named=True)}
+    moves = _by_rep(tables.frame("letter_moves"))
+    joint = _by_rep(tables.frame("letter_joint"))
+    books = {}
+    for rep in _reps_with_quota(tables)["rep_id"]:
+        listed = [{**a, "items": by_account.get(a["account_id"], [])} for a in accounts.get(rep, [])]
+        rep_moves = moves.get(rep, [])
+        books[rep] = {
+            "accounts": listed, "rest": rest.get(rep),
+            "gained": [m for m in rep_moves if m["direction"] == "gained"],
+            "lost": [m for m in rep_moves if m["direction"] == "lost"],
+            "joint": joint.get(rep, []),
+        }
+    return books
+
+
+def quarters(tables: PlanTables, quota: float) -> list[dict[str, Any]]:
+    """The quota phased by quarter of the plan year (quota_phasing's monthly weights summed)."""
+    phasing = tables.frame("quota_phasing")
+    if phasing is None or phasing.height == 0:
+        return []
+    return (phasing.group_by("quarter", maintain_order=True)
+            .agg(start=pl.col("month_start").min(), end=pl.col("month_end").max(), weight=pl.col("weight").sum())
+            .with_columns(amount=pl.col("weight") * quota).to_dicts())
 
 
 def _reps_with_quota(tables: PlanTables) -> pl.DataFrame:
@@ -150,15 +201,58 @@ def render_letters(tables: PlanTables) -> dict[str, str]:
     """One quota letter per active expansion rep of the plan with a quota: rep_id -> HTML."""
     env = _environment(tables.settings.exports.currency_symbol)
     template = env.get_template("quota_letter.html")
-    context = _context(tables)
-    books = letter_accounts(tables)
-    blackouts = {rep: frame.to_dicts() for (rep,), frame in
-                 tables.frame("blackout_calendar").group_by("rep_id", maintain_order=True)}
+    context = {**_context(tables), "credit_rules": credit_sentences(tables),
+               "top_accounts": tables.settings.exports.letter_top_accounts,
+               "min_p_close": tables.settings.exports.letter_min_p_close}
+    books = letter_books(tables)
     return {
-        rep["rep_id"]: template.render(**context, rep=rep, accounts=books.get(rep["rep_id"], []),
-                                       blackouts=blackouts.get(rep["rep_id"], []))
+        rep["rep_id"]: template.render(**context, rep=rep, book=books[rep["rep_id"]],
+                                       quarters=quarters(tables, rep["quota"]))
         for rep in _reps_with_quota(tables).iter_rows(named=True)
     }
+
+
+QUOTA_COLUMNS = ("name", "segment", "capacity", "accounts", "territory_eev", "balance_deviation", "factor", "quota")
+HISTORY_COLUMNS = ("segment", "quota", "trailing_bookings", "quota_to_bookings")
+FORECAST_COLUMNS = ("name", "segment", "quota", "trailing_bookings", "quota_to_bookings", "expected_bookings",
+                    "p10_attainment", "p50_attainment", "p90_attainment", "p_attain")
+TRACKING_COLUMNS = ("name", "segment", "quota", "ytd_quota", "credited_ytd", "ytd_attainment", "window_pipeline",
+                    "coverage", "flag")
+
+
+def _report_tables(tables: PlanTables) -> dict[str, HtmlTable | None]:
+    """The report's tables: names instead of ids, a few columns each, formatted by meaning."""
+    symbol = tables.settings.exports.currency_symbol
+    quotas = tables.frame("quotas")
+    files = letter_files(tables)
+    letters = [f"{LETTERS}/{files[rep]}" if rep in files else None for rep in quotas["rep_id"]]
+    factors = tables.frame("quota_factors")  # None in a plan made before the attainment forecast
+    history = tables.frame("quota_history")
+    forecast = tables.frame("attainment_forecast")
+    coverage = tables.frame("pipeline_coverage")
+    out: dict[str, HtmlTable | None] = {
+        "summary": html_table(tables.frame("summary"), symbol),
+        "quota_factors": None if factors is None else html_table(
+            factors.select("segment", "factor", "note", "attaining_share", "p10_attaining_share",
+                           "p90_attaining_share", "attainment_cv", "target_factor"), symbol),
+        "quotas": html_table(quotas.select(QUOTA_COLUMNS), symbol, {"name": letters}),
+        "history": None, "forecast": None, "tracking": None,
+    }
+    if history is not None:
+        out["history"] = html_table(history.filter(pl.col("level") != "rep").with_columns(
+            segment=pl.col("segment").fill_null("all segments")).select(HISTORY_COLUMNS), symbol)
+    if forecast is not None:
+        by_rep = (history.filter(pl.col("level") == "rep").select(rep_id="key", trailing_bookings="trailing_bookings",
+                                                                  quota_to_bookings="quota_to_bookings")
+                  if history is not None else pl.DataFrame(schema={"rep_id": pl.String, "trailing_bookings": pl.Float64,
+                                                                   "quota_to_bookings": pl.Float64}))
+        out["forecast"] = html_table(forecast.join(by_rep, on="rep_id", how="left", maintain_order="left")
+                                     .select(FORECAST_COLUMNS), symbol)
+    if coverage is not None:
+        out["tracking"] = html_table(coverage.with_columns(
+            ytd_attainment=pl.col("credited_ytd") / pl.when(pl.col("ytd_quota") > 0).then(pl.col("ytd_quota")))
+            .select(TRACKING_COLUMNS), symbol)
+    return out
 
 
 def render_report(
@@ -168,22 +262,19 @@ def render_report(
     notes: list[str],
     files: list[tuple[str, str, str]],
 ) -> str:
-    """The plan report: key figures, charts (embedded), segment and rep tables, file list."""
-    symbol = tables.settings.exports.currency_symbol
-    env = _environment(symbol)
-    quotas = tables.frame("quotas")
-    factors = tables.frame("quota_factors")  # None in a plan made before the attainment forecast
+    """The plan report: key figures, segments, history and predicted attainment, charts, tracking,
+    backtest, review findings, reps (linked to their letters), files, method."""
+    env = _environment(tables.settings.exports.currency_symbol)
+    review = tables.frame("plan_review")
     return env.get_template("plan_report.html").render(
         **_context(tables),
         figures=[{"label": label, "value": value} for label, value in figures],
-        charts=charts,
+        charts=[c for c in charts if c.section == "plan"],
+        backtest=[c for c in charts if c.section == "backtest"],
         notes=notes,
         forecast={"draws": tables.settings.forecast.draws,
                   "target_share": tables.settings.quota.target_attainment_share},
-        tables={"summary": html_table(tables.frame("summary"), symbol),
-                "quota_factors": None if factors is None else html_table(factors, symbol),
-                "quotas": html_table(quotas, symbol, {"rep_id": {rep: f"{LETTERS}/{name}" for rep, name
-                                                                 in letter_files(tables).items()}})},
+        tables=_report_tables(tables),
+        review=[] if review is None else review.select("severity", "message").to_dicts(),
         files=[{"href": href, "name": name, "what": what} for href, name, what in files],
     )
-

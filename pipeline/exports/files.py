@@ -1,18 +1,20 @@
 """Exports of one plan version for the people who use it (`quota-plan export` and the
 `plan_exports` asset):
 
-    <folder>/quota_plan_<plan_id>.xlsx   workbook, one sheet per table (Summary, Quotas, ...)
-    <folder>/csv/<table>.csv             the same tables for other tools
+    <folder>/quota_plan_<plan_id>.xlsx   workbook (pipeline.exports.workbook): summary, quotas, rep-level
+                                         tables, top items per rep; per-account tables when small
+    <folder>/csv/<table>.csv             every table for other tools (DuckDB COPY, streamed)
     <folder>/parquet/<table>.parquet
-    <folder>/letters/<rep_id>.html       one printable quota letter per expansion rep (file names
-                                         from ids: pipeline.exports.file_names)
+    <folder>/letters/<rep_id>.html|.pdf  one quota letter per expansion rep with a quota, printed to
+                                         PDF by headless Chromium (file names from ids:
+                                         pipeline.exports.file_names)
     <folder>/report.html                 plan report with embedded charts (works offline)
     <folder>/charts/<chart>.png          the report's charts as files
 
 Everything is built in a scratch folder beside the target and moved into place at the end,
 so a failed export leaves the previous one as it was. The only time in any file is the
-plan's created_at (workbook properties, report header): exporting the same plan twice gives
-byte-identical files.
+plan's created_at (workbook properties, report header, PDF dates): exporting the same plan
+twice gives byte-identical files.
 """
 
 from __future__ import annotations
@@ -25,20 +27,18 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
-import xlsxwriter
 
 from pipeline.exports import report_charts as charts
-from pipeline.exports.adjustments_sheet import write_adjustments_sheet
-from pipeline.exports.cells import WORKBOOK_OPTIONS, write_csv
 from pipeline.exports.documents import HTML, LETTERS, Chart, html_table, letter_files, render_letters, render_report
 from pipeline.exports.file_names import safe_file_names
-from pipeline.exports.sheets import METRIC_ORDER, MOVES, PlanTables, column_kind, load_plan_tables, summary_figures
+from pipeline.exports.pdf import PDF, chromium, print_pdfs
+from pipeline.exports.sheets import METRIC_ORDER, PlanTables, load_plan_tables, summary_figures
+from pipeline.exports.table_files import write_table_files
+from pipeline.exports.workbook import write_workbook
 
 REPORT = f"report{HTML}"
 CSV, PARQUET, CHARTS = "csv", "parquet", "charts"
 PNG = ".png"
-TABLE_STYLE = "Table Style Light 9"
-NOTE_GAP_ROWS = 2  # blank rows between the Summary table and the notes under it
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,7 @@ class ExportResult:
     workbook: Path
     report: Path
     letters: list[Path]
+    letter_pdfs: list[Path]
     charts: dict[str, Path]
     sheets: dict[str, int]
     figures: dict[str, float]
@@ -58,7 +59,10 @@ class ExportResult:
     def where(self) -> list[str]:
         """One line per output: what it is and where it is."""
         lines = describe_exports(self.folder, self.plan_id)
-        lines += [f"  NOTE: {t} has more rows than Excel takes: CSV/Parquet only" for t in self.left_out_of_workbook]
+        lines += [f"  NOTE: {t} has too many rows for the workbook: CSV/Parquet only" for t in self.left_out_of_workbook]
+        if len(self.letter_pdfs) < len(self.letters):
+            lines.append("  NOTE: quota letters are HTML only (no headless Chromium to print them to PDF: "
+                         "apt-get install -y chromium), or exports.letter_pdfs is false")
         return lines
 
 
@@ -75,62 +79,11 @@ def describe_exports(folder: Path, plan_id: str) -> list[str]:
         f"Exports of plan {plan_id} in {folder}",
         f"  workbook  {folder / workbook_name(plan_id)}",
         f"  report    {folder / REPORT}  (open in a browser)",
-        f"  letters   {folder / LETTERS}/  ({count(LETTERS, '*.html')} quota letters, one per rep; print to PDF)",
+        (f"  letters   {folder / LETTERS}/  ({count(LETTERS, '*.html')} quota letters, one per rep with a quota; "
+         f"{count(LETTERS, '*' + PDF)} PDF)"),
         f"  CSV       {folder / CSV}/  ({count(CSV, '*.csv')} files)  Parquet {folder / PARQUET}/",
         f"  charts    {folder / CHARTS}/  ({count(CHARTS, '*.png')} PNG)",
     ]
-
-
-def _excel_formats(frame: pl.DataFrame, money: str, percent: str) -> dict[str, str]:
-    formats = {"money": money, "percent": percent}
-    return {name: formats[kind] for name, dtype in frame.schema.items()
-            if (kind := column_kind(name, dtype)) in formats}
-
-
-def _summary_notes(tables: PlanTables, left_out: list[str]) -> list[tuple[str, str]]:
-    run, settings = tables.run, tables.settings
-    start, end = settings.plan_period()
-    notes = [
-        ("Plan", tables.plan_id), ("As of", str(run["as_of"])), ("Plan period", f"{start} to {end}"),
-        ("Created", str(tables.created_at)), ("Model version", run["model_version"]),
-        ("Chosen model", tables.model.get("chosen", "")), ("Data fingerprint", run["data_fingerprint"]),
-        ("Settings hash", run["settings_hash"]),
-    ]
-    if tables.model.get("fallback_reason"):
-        notes.append(("Model fallback", tables.model["fallback_reason"]))
-    notes += [("Left out (too many rows)", f"{title}: see the CSV/Parquet files") for title in left_out]
-    return notes
-
-
-def write_workbook(tables: PlanTables, path: Path) -> list[str]:
-    """The Excel workbook, one formatted sheet per table; returns the titles left out for size."""
-    cfg = tables.settings.exports
-    money = f'"{cfg.currency_symbol}"#,##0'
-    left_out = [s.title for s in tables.sheets.values() if s.frame.height > cfg.excel_max_rows]
-    with xlsxwriter.Workbook(str(path), WORKBOOK_OPTIONS) as book:
-        book.set_properties({"title": f"Quota plan {tables.plan_id}", "author": "quota-plan",
-                             "created": tables.created_at, "comments": f"plan as of {tables.run['as_of']}"})
-        for sheet in tables.sheets.values():
-            if sheet.title in left_out:
-                continue
-            sheet.frame.write_excel(
-                workbook=book, worksheet=sheet.title, table_style=TABLE_STYLE, autofilter=True,
-                freeze_panes=(1, 0), column_formats=_excel_formats(sheet.frame, money, cfg.percent_format),
-                float_precision=3,
-            )
-            book.get_worksheet_by_name(sheet.title).autofit(max_width=cfg.max_column_width_px)
-        write_adjustments_sheet(book, tables)
-        summary = book.get_worksheet_by_name(tables.sheets["summary"].title)
-        bold = book.add_format({"bold": True})
-        first = tables.sheets["summary"].frame.height + 1 + NOTE_GAP_ROWS
-        for row, (label, value) in enumerate(_summary_notes(tables, left_out), start=first):
-            summary.write_string(row, 0, label, bold)
-            summary.write_string(row, 1, value)
-    return left_out
-
-
-def _largest_moves_value(moves: pl.DataFrame) -> str | None:
-    return next((c for c, t in moves.schema.items() if "eev" in c and t.is_numeric()), None)
 
 
 def build_charts(tables: PlanTables, artifact_dir: Path | None) -> tuple[list[Chart], list[str]]:
@@ -169,27 +122,26 @@ def build_charts(tables: PlanTables, artifact_dir: Path | None) -> tuple[list[Ch
     for key, sheet in tables.sheets.items():
         if "backtest" in key:
             candidates.append(Chart(key, sheet.title, "Backtest: the plan made as of a past date against what closed.",
-                                    charts.comparison(sheet.frame, sheet.title, dpi), html_table(sheet.frame, symbol)))
-    moves = tables.frame(MOVES)
-    value = _largest_moves_value(moves) if moves is not None else None
-    if moves is not None and value is not None:
+                                    charts.comparison(sheet.frame, sheet.title, dpi), html_table(sheet.frame, symbol),
+                                    section="backtest"))
+    top = tables.frame("largest_moves")
+    if top is not None:
         limit = tables.settings.exports.report_largest_moves
-        top = moves.sort(value, descending=True, nulls_last=True).head(limit)
         candidates.append(Chart("largest_moves", "Largest moves", f"The {limit} territory moves with the most EEV.",
-                                charts.largest_moves(top, value, dpi), html_table(top, symbol)))
-    elif moves is None:
+                                charts.largest_moves(top, "eev", dpi), html_table(top.drop("account_id"), symbol)))
+    else:
         notes.append("This plan lists no territory moves table; moved accounts are flagged in the Territories sheet.")
     return [c for c in candidates if c.png is not None], notes
 
 
 def key_figures(tables: PlanTables) -> dict[str, float]:
     """Total EEV and quota, reps, accounts and moves, and the balance CV of each segment."""
-    territories = tables.frame("territories")
+    counts = tables.frame("territory_counts").row(0, named=True)
     return {
         **summary_figures(tables.frame("summary")),
         "reps": float(tables.frame("quotas").height),
-        "accounts_assigned": float(territories.height),
-        "accounts_moved": float(territories["moved"].sum() or 0),
+        "accounts_assigned": float(counts["assigned"]),
+        "accounts_moved": float(counts["moved"] or 0),
     }
 
 
@@ -203,28 +155,36 @@ def _figure_labels(figures: dict[str, float], symbol: str) -> list[tuple[str, st
                     for k, v in figures.items() if k.startswith("balance_cv_")]
 
 
-def _write_files(tables: PlanTables, folder: Path, artifact_dir: Path | None) -> tuple[list[str], list[Chart]]:
+def _write_files(con: duckdb.DuckDBPyConnection, tables: PlanTables, folder: Path,
+                 artifact_dir: Path | None) -> tuple[list[str], list[Chart]]:
     """Every output into `folder` (a fresh scratch folder); returns sheets left out and charts."""
     for sub in (CSV, PARQUET, CHARTS, LETTERS):
         (folder / sub).mkdir()
     table_files = safe_file_names(tables.sheets)
     for sheet in tables.sheets.values():
-        write_csv(sheet.frame, str(folder / CSV / f"{table_files[sheet.key]}.csv"))
-        sheet.frame.write_parquet(folder / PARQUET / f"{table_files[sheet.key]}.parquet")
+        name = table_files[sheet.key]
+        write_table_files(con, tables, sheet, folder / CSV / f"{name}.csv", folder / PARQUET / f"{name}.parquet")
     workbook = workbook_name(tables.plan_id)
     left_out = write_workbook(tables, folder / workbook)
     letters = letter_files(tables)
+    pages = []
     for rep_id, html in render_letters(tables).items():
-        (folder / LETTERS / letters[rep_id]).write_text(html, encoding="utf-8")
+        pages.append(folder / LETTERS / letters[rep_id])
+        pages[-1].write_text(html, encoding="utf-8")
+    cfg = tables.settings.exports
+    if cfg.letter_pdfs:
+        print_pdfs(pages, tables.created_at, cfg.letter_pdf_workers)
     chart_list, notes = build_charts(tables, artifact_dir)
     pngs = chart_files(chart_list)
     for chart in chart_list:
         (folder / CHARTS / pngs[chart.key]).write_bytes(chart.png)
+    pdfs = cfg.letter_pdfs and chromium() is not None
     files = [(workbook, workbook, "the Excel workbook (open in Excel, LibreOffice or Google Sheets)"),
-             (f"{LETTERS}/", f"{LETTERS}/", "one printable quota letter per rep (print to PDF from the browser)"),
-             (f"{CSV}/", f"{CSV}/", "every sheet as CSV"), (f"{PARQUET}/", f"{PARQUET}/", "every sheet as Parquet"),
+             (f"{LETTERS}/", f"{LETTERS}/", "one quota letter per rep with a quota, as HTML"
+              + (" and PDF" if pdfs else " (print to PDF from the browser)")),
+             (f"{CSV}/", f"{CSV}/", "every table as CSV"), (f"{PARQUET}/", f"{PARQUET}/", "every table as Parquet"),
              (f"{CHARTS}/", f"{CHARTS}/", "the charts of this report as PNG")]
-    figures = _figure_labels(key_figures(tables), tables.settings.exports.currency_symbol)
+    figures = _figure_labels(key_figures(tables), cfg.currency_symbol)
     (folder / REPORT).write_text(render_report(tables, figures, chart_list, notes, files), encoding="utf-8")
     return left_out, chart_list
 
@@ -254,16 +214,17 @@ def export_plan(
     out = Path(out).resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=f".{out.name}-", dir=out.parent) as scratch:
-        left_out, chart_list = _write_files(tables, Path(scratch), artifact_dir)
+        left_out, chart_list = _write_files(con, tables, Path(scratch), artifact_dir)
         _move_into_place(Path(scratch), out)
     return ExportResult(
         plan_id=tables.plan_id,
         folder=out,
         workbook=out / workbook_name(tables.plan_id),
         report=out / REPORT,
-        letters=sorted((out / LETTERS).glob("*.html")),
+        letters=sorted((out / LETTERS).glob(f"*{HTML}")),
+        letter_pdfs=sorted((out / LETTERS).glob(f"*{PDF}")),
         charts={key: out / CHARTS / name for key, name in chart_files(chart_list).items()},
-        sheets={s.title: s.frame.height for s in tables.sheets.values() if s.title not in left_out},
+        sheets={s.title: s.rows for s in tables.sheets.values() if s.frame is not None},
         figures=key_figures(tables),
         left_out_of_workbook=left_out,
     )

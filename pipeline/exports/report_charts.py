@@ -83,7 +83,8 @@ def _rep_bars(quotas: pl.DataFrame, column: str, title: str, dpi: int, band: flo
         ax.bar(range(quotas.height), quotas[column].to_list(), color=[colors[s] for s in quotas["segment"]])
         for segment, color in colors.items():
             ax.bar([0], [0], color=color, label=segment)
-        ax.set_xticks(range(quotas.height), _labels(quotas["rep_id"]), rotation=90, fontsize=7, **PLAIN)
+        ax.set_xticks(range(quotas.height), _labels(quotas["name"] if "name" in quotas.columns else quotas["rep_id"]),
+                      rotation=90, fontsize=7, **PLAIN)
         ax.set_title(title)
         ax.legend(frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
         if band is None:
@@ -112,23 +113,22 @@ def territory_balance(quotas: pl.DataFrame, tolerance: float, dpi: int) -> bytes
 
 
 def model_comparison(model: pl.DataFrame, dpi: int) -> bytes | None:
-    """Holdout ROC AUC, Brier score and log loss of every candidate model (segment 'all')."""
+    """Holdout ROC AUC, Brier score, log loss and ECE of every candidate model (segment 'all'): one
+    panel per metric, each on its own axis (the metrics have different scales and directions)."""
     metrics = [m for m in ("roc_auc", "brier", "log_loss", "ece") if m in model.columns]
     rows = model.filter(pl.col("segment") == "all")
     if rows.height == 0 or not metrics:
         return None
-
-    def draw(ax: Axes) -> None:
-        width = 0.8 / rows.height
-        for i, row in enumerate(rows.iter_rows(named=True)):
-            positions = [x + (i - (rows.height - 1) / 2) * width for x in range(len(metrics))]
-            ax.bar(positions, [row[m] or 0 for m in metrics], width, label=row["model"], color=PALETTE[i % len(PALETTE)])
-        ax.set_xticks(range(len(metrics)), metrics)
-        ax.set_title("Close-probability model on the holdout (higher AUC, lower losses are better)")
-        ax.legend(frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    better = {"roc_auc": "higher is better"}
+    figure = Figure(figsize=(2.6 * len(metrics), 3.0), layout="constrained")
+    for ax, metric in zip(figure.subplots(1, len(metrics), squeeze=False)[0], metrics, strict=True):
+        ax.bar(range(rows.height), rows[metric].fill_null(0).to_list(),
+               color=[PALETTE[i % len(PALETTE)] for i in range(rows.height)])
+        ax.set_xticks(range(rows.height), _labels(rows["model"]), rotation=45, fontsize=7, ha="right", **PLAIN)
+        ax.set_title(f"{metric} ({better.get(metric, 'lower is better')})", fontsize=9)
         ax.grid(axis="y", alpha=0.3)
-
-    return _png(draw, dpi)
+    figure.suptitle("Close-probability models on the holdout")
+    return _save(figure, dpi)
 
 
 def calibration_curve(points: pl.DataFrame, dpi: int) -> bytes | None:
@@ -175,8 +175,9 @@ def largest_moves(top: pl.DataFrame, value: str, dpi: int) -> bytes | None:
 
     def draw(ax: Axes) -> None:
         ax.barh(range(top.height), top[value].to_list()[::-1], color=PALETTE[1])
-        ax.set_yticks(range(top.height), _labels(top["account_id"].reverse()), **PLAIN)
-        ax.set_title(f"Largest territory moves by {value}")
+        names = top["account_name"] if "account_name" in top.columns else top["account_id"]
+        ax.set_yticks(range(top.height), _labels(names.reverse()), **PLAIN)
+        ax.set_title("Largest territory moves by EEV")
         _money_axis(ax, "x")
 
     return _png(draw, dpi, (8.0, max(2.5, 0.3 * top.height)))

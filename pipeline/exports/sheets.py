@@ -1,18 +1,24 @@
-"""The plan as the tables people open: one frame per workbook sheet, read from the versioned
-`plans.*` tables for one plan_id (the current plan by default).
+"""The plan as the tables people open, read from the versioned `plans.*` tables for one
+plan_id (the current plan by default).
 
-Tables other helpers add to a plan version appear when the plan has them: `territory_moves`
-becomes the Moves sheet (the Territories sheet gives the same move reasons), and any other
-`plans.<table>` with a plan_id column becomes a sheet of its own (e.g. quota_contributions,
-backtest_results, data_quality). The in-year tracking tables (base tables in schema main, e.g.
-expansion_credits, attainment) become sheets when the latest tracking run measured the
-exported plan. A plan without them simply has fewer sheets.
+Each table is a `Table`: its SQL (the one source of its CSV and Parquet files, written by DuckDB
+`COPY`, streamed) and, when it is small enough for a worksheet, its rows as a frame. Rep-level and
+summary tables are always frames. Per-account tables (ACCOUNT_GRAIN: accounts, territories, moves,
+contributions, deals, ...) are frames only up to `exports.workbook_account_rows` rows, and the
+whitespace items never are (the workbook's Top items sheet holds the largest per rep instead), so
+exports of a million accounts hold no per-account frame in memory.
+
+Tables other helpers add to a plan version appear when the plan has them: any other
+`plans.<table>` with a plan_id column and rows for this plan becomes a table of its own (e.g.
+backtest_results, data_quality, the in-year tracking tables). Internal tables (INTERNAL: the
+published-plan digests, the run log, the model's JSON description) are left out.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
@@ -20,12 +26,17 @@ import polars as pl
 
 from pipeline.core.settings import SELF_SERVE, PlanSettings
 from pipeline.core.warehouse import table_exists
+from pipeline.exports.letter_data import letter_extras, with_products
 from pipeline.plan.store import PLAN_VERSION_SQL
 from pipeline.plan.territory.heuristic import KEPT_REASON
 
 MOVES = "territory_moves"
-CORE = ("whitespace_items", "account_eev", "territories", "quotas", "model_metrics", "model_info")
-NOT_SHEETS = {*CORE, MOVES, "plan_runs", "current_plan"}
+ITEMS = "whitespace_items"
+CORE = ("whitespace_items", "account_eev", "territories", "quotas", "model_metrics", "quota_phasing")
+INTERNAL = ("model_info", "plan_runs", "current_plan", "published_plans")
+NOT_SHEETS = {*CORE, *INTERNAL, MOVES}
+ACCOUNT_GRAIN = {"accounts", "territories", ITEMS, "blackout_calendar", MOVES, "quota_contributions",
+                 "expansion_deals", "expansion_credits", "rejected_rows"}
 SHEET_NAME_MAX = 31  # Excel's limit on worksheet names
 METRIC_ORDER = ("roc_auc", "pr_auc", "brier", "log_loss", "ece", "base_rate", "rows", "positives")
 CHOSEN_MODEL = "chosen"
@@ -92,12 +103,39 @@ ORDER BY a.account_id
 """
 
 ITEMS_SQL = """
-SELECT w.* EXCLUDE (plan_id), a.account_name, t.rep_id
+SELECT w.account_id, a.account_name, w.product_id, {product_name} AS product_name, w.* EXCLUDE (plan_id, account_id,
+       product_id), t.rep_id
 FROM plans.whitespace_items AS w
 JOIN plans.account_eev AS a USING (plan_id, account_id)
 LEFT JOIN plans.territories AS t USING (plan_id, account_id)
+{products_join}
 WHERE w.plan_id = $plan_id
 ORDER BY w.account_id, w.product_id, w.kind
+"""
+
+# The largest items of each rep's book (the workbook's Top items sheet): rank by EEV per rep.
+TOP_ITEMS_SQL = """
+SELECT t.rep_id, q.name AS rep_name, w.account_id, a.account_name, w.product_id, {product_name} AS product_name,
+       w.kind, w.whitespace, w.p_close, w.expected_amount, w.eev, w.reason
+FROM plans.whitespace_items AS w
+JOIN plans.territories AS t USING (plan_id, account_id)
+JOIN plans.account_eev AS a USING (plan_id, account_id)
+JOIN plans.quotas AS q USING (plan_id, rep_id)
+{products_join}
+WHERE w.plan_id = $plan_id
+QUALIFY row_number() OVER (PARTITION BY t.rep_id ORDER BY w.eev DESC, w.account_id, w.product_id, w.kind)
+        <= $items_per_rep
+ORDER BY list_position($order, q.segment), t.rep_id, w.eev DESC, w.account_id, w.product_id, w.kind
+"""
+
+# The products of the input (raw.products; see pipeline.exports.letter_data.PRODUCT_NAME).
+PRODUCTS_SQL = """
+SELECT product_id, product_name, family, tier_rank, unit, list_price FROM raw.products ORDER BY product_id
+"""
+PHASING_SQL = """
+SELECT month_index, (month_index - 1) // 3 + 1 AS quarter, month_start, CAST(month_end - INTERVAL 1 DAY AS DATE) AS month_end,
+       weight, basis
+FROM plans.quota_phasing WHERE plan_id = $plan_id ORDER BY month_index
 """
 
 BLACKOUT_SQL = """
@@ -124,22 +162,29 @@ class ExportError(ValueError):
 
 @dataclass(frozen=True)
 class Sheet:
-    """One table of the export: worksheet title, file stem of its CSV/Parquet, the rows."""
+    """One table of the export: `key` (the stem of its CSV/Parquet files), worksheet title, the SQL
+    its files are written from (None: written from `frame`), its row count, and its rows when it is
+    small enough for the workbook (None: CSV/Parquet only)."""
 
     key: str
     title: str
-    frame: pl.DataFrame
+    frame: pl.DataFrame | None
+    sql: str | None = None
+    rows: int = 0
 
 
 @dataclass(frozen=True)
 class PlanTables:
-    """Everything the exports show about one plan version."""
+    """Everything the exports show about one plan version (rep-level and bounded data in memory;
+    per-account tables as SQL, see the module docstring)."""
 
     plan_id: str
     run: dict[str, Any]
     model: dict[str, Any]
     settings: PlanSettings
     sheets: dict[str, Sheet]
+    params: dict[str, Any] = field(default_factory=dict)
+    extras: dict[str, pl.DataFrame] = field(default_factory=dict)
 
     @property
     def created_at(self) -> dt.datetime:
@@ -147,8 +192,11 @@ class PlanTables:
         return self.run["created_at"].replace(microsecond=0)
 
     def frame(self, key: str) -> pl.DataFrame | None:
+        """The rows of a table in memory (a sheet's, else one of the bounded extras), None when absent."""
         sheet = self.sheets.get(key)
-        return sheet.frame if sheet else None
+        if sheet is not None and sheet.frame is not None:
+            return sheet.frame
+        return self.extras.get(key)
 
 
 def resolve_plan_id(con: duckdb.DuckDBPyConnection, plan_id: str | None) -> str:
@@ -236,52 +284,56 @@ def summary_figures(summary: pl.DataFrame) -> dict[str, float]:
             "balance_cv": max(balance.values(), default=0.0), **balance}
 
 
+def _table(con: duckdb.DuckDBPyConnection, key: str, title: str, sql: str, params: dict[str, Any],
+           in_workbook: bool = True) -> Sheet:
+    """A table from its SQL: per-account tables (ACCOUNT_GRAIN) are read into memory only when they fit
+    the workbook (exports.workbook_account_rows), the others always."""
+    used = {k: v for k, v in params.items() if f"${k}" in sql}
+    if key not in ACCOUNT_GRAIN:
+        frame = con.execute(sql, used).pl()
+        return Sheet(key, title, frame, sql, frame.height)
+    rows = con.execute(f"SELECT count(*) FROM ({sql})", used).fetchone()[0]
+    small = in_workbook and rows <= params["workbook_account_rows"]
+    return Sheet(key, title, con.execute(sql, used).pl() if small else None, sql, rows)
+
+
+def _has_rows(con: duckdb.DuckDBPyConnection, table: str, plan_id: str) -> bool:
+    sql = f"SELECT EXISTS (SELECT 1 FROM plans.{_quoted(table)} WHERE plan_id = ?)"
+    return bool(con.execute(sql, [plan_id]).fetchone()[0])
+
+
 def load_plan_tables(con: duckdb.DuckDBPyConnection, plan_id: str | None = None) -> PlanTables:
-    """Read one plan version (current by default) as the export's sheets, in workbook order."""
+    """Read one plan version (current by default) as the export's tables, in workbook order."""
     plan_id = resolve_plan_id(con, plan_id)
     run = _frame(con, RUN_SQL, {"plan_id": plan_id}).row(0, named=True)
     settings = PlanSettings.model_validate_json(run["settings_json"])
-    params = _params(plan_id, settings)
+    cfg = settings.exports
+    params = {**_params(plan_id, settings), "items_per_rep": cfg.workbook_items_per_rep,
+              "workbook_account_rows": min(cfg.workbook_account_rows, cfg.excel_max_rows)}
     order = [s for s in params["order"] if s != SELF_SERVE]
     available = {r[0] for r in con.execute(PLAN_TABLES_SQL).fetchall()}
-    moves = _frame(con, _whole_table_sql(con, "plans", MOVES), params) if MOVES in available else None
-    frames: list[tuple[str, str, pl.DataFrame]] = [
-        ("summary", "Summary", segment_summary(con, plan_id, settings)),
-        ("quotas", "Quotas", _frame(con, QUOTAS_SQL, params)),
-        ("territories", "Territories", _frame(con, TERRITORIES_SQL, params)),
-        ("accounts", "Accounts", _frame(con, ACCOUNTS_SQL, params)),
-        ("whitespace_items", "Whitespace items", _frame(con, ITEMS_SQL, params)),
-        ("blackout_calendar", "Blackout calendar", _frame(con, BLACKOUT_SQL, params)),
-        ("model_metrics", "Model", _model_sheet(_frame(con, METRICS_SQL, params), order)),
+    products = table_exists(con, "raw", "products")
+    specs: list[tuple[str, str, str]] = [
+        ("quotas", "Quotas", QUOTAS_SQL),
+        ("quota_phasing", "Phasing", PHASING_SQL),
+        ("top_items", "Top items", with_products(TOP_ITEMS_SQL, products)),
+        ("accounts", "Accounts", ACCOUNTS_SQL),
+        ("territories", "Territories", TERRITORIES_SQL),
+        (ITEMS, "Whitespace items", with_products(ITEMS_SQL, products)),
+        ("blackout_calendar", "Blackout calendar", BLACKOUT_SQL),
     ]
-    if moves is not None:
-        frames.append((MOVES, "Moves", moves))
-    frames += [(t, _sheet_title(t), _frame(con, _whole_table_sql(con, "plans", t), params))
-               for t in sorted(available - NOT_SHEETS)]
+    summary = segment_summary(con, plan_id, settings)
+    sheets = {"summary": Sheet("summary", "Summary", summary, None, summary.height)}
+    sheets |= {key: _table(con, key, title, sql, params, in_workbook=key != ITEMS) for key, title, sql in specs}
+    model = _model_sheet(_frame(con, METRICS_SQL, params), order)
+    sheets["model_metrics"] = Sheet("model_metrics", "Model", model, None, model.height)
+    more = [("products", "Products", PRODUCTS_SQL)] if products else []
+    if MOVES in available:
+        more.append((MOVES, "Moves", _whole_table_sql(con, "plans", MOVES)))
+    more += [(t, _sheet_title(t), _whole_table_sql(con, "plans", t)) for t in sorted(available - NOT_SHEETS)
+             if _has_rows(con, t, plan_id)]
+    sheets |= {key: _table(con, key, title, sql, params) for key, title, sql in more}
     info = _frame(con, INFO_SQL, params)
-    return PlanTables(
-        plan_id=plan_id,
-        run=run,
-        model=info.row(0, named=True) if info.height else {},
-        settings=settings,
-        sheets={key: Sheet(key, title, frame) for key, title, frame in frames},
-    )
-
-
-MONEY_COLUMNS = {"acv", "arr", "whitespace", "eev", "quota", "quota_unrounded", "price_used", "eev_per_capacity",
-                 "amount", "contribution"}
-MONEY_SUFFIXES = ("_acv", "_arr", "_eev", "_amount", "_quota", "_credit", "_contribution", "_whitespace", "_bookings")
-PERCENT_COLUMNS = {"p_close", "capture", "factor", "percentile", "balance_deviation", "quota_share_of_eev",
-                   "balance_cv", "share", "attainment", "p_attain"}
-PERCENT_SUFFIXES = ("_share", "_rate", "_pct", "_cv", "_attainment", "_deviation", "_factor")
-
-
-def column_kind(name: str, dtype: pl.DataType) -> str:
-    """How a column is shown: 'money', 'percent', 'number' or 'other' (by name, for numbers)."""
-    if not dtype.is_numeric():
-        return "other"
-    if name in MONEY_COLUMNS or name.endswith(MONEY_SUFFIXES):
-        return "money"
-    if name in PERCENT_COLUMNS or name.endswith(PERCENT_SUFFIXES):
-        return "percent"
-    return "number"
+    tables = PlanTables(plan_id=plan_id, run=run, model=info.row(0, named=True) if info.height else {},
+                        settings=settings, sheets=sheets, params=params)
+    return dataclasses.replace(tables, extras=letter_extras(con, tables, products, MOVES in sheets))

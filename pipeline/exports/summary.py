@@ -9,9 +9,9 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from pipeline.core.plain_text import printable
 from pipeline.core.settings import PlanSettings
 from pipeline.core.warehouse import table_exists
-from pipeline.core.plain_text import printable
 from pipeline.exports.sheets import segment_figures
 
 BALANCE_SQL = """

@@ -3,6 +3,7 @@ quotas table, the report in headless Chromium, byte-identical re-exports, option
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import re
 import shutil
@@ -12,18 +13,18 @@ from pathlib import Path
 
 import duckdb
 import openpyxl
+import polars as pl
 import pytest
 
 from pipeline.core import warehouse
+from pipeline.exports.columns import header as header_of
 from pipeline.exports.files import export_plan
 from pipeline.exports.sheets import ExportError
 from pipeline.runner import PlanOutcome
+from tests.exports.chromium import open_page
 
 CLI = [sys.executable, "-m", "pipeline.cli"]
-SHEETS = ["Summary", "Quotas", "Territories", "Accounts", "Whitespace items", "Blackout calendar", "Model"]
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run",
-                  "--enable-logging=stderr", "--v=0"]
+SHEETS = ["Summary", "Quotas", "Phasing", "Top items", "Accounts", "Territories", "Blackout calendar", "Model"]
 
 
 def _query(db: Path, sql: str) -> list[tuple]:
@@ -35,105 +36,150 @@ def _columns(db: Path, table: str) -> list[str]:
     return [r[0] for r in _query(db, f"DESCRIBE main.{table}")]
 
 
+MONEY, PERCENT, COUNT, DATE = '"$"#,##0', "0.0%", "#,##0", "yyyy-mm-dd"
+# Columns of the issue's findings (money shown as #,##0.000, a share as "$1", ...) and others, by header.
+EXPECTED_FORMATS = {
+    "Summary": {"Quota / EEV": PERCENT, "Balance CV": PERCENT, "Accounts": COUNT, "Reps": COUNT, "EEV": MONEY},
+    "Quotas": {"Territory EEV": MONEY, "Factor": PERCENT, "Deviation from target": PERCENT, "Accounts": COUNT,
+               "Quota": MONEY, "Capacity": "#,##0.00"},
+    "Pipeline coverage": {"Credited YTD": MONEY, "Open pipeline": MONEY, "Qualified pipeline": MONEY,
+                          "Open deals": COUNT, "Window start": DATE},
+    "Territory balance": {"EEV moved": MONEY, "Share within tolerance": PERCENT, "Accounts moved": COUNT},
+    "Csm source bonus": {"Rep commission": MONEY, "CSM source bonus": MONEY, "Deals without commission rate": COUNT},
+    "Top items": {"Close probability": PERCENT, "Expected amount": MONEY, "EEV": MONEY},
+    "Phasing": {"Weight": PERCENT, "Month start": DATE},
+    "Model": {"ROC AUC": "0.000", "Rows": COUNT},
+}
+
+
 @pytest.fixture(scope="module")
-def exported(sample_plan: PlanOutcome) -> Path:
-    """The folder the plan_exports asset wrote during the sample plan run."""
-    folder = warehouse.output_dir(sample_plan.db, "exports") / sample_plan.plan_id
-    assert folder.is_dir()
-    return folder
+def book(sample_plan: PlanOutcome, exported: Path) -> openpyxl.Workbook:
+    return openpyxl.load_workbook(exported / f"quota_plan_{sample_plan.plan_id}.xlsx")
 
 
-def test_workbook_has_the_plans_sheets_headers_and_rows(sample_plan: PlanOutcome, exported: Path):
+def _table(sheet) -> tuple[list[str], list[tuple]]:
+    """The header and the data rows of a sheet's one Excel table (not the rows under it)."""
+    (table,) = sheet.tables.values()
+    rows = list(sheet[table.ref])
+    return [c.value for c in rows[0]], rows[1:]
+
+
+def test_workbook_sheets_are_named_tables_with_human_headers(sample_plan: PlanOutcome, book: openpyxl.Workbook):
     db = sample_plan.db
-    book = openpyxl.load_workbook(exported / f"quota_plan_{sample_plan.plan_id}.xlsx")
-    assert book.sheetnames[: len(SHEETS)] == SHEETS  # the core sheets first, in this order
-    assert "Backtest results" not in book.sheetnames  # no backtest in this plan
-
-    def header(name: str) -> list[str]:
-        return [c.value for c in next(book[name].iter_rows(max_row=1))]
-
-    def data_rows(name: str) -> int:  # the sheet's Excel table spans the header and the data rows
-        (table,) = book[name].tables.values()
-        return int(re.search(r"(\d+)$", table.ref).group(1)) - 1
-
+    assert book.sheetnames[: len(SHEETS)] == SHEETS
+    assert {"Products", "Moves", "Quota history", "Attainment forecast"} <= set(book.sheetnames)
+    # internal tables are left out: the published-plan digests, the model's JSON, empty rejected rows
+    assert not {"Published plans", "Model info", "Rejected rows", "Whitespace items"} & set(book.sheetnames)
+    for sheet in book.worksheets:
+        (name,) = sheet.tables
+        assert not re.fullmatch(r"Frame\d+", name), sheet.title
+        header, _ = _table(sheet)
+        assert all("_" not in h and h[0].isupper() for h in header), (sheet.title, header)
+        assert not {"Columns json", "Digest", "Settings json"} & set(header)
+        assert sheet.freeze_panes == "A2"
+    assert book["Quotas"].tables["Quotas"] and book["Top items"].tables["TopItems"]
     expected_rows = {
         "Quotas": _query(db, "SELECT count(*) FROM main.quotas")[0][0],
         "Territories": _query(db, "SELECT count(*) FROM main.territories")[0][0],
         "Accounts": _query(db, "SELECT count(*) FROM main.account_eev")[0][0],
-        "Whitespace items": _query(db, "SELECT count(*) FROM main.whitespace_items")[0][0],
-        "Model": _query(db, "SELECT count(DISTINCT (model, segment)) FROM main.model_metrics")[0][0],
-        # plan period 2026-01-01 .. 2026-12-31; windows that overlap it, accounts with a rep
-        "Blackout calendar": _query(db, """SELECT count(*) FROM main.account_eev JOIN main.territories
-            USING (account_id) WHERE blackout_start <= DATE '2026-12-31' AND blackout_end >= DATE '2026-01-01'""")[0][0],
-        "Summary": 1 + _query(db, "SELECT count(DISTINCT segment) FROM main.account_eev")[0][0],  # + total
+        "Summary": _query(db, "SELECT count(DISTINCT segment) FROM main.account_eev")[0][0],  # total row outside
+        "Products": _query(db, "SELECT count(*) FROM raw.products")[0][0],
     }
-    assert {name: data_rows(name) for name in expected_rows} == expected_rows
-    assert expected_rows["Blackout calendar"] > 0
-    assert header("Accounts") == [*_columns(db, "account_eev"), "rep_id"]
-    assert header("Whitespace items") == [*_columns(db, "whitespace_items"), "account_name", "rep_id"]
-    assert header("Territories")[:7] == ["account_id", "account_name", "segment", "rep_id", "rep_name",
-                                         "previous_rep_id", "moved"]
-    assert header("Quotas") == ["rep_id", "name", "segment", "capacity", "accounts", "territory_eev",
-                                "eev_per_capacity", "balance_deviation", "factor", "quota_unrounded", "quota"]
-    assert {"roc_auc", "brier", "log_loss", "ece"} <= set(header("Model"))
-
-    # values and formats people see
-    quotas = {r[0]: r[1] for r in _query(db, "SELECT rep_id, quota FROM main.quotas")}
-    sheet = book["Quotas"]
-    cells = {row[0].value: row for row in sheet.iter_rows(min_row=2)}
-    assert {rep: row[10].value for rep, row in cells.items()} == quotas
-    first = next(iter(cells.values()))
-    assert first[10].number_format == '"$"#,##0' and first[8].number_format == "0.0%"
-    assert sheet.freeze_panes == "A2"
-    assert all(book[name].freeze_panes == "A2" and book[name].tables for name in SHEETS)
-    created = _query(db, f"SELECT created_at FROM main.plan_runs WHERE run_id = '{sample_plan.plan_id}'")[0][0]
-    assert book.properties.created == created.replace(microsecond=0)
-    # the plan's lineage under the Summary table
-    notes = {r[0]: r[1] for r in book["Summary"].iter_rows(values_only=True) if r[0] and r[1] and r[2] is None}
-    assert notes["Plan"] == sample_plan.plan_id and notes["Plan period"] == "2026-01-01 to 2026-12-31"
+    assert {name: len(_table(book[name])[1]) for name in expected_rows} == expected_rows
 
 
-def _letter_figure(html: str, name: str) -> str:
-    return re.search(rf'id="{name}">([^<]*)<', html).group(1)
+def test_workbook_formats_follow_column_meaning_on_every_sheet(book: openpyxl.Workbook):
+    for sheet in book.worksheets:
+        header, rows = _table(sheet)
+        for col, title in enumerate(header):
+            cells = [r[col] for r in rows if r[col].value is not None]
+            numbers = [c for c in cells if c.data_type in ("n", "f") and not isinstance(c.value, bool)]
+            formats = {c.number_format for c in numbers + [c for c in cells if c.is_date]}
+            assert "General" not in formats and "#,##0.000" not in formats, (sheet.title, title, formats)
+            assert len(formats) <= 1, (sheet.title, title, formats)  # one format per column
+            if title in EXPECTED_FORMATS.get(sheet.title, {}):
+                assert formats == {EXPECTED_FORMATS[sheet.title][title]}, (sheet.title, title, formats)
+            if formats == {COUNT}:
+                assert all(float(c.value).is_integer() for c in numbers), (sheet.title, title)
+            if title in ("Quota", "Quota before rounding") and sheet.title == "Quotas":
+                assert {c.data_type for c in numbers} == {"f"}  # formulas, formatted like the values
+            dates = [c for c in cells if c.is_date]
+            assert all(c.number_format.startswith("yyyy-mm-dd") for c in dates), (sheet.title, title)
+            if title.endswith(("date", "start", "end")) and cells:
+                assert dates == cells, (sheet.title, title)  # real dates, not text
+    assert set(EXPECTED_FORMATS) <= set(book.sheetnames)
+
+
+def test_summary_totals_and_lineage_are_outside_the_table(sample_plan: PlanOutcome, book: openpyxl.Workbook):
+    sheet = book["Summary"]
+    header, rows = _table(sheet)
+    assert "total" not in [r[0].value for r in rows]  # sorting the table never mixes the total in
+    below = {r[0].value: r for r in sheet.iter_rows(min_row=len(rows) + 2) if r[0].value}
+    total = below["Total"]
+    accounts = _query(sample_plan.db, "SELECT count(*), sum(eev) FROM main.account_eev")[0]
+    assert total[header.index("Accounts")].value == accounts[0]
+    assert total[header.index("EEV")].value == pytest.approx(accounts[1])
+    assert total[header.index("EEV")].number_format == MONEY
+    assert below["Plan"][1].value == sample_plan.plan_id
+    assert below["Plan period from"][1].value == dt.datetime(2026, 1, 1)  # dates as dates, not text
+    assert below["Plan period to"][1].value == dt.datetime(2026, 12, 31)
+    created = _query(sample_plan.db, f"SELECT created_at FROM main.plan_runs WHERE run_id = '{sample_plan.plan_id}'")
+    assert book.properties.created == created[0][0].replace(microsecond=0) == below["Created"][1].value
+
+
+def test_quotas_sheet_computes_quota_from_factor_and_eev(sample_plan: PlanOutcome, exported: Path,
+                                                          book: openpyxl.Workbook):
+    header, rows = _table(book["Quotas"])
+    column = {h: i for i, h in enumerate(header)}
+    cached_book = openpyxl.load_workbook(exported / f"quota_plan_{sample_plan.plan_id}.xlsx", data_only=True)
+    values = {r[column["Rep ID"]].value: r for r in _table(cached_book["Quotas"])[1]}
+    quotas = dict(_query(sample_plan.db, "SELECT rep_id, quota FROM main.quotas"))
+    for row in rows:
+        formula = row[column["Quota before rounding"]].value
+        assert formula == "=Quotas[[#This Row],[Factor]]*Quotas[[#This Row],[Territory EEV]]"
+        assert row[column["Quota"]].value == "=ROUND(Quotas[[#This Row],[Quota before rounding]]/1000,0)*1000"
+        rep = row[column["Rep ID"]].value
+        cached = values[rep]
+        assert cached[column["Quota"]].value == quotas[rep]  # readers that do not recalculate see the plan
+        factor, eev = cached[column["Factor"]].value, cached[column["Territory EEV"]].value
+        assert round(factor * eev / 1000) * 1000 == quotas[rep]  # what Excel computes from the formulas
+
+
+def test_top_items_and_products_give_names_next_to_codes(sample_plan: PlanOutcome, exported: Path,
+                                                          book: openpyxl.Workbook):
+    names = dict(_query(sample_plan.db, "SELECT product_id, product_name FROM raw.products"))
+    header, rows = _table(book["Top items"])
+    code, name, rep = header.index("Product ID"), header.index("Product"), header.index("Rep ID")
+    assert rows and all(names[r[code].value] == r[name].value for r in rows)
+    per_rep = collections.Counter(r[rep].value for r in rows)
+    assert max(per_rep.values()) == 25  # exports.workbook_items_per_rep
+    assert {r[0].value: r[1].value for r in _table(book["Products"])[1]} == names
+    items = pl.read_parquet(exported / "parquet" / "whitespace_items.parquet")  # every item, in the files
+    assert items.height == _query(sample_plan.db, "SELECT count(*) FROM main.whitespace_items")[0][0]
+    assert set(items["product_name"]) <= set(names.values())
 
 
 def test_quota_letters_match_the_quotas_table(sample_plan: PlanOutcome, exported: Path):
     db = sample_plan.db
     reps = _query(db, "SELECT rep_id, segment, territory_eev, quota, accounts, factor FROM main.quotas")
     assert sorted(p.stem for p in (exported / "letters").glob("*.html")) == sorted(r[0] for r in reps)
+    assert sorted(p.stem for p in (exported / "letters").glob("*.pdf")) == sorted(r[0] for r in reps)
     for rep_id, segment, eev, quota, accounts, factor in reps:
         html = (exported / "letters" / f"{rep_id}.html").read_text()
         assert _letter_figure(html, "quota") == f"${quota:,.0f}"
         assert _letter_figure(html, "territory_eev") == f"${eev:,.0f}"
         assert _letter_figure(html, "segment") == segment
         assert _letter_figure(html, "factor") == f"{factor:.1%}"
-        book = {r[0] for r in _query(db, f"SELECT account_id FROM main.territories WHERE rep_id = '{rep_id}'")}
-        listed = set(re.findall(r'data-account="([^"]+)"', html))
-        assert listed == book and len(listed) == accounts
-    # the blackout windows of one rep in the plan period are listed in its letter
-    rep_id, start, account = _query(db, """SELECT t.rep_id, a.blackout_start, a.account_id FROM main.account_eev a
-        JOIN main.territories t USING (account_id) WHERE a.blackout_start BETWEEN DATE '2026-03-01' AND DATE '2026-10-01'
-        ORDER BY a.account_id LIMIT 1""")[0]
-    blackouts = (exported / "letters" / f"{rep_id}.html").read_text().split('id="blackouts-table"')[1]
-    assert f"<td>{start}</td>" in blackouts and f"({account})" in blackouts
+        assert _letter_figure(html, "accounts") == str(accounts)
+        top = [r[0] for r in _query(db, f"""SELECT t.account_id FROM main.territories t JOIN main.account_eev a
+            USING (account_id) WHERE t.rep_id = '{rep_id}' ORDER BY a.eev DESC, t.account_id LIMIT 10""")]
+        assert re.findall(r'<tbody data-account="([^"]+)"', html) == top  # the largest by EEV; the rest in a line
+        if accounts > len(top):
+            assert f"Your other {accounts - len(top)} accounts" in html
 
 
-def _chromium() -> str:
-    for name in ("chromium", "chromium-browser"):
-        if path := shutil.which(name):
-            return path
-    pytest.fail("headless Chromium is needed: apt-get install -y chromium (make test installs it)")
-
-
-def _open_in_chromium(page: Path, tmp_path: Path, screenshot: Path) -> list[str]:
-    """Load a page in headless Chromium with a fresh profile, take a screenshot; the console lines."""
-    done = subprocess.run(
-        [_chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1280,2400",
-         f"--screenshot={screenshot}", page.resolve().as_uri()],
-        capture_output=True, text=True, timeout=120,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    return [line for line in done.stderr.splitlines() if ":CONSOLE" in line]
+def _letter_figure(html: str, name: str) -> str:
+    return re.search(rf'id="{name}">([^<]*)<', html).group(1)
 
 
 def test_report_loads_in_headless_chromium_without_console_errors(exported: Path, tmp_path: Path):
@@ -142,10 +188,10 @@ def test_report_loads_in_headless_chromium_without_console_errors(exported: Path
     broken.write_text('<html><body><img class="chart" alt="x" src="data:image/png;base64,AAAA"><script>'
                       'window.addEventListener("load", () => { for (const i of document.querySelectorAll("img"))'
                       ' if (!i.naturalWidth) console.error("chart did not load: " + i.alt); });</script></body></html>')
-    assert any("chart did not load: x" in line for line in _open_in_chromium(broken, tmp_path, tmp_path / "b.png"))
+    assert any("chart did not load: x" in line for line in open_page(broken, tmp_path / "p", tmp_path / "b.png"))
 
     screenshot = tmp_path / "report.png"
-    assert _open_in_chromium(exported / "report.html", tmp_path, screenshot) == []
+    assert open_page(exported / "report.html", tmp_path / "p", screenshot) == []
     from matplotlib.image import imread  # noqa: PLC0415
 
     image = imread(screenshot)
@@ -188,8 +234,8 @@ def test_tables_other_steps_add_to_a_plan_become_sheets_and_charts(sample_plan: 
         # the plan's own territory moves (issue 5) become the Moves sheet and the move reasons
         moves_header = [r[0] for r in con.execute("DESCRIBE main.territory_moves").fetchall()]
         moved = dict(con.execute("SELECT account_id, reason FROM main.territory_moves").fetchall())
-        largest = con.execute("SELECT account_id FROM main.territory_moves ORDER BY eev DESC, account_id LIMIT 1"
-                              ).fetchone()[0]
+        largest = con.execute("SELECT account_name FROM main.territory_moves JOIN main.account_eev USING "
+                              "(account_id) ORDER BY territory_moves.eev DESC, account_id LIMIT 1").fetchone()[0]
         con.execute("CREATE TABLE plans.backtest_results AS SELECT 'P0001' AS plan_id, * FROM (VALUES "
                     "('eev', 0.55, 0.30), ('flat', 0.40, 0.62), ('acv', 0.45, 0.48)) t(method, share_attaining, cv)")
         con.execute("CREATE TABLE plans.rep_notes AS SELECT 'P0001' AS plan_id, 'R0001' AS rep_id, "
@@ -201,13 +247,13 @@ def test_tables_other_steps_add_to_a_plan_become_sheets_and_charts(sample_plan: 
     book = openpyxl.load_workbook(result.workbook, read_only=True)
     assert book.sheetnames[: len(SHEETS)] == SHEETS
     assert {"Moves", "Backtest results", "Rep notes", "Attainment"} <= set(book.sheetnames)
-    assert list(book["Attainment"].iter_rows(values_only=True)) == [("rep_id", "attainment"), ("R0001", 0.42)]
-    assert list(book["Rep notes"].iter_rows(values_only=True)) == [("rep_id", "tags", "detail"),
+    assert list(book["Attainment"].iter_rows(values_only=True)) == [("Rep ID", "Attainment"), ("R0001", 0.42)]
+    assert list(book["Rep notes"].iter_rows(values_only=True)) == [("Rep ID", "Tags", "Detail"),
                                                                     ("R0001", "[a, b]", "{'k': 1}")]
     moves = list(book["Moves"].iter_rows(values_only=True))
-    assert list(moves[0]) == moves_header and len(moves) == len(moved) + 1 and moved
+    assert list(moves[0]) == [header_of(c) for c in moves_header] and len(moves) == len(moved) + 1 and moved
     header = next(book["Territories"].iter_rows(max_row=1, values_only=True))
-    reasons = {r[0]: r[header.index("reason")] for r in book["Territories"].iter_rows(min_row=2, values_only=True)}
+    reasons = {r[0]: r[header.index("Reason")] for r in book["Territories"].iter_rows(min_row=2, values_only=True)}
     assert {a: reasons[a] for a in moved} == moved
     assert {"largest_moves", "backtest_results"} <= set(result.charts)
     html = result.report.read_text()

@@ -37,7 +37,7 @@ SCRIPT = '<script>alert("x")</script>'
 HYPERLINK = '=HYPERLINK("http://evil.example","click")'
 NAME_PREFIXES = [HYPERLINK, "+SUM(1,1)", "-2+3", "@cmd", "\tTab ", "\rCR ", SCRIPT, "http://phish.example/",
                  "Acme;=1+1 ", "O'Brien\"); DROP TABLE main.quotas; -- "]  # every account name starts with one
-ACCOUNT_SHEETS = ("Territories", "Accounts", "Whitespace items", "Blackout calendar")
+ACCOUNT_SHEETS = ("Territories", "Accounts", "Top items", "Blackout calendar")
 
 
 @dataclass(frozen=True)
@@ -99,7 +99,8 @@ def test_each_rep_has_its_own_letter_under_a_safe_name_and_the_report_links_to_i
     assert {ESCAPE, OUTSIDE, REGION, SLASH, UNDERSCORE, MATH, TERMINAL, QUOTED, "Ab", "ab"} <= set(reps)
     letters = hostile.folder / "letters"
     names = {rep: f"{name}.html" for rep, name in safe_file_names(reps).items()}
-    assert sorted(p.name for p in letters.iterdir()) == sorted(names.values())  # one file per rep, none shared
+    assert sorted(p.name for p in letters.glob("*.html")) == sorted(names.values())  # one file per rep, none shared
+    assert sorted(p.stem for p in letters.glob("*.pdf")) == sorted(Path(n).stem for n in names.values())
     assert names[UNDERSCORE] == "a_b.html" and names[SLASH] != names[UNDERSCORE]
     assert names["Ab"].casefold() != names["ab"].casefold()
     for rep, name in names.items():  # each file is that rep's letter
@@ -136,7 +137,7 @@ def test_names_from_the_data_are_escaped_in_letters_and_report(hostile: HostileP
     letter = (hostile.folder / "letters" / f"{safe_file_names([REGION])[REGION]}.html").read_text()
     assert f"Dear {_escaped(REP_NAME)}," in letter
     assert _escaped(SCRIPT) in letter and SCRIPT not in letter
-    for page in (hostile.folder / "letters").iterdir():
+    for page in (hostile.folder / "letters").glob("*.html"):
         tags = _tags(page.read_text())
         assert [t for t, _ in tags if t in ("script", "img", "iframe", "object")] == []
         assert [a for _, attrs in tags for a in attrs if a.startswith("on")] == []
@@ -151,15 +152,18 @@ def test_names_from_the_data_are_escaped_in_letters_and_report(hostile: HostileP
 def test_workbook_cells_from_the_data_are_text_not_formulas_or_links(hostile: HostilePlan):
     book = openpyxl.load_workbook(hostile.folder / f"quota_plan_{hostile.outcome.plan_id}.xlsx")
     cells = [(sheet.title, c) for sheet in book.worksheets for row in sheet.iter_rows() for c in row]
-    assert [(title, c.coordinate) for title, c in cells if c.data_type == "f"] == []
+    # the only formulas are the workbook's own: quota = factor x territory EEV on the Quotas sheet
+    quotas = book["Quotas"]
+    formula_columns = {c.column for c in quotas[1] if c.value in ("Quota before rounding", "Quota")}
+    assert {(title, c.column in formula_columns) for title, c in cells if c.data_type == "f"} == {("Quotas", True)}
     assert [(title, c.coordinate) for title, c in cells if c.hyperlink is not None] == []
-    assert all(c.data_type == "s" for _, c in cells if isinstance(c.value, str))
+    assert all(c.data_type == "s" for _, c in cells if isinstance(c.value, str) and c.data_type != "f")
     for title in ACCOUNT_SHEETS:  # the account names as they are in the data
         # a CR is stored as OOXML's escape _x000D_ (Excel shows the CR; openpyxl leaves the escape)
         names = {c.value.replace("_x000D_", "\r") for t, c in cells if t == title and isinstance(c.value, str)}
         assert {p for p in NAME_PREFIXES if any(n.startswith(p) for n in names)} == set(NAME_PREFIXES), title
     deviations = [c for t, c in cells if t == "Quotas" and c.column == 8 and c.row > 1]
-    assert book["Quotas"].cell(1, 8).value == "balance_deviation"
+    assert book["Quotas"].cell(1, 8).value == "Deviation from target"
     assert any(c.value < 0 and c.data_type == "n" for c in deviations)  # negative numbers stay numbers
 
 

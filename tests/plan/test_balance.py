@@ -97,7 +97,7 @@ def test_workbook_report_and_summary_show_the_same_deviation(half_capacity_plan:
         summary = plan_summary(con, settings, db)
     sheet = openpyxl.load_workbook(result.workbook, read_only=True)["Quotas"]
     header, *rows = sheet.iter_rows(values_only=True)
-    workbook = {r[0]: r[header.index("balance_deviation")] for r in rows}
+    workbook = {r[0]: r[header.index("Deviation from target")] for r in rows}
     assert {r: workbook[r] for r in EXPECTED} == pytest.approx(EXPECTED)
     assert {r: charted[r] for r in EXPECTED} == pytest.approx(EXPECTED)
     assert workbook == pytest.approx(charted)  # every rep, not only mid_market

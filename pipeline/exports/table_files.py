@@ -1,0 +1,47 @@
+"""Each table of the export as `csv/<key>.csv` and `parquet/<key>.parquet`, written by DuckDB `COPY`
+from the table's SQL (streamed: a million-account table never becomes a Python frame) or, for the
+small tables built in memory, from the frame registered as a view. Same query, same bytes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from pipeline.exports.cells import csv_text_sql, literal, quoted
+from pipeline.exports.sheets import PlanTables, Sheet
+
+NUMERIC_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
+                 "UBIGINT", "UHUGEINT", "FLOAT", "DOUBLE", "DECIMAL")
+FRAME_VIEW = "export_frame"
+PART = ".part"
+
+
+def _source(con: duckdb.DuckDBPyConnection, sheet: Sheet) -> str:
+    if sheet.sql is not None:
+        return sheet.sql
+    con.register(FRAME_VIEW, sheet.frame)
+    return f"SELECT * FROM {FRAME_VIEW}"
+
+
+def write_table_files(con: duckdb.DuckDBPyConnection, tables: PlanTables, sheet: Sheet, csv_path: Path,
+                      parquet_path: Path) -> None:
+    """One table as Parquet (exact values) and CSV (text cells safe for spreadsheets, see cells.py)."""
+    source = _source(con, sheet)
+    params = {k: v for k, v in tables.params.items() if f"${k}" in source}
+    columns = con.execute(f"DESCRIBE ({source})", params).fetchall()
+    con.execute(f"COPY ({source}) TO {literal(str(parquet_path))} (FORMAT parquet)", params)
+    numeric = {name for name, dtype, *_ in columns if dtype.startswith(NUMERIC_TYPES)}
+    text = {name for name, dtype, *_ in columns if dtype == "VARCHAR"}
+    select = ", ".join(csv_text_sql(name) if name in text else quoted(name) for name, *_ in columns)
+    quote = [quoted(name) for name, *_ in columns if name not in numeric]
+    options = "FORMAT csv, HEADER false" + (f", FORCE_QUOTE ({', '.join(quote)})" if quote else "")
+    part = csv_path.with_name(csv_path.name + PART)
+    con.execute(f"COPY (SELECT {select} FROM ({source})) TO {literal(str(part))} ({options})", params)
+    with csv_path.open("wb") as out, part.open("rb") as body:
+        out.write((",".join(quoted(name) for name, *_ in columns) + "\n").encode())
+        while chunk := body.read(1 << 20):
+            out.write(chunk)
+    part.unlink()
+    if sheet.sql is None:
+        con.unregister(FRAME_VIEW)
