@@ -92,24 +92,28 @@ def edge_inputs(folder: Path) -> Path:
     })
 
 
-def _accept_degraded_config() -> Path:
+def _test_config(name: str, letter_pdfs: bool) -> Path:
     """config/plan.yaml with review.accept_degraded: true, for the tests of the pipeline's mechanics
     on tiny or hand-made books (which the review rules rightly hold back): their plans become
-    current with the review reasons reported. The review gate itself is tested with the defaults."""
+    current with the review reasons reported. The review gate itself is tested with the defaults.
+    `letter_pdfs`: whether the exports also print each letter with headless Chromium (about a
+    second a plan, so only the plans whose letters tests read print them)."""
     text = DEFAULT_CONFIG.read_text()
     folder = Path(tempfile.gettempdir()) / f"quota-plan-tests-{hashlib.md5(text.encode()).hexdigest()[:12]}"
-    path = folder / "plan.yaml"
+    path = folder / f"{name}.yaml"
     if not path.is_file():
         folder.mkdir(exist_ok=True)
         settings = yaml.safe_load(text)
         settings["review"]["accept_degraded"] = True
-        scratch = folder / f".plan-{os.getpid()}.yaml"
+        settings.setdefault("exports", {})["letter_pdfs"] = letter_pdfs
+        scratch = folder / f".{name}-{os.getpid()}.yaml"
         scratch.write_text(yaml.safe_dump(settings))
         scratch.replace(path)  # atomic: parallel test workers may write it at the same time
     return path
 
 
-TEST_CONFIG = _accept_degraded_config()
+TEST_CONFIG = _test_config("plan", letter_pdfs=False)
+LETTERS_TEST_CONFIG = _test_config("plan_with_letter_pdfs", letter_pdfs=True)  # the same plan, letters as PDF too
 
 
 def settings_with(folder: Path, section: str = "operations", base: Path | None = None, **values: object) -> Path:

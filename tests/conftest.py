@@ -9,7 +9,7 @@ import pytest
 
 from pipeline.runner import PlanOutcome, run_plan
 from pipeline.sample_data import generate_sample
-from tests.builders import TEST_CONFIG
+from tests.builders import LETTERS_TEST_CONFIG
 
 SAMPLE_ACCOUNTS = 800
 
@@ -28,4 +28,4 @@ def sample_inputs(sample_dir: Path) -> Path:
 @pytest.fixture(scope="session")
 def sample_plan(sample_inputs: Path, tmp_path_factory: pytest.TempPathFactory) -> PlanOutcome:
     db = Path(tmp_path_factory.mktemp("plan")) / "plan.duckdb"
-    return run_plan(sample_inputs, TEST_CONFIG, db, instance=dg.DagsterInstance.ephemeral())
+    return run_plan(sample_inputs, LETTERS_TEST_CONFIG, db, instance=dg.DagsterInstance.ephemeral())

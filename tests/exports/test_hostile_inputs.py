@@ -23,7 +23,7 @@ from pipeline.exports.file_names import safe_file_names
 from pipeline.exports.summary import plan_summary
 from pipeline.runner import PlanOutcome, run_plan
 from pipeline.sample_data import generate_sample
-from tests.builders import TEST_CONFIG
+from tests.builders import LETTERS_TEST_CONFIG, TEST_CONFIG
 
 ACCOUNTS = 150
 ESCAPE, OUTSIDE, REGION = "../../../x_escape", "../../../../../x_outside", "EMEA/R0001"  # cases 6 and 7
@@ -71,7 +71,8 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> HostilePlan:
     root = tmp_path_factory.mktemp("hostile")
     inputs = _hostile_inputs(root / "in")
     before = sorted(p.name for p in root.parent.iterdir())
-    outcome = run_plan(inputs, TEST_CONFIG, root / "work" / "plan.duckdb", instance=dg.DagsterInstance.ephemeral())
+    outcome = run_plan(inputs, LETTERS_TEST_CONFIG, root / "work" / "plan.duckdb",
+                       instance=dg.DagsterInstance.ephemeral())
     after = sorted(p.name for p in root.parent.iterdir())
     return HostilePlan(root, outcome, warehouse.output_dir(outcome.db, "exports") / outcome.plan_id, before, after)
 
