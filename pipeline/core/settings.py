@@ -423,6 +423,12 @@ class ReviewSettings(_Strict):
         default=0.5, gt=0, le=1,
         description="more than this share of a segment's reps outside the balance tolerance: review",
     )
+    sign_off: Literal["auto", "plan", "segment", "manager"] = Field(
+        default="auto",
+        description="who approves a plan in review (quota-plan approve): 'plan' one sign-off, 'segment' one per "
+        "segment, 'manager' one per reps.manager_id of the plan's reps; 'auto': manager when the plan's reps "
+        "carry a manager_id, else segment",
+    )
 
     @model_validator(mode="after")
     def _bands_nested(self) -> ReviewSettings:
@@ -430,6 +436,22 @@ class ReviewSettings(_Strict):
         if not 0 <= low <= warn_low < warn_high <= high:
             raise ValueError(f"review bands must nest: 0 <= {low} <= {warn_low} < {warn_high} <= {high} "
                              "(history_review_band outside history_warning_band)")
+        return self
+
+
+class ScenarioSettings(_Strict):
+    """What a scenario (quota-plan scenarios) changes beyond the other settings: hypothetical reps."""
+
+    extra_reps: dict[SegmentName, int] = Field(
+        default_factory=dict,
+        description="hypothetical full-capacity reps added to a segment (`--vary reps.SEGMENT=+N`); their rep_id "
+        "is NEW-<segment>-<n>; empty in a real plan",
+    )
+
+    @model_validator(mode="after")
+    def _positive(self) -> ScenarioSettings:
+        if negative := {s: n for s, n in self.extra_reps.items() if n < 0}:
+            raise ValueError(f"scenario.extra_reps must be >= 0 per segment, got {negative}")
         return self
 
 
@@ -456,6 +478,7 @@ class PlanSettings(_Strict):
     operations: OperationsSettings = OperationsSettings()
     engine: EngineSettings = EngineSettings()
     review: ReviewSettings = ReviewSettings()
+    scenario: ScenarioSettings = ScenarioSettings()
 
     @model_validator(mode="after")
     def _segments_valid(self) -> PlanSettings:

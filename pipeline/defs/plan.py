@@ -5,15 +5,19 @@ is the separate `quota-plan publish`)."""
 import time
 
 import dagster as dg
+import polars as pl
 
 from pipeline.core.settings import PlanSettings
 from pipeline.defs.resources import Warehouse
 from pipeline.defs.sql_asset import markdown_table, sql_asset, table_result
 from pipeline.exports.sheets import segment_summary, summary_figures
+from pipeline.plan.scenarios import extra_reps
 from pipeline.plan.store import PLAN_TABLES, PlanRun, write_plan_version
 from pipeline.plan.territory.assign import BalanceRules, BookLimits, assign_territories, place_unsegmented_reps
 
 PLAN_GROUP = "plan"
+REP_PLAN_SCHEMA = {"rep_id": pl.String, "name": pl.String, "segment": pl.String, "capacity": pl.Float64,
+                   "manager_id": pl.String}
 scored_whitespace = sql_asset("scored_whitespace", group=PLAN_GROUP)
 account_eev = sql_asset("account_eev", group=PLAN_GROUP)
 territory_moves = sql_asset("territory_moves", group=PLAN_GROUP)
@@ -40,12 +44,15 @@ ORDER BY e.account_id
 def rep_plan(context: dg.AssetExecutionContext, warehouse: Warehouse,
              settings: dg.ResourceParam[PlanSettings]) -> dg.MaterializeResult:
     """Active expansion reps of the plan. Grain: rep_id. segment from the reps table, or (when
-    null) the segment with the most EEV per unit of capacity; capacity 0-1 of a full book."""
+    null) the segment with the most EEV per unit of capacity; capacity 0-1 of a full book;
+    manager_id = reps.manager_id (null when the input has none). A scenario's hypothetical reps
+    (scenario.extra_reps) are added as NEW-<segment>-<n>, full capacity, no manager."""
     started = time.perf_counter()
     with warehouse.connect() as con:
+        hired = pl.DataFrame(extra_reps(settings), schema=REP_PLAN_SCHEMA)  # noqa: F841  (read by the SQL below)
         reps = con.sql(
-            "SELECT rep_id, name, segment, capacity FROM raw.reps "
-            "WHERE role = 'expansion_rep' AND active ORDER BY rep_id"
+            "SELECT rep_id, name, segment, capacity, manager_id FROM raw.reps "
+            "WHERE role = 'expansion_rep' AND active UNION ALL SELECT * FROM hired ORDER BY rep_id"
         ).pl()
         accounts = con.sql("SELECT segment, eev FROM work.account_eev WHERE segment <> 'self_serve'").pl()
         segments = [s.name for s in settings.segments]

@@ -159,6 +159,8 @@ TABLES: dict[str, TableSpec] = {
             (
                 _c("rep_id"), _c("name"), _c("role"), _c("segment"),
                 _c("capacity", "DOUBLE", default="1.0"), _c("active", "BOOLEAN", default="true"),
+                # optional: the rep's manager, who signs off the rep's quota in review (review.sign_off)
+                _c("manager_id", default="NULL"),
             ),
             key=("rep_id",),
         ),

@@ -46,8 +46,10 @@ PLAN_TABLES = {
     "quota_factors": "quota_factors",
     "attainment_forecast": "attainment_forecast",
     "amount_spread": "amount_spread",
+    "plan_reps": "rep_plan",
 }
 PENDING, CURRENT_ONCE, NEEDS_REVIEW, FAILED = "pending", "succeeded", "needs_review", "failed"
+DRAFT = "draft"  # a scenario's plan version (pipeline/plan/scenario_runs.py): never current, never published
 PLAN_VERSION_SQL = "run_id LIKE 'P%'"  # rows of plans.plan_runs that are plan versions (not failed runs)
 
 
@@ -211,11 +213,25 @@ def current_plan_id(con: duckdb.DuckDBPyConnection) -> str | None:
 
 
 def published_plan_id(con: duckdb.DuckDBPyConnection) -> str | None:
-    """The plan last marked as published, if any."""
+    """The plan last marked as published and not recalled since (pipeline/plan/approval.py), if any."""
     if not table_exists(con, "plans", "published_plans"):
         return None
-    row = con.execute("SELECT plan_id FROM plans.published_plans ORDER BY published_at DESC LIMIT 1").fetchone()
+    recalled = ("AND coalesce((SELECT arg_max(s.state, s.seq) FROM plans.plan_states AS s WHERE s.plan_id = p.plan_id "
+                "AND s.scope IS NULL), '') <> 'recalled'") if table_exists(con, "plans", "plan_states") else ""
+    row = con.execute(
+        f"SELECT plan_id FROM plans.published_plans AS p WHERE true {recalled} ORDER BY published_at DESC LIMIT 1"
+    ).fetchone()
     return row[0] if row else None
+
+
+def mark_draft(con: duckdb.DuckDBPyConnection, plan_id: str) -> None:
+    """A pending version written by a scenario becomes a draft: kept and compared, never made current."""
+    with transaction(con):
+        _refuse_if_published_altered(con)
+        updated = con.execute("UPDATE plans.plan_runs SET status = ? WHERE run_id = ? AND status = ? RETURNING run_id",
+                              [DRAFT, plan_id, PENDING]).fetchall()
+        if not updated:
+            raise PlanStoreError(f"plan {plan_id} is not a pending plan version; only those can become drafts")
 
 
 def reference_plan_id(con: duckdb.DuckDBPyConnection) -> str:
