@@ -6,7 +6,7 @@ states, each change stored in `plans.plan_states` with who, when and a comment:
 
 | command | from | to |
 |---|---|---|
-| `quota-plan review ID` | draft, recalled | in_review |
+| `quota-plan review ID` | draft, recalled (never published) | in_review |
 | `quota-plan approve ID [--segment S / --manager M]` | in_review | approved once every sign-off is in |
 | `quota-plan publish ID --note` | approved (any state but published with `--override TEXT`) | published |
 | `quota-plan recall ID --comment` | in_review, approved, published | recalled |
@@ -109,10 +109,13 @@ def plan_state(con: duckdb.DuckDBPyConnection, plan_id: str) -> PlanState:
     scopes = tuple(r[0] for r in con.execute(f"{SCOPE_SQL[kind]} ORDER BY 1", {"plan_id": plan_id}).fetchall()) \
         if row[0] in FINISHED else ()
     if not table_exists(con, "plans", "plan_states"):
-        return PlanState(plan_id, DRAFT, kind, scopes, scopes)
+        state = DRAFT if store.published_at(con, plan_id) is None else PUBLISHED
+        return PlanState(plan_id, state, kind, scopes, scopes)
     state, round_seq = con.execute(
         "SELECT coalesce(arg_max(state, seq), ?), coalesce(max(seq) FILTER (WHERE state = ?), 0) "
         "FROM plans.plan_states WHERE plan_id = ? AND scope IS NULL", [DRAFT, IN_REVIEW, plan_id]).fetchone()
+    if state == DRAFT and store.published_at(con, plan_id) is not None:
+        state = PUBLISHED  # published before plan states were recorded
     signed = {r[0] for r in con.execute(
         "SELECT scope FROM plans.plan_states WHERE plan_id = ? AND state = ? AND seq > ?",
         [plan_id, SIGNED_OFF, round_seq]).fetchall()}
@@ -149,7 +152,11 @@ def _move(con: duckdb.DuckDBPyConnection, plan_id: str, to: str, action: str, by
 
 
 def send_to_review(con: duckdb.DuckDBPyConnection, plan_id: str, by: str, comment: str) -> PlanState:
-    """draft or recalled -> in_review (a new review round: sign-offs start again)."""
+    """draft or recalled -> in_review (a new review round: sign-offs start again); a plan once
+    published is never reviewed again (it cannot be re-published)."""
+    if (published := store.published_at(con, plan_id)) is not None:
+        raise store.PlanStoreError(f"plan {plan_id} was published on {published:%Y-%m-%d %H:%M:%S} and is never "
+                                   "re-published: run a new plan (or promote a scenario) and review that")
     return _move(con, plan_id, IN_REVIEW, "send to review", by, comment)
 
 
@@ -187,12 +194,11 @@ def publish(con: duckdb.DuckDBPyConnection, plan_id: str, note: str, by: str, ac
             override: str | None = None) -> PlanState:
     """approved -> published (store.mark_published: digest, current when acknowledged); a plan not
     approved only with `override` (why it is sent without approval, recorded as the comment)."""
+    store.check_publishable(con, plan_id, acknowledge)  # unknown, unfinished, held for review, published
     with transaction(con):
         _ensure_table(con)
         _finished(con, plan_id)
         current = plan_state(con, plan_id)
-    if current.state == PUBLISHED:
-        raise _refuse(current, "publish")
     if current.state != APPROVED and not override:
         missing = f" (sign-off missing: {', '.join(current.missing)})" if current.state == IN_REVIEW else ""
         raise store.PlanStoreError(

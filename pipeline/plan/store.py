@@ -224,6 +224,14 @@ def published_plan_id(con: duckdb.DuckDBPyConnection) -> str | None:
     return row[0] if row else None
 
 
+def published_at(con: duckdb.DuckDBPyConnection, plan_id: str) -> dt.datetime | None:
+    """When plan_id was published (None: never)."""
+    if not table_exists(con, "plans", "published_plans"):
+        return None
+    row = con.execute("SELECT published_at FROM plans.published_plans WHERE plan_id = ?", [plan_id]).fetchone()
+    return row[0] if row else None
+
+
 def mark_draft(con: duckdb.DuckDBPyConnection, plan_id: str) -> None:
     """A pending version written by a scenario becomes a draft: kept and compared, never made current."""
     with transaction(con):
@@ -249,26 +257,8 @@ def mark_published(con: duckdb.DuckDBPyConnection, plan_id: str, note: str, ackn
     plan_runs.acknowledged); it then becomes the current plan too."""
     with transaction(con):
         _ensure_tables(con)
-        _refuse_if_published_altered(con)
-        row = con.execute("SELECT status FROM plans.plan_runs WHERE run_id = ?", [plan_id]).fetchone()
-        if row is None:
-            raise PlanStoreError(f"no plan {plan_id} in this DuckDB file (see `quota-plan plans`)")
-        if row[0] == NEEDS_REVIEW and not acknowledge:
-            reasons = "; ".join(review_lines(con, plan_id, "review"))
-            raise PlanStoreError(f"plan {plan_id} needs review ({reasons}); publish it only with "
-                                 '--acknowledge "why it can be sent as it is"')
-        if row[0] not in (CURRENT_ONCE, NEEDS_REVIEW):
-            raise PlanStoreError(f"{plan_id} is a {row[0]} run, not a finished plan version; only those can be "
-                                 "published")
-        done = con.execute(
-            "SELECT published_at, note FROM plans.published_plans WHERE plan_id = ?", [plan_id]
-        ).fetchone()
-        if done is not None:
-            raise PlanStoreError(
-                f"plan {plan_id} was already published on {done[0]:%Y-%m-%d %H:%M:%S} ({done[1]!r}); "
-                "a published plan is never modified: run a new plan and publish that"
-            )
-        if row[0] == NEEDS_REVIEW:
+        status = _publishable_status(con, plan_id, acknowledge)
+        if status == NEEDS_REVIEW:
             con.execute("UPDATE plans.plan_runs SET status = ?, acknowledged = ? WHERE run_id = ?",
                         [CURRENT_ONCE, acknowledge, plan_id])
             _make_current(con, plan_id)
@@ -281,6 +271,37 @@ def mark_published(con: duckdb.DuckDBPyConnection, plan_id: str, note: str, ackn
             "CREATE OR REPLACE VIEW main.published_plans AS SELECT plan_id, published_at, note, digest "
             "FROM plans.published_plans"
         )
+
+
+def check_publishable(con: duckdb.DuckDBPyConnection, plan_id: str, acknowledge: str | None = None) -> None:
+    """Raise what mark_published would refuse (see there), without publishing."""
+    with transaction(con):
+        _ensure_tables(con)
+        _publishable_status(con, plan_id, acknowledge)
+
+
+def _publishable_status(con: duckdb.DuckDBPyConnection, plan_id: str, acknowledge: str | None) -> str:
+    """The plan's status when it can be published, else PlanStoreError saying why not."""
+    _refuse_if_published_altered(con)
+    row = con.execute("SELECT status FROM plans.plan_runs WHERE run_id = ?", [plan_id]).fetchone()
+    if row is None:
+        raise PlanStoreError(f"no plan {plan_id} in this DuckDB file (see `quota-plan plans`)")
+    if row[0] == NEEDS_REVIEW and not acknowledge:
+        reasons = "; ".join(review_lines(con, plan_id, "review"))
+        raise PlanStoreError(f"plan {plan_id} needs review ({reasons}); publish it only with "
+                             '--acknowledge "why it can be sent as it is"')
+    if row[0] not in (CURRENT_ONCE, NEEDS_REVIEW):
+        raise PlanStoreError(f"{plan_id} is a {row[0]} run, not a finished plan version; only those can be "
+                             "published")
+    done = con.execute(
+        "SELECT published_at, note FROM plans.published_plans WHERE plan_id = ?", [plan_id]
+    ).fetchone()
+    if done is not None:
+        raise PlanStoreError(
+            f"plan {plan_id} was already published on {done[0]:%Y-%m-%d %H:%M:%S} ({done[1]!r}); "
+            "a published plan is never modified: run a new plan and publish that"
+        )
+    return row[0]
 
 
 def altered_published_plans(con: duckdb.DuckDBPyConnection) -> list[str]:
