@@ -58,7 +58,11 @@ def _run(args: argparse.Namespace) -> ExitStatus:
 def _show(args: argparse.Namespace, batch_id: str | None) -> ExitStatus:
     from pipeline.core import warehouse  # noqa: PLC0415
     from pipeline.core.settings import load_settings  # noqa: PLC0415
-    from pipeline.exports.scenario_comparison import comparison_folder, comparison_text, write_comparison  # noqa: PLC0415
+    from pipeline.exports.scenario_comparison import (  # noqa: PLC0415
+        comparison_folder,
+        comparison_text,
+        write_comparison,
+    )
     from pipeline.plan.scenario_compare import scenario_comparison  # noqa: PLC0415
     from pipeline.plan.scenario_runs import latest_batch  # noqa: PLC0415
 

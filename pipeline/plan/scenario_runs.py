@@ -71,6 +71,16 @@ def _run(job: str, input_dir: str | Path, settings: PlanSettings, db: str | Path
     return run_id, result
 
 
+def _draft(input_dir: str | Path, settings: PlanSettings, db: str | Path, mapping: str | Path | None,
+           instance: dg.DagsterInstance | None, output: RunOutput | None) -> str:
+    """Plan one scenario (scenario_job) and keep its version as a draft; its plan_id."""
+    run_id, _ = _run(SCENARIO_JOB, input_dir, settings, db, mapping, instance, output)
+    with warehouse.connect(db) as con:
+        plan_id = store.plan_of_run(con, run_id)
+        store.mark_draft(con, plan_id)
+    return plan_id
+
+
 def run_scenarios(
     input_dir: str | Path, base: PlanSettings, db: str | Path, scenarios: list[Scenario],
     instance: dg.DagsterInstance | None = None, mapping: str | Path | None = None, output: RunOutput | None = None,
@@ -85,20 +95,19 @@ def run_scenarios(
         _run(SCENARIO_BASE_JOB, input_dir, base, db, mapping, instance, output)
         with warehouse.connect(db) as con:
             base_plan = store.current_plan_id(con)
-        for position, (scenario, settings) in enumerate(planned):
-            run_id, _ = _run(SCENARIO_JOB, input_dir, settings, db, mapping, instance, output)
-            with warehouse.connect(db) as con:
-                plan_id = store.plan_of_run(con, run_id)
-                store.mark_draft(con, plan_id)
+        try:
+            for position, (scenario, settings) in enumerate(planned):
+                plan_id = _draft(input_dir, settings, db, mapping, instance, output)
                 batch_id = drafts[0][1] if drafts else plan_id
-                with warehouse.transaction(con):
+                with warehouse.connect(db) as con, warehouse.transaction(con):
                     _ensure_table(con)
                     con.execute("INSERT INTO plans.scenarios VALUES (?, ?, ?, ?, ?, ?, ?, ?, current_timestamp)",
                                 [plan_id, batch_id, position, scenario.name, json.dumps(scenario.changes),
                                  base_plan, *_shared_identity(con)])
-            drafts.append((scenario.name, plan_id))
-        with warehouse.connect(db) as con:
-            write_segment_bands(con, base)
+                drafts.append((scenario.name, plan_id))
+        finally:  # also after a failed scenario: the plan stage reads the settings file's bands again
+            with warehouse.connect(db) as con:
+                write_segment_bands(con, base)
     return ScenarioBatch(drafts[0][1], tuple(drafts), Path(db))
 
 

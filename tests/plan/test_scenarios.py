@@ -163,7 +163,8 @@ def test_a_promoted_scenario_becomes_current_through_the_gate_with_the_drafts_qu
 
 def test_vary_options_make_every_combination_and_a_file_names_its_scenarios(tmp_path: Path):
     scenarios = grid(["quota_factor=0.65,0.70", "reps.mid_market=+2"])
-    assert [s.name for s in scenarios] == ["quota_factor=0.65 reps.mid_market=+2", "quota_factor=0.7 reps.mid_market=+2"]
+    assert [s.name for s in scenarios] == ["quota_factor=0.65 reps.mid_market=+2",
+                                           "quota_factor=0.7 reps.mid_market=+2"]
     settings = scenario_settings(BASE, scenarios[1])
     assert {s.quota_factor for s in settings.segments} == {0.70}
     assert settings.scenario.extra_reps == {"mid_market": 2}
