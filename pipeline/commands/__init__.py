@@ -3,6 +3,23 @@ the verb's exit status (pipeline/commands/exit_status.py; None: done) or raises.
 
 To add a verb, write a module here and list it in VERBS (the order of `--help`)."""
 
-from pipeline.commands import adjust, backtest, diff, export, plans, publish, refresh, run, sample, track, validate
+from pipeline.commands import (
+    adjust,
+    approve,
+    backtest,
+    diff,
+    export,
+    plans,
+    publish,
+    recall,
+    refresh,
+    review,
+    run,
+    sample,
+    scenarios,
+    track,
+    validate,
+)
 
-VERBS = (sample, validate, run, refresh, backtest, track, export, plans, diff, publish, adjust)
+VERBS = (sample, validate, run, scenarios, refresh, backtest, track, export, plans, diff, review, approve, publish,
+         recall, adjust)

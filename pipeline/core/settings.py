@@ -511,6 +511,12 @@ class ReviewSettings(_Strict):
         default=0.5, gt=0, le=1,
         description="more than this share of a segment's reps outside the balance tolerance: review",
     )
+    sign_off: Literal["auto", "plan", "segment", "manager"] = Field(
+        default="auto",
+        description="who approves a plan in review (quota-plan approve): 'plan' one sign-off, 'segment' one per "
+        "segment, 'manager' one per reps.manager_id of the plan's reps; 'auto': manager when the plan's reps "
+        "carry a manager_id, else segment",
+    )
 
     @model_validator(mode="after")
     def _bands_nested(self) -> ReviewSettings:
@@ -561,6 +567,22 @@ def check_segments(segments: list[SegmentSettings], dimensions: list[str]) -> No
                     + "; give them disjoint ACV bands (max_acv) or disjoint dimension values")
 
 
+class ScenarioSettings(_Strict):
+    """What a scenario (quota-plan scenarios) changes beyond the other settings: hypothetical reps."""
+
+    extra_reps: dict[str, int] = Field(
+        default_factory=dict,
+        description="hypothetical full-capacity reps added to a segment (`--vary reps.SEGMENT=+N`); their rep_id "
+        "is NEW-<segment>-<n>; empty in a real plan",
+    )
+
+    @model_validator(mode="after")
+    def _positive(self) -> ScenarioSettings:
+        if negative := {s: n for s, n in self.extra_reps.items() if n < 0}:
+            raise ValueError(f"scenario.extra_reps must be >= 0 per segment, got {negative}")
+        return self
+
+
 class PlanSettings(_Strict):
     """The whole plan configuration."""
 
@@ -589,6 +611,7 @@ class PlanSettings(_Strict):
     operations: OperationsSettings = OperationsSettings()
     engine: EngineSettings = EngineSettings()
     review: ReviewSettings = ReviewSettings()
+    scenario: ScenarioSettings = ScenarioSettings()
 
     @model_validator(mode="after")
     def _segments_valid(self) -> PlanSettings:
@@ -598,6 +621,8 @@ class PlanSettings(_Strict):
         if rates != set(names):
             raise ValueError(f"tracking.commission_rate needs one rate for each segment {names}: missing "
                              f"{sorted(set(names) - rates)}, not a segment {sorted(rates - set(names))}")
+        if unknown := sorted(set(self.scenario.extra_reps) - set(names)):
+            raise ValueError(f"scenario.extra_reps names {unknown}, not a segment of {names}")
         low, high = QUOTA_FACTOR_RANGE
         outside = [s.name for s in self.factors_outside_range()]
         if outside and not self.allow_factor_outside_range:

@@ -11,6 +11,8 @@ from pipeline.core.progress import log_step
 from pipeline.defs.resources import ExportFolder, Warehouse
 from pipeline.exports.files import export_plan
 from pipeline.core.settings import PlanSettings
+from pipeline.defs.plan_states import state_metadata
+from pipeline.plan.approval import plan_state
 from pipeline.plan.store import current_plan_id, plan_of_run, promote_plan
 
 
@@ -59,6 +61,7 @@ def current_plan(context: dg.AssetExecutionContext, warehouse: Warehouse,
         if plan_id is None:
             raise dg.Failure("this run wrote no plan version to make current", allow_retries=False)
         decision = promote_plan(con, plan_id, settings.review.accept_degraded)
+        review_state = state_metadata(plan_state(con, plan_id))
     for line in decision.warnings:
         context.log.warning(line)
     for line in decision.reasons:
@@ -66,7 +69,7 @@ def current_plan(context: dg.AssetExecutionContext, warehouse: Warehouse,
     log_step(context, "current_plan", f"{plan_id} {'made current' if decision.current else 'needs review'}",
              time.perf_counter() - started)
     return dg.MaterializeResult(metadata={
-        "plan_id": plan_id, "status": decision.status, "current": decision.current,
+        **review_state, "status": decision.status, "current": decision.current,
         "review_reasons": dg.MetadataValue.md("\n".join(f"- {r}" for r in decision.reasons) or "none"),
         "warnings": dg.MetadataValue.md("\n".join(f"- {w}" for w in decision.warnings) or "none"),
     })

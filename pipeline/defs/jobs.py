@@ -14,6 +14,11 @@
   tracking.schedule (automation.py).
 - backtest_job: the plan as of a past date (into its own DuckDB file), then the backtest
   assets that compare it with what was won afterwards.
+- scenario_base_job, scenario_job, scenario_promote_job (`quota-plan scenarios`,
+  pipeline/plan/scenario_runs.py): everything before the reps once (ingestion, model, EEV), then per
+  scenario the segment bands and the plan from the reps on, written as a draft version (no
+  tracking, exports or current_plan); promoting a scenario plans it again with tracking, exports
+  and the review gate.
 - validate_job: ingestion only (files, source mapping, contract, data-quality report), run by
   `quota-plan validate` into a scratch DuckDB file: nothing is planned.
 
@@ -32,6 +37,7 @@ REFRESH_ONLY = ("eev_drift",)
 TRACKING_GROUP = "tracking"
 INGESTION_GROUP = "ingestion"
 VALIDATE_JOB = "validate_job"
+SCENARIO_BASE_JOB, SCENARIO_JOB, SCENARIO_PROMOTE_JOB = "scenario_base_job", "scenario_job", "scenario_promote_job"
 MODEL_TRAINING = ("close_probability_model", *MODEL_TABLES)  # the refresh scores with the plan's model
 
 
@@ -81,4 +87,26 @@ def plan_jobs() -> list:
         description="Check the input folder (files, source mapping, contract) and write its data-quality report; "
         "no plan (quota-plan validate runs it into a scratch DuckDB file).",
     )
-    return [plan_job, refresh_job, rebalance_job, tracking_job, backtest_job, validate_job]
+    return [plan_job, refresh_job, rebalance_job, tracking_job, backtest_job, validate_job, *scenario_jobs()]
+
+
+def scenario_jobs() -> list:
+    """The jobs of `quota-plan scenarios`: the shared upstream, a draft variant, a promoted variant."""
+    variant = (
+        dg.AssetSelection.assets("segment_bands") | dg.AssetSelection.assets("rep_plan").downstream()
+    ) - dg.AssetSelection.groups(TRACKING_GROUP, BACKTEST_GROUP) - dg.AssetSelection.assets(
+        "plan_exports", "current_plan", *REFRESH_ONLY)
+    shared = dg.AssetSelection.assets("rep_plan", "plan_version").upstream() - dg.AssetSelection.assets(
+        "rep_plan").downstream() - dg.AssetSelection.assets("territory_methods")  # territories' second table
+    promoted = variant | dg.AssetSelection.groups(TRACKING_GROUP) | dg.AssetSelection.assets(
+        "plan_exports", "current_plan")
+    return [
+        dg.define_asset_job(SCENARIO_BASE_JOB, selection=shared.required_multi_asset_neighbors(),
+                            description="What scenarios share: ingestion, whitespace, the model and EEV."),
+        dg.define_asset_job(SCENARIO_JOB, selection=variant.required_multi_asset_neighbors(),
+                            description="One scenario from the reps on (run scenario_base_job first), written "
+                            "as a draft plan version that is never current."),
+        dg.define_asset_job(SCENARIO_PROMOTE_JOB, selection=promoted.required_multi_asset_neighbors(),
+                            description="A chosen scenario planned again from the reps on, tracked, exported and "
+                            "made current through the review gate."),
+    ]

@@ -5,15 +5,19 @@ is the separate `quota-plan publish`)."""
 import time
 
 import dagster as dg
+import polars as pl
 
 from pipeline.core.settings import PlanSettings
 from pipeline.defs.resources import Warehouse
 from pipeline.defs.sql_asset import markdown_table, sql_asset, table_result
 from pipeline.exports.sheets import segment_summary, summary_figures
+from pipeline.plan.scenarios import extra_reps
 from pipeline.plan.store import PLAN_TABLES, PlanRun, write_plan_version
 from pipeline.plan.territory.assign import BalanceRules, BookLimits, assign_territories, place_unsegmented_reps
 
 PLAN_GROUP = "plan"
+REP_PLAN_SCHEMA = {"rep_id": pl.String, "name": pl.String, "segment": pl.String, "capacity": pl.Float64,
+                   "manager_id": pl.String}
 scored_whitespace = sql_asset("scored_whitespace", group=PLAN_GROUP)
 account_eev = sql_asset("account_eev", group=PLAN_GROUP)
 territory_moves = sql_asset("territory_moves", group=PLAN_GROUP)
@@ -39,13 +43,14 @@ ORDER BY e.account_id
 """
 
 
-# the reps of the plan with their capacity for the plan year
+# the reps of the plan with their capacity for the plan year, and a scenario's hypothetical reps (`hired`)
 REPS_SQL = """
-SELECT r.rep_id, r.name, r.segment, c.plan_capacity AS capacity
+SELECT r.rep_id, r.name, r.segment, c.plan_capacity AS capacity, r.manager_id
 FROM raw.reps AS r
 JOIN work.rep_capacity_months AS c ON c.rep_id = r.rep_id AND c.month_index = 1
 WHERE c.plan_capacity > 0
-ORDER BY r.rep_id
+UNION ALL SELECT * FROM hired
+ORDER BY rep_id
 """
 
 
@@ -55,9 +60,12 @@ def rep_plan(context: dg.AssetExecutionContext, warehouse: Warehouse,
     """Active expansion reps of the plan. Grain: rep_id. segment from the reps table, or (when
     null) the segment with the most EEV per unit of capacity; capacity 0-1 of a full book for the plan
     year (work.rep_capacity_months' plan_capacity: ramp, leave and departure included; a rep with none
-    in the plan year is left out)."""
+    in the plan year is left out); manager_id = reps.manager_id (null when the input has none). A
+    scenario's hypothetical reps (scenario.extra_reps) are added as NEW-<segment>-<n>, full
+    capacity, no manager."""
     started = time.perf_counter()
     with warehouse.connect() as con:
+        hired = pl.DataFrame(extra_reps(settings), schema=REP_PLAN_SCHEMA)  # noqa: F841  (read by the SQL below)
         reps = con.sql(REPS_SQL).pl()
         accounts = con.sql("SELECT segment, eev FROM work.account_eev WHERE segment <> 'self_serve'").pl()
         segments = [s.name for s in settings.segments]

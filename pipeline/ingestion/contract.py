@@ -165,6 +165,8 @@ TABLES: dict[str, TableSpec] = {
                 # optional, for capacity with ramp: first day on the team, departure (exclusive), one leave
                 _c("start_date", "DATE", default="NULL"), _c("end_date", "DATE", default="NULL"),
                 _c("leave_start", "DATE", default="NULL"), _c("leave_end", "DATE", default="NULL"),
+                # optional: the rep's manager, who signs off the rep's quota in review (review.sign_off)
+                _c("manager_id", default="NULL"),
             ),
             key=("rep_id",),
         ),

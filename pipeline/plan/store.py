@@ -55,11 +55,13 @@ PLAN_TABLES = {
     "rep_capacity_months": "rep_capacity_months",
     "quota_months": "quota_months",
     "segment_headcount": "segment_headcount",
+    "plan_reps": "rep_plan",
 }
 # tables only an adjusted plan version writes (published table -> work table): the audit trail of its
 # adjustments and the quota terms they set per rep (pipeline/plan/adjustments/)
 ADJUSTMENT_TABLES = {"adjustments": "adjustments", "quota_overrides": "quota_overrides"}
 PENDING, CURRENT_ONCE, NEEDS_REVIEW, FAILED = "pending", "succeeded", "needs_review", "failed"
+DRAFT = "draft"  # a scenario's plan version (pipeline/plan/scenario_runs.py): never current, never published
 PLAN_VERSION_SQL = "run_id LIKE 'P%'"  # rows of plans.plan_runs that are plan versions (not failed runs)
 
 
@@ -234,11 +236,33 @@ def current_plan_id(con: duckdb.DuckDBPyConnection) -> str | None:
 
 
 def published_plan_id(con: duckdb.DuckDBPyConnection) -> str | None:
-    """The plan last marked as published, if any."""
+    """The plan last marked as published and not recalled since (pipeline/plan/approval.py), if any."""
     if not table_exists(con, "plans", "published_plans"):
         return None
-    row = con.execute("SELECT plan_id FROM plans.published_plans ORDER BY published_at DESC LIMIT 1").fetchone()
+    recalled = ("AND coalesce((SELECT arg_max(s.state, s.seq) FROM plans.plan_states AS s WHERE s.plan_id = p.plan_id "
+                "AND s.scope IS NULL), '') <> 'recalled'") if table_exists(con, "plans", "plan_states") else ""
+    row = con.execute(
+        f"SELECT plan_id FROM plans.published_plans AS p WHERE true {recalled} ORDER BY published_at DESC LIMIT 1"
+    ).fetchone()
     return row[0] if row else None
+
+
+def published_at(con: duckdb.DuckDBPyConnection, plan_id: str) -> dt.datetime | None:
+    """When plan_id was published (None: never)."""
+    if not table_exists(con, "plans", "published_plans"):
+        return None
+    row = con.execute("SELECT published_at FROM plans.published_plans WHERE plan_id = ?", [plan_id]).fetchone()
+    return row[0] if row else None
+
+
+def mark_draft(con: duckdb.DuckDBPyConnection, plan_id: str) -> None:
+    """A pending version written by a scenario becomes a draft: kept and compared, never made current."""
+    with transaction(con):
+        _refuse_if_published_altered(con)
+        updated = con.execute("UPDATE plans.plan_runs SET status = ? WHERE run_id = ? AND status = ? RETURNING run_id",
+                              [DRAFT, plan_id, PENDING]).fetchall()
+        if not updated:
+            raise PlanStoreError(f"plan {plan_id} is not a pending plan version; only those can become drafts")
 
 
 def reference_plan_id(con: duckdb.DuckDBPyConnection) -> str:
@@ -256,26 +280,8 @@ def mark_published(con: duckdb.DuckDBPyConnection, plan_id: str, note: str, ackn
     plan_runs.acknowledged); it then becomes the current plan too."""
     with transaction(con):
         _ensure_tables(con)
-        _refuse_if_published_altered(con)
-        row = con.execute("SELECT status FROM plans.plan_runs WHERE run_id = ?", [plan_id]).fetchone()
-        if row is None:
-            raise PlanStoreError(f"no plan {plan_id} in this DuckDB file (see `quota-plan plans`)")
-        if row[0] == NEEDS_REVIEW and not acknowledge:
-            reasons = "; ".join(review_lines(con, plan_id, "review"))
-            raise PlanStoreError(f"plan {plan_id} needs review ({reasons}); publish it only with "
-                                 '--acknowledge "why it can be sent as it is"')
-        if row[0] not in (CURRENT_ONCE, NEEDS_REVIEW):
-            raise PlanStoreError(f"{plan_id} is a {row[0]} run, not a finished plan version; only those can be "
-                                 "published")
-        done = con.execute(
-            "SELECT published_at, note FROM plans.published_plans WHERE plan_id = ?", [plan_id]
-        ).fetchone()
-        if done is not None:
-            raise PlanStoreError(
-                f"plan {plan_id} was already published on {done[0]:%Y-%m-%d %H:%M:%S} ({done[1]!r}); "
-                "a published plan is never modified: run a new plan and publish that"
-            )
-        if row[0] == NEEDS_REVIEW:
+        status = _publishable_status(con, plan_id, acknowledge)
+        if status == NEEDS_REVIEW:
             con.execute("UPDATE plans.plan_runs SET status = ?, acknowledged = ? WHERE run_id = ?",
                         [CURRENT_ONCE, acknowledge, plan_id])
             _make_current(con, plan_id)
@@ -289,6 +295,37 @@ def mark_published(con: duckdb.DuckDBPyConnection, plan_id: str, note: str, ackn
             "CREATE OR REPLACE VIEW main.published_plans AS SELECT plan_id, published_at, note, digest "
             "FROM plans.published_plans"
         )
+
+
+def check_publishable(con: duckdb.DuckDBPyConnection, plan_id: str, acknowledge: str | None = None) -> None:
+    """Raise what mark_published would refuse (see there), without publishing."""
+    with transaction(con):
+        _ensure_tables(con)
+        _publishable_status(con, plan_id, acknowledge)
+
+
+def _publishable_status(con: duckdb.DuckDBPyConnection, plan_id: str, acknowledge: str | None) -> str:
+    """The plan's status when it can be published, else PlanStoreError saying why not."""
+    _refuse_if_published_altered(con)
+    row = con.execute("SELECT status FROM plans.plan_runs WHERE run_id = ?", [plan_id]).fetchone()
+    if row is None:
+        raise PlanStoreError(f"no plan {plan_id} in this DuckDB file (see `quota-plan plans`)")
+    if row[0] == NEEDS_REVIEW and not acknowledge:
+        reasons = "; ".join(review_lines(con, plan_id, "review"))
+        raise PlanStoreError(f"plan {plan_id} needs review ({reasons}); publish it only with "
+                             '--acknowledge "why it can be sent as it is"')
+    if row[0] not in (CURRENT_ONCE, NEEDS_REVIEW):
+        raise PlanStoreError(f"{plan_id} is a {row[0]} run, not a finished plan version; only those can be "
+                             "published")
+    done = con.execute(
+        "SELECT published_at, note FROM plans.published_plans WHERE plan_id = ?", [plan_id]
+    ).fetchone()
+    if done is not None:
+        raise PlanStoreError(
+            f"plan {plan_id} was already published on {done[0]:%Y-%m-%d %H:%M:%S} ({done[1]!r}); "
+            "a published plan is never modified: run a new plan and publish that"
+        )
+    return row[0]
 
 
 def altered_published_plans(con: duckdb.DuckDBPyConnection) -> list[str]:

@@ -100,7 +100,8 @@ def tiny_plan(tmp_path: Path) -> PlanOutcome:
 
 def test_refresh_reports_drift_and_never_changes_the_plan(tiny_plan: PlanOutcome, tmp_path: Path):
     db, folder = tiny_plan.db, tmp_path / "in"
-    assert main(["publish", tiny_plan.plan_id, "--note", "FY26 plan", "--db", str(db)]) == 0
+    assert main(["publish", tiny_plan.plan_id, "--note", "FY26 plan", "--override", "no review in this test",
+                 "--db", str(db)]) == 0
     before = {t: _query(db, f"SELECT * FROM plans.{t} ORDER BY ALL") for t in ("quotas", "territories", "plan_runs")}
 
     run_plan(folder, TEST_CONFIG, db, instance=dg.DagsterInstance.ephemeral(), job_name="refresh_job")
@@ -180,7 +181,8 @@ def test_publish_marks_once_and_published_plans_are_never_modified(sample_plan: 
                                                                      capsys: pytest.CaptureFixture[str]):
     db = tmp_path / "copy.duckdb"
     shutil.copy(sample_plan.db, db)
-    assert main(["publish", "P0001", "--note", "given to reps 2026-01-05", "--db", str(db)]) == 0
+    assert main(["publish", "P0001", "--note", "given to reps 2026-01-05", "--override", "no review in this test",
+                 "--db", str(db)]) == 0
     assert _query(db, "SELECT plan_id, note FROM main.published_plans") == [("P0001", "given to reps 2026-01-05")]
     assert main(["plans", "--db", str(db)]) == 0
     assert "[published]" in capsys.readouterr().out

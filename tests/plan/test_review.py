@@ -179,6 +179,7 @@ def test_a_plan_without_any_quota_is_held_and_the_good_plan_stays_current(good_t
     assert main(["publish", held[0], "--note", "to reps", "--db", str(db)]) == 1
     assert "needs review" in capsys.readouterr().err
     assert main(["publish", held[0], "--note", "to reps", "--acknowledge", "no expansion this year",
+                 "--override", "held plan sent without a review round",
                  "--db", str(db)]) == 0
     with warehouse.connect(db, read_only=True) as con:
         assert plan_store.current_plan_id(con) == held[0]

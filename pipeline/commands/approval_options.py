@@ -1,0 +1,30 @@
+"""Options and output shared by the review verbs (review, approve, recall, publish)."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+from typing import TYPE_CHECKING
+
+from pipeline.commands.common import add_db_option
+
+if TYPE_CHECKING:
+    from pipeline.plan.approval import PlanState
+
+
+def add_change_options(parser: argparse.ArgumentParser, comment_required: bool = False) -> None:
+    """PLAN_ID, --by, --comment and --db of a change of a plan's state."""
+    parser.add_argument("plan_id", metavar="PLAN_ID", help="plan version, e.g. P0003 (see `quota-plan plans`)")
+    parser.add_argument("--by", default=getpass.getuser(), help="who makes the change (default: the login name)")
+    parser.add_argument("--comment", required=comment_required, default="", help="why; stored with the change")
+    add_db_option(parser)
+
+
+def report(db: object, state: PlanState, by: str, comment: str) -> str:
+    """Record the change in the Dagster UI (observation of plan_version) and say where the plan stands."""
+    from pipeline.defs.plan_states import report_state  # noqa: PLC0415  (dagster: keep --help fast)
+    from pipeline.runner import _default_instance  # noqa: PLC0415
+
+    report_state(_default_instance(db), state, by, comment)
+    missing = f"; sign-off still missing: {', '.join(state.missing)}" if state.state == "in_review" else ""
+    return f"Plan {state.plan_id} is {state.state} (sign-off by {state.sign_off}){missing}"
