@@ -73,7 +73,7 @@ def _show(args: argparse.Namespace, batch_id: str | None) -> ExitStatus:
     files = write_comparison(comparison, comparison_folder(args.db, batch_id), load_settings(args.config).exports)
     print(f"Scenarios of batch {batch_id} (draft plans, none current)")
     print(comparison_text(comparison))
-    print(f"\nComparison: {files.csv}, {files.workbook}, {files.chart}")
+    print(f"\nComparison: {files.page} (chart and table), {files.workbook}, {files.csv}")
     return ExitStatus.OK
 
 

@@ -573,7 +573,7 @@ class ScenarioSettings(_Strict):
     extra_reps: dict[str, int] = Field(
         default_factory=dict,
         description="hypothetical full-capacity reps added to a segment (`--vary reps.SEGMENT=+N`); their rep_id "
-        "is NEW-<segment>-<n>; empty in a real plan",
+        "is `NEW-<segment>-<n>`; empty in a real plan",
     )
 
     @model_validator(mode="after")

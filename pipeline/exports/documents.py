@@ -278,3 +278,10 @@ def render_report(
         review=[] if review is None else review.select("severity", "message").to_dicts(),
         files=[{"href": href, "name": name, "what": what} for href, name, what in files],
     )
+
+
+def render_scenario_comparison(comparison: pl.DataFrame, batch_id: str, chart: str, currency_symbol: str) -> str:
+    """The scenario comparison page: the chart (file name `chart` beside the page) and the table."""
+    env = _environment(currency_symbol)
+    return env.get_template("scenario_comparison.html").render(
+        batch_id=batch_id, chart=chart, comparison=html_table(comparison, currency_symbol))

@@ -162,8 +162,8 @@ def _write_files(con: duckdb.DuckDBPyConnection, tables: PlanTables, folder: Pat
         (folder / sub).mkdir()
     table_files = safe_file_names(tables.sheets)
     for sheet in tables.sheets.values():
-        name = table_files[sheet.key]
-        write_table_files(con, tables, sheet, folder / CSV / f"{name}.csv", folder / PARQUET / f"{name}.parquet")
+        write_table_files(con, tables, sheet, folder / CSV / f"{table_files[sheet.key]}.csv",
+                          folder / PARQUET / f"{table_files[sheet.key]}.parquet")
     workbook = workbook_name(tables.plan_id)
     left_out = write_workbook(tables, folder / workbook)
     letters = letter_files(tables)

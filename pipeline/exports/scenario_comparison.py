@@ -1,5 +1,6 @@
-"""The scenario comparison as files: CSV, a one-sheet workbook and a chart (PNG), in
-exports/<db stem>/scenarios/<batch_id>/ beside the DuckDB file; and as the CLI's text table.
+"""The scenario comparison as files: CSV, a one-sheet workbook, a chart (PNG) and a page showing
+both (HTML), in exports/<db stem>/scenarios/<batch_id>/ beside the DuckDB file; and as the CLI's
+text table.
 
 `comparison_sheet` is the builder a workbook can add as a sheet (same frame as the CSV).
 """
@@ -15,8 +16,12 @@ from matplotlib.figure import Figure
 
 from pipeline.core import warehouse
 from pipeline.core.settings import ExportSettings
-from pipeline.exports.cells import WORKBOOK_OPTIONS, write_csv
+from pipeline.exports.cells import WORKBOOK_OPTIONS
+from pipeline.exports.columns import header
+from pipeline.exports.documents import render_scenario_comparison
+from pipeline.exports.file_names import safe_file_names
 from pipeline.exports.report_charts import PALETTE, _labels, _money_axis, _save
+from pipeline.exports.table_files import write_frame_csv
 from pipeline.plan.scenario_compare import ALL_SEGMENTS
 
 SHEET_TITLE = "Scenario comparison"
@@ -37,10 +42,12 @@ class ComparisonFiles:
     csv: Path
     workbook: Path
     chart: Path
+    page: Path
 
 
 def comparison_folder(db: str | Path, batch_id: str) -> Path:
-    return warehouse.output_dir(db, "exports") / "scenarios" / batch_id
+    """exports/<db stem>/scenarios/<batch id as a safe file name>/ (the id may come from the command line)."""
+    return warehouse.output_dir(db, "exports") / "scenarios" / safe_file_names([batch_id])[batch_id]
 
 
 def comparison_sheet(comparison: pl.DataFrame) -> tuple[str, pl.DataFrame]:
@@ -74,18 +81,23 @@ def _chart(comparison: pl.DataFrame, settings: ExportSettings) -> bytes:
 
 
 def write_comparison(comparison: pl.DataFrame, folder: Path, settings: ExportSettings) -> ComparisonFiles:
-    """The comparison as comparison.csv, comparison.xlsx (one sheet) and comparison.png in `folder`."""
+    """The comparison as comparison.csv, comparison.xlsx (one sheet, human headers), comparison.png
+    and comparison.html (the chart above the table) in `folder`."""
     folder.mkdir(parents=True, exist_ok=True)
-    files = ComparisonFiles(folder, folder / "comparison.csv", folder / "comparison.xlsx", folder / "comparison.png")
-    write_csv(comparison, str(files.csv))
+    files = ComparisonFiles(folder, folder / "comparison.csv", folder / "comparison.xlsx", folder / "comparison.png",
+                            folder / "comparison.html")
+    write_frame_csv(comparison, files.csv)
     money = f'"{settings.currency_symbol}"#,##0'
     formats = {**dict.fromkeys(MONEY_COLUMNS, money), **dict.fromkeys(SHARE_COLUMNS, settings.percent_format)}
     title, frame = comparison_sheet(comparison)
     with xlsxwriter.Workbook(str(files.workbook), WORKBOOK_OPTIONS) as book:
-        frame.write_excel(workbook=book, worksheet=title, autofilter=True, freeze_panes=(1, 0),
-                          column_formats=formats, float_precision=3)
+        frame.rename(header).write_excel(
+            workbook=book, worksheet=title, autofilter=True, freeze_panes=(1, 0), float_precision=3,
+            column_formats={header(c): f for c, f in formats.items()})
         book.get_worksheet_by_name(title).autofit(max_width=settings.max_column_width_px)
     files.chart.write_bytes(_chart(comparison, settings))
+    files.page.write_text(render_scenario_comparison(comparison, folder.name, files.chart.name,
+                                                     settings.currency_symbol))
     return files
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import duckdb
+import polars as pl
 
 from pipeline.exports.cells import csv_text_sql, literal, quoted
 from pipeline.exports.sheets import PlanTables, Sheet
@@ -29,8 +30,22 @@ def write_table_files(con: duckdb.DuckDBPyConnection, tables: PlanTables, sheet:
     """One table as Parquet (exact values) and CSV (text cells safe for spreadsheets, see cells.py)."""
     source = _source(con, sheet)
     params = {k: v for k, v in tables.params.items() if f"${k}" in source}
-    columns = con.execute(f"DESCRIBE ({source})", params).fetchall()
     con.execute(f"COPY ({source}) TO {literal(str(parquet_path))} (FORMAT parquet)", params)
+    _copy_csv(con, source, params, csv_path)
+    if sheet.sql is None:
+        con.unregister(FRAME_VIEW)
+
+
+def write_frame_csv(frame: pl.DataFrame, csv_path: Path) -> None:
+    """A table built in memory as CSV, written as the export's tables are."""
+    with duckdb.connect() as con:
+        con.register(FRAME_VIEW, frame)
+        _copy_csv(con, f"SELECT * FROM {FRAME_VIEW}", {}, csv_path)
+
+
+def _copy_csv(con: duckdb.DuckDBPyConnection, source: str, params: dict, csv_path: Path) -> None:
+    """The rows of `source` as CSV: numbers bare, every other cell quoted, text cells formula-safe."""
+    columns = con.execute(f"DESCRIBE ({source})", params).fetchall()
     numeric = {name for name, dtype, *_ in columns if dtype.startswith(NUMERIC_TYPES)}
     text = {name for name, dtype, *_ in columns if dtype == "VARCHAR"}
     select = ", ".join(csv_text_sql(name) if name in text else quoted(name) for name, *_ in columns)
@@ -43,5 +58,3 @@ def write_table_files(con: duckdb.DuckDBPyConnection, tables: PlanTables, sheet:
         while chunk := body.read(1 << 20):
             out.write(chunk)
     part.unlink()
-    if sheet.sql is None:
-        con.unregister(FRAME_VIEW)

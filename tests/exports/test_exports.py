@@ -20,6 +20,7 @@ from pipeline.core import warehouse
 from pipeline.exports.columns import header as header_of
 from pipeline.exports.files import export_plan
 from pipeline.exports.sheets import ExportError
+from pipeline.plan.adjustments import SHEET as ADJUSTMENTS_SHEET
 from pipeline.runner import PlanOutcome
 from tests.exports.chromium import open_page
 
@@ -57,6 +58,12 @@ def book(sample_plan: PlanOutcome, exported: Path) -> openpyxl.Workbook:
     return openpyxl.load_workbook(exported / f"quota_plan_{sample_plan.plan_id}.xlsx")
 
 
+def _table_sheets(book: openpyxl.Workbook) -> list:
+    """The sheets holding a plan table: all but the New adjustments form, which has its own tests
+    (tests/plan/test_adjustments.py: columns, drop-downs, read back)."""
+    return [sheet for sheet in book.worksheets if sheet.title != ADJUSTMENTS_SHEET]
+
+
 def _table(sheet) -> tuple[list[str], list[tuple]]:
     """The header and the data rows of a sheet's one Excel table (not the rows under it)."""
     (table,) = sheet.tables.values()
@@ -70,7 +77,8 @@ def test_workbook_sheets_are_named_tables_with_human_headers(sample_plan: PlanOu
     assert {"Products", "Moves", "Quota history", "Attainment forecast"} <= set(book.sheetnames)
     # internal tables are left out: the published-plan digests, the model's JSON, empty rejected rows
     assert not {"Published plans", "Model info", "Rejected rows", "Whitespace items"} & set(book.sheetnames)
-    for sheet in book.worksheets:
+    assert book.sheetnames[-1] == ADJUSTMENTS_SHEET
+    for sheet in _table_sheets(book):
         (name,) = sheet.tables
         assert not re.fullmatch(r"Frame\d+", name), sheet.title
         header, _ = _table(sheet)
@@ -89,7 +97,7 @@ def test_workbook_sheets_are_named_tables_with_human_headers(sample_plan: PlanOu
 
 
 def test_workbook_formats_follow_column_meaning_on_every_sheet(book: openpyxl.Workbook):
-    for sheet in book.worksheets:
+    for sheet in _table_sheets(book):
         header, rows = _table(sheet)
         for col, title in enumerate(header):
             cells = [r[col] for r in rows if r[col].value is not None]

@@ -9,6 +9,7 @@ import shutil
 from pathlib import Path
 
 import dagster as dg
+import openpyxl
 import polars as pl
 import pytest
 import yaml
@@ -135,8 +136,14 @@ def test_the_comparison_adds_up_and_is_written_as_csv_workbook_and_chart(scenari
     assert f"Scenarios of batch {drafts['hires']}" in out and "quota_factor=0.7" in out
     folder = warehouse.output_dir(db, "exports") / "scenarios" / drafts["hires"]
     assert pl.read_csv(folder / "comparison.csv").height == table.height
-    assert (folder / "comparison.xlsx").stat().st_size > 0
+    sheet = openpyxl.load_workbook(folder / "comparison.xlsx").active
+    headers = [c.value for c in sheet[1]]
+    assert "Quota" in headers and "scenario" not in headers  # human headers
+    assert sheet.cell(2, headers.index("Quota") + 1).number_format == '"$"#,##0'
     assert (folder / "comparison.png").read_bytes()[:4] == b"\x89PNG"
+    page = (folder / "comparison.html").read_text()
+    assert '<img src="comparison.png"' in page and 'id="comparison-table"' in page
+    assert page.count("<tr>") - 1 == table.height  # header row + one row per scenario and segment
 
 
 def test_a_promoted_scenario_becomes_current_through_the_gate_with_the_drafts_quotas(

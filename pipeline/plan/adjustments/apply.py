@@ -70,7 +70,7 @@ from pipeline.tracking.period import (
 # the plan's transforms re-run on the adjusted territories and reps, before and after the Monte Carlo
 BEFORE_DRAWS = ("territory_shares", "forecast_items")
 AFTER_DRAWS = ("quota_contributions", "quotas", "territory_moves", "territory_balance", "balance_diagnosis",
-               "quota_history", "attainment_forecast", "plan_review")
+               "quota_history", "attainment_forecast", "plan_review", "quota_months", "segment_headcount")
 WRITTEN_HERE = ("territories", "rep_plan", "territory_methods", "rep_booking_draws")
 ADJUSTABLE = (CURRENT_ONCE, NEEDS_REVIEW)  # plan versions an adjustment may start from
 
