@@ -92,22 +92,28 @@ def edge_inputs(folder: Path) -> Path:
     })
 
 
+LOWEST_CHART_DPI = 50  # the lowest exports.chart_dpi the settings allow
+
+
 def _test_config(name: str, letter_pdfs: bool) -> Path:
     """config/plan.yaml with review.accept_degraded: true, for the tests of the pipeline's mechanics
     on tiny or hand-made books (which the review rules rightly hold back): their plans become
     current with the review reasons reported. The review gate itself is tested with the defaults.
     `letter_pdfs`: whether the exports also print each letter with headless Chromium (about a
-    second a plan, so only the plans whose letters tests read print them)."""
-    text = DEFAULT_CONFIG.read_text()
+    second a plan) and draw the report's charts at the settings' resolution; without, the charts
+    are drawn at the lowest one. Only the plans whose letters and report tests read need both."""
+    settings = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    settings["review"]["accept_degraded"] = True
+    settings.setdefault("exports", {})["letter_pdfs"] = letter_pdfs
+    if not letter_pdfs:
+        settings["exports"]["chart_dpi"] = LOWEST_CHART_DPI
+    text = yaml.safe_dump(settings)
     folder = Path(tempfile.gettempdir()) / f"quota-plan-tests-{hashlib.md5(text.encode()).hexdigest()[:12]}"
     path = folder / f"{name}.yaml"
     if not path.is_file():
         folder.mkdir(exist_ok=True)
-        settings = yaml.safe_load(text)
-        settings["review"]["accept_degraded"] = True
-        settings.setdefault("exports", {})["letter_pdfs"] = letter_pdfs
         scratch = folder / f".{name}-{os.getpid()}.yaml"
-        scratch.write_text(yaml.safe_dump(settings))
+        scratch.write_text(text)
         scratch.replace(path)  # atomic: parallel test workers may write it at the same time
     return path
 

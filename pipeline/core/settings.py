@@ -426,7 +426,7 @@ class ForecastSettings(_Strict):
 
 # operations settings that bound DuckDB's memory, spill folder and threads (not the plan's numbers)
 DUCKDB_RESOURCE_SETTINGS = ("duckdb_memory_limit", "duckdb_temp_directory", "duckdb_threads")
-LETTER_FILE_SETTINGS = ("letter_pdfs", "letter_pdf_workers")  # how letters are written, not what they say
+EXPORT_FILE_SETTINGS = ("letter_pdfs", "letter_pdf_workers", "chart_dpi")  # how files are drawn, not what they say
 
 
 class OperationsSettings(_Strict):
@@ -714,10 +714,10 @@ class PlanSettings(_Strict):
     def plan_identity(self) -> dict[str, object]:
         """The settings that decide what the plan is, as JSON values: all but `engine`, which
         only decides where the SQL runs (both engines give the same plan), DuckDB's resource
-        limits (operations.duckdb_*), which only decide how fast, and whether letters are also
-        printed to PDF (exports.letter_pdfs, letter_pdf_workers), which decides only the files."""
+        limits (operations.duckdb_*), which only decide how fast, and how the export files are drawn
+        (exports.letter_pdfs, letter_pdf_workers, chart_dpi: letters also as PDF, the charts' resolution)."""
         return self.model_dump(mode="json", exclude={"engine": True, "operations": set(DUCKDB_RESOURCE_SETTINGS),
-                                                     "exports": set(LETTER_FILE_SETTINGS)})
+                                                     "exports": set(EXPORT_FILE_SETTINGS)})
 
     def settings_hash(self) -> str:
         payload = json.dumps(self.plan_identity(), sort_keys=True).encode()

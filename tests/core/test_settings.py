@@ -149,3 +149,18 @@ def test_duplicate_rows_setting_defaults_to_reject_and_takes_set_aside(tmp_path)
     assert load_settings(set_aside).operations.duplicate_rows == "set_aside"
     with pytest.raises(SettingsError, match="operations.duplicate_rows: Input should be 'reject' or 'set_aside'"):
         load_settings(_write(tmp_path, lambda r: r["operations"].update(duplicate_rows="sum")))
+
+
+def test_how_export_files_are_drawn_is_not_part_of_the_plans_identity(tmp_path):
+    """Letters also as PDF and the charts' resolution change files, not the plan: same settings hash;
+    what the letters list (letter_min_p_close) is part of it."""
+    base = yaml.safe_load(DEFAULT_CONFIG.read_text())
+
+    def hash_with(**exports: object) -> str:
+        path = tmp_path / f"plan_{len(list(tmp_path.iterdir()))}.yaml"
+        path.write_text(yaml.safe_dump({**base, "exports": {**base["exports"], **exports}}))
+        return load_settings(path).settings_hash()
+
+    default = hash_with()
+    assert hash_with(letter_pdfs=False, letter_pdf_workers=1, chart_dpi=50) == default
+    assert hash_with(letter_min_p_close=0.05) != default
