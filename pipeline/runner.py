@@ -100,7 +100,7 @@ def _root_cause(error: dg.SerializableErrorInfo | None) -> str:
     return message.split(": ", 1)[1] if message.startswith(("pipeline.", "models.")) else message
 
 
-def _failure_message(result: dg.ExecuteInProcessResult | None) -> str:
+def failure_message(result: dg.ExecuteInProcessResult | None) -> str:
     """A failed blocking check's own description first (Dagster also reports it as a step
     failure, which only names the check), else the first failed step's cause, else why the run
     could not start."""
@@ -121,7 +121,7 @@ def _failure_message(result: dg.ExecuteInProcessResult | None) -> str:
     return "the run failed (run again with --verbose for Dagster's logs)"
 
 
-def _execute(
+def execute_job(
     job_name: str, input_dir: str | Path, settings: PlanSettings, db: str | Path, mapping: str | Path | None,
     instance: dg.DagsterInstance | None, run_id: str, weeks: tuple[str, str] | None = None,
     output: RunOutput = RunOutput(),
@@ -145,7 +145,7 @@ def _execute(
         job = run_definitions(input_dir, settings, db, mapping).resolve_job_def(job_name)
         steps = len(job.asset_layer.selected_asset_keys)
         result = job.execute_in_process(
-            instance=instance or _default_instance(db), raise_on_error=False, run_id=run_id,
+            instance=instance or default_instance(db), raise_on_error=False, run_id=run_id,
             run_config=progress.run_config(steps, show_progress=output.progress, verbose=output.verbose),
             tags=week_range_tags(job.partitions_def, *weeks) if job.partitions_def else None,
         )
@@ -163,7 +163,7 @@ def dagster_home(db: str | Path) -> Path:
     return Path(db).resolve().parent / DAGSTER_FOLDER
 
 
-def _default_instance(db: str | Path) -> dg.DagsterInstance:
+def default_instance(db: str | Path) -> dg.DagsterInstance:
     """The persistent Dagster instance the CLI, the UI, schedules and sensors share, so every run
     shows in the UI's history: DAGSTER_HOME's when it is set, else `dagster_home(db)` (created)."""
     if os.environ.get("DAGSTER_HOME"):
@@ -183,7 +183,7 @@ def plan_settings(
     return load_settings(config, as_of=as_of, through=through, effective_date=effective_date)
 
 
-def _outcome(con: duckdb.DuckDBPyConnection, result: dg.ExecuteInProcessResult | None, run_id: str,
+def run_outcome(con: duckdb.DuckDBPyConnection, result: dg.ExecuteInProcessResult | None, run_id: str,
              db: str | Path) -> PlanOutcome:
     """Read, under the run lock, what the run left: its plan version and whether it is current.
     A failed or stopped run that made no plan of its own current is noted in plan_runs and raised."""
@@ -199,12 +199,12 @@ def _outcome(con: duckdb.DuckDBPyConnection, result: dg.ExecuteInProcessResult |
                            status=decision.status if decision else plan_store.CURRENT_ONCE,
                            reasons=decision.reasons if decision else ())
     if written and is_current:  # a step after plan_version failed, or the stop came after it
-        why = f"stopped by {stop_signals.signal_name(stopped)}" if stopped else _failure_message(result)
+        why = f"stopped by {stop_signals.signal_name(stopped)}" if stopped else failure_message(result)
         return PlanOutcome(plan_id, run_id, Path(db), written=True, current=True,
                            warning=f"plan {plan_id} is current, but the run did not finish: {why}")
     kept = f"plan {current} stays current" if current else "no plan is current yet"
     message = (f"stopped by {stop_signals.signal_name(stopped)} before the run finished" if stopped
-               else _failure_message(result))
+               else failure_message(result))
     plan_store.record_failed_run(con, run_id, message)
     if stopped:
         raise stop_signals.StopRequested(stopped, f"nothing was written; {kept}")
@@ -233,9 +233,9 @@ def run_plan(
     settings = plan_settings(config, as_of=as_of, effective_date=effective_date)
     run_id = str(uuid.uuid4())
     with exclusive(db, settings, f"{job_name} run {run_id}"):
-        result = _execute(job_name, input_dir, settings, db, mapping, instance, run_id, weeks, output)
+        result = execute_job(job_name, input_dir, settings, db, mapping, instance, run_id, weeks, output)
         with warehouse.connect(db) as con:
-            return _outcome(con, result, run_id, db)
+            return run_outcome(con, result, run_id, db)
 
 
 def run_tracking(
@@ -252,11 +252,11 @@ def run_tracking(
     settings = plan_settings(config, through=through)
     run_id = str(uuid.uuid4())
     with exclusive(db, settings, f"tracking_job run {run_id}"):
-        result = _execute("tracking_job", input_dir, settings, db, mapping, instance, run_id, output=output)
+        result = execute_job("tracking_job", input_dir, settings, db, mapping, instance, run_id, output=output)
         if result is None:
             raise stop_signals.stop_requested("the tracking tables stay as they were")
         if not result.success:
-            raise PlanRunError(_failure_message(result))
+            raise PlanRunError(failure_message(result))
     return run_id
 
 
@@ -280,12 +280,12 @@ def validate_inputs(
     settings = plan_settings(config)
     with tempfile.TemporaryDirectory(prefix="quota-plan-validate-") as scratch:
         db = Path(scratch) / "validate.duckdb"
-        result = _execute(VALIDATE_JOB, input_dir, settings, db, mapping, instance, str(uuid.uuid4()),
+        result = execute_job(VALIDATE_JOB, input_dir, settings, db, mapping, instance, str(uuid.uuid4()),
                           output=output)
         if result is None:
             raise stop_signals.stop_requested("nothing was checked")
         if not result.success:
-            raise PlanRunError(_failure_message(result))
+            raise PlanRunError(failure_message(result))
         with warehouse.connect(db) as con:  # the report reads main.data_quality, as a plan's does
             con.execute("CREATE VIEW main.data_quality AS SELECT * FROM work.data_quality")
             return data_quality_lines(con)

@@ -23,8 +23,8 @@ def add_change_options(parser: argparse.ArgumentParser, comment_required: bool =
 def report(db: object, state: PlanState, by: str, comment: str) -> str:
     """Record the change in the Dagster UI (observation of plan_version) and say where the plan stands."""
     from pipeline.defs.plan_states import report_state  # noqa: PLC0415  (dagster: keep --help fast)
-    from pipeline.runner import _default_instance  # noqa: PLC0415
+    from pipeline.runner import default_instance  # noqa: PLC0415
 
-    report_state(_default_instance(db), state, by, comment)
+    report_state(default_instance(db), state, by, comment)
     missing = f"; sign-off still missing: {', '.join(state.missing)}" if state.state == "in_review" else ""
     return f"Plan {state.plan_id} is {state.state} (sign-off by {state.sign_off}){missing}"

@@ -33,7 +33,7 @@ from pipeline.core.settings import PlanSettings
 from pipeline.defs.jobs import SCENARIO_BASE_JOB, SCENARIO_JOB, SCENARIO_PROMOTE_JOB
 from pipeline.plan import store
 from pipeline.plan.scenarios import Scenario, scenario_settings
-from pipeline.runner import PlanOutcome, PlanRunError, RunOutput, _execute, _failure_message, _outcome, exclusive
+from pipeline.runner import PlanOutcome, PlanRunError, RunOutput, execute_job, failure_message, run_outcome, exclusive
 from pipeline.staging.state import write_segment_bands
 
 
@@ -64,10 +64,10 @@ def _shared_identity(con: duckdb.DuckDBPyConnection) -> tuple[str, str]:
 def _run(job: str, input_dir: str | Path, settings: PlanSettings, db: str | Path, mapping: str | Path | None,
          instance: dg.DagsterInstance | None, output: RunOutput | None) -> tuple[str, dg.ExecuteInProcessResult]:
     run_id = str(uuid.uuid4())
-    result = _execute(job, input_dir, settings, db, mapping, instance, run_id, output=output or RunOutput())
+    result = execute_job(job, input_dir, settings, db, mapping, instance, run_id, output=output or RunOutput())
     if result is None or not result.success:
         with warehouse.connect(db) as con:
-            _outcome(con, result, run_id, db)  # records the failure and raises it
+            run_outcome(con, result, run_id, db)  # records the failure and raises it
     return run_id, result
 
 
@@ -153,10 +153,10 @@ def promote(
     with exclusive(db, settings, f"scenarios promote {plan_id}"):
         run_id, result = _run(SCENARIO_PROMOTE_JOB, input_dir, settings, db, mapping, instance, output)
         with warehouse.connect(db) as con:
-            outcome = _outcome(con, result, run_id, db)
+            outcome = run_outcome(con, result, run_id, db)
             with warehouse.transaction(con):
                 con.execute("UPDATE plans.plan_runs SET message = ? WHERE run_id = ?",
                             [f"scenario {name!r} promoted from draft {plan_id}", outcome.plan_id])
     if not outcome.written:
-        raise PlanRunError(_failure_message(result))
+        raise PlanRunError(failure_message(result))
     return outcome

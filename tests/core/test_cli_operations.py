@@ -243,7 +243,7 @@ from pipeline.core import run_lock
 from pipeline.cli import main
 marker, role, args = pathlib.Path(sys.argv[1]), sys.argv[2], sys.argv[3:]
 if role == "first":
-    execute = runner._execute
+    execute = runner.execute_job
     def paused(*a, **k):
         result = execute(*a, **k)
         print("job done", file=sys.stderr, flush=True)
@@ -252,7 +252,7 @@ if role == "first":
             time.sleep(0.1)
         time.sleep(1.5)
         return result
-    runner._execute = paused
+    runner.execute_job = paused
 else:
     class Flock:
         LOCK_EX, LOCK_NB = fcntl.LOCK_EX, fcntl.LOCK_NB
