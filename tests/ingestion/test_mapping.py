@@ -17,21 +17,9 @@ from pipeline.ingestion.map_inputs import apply_mapping
 from pipeline.ingestion.mapping import MappingError, SourceMapping, load_mapping
 from pipeline.runner import PlanOutcome, run_plan
 from tests.builders import settings_with
+from tests.conftest import MAVEN_DIR, MAVEN_MAPPING
 
 ROOT = Path(__file__).resolve().parents[2]
-MAVEN_DIR = ROOT / "datasets" / "maven-crm"  # the public Maven CRM sample, kept in the repository
-MAVEN_MAPPING = ROOT / "mappings" / "maven_crm.yaml"
-MAVEN_CONFIG = ROOT / "config" / "maven_crm.yaml"
-
-
-@pytest.fixture(scope="module")
-def maven_plan(tmp_path_factory: pytest.TempPathFactory) -> PlanOutcome:
-    """The Maven plan made current although it needs review (review.accept_degraded), so that its
-    tables can be read in main.*; test_maven_plan_names_why_it_needs_review reads the reasons."""
-    folder = Path(tmp_path_factory.mktemp("maven"))
-    config = settings_with(folder, "review", base=MAVEN_CONFIG, accept_degraded=True)
-    return run_plan(MAVEN_DIR, config, folder / "plan.duckdb", instance=dg.DagsterInstance.ephemeral(),
-                    mapping=MAVEN_MAPPING)
 
 
 def test_maven_plan_names_why_it_needs_review(maven_plan: PlanOutcome):

@@ -16,7 +16,7 @@ import pytest
 
 from pipeline.backtest.compare import BacktestError, backtest_params, backtest_report
 from pipeline.core import warehouse
-from pipeline.core.settings import load_settings
+from pipeline.core.settings import DEFAULT_CONFIG, load_settings
 from pipeline.runner import PlanOutcome, PlanRunError, run_backtest, run_definitions, run_plan
 from tests.builders import PRODUCTS, REPS, TEST_CONFIG, account_with_acv, subscription, write_inputs
 
@@ -204,7 +204,7 @@ def test_features_changed_in_their_last_bits_move_total_eev_under_2_and_any_acco
     from models.ensemble import EnsembleSettings
     from models.feature_spec import feature_spec
 
-    settings = load_settings(TEST_CONFIG)
+    settings = load_settings(DEFAULT_CONFIG)  # the default's ensemble, not the mechanics plans' single fit
     panel = _frame(sample_plan.db, "SELECT * FROM work.item_features WHERE role = 'train'")
     items = _frame(sample_plan.db, "SELECT * FROM work.item_features WHERE role = 'plan' ORDER BY ALL")
     spec = feature_spec(True, panel)

@@ -5,15 +5,12 @@ immutable plan versions and `quota-plan diff`."""
 from __future__ import annotations
 
 import datetime as dt
-import json
-import os
 import shutil
 from pathlib import Path
 
 import dagster as dg
 import polars as pl
 import pytest
-from filelock import FileLock
 
 from pipeline.cli import main
 from pipeline.core import warehouse
@@ -21,6 +18,7 @@ from pipeline.plan.diff import diff_plans
 from pipeline.plan.store import PLAN_TABLES
 from pipeline.runner import PlanOutcome, run_plan
 from tests.builders import TEST_CONFIG
+from tests.conftest import made_once
 
 EFFECTIVE = dt.date(2026, 7, 2)  # 182 days after the plan date 2026-01-01
 
@@ -50,15 +48,7 @@ def _inputs_owned_by_plan(source: Path, db: Path, out: Path) -> pl.DataFrame:
 @pytest.fixture(scope="session")
 def rebalanced(sample_plan: PlanOutcome, sample_inputs: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
     """Built once for all pytest-xdist workers (the first one builds, the others read its result)."""
-    base = tmp_path_factory.getbasetemp()
-    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base  # one session's workers, never another's
-    with FileLock(shared / "rebalance.lock"):
-        summary = shared / "rebalance" / "summary.json"
-        if not summary.exists():
-            built = _build_rebalanced(sample_plan, sample_inputs, shared / "rebalance")
-            summary.write_text(json.dumps({k: sorted(v) if isinstance(v, set) else v for k, v in built.items()}))
-    loaded = json.loads(summary.read_text())
-    return {**loaded, "db": Path(loaded["db"]), "handed": set(loaded["handed"]), "locked": set(loaded["locked"])}
+    return made_once(tmp_path_factory, "rebalance", lambda folder: _build_rebalanced(sample_plan, sample_inputs, folder))
 
 
 def _build_rebalanced(sample_plan: PlanOutcome, sample_inputs: Path, work: Path) -> dict:
@@ -88,7 +78,7 @@ def _build_rebalanced(sample_plan: PlanOutcome, sample_inputs: Path, work: Path)
         .write_csv(work / "in3" / "reps.csv")
     third = run_plan(work / "in3", TEST_CONFIG, db, instance=dg.DagsterInstance.ephemeral(),
                      effective_date=EFFECTIVE)
-    return {"db": str(db), "first": first, "plans": [second.plan_id, third.plan_id], "departed": departed,
+    return {"db": db, "first": first, "plans": [second.plan_id, third.plan_id], "departed": departed,
             "giver": giver, "taker": taker, "handed": set(handed), "locked": set(locked)}
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import dagster as dg
 import numpy as np
 import polars as pl
 import pytest
@@ -17,7 +16,7 @@ from pipeline.core import warehouse
 from pipeline.plan.territory.assign import BalanceRules, BookLimits, assign_territories, start_books
 from pipeline.plan.territory.heuristic import NEW_ACCOUNT
 from pipeline.plan.territory.milp import solve_milp
-from pipeline.runner import run_plan
+from pipeline.runner import PlanOutcome
 
 SEGMENT = "enterprise"
 ANCHOR_SHARE = 0.5  # config/plan.yaml
@@ -129,10 +128,9 @@ def test_anchor_goes_to_the_rep_with_the_fewest_accounts_when_targets_tie():
     assert not out["moved"].any()
 
 
-def test_maven_sample_leaves_no_rep_without_accounts_where_there_are_enough(tmp_path: Path):
+def test_maven_sample_leaves_no_rep_without_accounts_where_there_are_enough(maven_plan: PlanOutcome):
     """Fresh assignment, almost every EEV 0: before, 5 of 6 enterprise reps had no account."""
-    outcome = run_plan(ROOT / "datasets" / "maven-crm", ROOT / "config" / "maven_crm.yaml", tmp_path / "plan.duckdb",
-                       instance=dg.DagsterInstance.ephemeral(), mapping=ROOT / "mappings" / "maven_crm.yaml")
+    outcome = maven_plan
     with warehouse.connect(outcome.db, read_only=True) as con:
         rows = con.execute("""
             SELECT segment, count(*) AS reps, sum(accounts) AS accounts,
