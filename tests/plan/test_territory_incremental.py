@@ -1,7 +1,8 @@
-"""The balance step keeps its choice of reps up to date per move (pipeline/plan/territory/extremes.py)
-instead of recomputing it over all reps: on random segments it makes exactly the moves of the
-straightforward recomputation below (every rep's gap and ratio after every move, every stuck rep
-asked again after every move), which is what the balance did before."""
+"""The balance step and the book-size spread keep their choice of reps up to date per move
+(pipeline/plan/territory/extremes.py; the reps sorted by book-share gap in spread.py) instead of
+recomputing it over all reps: on random segments they make exactly the moves of the straightforward
+recomputations below (every rep's keys after every move; for the balance, every stuck rep asked
+again after every move), which is what both steps did before."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pipeline.plan.territory.assign import BookLimits, start_books
 from pipeline.plan.territory.extremes import RepHeap, outside_band
 from pipeline.plan.territory.heuristic import (
     IMPROVEMENT_EPSILON,
+    KEPT,
     NEW_ACCOUNT,
     OVER_TARGET,
     UNDER_TARGET,
@@ -20,6 +22,7 @@ from pipeline.plan.territory.heuristic import (
     fix_book_sizes,
     place,
 )
+from pipeline.plan.territory.spread import SPREAD_EPSILON, book_shares, room_to_give, room_to_take, spread
 
 
 def _recomputed_balance(state: Books, tolerance: float, order_key: np.ndarray, max_moves: int) -> int:
@@ -63,6 +66,36 @@ def _recomputed_balance(state: Books, tolerance: float, order_key: np.ndarray, m
     return max_moves
 
 
+def _recomputed_spread(state: Books, tolerance: float, order_key: np.ndarray, max_moves: int) -> int:
+    """The book-size spread with a sort and a pass over all reps per move; returns the moves made."""
+    low, high = state.band(tolerance)
+    share = book_shares(state)
+    movable = np.flatnonzero((state.reason != KEPT) & ~state.locked & (state.rep >= 0))
+    members = [movable[state.rep[movable] == r] for r in range(len(state.capacity))]
+    for moves in range(max_moves):
+        smallest = np.array([state.eev[m].min() if m.size else np.inf for m in members])
+        gap = state.books - share
+        gives = np.where(state.books > state.book_min, smallest, np.inf)
+        gives[gives > room_to_give(state.load, low, high)] = np.inf
+        order = np.argsort(gap, kind="stable")
+        least_given = np.minimum.accumulate(gives[order][::-1])[::-1]
+        first_donor = np.searchsorted(gap[order], gap + 1 + SPREAD_EPSILON, side="right")
+        reachable = np.append(least_given, np.inf)[first_donor]
+        takes = room_to_take(state.load, low, high)
+        open_receivers = np.flatnonzero((state.books < state.book_max) & (reachable <= takes))
+        if open_receivers.size == 0:
+            return moves
+        receiver = int(open_receivers[np.argmin(gap[open_receivers])])
+        donors = np.flatnonzero((gap > gap[receiver] + 1 + SPREAD_EPSILON) & (gives <= takes[receiver]))
+        donor = int(donors[np.argmax(gap[donors])])
+        mine = members[donor]
+        pick = np.lexsort((order_key[mine], state.eev[mine]))[0]
+        state.move(mine[pick : pick + 1], np.array([receiver]), KEPT)
+        members[receiver] = np.append(members[receiver], mine[pick])
+        members[donor] = np.delete(mine, pick)
+    return max_moves
+
+
 def _segment(seed: int) -> tuple[Books, np.ndarray]:
     """A placed segment of lumpy EEV (some accounts above a whole target), part-capacity reps, some
     accounts locked with an owner, tight book limits and, in every other case, anchor-style bands."""
@@ -99,6 +132,29 @@ def test_balance_makes_the_moves_of_a_full_recomputation(seed: int):
     assert (state.rep != expected.rep).sum() == 0
     assert (state.reason == expected.reason).all()
     assert (state.load == expected.load).all() and (state.books == expected.books).all()
+
+
+@pytest.mark.parametrize("seed", range(48))
+def test_spread_makes_the_moves_of_a_full_recomputation(seed: int):
+    state, order_key = _segment(seed)
+    tolerance = [0.01, 0.05, 0.1][seed % 3]
+    balance(state, tolerance, order_key, max_moves=50 * len(state.eev))
+    expected = _copy(state)
+    moves = _recomputed_spread(expected, tolerance, order_key, max_moves=len(state.eev))
+    spread(state, tolerance, order_key, max_moves=len(state.eev))
+    assert moves < len(state.eev)
+    assert (state.rep != expected.rep).sum() == 0
+    assert (state.load == expected.load).all() and (state.books == expected.books).all()
+
+
+def test_the_random_segments_spread_accounts():
+    moves = []
+    for seed in range(48):
+        state, order_key = _segment(seed)
+        tolerance = [0.01, 0.05, 0.1][seed % 3]
+        balance(state, tolerance, order_key, max_moves=50 * len(state.eev))
+        moves.append(_recomputed_spread(state, tolerance, order_key, max_moves=len(state.eev)))
+    assert sum(moves) > 1000 and sum(m > 0 for m in moves) > 40
 
 
 def test_the_random_segments_move_accounts_both_ways_and_leave_reps_stuck():
