@@ -1,13 +1,18 @@
 """Benchmark territory assignment and rebalancing at scale (one segment, the heuristic).
 
-    .venv/bin/python benchmarks/bench_territory.py --accounts 1000000 --reps 1000
+    .venv/bin/python benchmarks/bench_territory.py --accounts 1000000 --reps 1000   # large books
+    .venv/bin/python benchmarks/bench_territory.py --accounts 600000 --reps 15000   # many small books
 
-Scenarios, each timed and checked against the balance tolerance of config/plan.yaml:
+Scenarios, each timed and checked against the balance tolerance and anchor share of config/plan.yaml
+(as a plan assigns territories):
 1. fresh: every account new (no owner), capacity 1 for most reps and 0.5 for every tenth;
 2. drift: from the fresh plan's owners, 1% of the accounts get a new EEV (redrawn);
 3. noise: from the fresh plan's owners, every account's EEV changes by about 1% (lognormal);
 4. departed: from the fresh plan's owners, one rep leaves.
-Prints seconds, accounts and EEV moved, and the largest deviation from target.
+Prints seconds, accounts and EEV moved, the largest deviation from target and the reps outside the
+tolerance, next to what single accounts force on any assignment: an account of EEV e is at least
+e / (a full-capacity rep's target) - 1 above the target of whichever rep holds it, and each account
+above a full-capacity rep's band puts one rep outside the tolerance.
 """
 
 from __future__ import annotations
@@ -45,11 +50,16 @@ def _scenario(name: str, accounts: pl.DataFrame, reps: pl.DataFrame, limits: Boo
     out = result.territories.join(accounts.select("account_id", "eev"), on="account_id")
     per_rep = out.group_by("rep_id").agg(pl.col("eev").sum()).join(reps, on="rep_id")
     target = per_rep["capacity"] * accounts["eev"].sum() / reps["capacity"].sum()
-    deviation = float((per_rep["eev"] / target - 1).abs().max())
+    deviation = (per_rep["eev"] / target - 1).abs()
+    full_target = accounts["eev"].sum() / reps["capacity"].sum()
+    forced = accounts["eev"].max() / full_target - 1
+    forced_out = int((accounts["eev"] > full_target * (1 + rules.tolerance)).sum())
     moved = out.filter(pl.col("moved"))
     print(f"{name:<9} {seconds:8.2f}s  moved {moved.height:>9,} accounts ({moved.height / out.height:6.2%}), "
-          f"{moved['eev'].sum() / out['eev'].sum():6.2%} of EEV; largest deviation {deviation:6.2%} "
-          f"(tolerance {rules.tolerance:.0%}); method {result.methods['method'][0]}")
+          f"{moved['eev'].sum() / out['eev'].sum():6.2%} of EEV; largest deviation {float(deviation.max()):6.2%} "
+          f"(tolerance {rules.tolerance:.0%}; single accounts force >= {max(forced, 0):.2%}), "
+          f"{int((deviation > rules.tolerance + 1e-9).sum()):,} reps outside (forced >= {forced_out:,}); "
+          f"method {result.methods['method'][0]}")
     reasons = moved.group_by("reason").len().sort("reason")
     if reasons.height:
         print("          moves by reason: " + ", ".join(f"{r} {n:,}" for r, n in reasons.iter_rows()))
@@ -65,7 +75,7 @@ def main() -> None:
 
     settings = load_settings(DEFAULT_CONFIG).territory
     rules = BalanceRules(settings.balance_tolerance, settings.milp_max_variables, settings.milp_max_nodes,
-                         settings.milp_time_limit_seconds)
+                         settings.milp_time_limit_seconds, settings.anchor_share)
     rng = np.random.default_rng(args.seed)
     ids = [f"A{i:08d}" for i in range(args.accounts)]
     eev = rng.lognormal(7, 1.2, size=args.accounts)

@@ -2,9 +2,12 @@
 own @page size and margins, no header or footer). One browser per worker prints many pages over
 the DevTools protocol on a pipe (`--remote-debugging-pipe`: JSON messages ending in NUL on file
 descriptors 3 and 4), so a thousand letters cost one browser start per worker, not a thousand.
-A PDF's only times, its creation and modification dates, are set to the plan's created_at, so the
-same plan gives the same bytes. Without Chromium the pages stay HTML only (`chromium()` is None;
-the export's summary says so)."""
+Each page is set as the content of the one tab's document (`Page.setDocumentContent`) rather than
+loaded by navigating to its file: the same PDF, without a page load per letter (so a page must be
+self-contained, as the letters are: inline style, no linked files).
+A PDF's only times, its creation and modification dates, are set to the plan's created_at, and the
+tagged PDF's structure ids are renumbered, so the same plan gives the same bytes. Without Chromium
+the pages stay HTML only (`chromium()` is None; the export's summary says so)."""
 
 from __future__ import annotations
 
@@ -32,8 +35,9 @@ WIRE = (f"import fcntl, os, sys; ends = [fcntl.fcntl(int(fd), fcntl.F_DUPFD, 10)
 END = b"\0"
 CLOSE_TIMEOUT_SECONDS = 30
 PDF_DATES = re.compile(rb"(/(?:CreationDate|ModDate) \(D:)\d{14}")
-# The tagged PDF's structure ids count the browser's DOM nodes since it started: renumbered from 0
-# (same width, so no byte offset moves), a page gets the same ids whichever pages it followed.
+# The tagged PDF's structure ids are the browser's DOM node ids, counted since it started and with
+# gaps that depend on the pages printed before: renumbered 0, 1, 2, ... in their order (same width,
+# so no byte offset moves), a page gets the same ids whichever pages it followed.
 NODE_IDS = re.compile(rb"\(node(\d{8})\)")
 PDF = ".pdf"
 PRINT = {"preferCSSPageSize": True, "printBackground": True, "displayHeaderFooter": False}
@@ -65,7 +69,7 @@ class _Browser:
         self._buffer, self._next = b"", 0
         target = self._call("Target.createTarget", {"url": "about:blank"})["targetId"]
         self._session = self._call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
-        self._call("Page.enable", session=True)
+        self._frame = self._call("Page.getFrameTree", session=True)["frameTree"]["frame"]["id"]
 
     def _send(self, method: str, params: dict[str, Any] | None, session: bool) -> int:
         self._next += 1
@@ -92,10 +96,9 @@ class _Browser:
             raise PrintError(f"Chromium {method}: {reply['error']}")
         return reply["result"]
 
-    def print_page(self, page: Path) -> bytes:
-        self._send("Page.navigate", {"url": page.resolve().as_uri()}, session=True)
-        while self._receive().get("method") != "Page.loadEventFired":
-            pass
+    def print_page(self, html: str) -> bytes:
+        """The PDF of one self-contained HTML page, set as the tab's document."""
+        self._call("Page.setDocumentContent", {"frameId": self._frame, "html": html}, session=True)
         return base64.b64decode(self._call("Page.printToPDF", PRINT, session=True)["data"])
 
     def close(self) -> None:
@@ -110,11 +113,12 @@ class _Browser:
 
 
 def _reproducible(pdf: bytes, created: dt.datetime) -> bytes:
-    """The PDF with the plan's created_at as its dates and its structure ids counted from 0."""
+    """The PDF with the plan's created_at as its dates and its structure ids numbered 0, 1, 2, ..."""
     stamp = created.strftime("%Y%m%d%H%M%S").encode()
     pdf = PDF_DATES.sub(lambda m: m.group(1) + stamp, pdf)
-    first = min((int(m.group(1)) for m in NODE_IDS.finditer(pdf)), default=0)
-    return NODE_IDS.sub(lambda m: b"(node%08d)" % (int(m.group(1)) - first), pdf)
+    ids = sorted({int(m.group(1)) for m in NODE_IDS.finditer(pdf)})
+    rank = {node: i for i, node in enumerate(ids)}
+    return NODE_IDS.sub(lambda m: b"(node%08d)" % rank[int(m.group(1))], pdf)
 
 
 def _print_all(browser: str, pages: list[Path], created: dt.datetime) -> list[Path]:
@@ -122,7 +126,8 @@ def _print_all(browser: str, pages: list[Path], created: dt.datetime) -> list[Pa
         tab = _Browser(browser, profile)
         try:
             for page in pages:
-                page.with_suffix(PDF).write_bytes(_reproducible(tab.print_page(page), created))
+                pdf = tab.print_page(page.read_text(encoding="utf-8"))
+                page.with_suffix(PDF).write_bytes(_reproducible(pdf, created))
         finally:
             tab.close()
     return [page.with_suffix(PDF) for page in pages]

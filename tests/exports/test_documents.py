@@ -4,6 +4,7 @@ and at the printed width."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import shutil
 from pathlib import Path
@@ -62,6 +63,22 @@ def test_a_100_account_letter_prints_on_at_most_two_pages(big_book: tuple[Path, 
     text = pdf_text(pdf)
     assert "Sign-off" in text and "Quota by quarter" in text
     assert f"Your other {BOOK - 10} accounts" in text  # exports.letter_top_accounts listed, the rest summarised
+
+
+def test_a_letter_prints_to_the_same_bytes_whichever_letters_the_browser_printed_before(
+        exported: Path, tmp_path: Path):
+    # the structure ids of a tagged PDF come from the browser's DOM node counter, whose gaps depend
+    # on the pages printed before in the same browser: one browser in one order, two in another
+    letters = sorted((exported / "letters").glob("*.html"))[:6]
+    assert len(letters) == 6
+    runs = []
+    for name, order, workers in (("forward", letters, 1), ("backward", letters[::-1], 2)):
+        (tmp_path / name).mkdir()
+        pages = [Path(shutil.copy(page, tmp_path / name / page.name)) for page in order]
+        runs.append({pdf.name: pdf.read_bytes() for pdf in print_pdfs(pages, dt.datetime(2026, 1, 2, 3, 4, 5), workers)})
+    assert len(runs[0]) == 6 and runs[0].keys() == runs[1].keys()
+    assert [name for name in runs[0] if runs[0][name] != runs[1][name]] == []
+    assert all(b"/CreationDate (D:20260102030405" in pdf for pdf in runs[0].values())
 
 
 def test_letter_items_have_product_names_labelled_probability_and_no_zero_items(

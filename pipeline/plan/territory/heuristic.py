@@ -16,8 +16,9 @@ and number of accounts (`books`). Three steps, each only as far as needed:
 3. balance: while a rep is outside the tolerance band around its target (Books.band), move ONE account
    between it and the rep at the other extreme: the account that most reduces the two reps'
    distance outside their bands, the smallest such account on ties (least EEV moved). A rep
-   for which no move helps is skipped until another move changes the books. The end state
-   has no improving move left, so rebalancing it again moves nothing.
+   for which no move helps is skipped until a move changes it, its partner or who its partner
+   is (pipeline/plan/territory/extremes.py keeps these choices up to date per move). The end
+   state has no improving move left, so rebalancing it again moves nothing.
 
 Step 4, book sizes by capacity within the bands, is pipeline/plan/territory/spread.py (run
 after these by pipeline/plan/territory/assign.py).
@@ -32,12 +33,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from pipeline.plan.territory.extremes import Extremes, gains
+
 # reasons a move is made (codes stored per account; 0 = not moved)
 KEPT, NEW_ACCOUNT, REP_INACTIVE, SEGMENT_CHANGE, BOOK_SIZE, OVER_TARGET, UNDER_TARGET, ANCHOR = range(8)
 REASONS = ("", "new account", "rep inactive", "segment change", "book size", "rep over target", "rep under target",
            "anchor: one per full-capacity rep")
 KEPT_REASON = "kept with the current owner"  # what the Territories sheet says of an account without a move
 IMPROVEMENT_EPSILON = 1e-9  # relative to the segment's mean target: smaller gains are no gain
+ALL_REPS = slice(None)
 
 
 @dataclass
@@ -93,9 +97,10 @@ class Books:
         high = self.target * (1 + tolerance) if self.high is None else self.high
         return low, high
 
-    def ratio(self) -> np.ndarray:
-        """EEV held per unit of target (1 = on target); reps with a zero target count as 1."""
-        return np.divide(self.load, self.target, out=np.ones_like(self.load), where=self.target > 0)
+    def ratio(self, reps: np.ndarray | slice = ALL_REPS) -> np.ndarray:
+        """EEV held per unit of target (1 = on target) of `reps` (all by default); a zero target counts as 1."""
+        load, target = self.load[reps], self.target[reps]
+        return np.divide(load, target, out=np.ones_like(load), where=target > 0)
 
 
 def owner_reasons(state: Books, tolerance: float) -> np.ndarray:
@@ -155,52 +160,41 @@ def fix_book_sizes(state: Books, order_key: np.ndarray) -> None:
             state.move(mine[np.lexsort((order_key[mine], state.eev[mine]))][:need], np.full(need, r), BOOK_SIZE)
 
 
-def outside_band(load: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
-    """Per rep: EEV by which `load` lies outside the band low-high (0 inside it)."""
-    return np.maximum(load - high, 0) + np.maximum(low - load, 0)
-
-
 def balance(state: Books, tolerance: float, order_key: np.ndarray, max_moves: int) -> None:
-    """Move single accounts between extreme reps until all are within tolerance or stuck."""
+    """Move single accounts between extreme reps until all are within tolerance or stuck.
+
+    Each iteration takes the rep furthest outside its band (relative to its target; lowest index on
+    ties) and the rep at the other extreme (of the reps with room in their book: the lowest ratio of
+    EEV to target for an over-target rep, the highest for an under-target one), kept up to date for
+    the reps each move changes (pipeline/plan/territory/extremes.py), so an iteration costs
+    O(log reps) and a numpy step over one book, not a pass over all reps. `max_moves` bounds the
+    iterations (moves, and reps found stuck)."""
     low, high = state.band(tolerance)
     epsilon = IMPROVEMENT_EPSILON * max(float(state.target.mean()), 1.0)
     rep_order = np.argsort(state.rep, kind="stable")
     bounds = np.searchsorted(state.rep[rep_order], np.arange(len(state.capacity) + 1))
     members = [rep_order[bounds[r] : bounds[r + 1]] for r in range(len(state.capacity))]
     members = [m[~state.locked[m]] for m in members]
-    stuck = np.zeros(len(state.capacity), dtype=bool)
-    for _ in range(max_moves):  # loop over moves, each a numpy step over reps and one book
-        gap = outside_band(state.load, low, high) / np.maximum(state.target, epsilon)
-        gap[stuck] = 0
-        r = int(np.argmax(gap))
-        if gap[r] <= IMPROVEMENT_EPSILON:
+    extremes = Extremes(state, low, high, epsilon, members)
+    for _ in range(max_moves):  # loop over moves, each O(log reps) and a numpy step over one book
+        r = extremes.worst.top()
+        if r is None or extremes.gap[r] <= IMPROVEMENT_EPSILON:
             return
-        ratio = state.ratio()
-        if state.load[r] > high[r]:
-            others = np.flatnonzero(state.books < state.book_max)
-            donor, receiver, reason = r, others[others != r], OVER_TARGET
-        else:
-            others = np.flatnonzero(state.books > state.book_min)
-            donor, receiver, reason = others[others != r], r, UNDER_TARGET
-        if np.size(donor) == 0 or np.size(receiver) == 0:
-            stuck[r] = True
+        donor, receiver = extremes.pair(r)
+        if donor is None or receiver is None:
+            extremes.set_stuck(r, None)
             continue
-        donor = int(donor if np.ndim(donor) == 0 else donor[np.argmax(ratio[donor])])
-        receiver = int(receiver if np.ndim(receiver) == 0 else receiver[np.argmin(ratio[receiver])])
         candidates = members[donor]
         x = state.eev[candidates]
-        before = outside_band(state.load[[donor, receiver]], low[[donor, receiver]], high[[donor, receiver]]).sum()
-        after = (outside_band(state.load[donor] - x, low[donor], high[donor])
-                 + outside_band(state.load[receiver] + x, low[receiver], high[receiver]))
-        gain = np.where(after < before - epsilon, np.round((before - after) / epsilon), 0)
+        gain = gains(state.load, low, high, epsilon, donor, receiver, x)
         if candidates.size == 0 or gain.max() <= 0:
-            stuck[r] = True
+            extremes.set_stuck(r, receiver if donor == r else donor)
             continue
         best = candidates[np.lexsort((order_key[candidates], x, -gain))[0]]
-        state.move(np.array([best]), np.array([receiver]), reason)
+        state.move(np.array([best]), np.array([receiver]), OVER_TARGET if donor == r else UNDER_TARGET)
         members[donor] = members[donor][members[donor] != best]
         members[receiver] = np.append(members[receiver], best)
-        stuck[:] = False
+        extremes.moved(donor, receiver)
 
 
 def rebalance(state: Books, tolerance: float, order_key: np.ndarray) -> Books:
