@@ -136,12 +136,10 @@ def spark_plan(lake_inputs: Path, tmp_path_factory: pytest.TempPathFactory) -> t
 
 
 def test_plan_with_spark_engine_equals_the_duckdb_plan(
-        lake_inputs: Path, sample_plan: PlanOutcome, spark_plan: tuple[dg.DagsterInstance, PlanOutcome],
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    """Byte for byte: the same current-plan tables (model versions included) from the same inputs:
-    the DuckDB plan is the session's plan of the sample, whose usage is the lake's as one CSV file
-    (how the exports are drawn and where usage lies are not part of a plan's identity)."""
-    on_duckdb = sample_plan
+        lake_inputs: Path, spark_plan: tuple[dg.DagsterInstance, PlanOutcome], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch):
+    """Byte for byte: the same current-plan tables (model versions included) from the same inputs."""
+    on_duckdb = run_plan(lake_inputs, TEST_CONFIG, tmp_path / "duck.duckdb", instance=dg.DagsterInstance.ephemeral())
     instance, on_spark = spark_plan
     config = settings_with(tmp_path, section="engine", name="spark")
     engines = {

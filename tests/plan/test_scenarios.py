@@ -100,13 +100,20 @@ def test_scenario_drafts_are_never_current_nor_published(scenario_file, capsys):
 def test_hypothetical_reps_join_their_segment_and_take_accounts(scenario_file, sample_plan: PlanOutcome):
     db, drafts = scenario_file
     with warehouse.connect(db, read_only=True) as con:
-        reps = con.execute("SELECT plan_id, segment, count(*) FROM plans.plan_reps WHERE plan_id IN (?, ?) "
-                           "GROUP BY ALL", ["P0001", drafts["hires"]]).fetchall()
+        # reps with a segment in reps.csv keep it; a rep "assigned by plan" (no segment) may go where
+        # the hires leave the most EEV per unit of capacity
+        reps = con.execute("SELECT p.plan_id, p.segment, count(*) FROM plans.plan_reps AS p "
+                           "LEFT JOIN raw.reps AS r USING (rep_id) WHERE p.plan_id IN (?, ?) "
+                           "AND (r.segment IS NOT NULL OR r.rep_id IS NULL) GROUP BY ALL",
+                           ["P0001", drafts["hires"]]).fetchall()
+        everyone = con.execute("SELECT plan_id, count(*) FROM plans.plan_reps WHERE plan_id IN (?, ?) GROUP BY ALL",
+                               ["P0001", drafts["hires"]]).fetchall()
         new = con.execute("SELECT rep_id, accounts > 0 FROM plans.quotas WHERE plan_id = ? AND rep_id LIKE 'NEW-%' "
                           "ORDER BY 1", [drafts["hires"]]).fetchall()
     counts = {(p, s): n for p, s, n in reps}
     assert counts[(drafts["hires"], "mid_market")] == counts[("P0001", "mid_market")] + 2
     assert counts[(drafts["hires"], "enterprise")] == counts[("P0001", "enterprise")]
+    assert dict(everyone)[drafts["hires"]] == dict(everyone)["P0001"] + 2
     assert new == [("NEW-mid_market-1", True), ("NEW-mid_market-2", True)]
 
 
