@@ -24,7 +24,8 @@ without a truth row has p_win 0 and booked 0):
   ACV first, each go to the rep with the least ACV per unit of capacity so far (ties: rep id).
   There the eev quota is the segment's quota total shared by the territories' EEV.
 
-Prints one row per size and seed and writes nothing into the repository.
+Prints one row per size and seed, with the wall seconds of the model's steps (from the Dagster
+run's step events) and of the whole plan, and writes nothing into the repository.
 """
 
 from __future__ import annotations
@@ -44,11 +45,13 @@ from sklearn.metrics import roc_auc_score
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.bench_plan import step_seconds
 from models.metrics import expected_calibration_error
 from pipeline.core import warehouse
 
 SCHEMES = ("eev", "flat", "acv_proportional", "oracle")
 ACV_BOOKS = "acv_books_"  # prefix of the figures on the territories balanced on ACV
+TIMED_STEPS = ("usage_features", "item_features", "close_probability_model", "item_scores")  # the model's steps
 
 
 def plan_frames(db: Path) -> dict[str, pl.DataFrame]:
@@ -141,14 +144,17 @@ def run_one(accounts: int, seed: int, workdir: Path) -> dict[str, float]:
 
     generate_sample(workdir / "input", accounts=accounts, seed=seed, file_format="parquet", truth=workdir / "truth")
     started = time.perf_counter()
-    outcome = run_plan(workdir / "input", DEFAULT_CONFIG, workdir / "plan.duckdb",
-                       instance=dg.DagsterInstance.ephemeral())
+    instance = dg.DagsterInstance.ephemeral()
+    outcome = run_plan(workdir / "input", DEFAULT_CONFIG, workdir / "plan.duckdb", instance=instance)
+    plan_s = time.perf_counter() - started
+    steps = step_seconds(instance, outcome.dagster_run_id)
     figures = score(outcome.db, pl.read_csv(workdir / "truth" / "truth.csv"))
-    return {"plan_s": time.perf_counter() - started, **figures}
+    return {**figures, **{f"{step}_s": steps.get(step, float("nan")) for step in TIMED_STEPS}, "plan_s": plan_s}
 
 
 COLUMNS = ("auc", "truth_auc", "ece", "spearman", "coverage", "eev_to_realised",
-           *(f"{b}{s}_{m}" for b in ("", ACV_BOOKS) for s in SCHEMES for m in ("attaining", "cv")), "plan_s")
+           *(f"{b}{s}_{m}" for b in ("", ACV_BOOKS) for s in SCHEMES for m in ("attaining", "cv")),
+           *(f"{step}_s" for step in TIMED_STEPS), "plan_s")
 
 
 def main() -> None:

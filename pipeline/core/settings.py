@@ -158,7 +158,7 @@ class ModelSettings(_Strict):
         default=["upgrade"], description="kinds whose whitespace is a true ceiling: expected amount <= whitespace"
     )
     ensemble_members: int = Field(
-        default=4, ge=1,
+        default=2, ge=1,
         description="gradient-boosted models (close probability and amount) are the average of this many fits, "
         "each on its own seeded subsample of the rows (bagging: reruns move less; fit and score cost x members)",
     )
