@@ -102,10 +102,18 @@ class FeatureEncoder:
     def transform(self, frame: pl.DataFrame) -> np.ndarray:
         """The float matrix of ``frame``: numeric values, then categorical codes (NaN = other)."""
         require_columns(frame, self.spec.columns, "feature frame")
-        numeric = [_finite_or_null(column).clip(*self.ranges.get(column, (None, None)))
-                   for column in self.spec.numeric]
+        numeric = [self._numeric(column) for column in self.spec.numeric]
         codes = [self._codes(column) for column in self.spec.categorical]
         return frame.select(numeric + codes).to_numpy()
+
+    def _numeric(self, column: str) -> pl.Expr:
+        """The snapped value clipped to the training range; a column without any value in training
+        (a yearly growth on the earlier snapshots of a short history) is the constant 0, which the
+        models cannot split on (boosting cannot bin a column with no value at all)."""
+        low, high = self.ranges.get(column, (None, None))
+        if column in self.ranges and low is None and high is None:
+            return pl.lit(0.0, dtype=pl.Float64).alias(column)
+        return _finite_or_null(column).clip(low, high)
 
     def _codes(self, column: str) -> pl.Expr:
         """Integer code of each level as Float64; rare or unseen levels give null (NaN)."""
