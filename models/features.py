@@ -52,6 +52,15 @@ class FeatureSpec:
         """All feature columns, numeric first (the order of the encoded matrix)."""
         return (*self.numeric, *self.categorical)
 
+    def observed_in(self, frame: pl.DataFrame) -> FeatureSpec:
+        """The spec without the numeric columns that have no finite value in ``frame`` (all of
+        it for an empty frame)."""
+        if frame.height == 0 or not self.numeric:
+            return self
+        counts = frame.select(_finite_or_null(c).count() for c in self.numeric).row(0)
+        return FeatureSpec(numeric=tuple(c for c, n in zip(self.numeric, counts, strict=True) if n),
+                           categorical=self.categorical)
+
 
 def require_columns(frame: pl.DataFrame, columns: tuple[str, ...] | list[str], what: str) -> None:
     """Raise a clear error when ``frame`` lacks any of ``columns``."""

@@ -75,7 +75,7 @@ def close_probability_model(
                 "chosen": [model.chosen],
                 "fallback_reason": [model.fallback_reason],
                 "calibration": [model.calibrator.method if model.calibrator else None],
-                "features": [json.dumps({"numeric": spec.numeric, "categorical": spec.categorical})],
+                "features": [json.dumps({"numeric": model.features.numeric, "categorical": model.features.categorical})],
                 "uses_usage": [has_usage],
                 "amount": [json.dumps(model.amount.summary(), sort_keys=True)],
                 "training_rows": [panel.height],
