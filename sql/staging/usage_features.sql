@@ -59,7 +59,8 @@ windowed AS (
         sum(CAST(round(ln(1 + u.active_users), 9) AS DECIMAL(18, 9))) FILTER (WHERE u.date >= s.year_ago) AS y_1y,
         sum(datediff('day', u.date, s.snapshot_date) * CAST(round(ln(1 + u.active_users), 9) AS DECIMAL(18, 9)))
             FILTER (WHERE u.date >= s.year_ago) AS ty_1y,
-        datediff('day', min(u.date) FILTER (WHERE u.date >= s.year_ago), max(u.date) FILTER (WHERE u.date >= s.year_ago))
+        datediff('day', min(u.date) FILTER (WHERE u.date >= s.year_ago),
+            max(u.date) FILTER (WHERE u.date >= s.year_ago))
             AS span_days_1y
     FROM usage AS u
     JOIN windows AS s ON u.date < s.snapshot_date AND u.date >= s.year_ago - 90

@@ -396,6 +396,7 @@ def test_propensity_features_recomputed_from_the_raw_tables(sample_plan: PlanOut
     expected = items.filter(covered >= min_days).select(
         "expansion_deal_rate", rate=(pl.col("wins") + pl.col("losses")) * 365.25 / covered)
     assert np.allclose(expected["expansion_deal_rate"], expected["rate"], rtol=1e-8)
-    assert items.filter(covered < min_days)["expansion_deal_rate"].null_count() == items.filter(covered < min_days).height
+    short = items.filter(covered < min_days)
+    assert short["expansion_deal_rate"].null_count() == short.height
     won = items.filter(pl.col("wins") + pl.col("losses") > 0)
     assert np.allclose(won["expansion_win_rate"], won["wins"] / (won["wins"] + won["losses"]), rtol=1e-8)
