@@ -18,13 +18,20 @@ without a truth row has p_win 0 and booked 0):
   territory ACV, each with the same total per segment): share of reps whose realised bookings
   reach their quota, and the coefficient of variation of attainment (lower = fairer); and, as
   the floor no forecast can beat, oracle: shared by the territories' true expected bookings.
+  Twice: on the plan's territories (balanced on EEV per unit of capacity, so EEV and flat
+  quotas nearly coincide there) and, prefixed ``acv_books_``, on territories a spreadsheet team
+  makes without EEV from the same reps and accounts: inside each segment the accounts, largest
+  ACV first, each go to the rep with the least ACV per unit of capacity so far (ties: rep id).
+  There the eev quota is the segment's quota total shared by the territories' EEV.
 
-Prints one row per size and seed and writes nothing into the repository.
+Prints one row per size and seed, with the wall seconds of the model's steps (from the Dagster
+run's step events) and of the whole plan, and writes nothing into the repository.
 """
 
 from __future__ import annotations
 
 import argparse
+import heapq
 import sys
 import tempfile
 import time
@@ -38,10 +45,13 @@ from sklearn.metrics import roc_auc_score
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.bench_plan import step_seconds
 from models.metrics import expected_calibration_error
 from pipeline.core import warehouse
 
 SCHEMES = ("eev", "flat", "acv_proportional", "oracle")
+ACV_BOOKS = "acv_books_"  # prefix of the figures on the territories balanced on ACV
+TIMED_STEPS = ("usage_features", "item_features", "close_probability_model", "item_scores")  # the model's steps
 
 
 def plan_frames(db: Path) -> dict[str, pl.DataFrame]:
@@ -55,17 +65,43 @@ def plan_frames(db: Path) -> dict[str, pl.DataFrame]:
         }
 
 
-def quota_schemes(plan: dict[str, pl.DataFrame], per_account: pl.DataFrame) -> dict[str, tuple[float, float]]:
-    """(share of reps attaining, attainment CV) per scheme, on the realised bookings."""
-    per_rep = (plan["territories"].join(plan["accounts"].select("account_id", "acv"), on="account_id", how="left")
+def acv_books(territories: pl.DataFrame, accounts: pl.DataFrame, reps: pl.DataFrame) -> pl.DataFrame:
+    """Territories balanced on current ACV per unit of capacity inside each segment, without EEV:
+    the accounts of the plan's territories, largest ACV first (ties: account id), each dealt to
+    the segment's rep with the least ACV per unit of capacity so far (ties: rep id)."""
+    books = (territories.join(reps.select("rep_id", "segment"), on="rep_id")
+             .join(accounts.select("account_id", "acv"), on="account_id", how="left").fill_null(0))
+    dealt = []
+    for segment in sorted(reps["segment"].unique().to_list()):
+        team = reps.filter(pl.col("segment") == segment).sort("rep_id")
+        heap = [(0.0, rep, capacity) for rep, capacity in team.select("rep_id", "capacity").rows()]
+        heapq.heapify(heap)
+        for account, acv in books.filter(pl.col("segment") == segment).sort(
+                [pl.col("acv"), pl.col("account_id")], descending=[True, False]).select("account_id", "acv").rows():
+            load, rep, capacity = heapq.heappop(heap)
+            dealt.append((account, rep))
+            heapq.heappush(heap, (load + acv / capacity, rep, capacity))
+    return pl.DataFrame(dealt, schema={"account_id": pl.String, "rep_id": pl.String}, orient="row")
+
+
+def quota_schemes(plan: dict[str, pl.DataFrame], territories: pl.DataFrame, per_account: pl.DataFrame,
+                  plan_quotas: bool) -> dict[str, tuple[float, float]]:
+    """(share of reps attaining, attainment CV) per scheme, on the realised bookings of each rep's
+    ``territories``; eev = the plan's quotas (``plan_quotas``) or the segment's quota total shared
+    by the territories' EEV."""
+    per_rep = (territories.join(plan["accounts"].select("account_id", "acv", "eev"), on="account_id", how="left")
                .join(per_account, on="account_id", how="left").fill_null(0)
-               .group_by("rep_id").agg(pl.col("acv").sum(), pl.col("realised").sum(), pl.col("true_expected").sum()))
+               .group_by("rep_id").agg(pl.col("acv", "eev", "realised", "true_expected").sum()))
     reps = plan["quotas"].join(per_rep, on="rep_id", how="left").fill_null(0).filter(pl.col("quota") > 0)
     total = pl.col("quota").sum().over("segment")
-    quotas = {"eev": pl.col("quota"),
-              "flat": total * pl.col("capacity") / pl.col("capacity").sum().over("segment"),
-              "acv_proportional": total * pl.col("acv") / pl.col("acv").sum().over("segment"),
-              "oracle": total * pl.col("true_expected") / pl.col("true_expected").sum().over("segment")}
+
+    def shared(column: str) -> pl.Expr:
+        return total * pl.col(column) / pl.col(column).sum().over("segment")
+
+    quotas = {"eev": pl.col("quota") if plan_quotas else shared("eev"),
+              "flat": shared("capacity"),
+              "acv_proportional": shared("acv"),
+              "oracle": shared("true_expected")}
     out = {}
     for scheme, quota in quotas.items():
         attainment = reps.select(pl.col("realised") / quota).to_series().to_numpy()
@@ -89,8 +125,12 @@ def score(db: Path, truth: pl.DataFrame) -> dict[str, float]:
         "coverage": items["expected_booking"].sum() / truth["expected_booking"].sum(),
         "eev_to_realised": accounts["eev"].sum() / accounts["realised"].sum(),
     }
-    for scheme, (attaining, cv) in quota_schemes(plan, per_account).items():
-        figures[f"{scheme}_attaining"], figures[f"{scheme}_cv"] = attaining, cv
+    reps = plan["quotas"].filter(pl.col("quota") > 0)
+    books = {"": (plan["territories"], True),
+             ACV_BOOKS: (acv_books(plan["territories"], plan["accounts"], reps), False)}
+    for prefix, (territories, plan_quotas) in books.items():
+        for scheme, (attaining, cv) in quota_schemes(plan, territories, per_account, plan_quotas).items():
+            figures[f"{prefix}{scheme}_attaining"], figures[f"{prefix}{scheme}_cv"] = attaining, cv
     return figures
 
 
@@ -104,14 +144,17 @@ def run_one(accounts: int, seed: int, workdir: Path) -> dict[str, float]:
 
     generate_sample(workdir / "input", accounts=accounts, seed=seed, file_format="parquet", truth=workdir / "truth")
     started = time.perf_counter()
-    outcome = run_plan(workdir / "input", DEFAULT_CONFIG, workdir / "plan.duckdb",
-                       instance=dg.DagsterInstance.ephemeral())
+    instance = dg.DagsterInstance.ephemeral()
+    outcome = run_plan(workdir / "input", DEFAULT_CONFIG, workdir / "plan.duckdb", instance=instance)
+    plan_s = time.perf_counter() - started
+    steps = step_seconds(instance, outcome.dagster_run_id)
     figures = score(outcome.db, pl.read_csv(workdir / "truth" / "truth.csv"))
-    return {"plan_s": time.perf_counter() - started, **figures}
+    return {**figures, **{f"{step}_s": steps.get(step, float("nan")) for step in TIMED_STEPS}, "plan_s": plan_s}
 
 
 COLUMNS = ("auc", "truth_auc", "ece", "spearman", "coverage", "eev_to_realised",
-           *(f"{s}_{m}" for s in SCHEMES for m in ("attaining", "cv")), "plan_s")
+           *(f"{b}{s}_{m}" for b in ("", ACV_BOOKS) for s in SCHEMES for m in ("attaining", "cv")),
+           *(f"{step}_s" for step in TIMED_STEPS), "plan_s")
 
 
 def main() -> None:

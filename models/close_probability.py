@@ -22,9 +22,13 @@ Training, in order:
    scores (``models.calibration``; metric ``calibration_isotonic`` = 1 for isotonic,
    0 for sigmoid; absent when the base rate wins, as it is not calibrated).
 6. Refit policy: the chosen model is refitted on ALL snapshots (earlier + holdout) with
-   the same hyper-parameters, and the calibration map learned on the holdout is applied to
-   the refitted model's scores. The map was learned on a model fitted on less data; we
-   accept that small mismatch to use the newest snapshots, which matter most.
+   the same hyper-parameters and features, and the calibration map learned on the holdout is
+   applied to the refitted model's scores. The map was learned on a model fitted on less data;
+   we accept that small mismatch to use the newest snapshots, which matter most. A numeric
+   feature without any value on the earlier snapshots is left out of every fit (of both
+   models), as the refitted model would otherwise use what the calibrated one never saw (on a
+   two-year history a year's usage slope exists on the holdout snapshots only: it lowered the
+   backtest's total EEV by 12%).
 7. Amount: the booked amount given a win (``models.booking_amount``), on the same split.
 
 The rows are identified by their keys (snapshot_date, account_id, product_id, kind): the
@@ -187,6 +191,9 @@ def train_close_model(
     train_dates, holdout_dates = split_snapshots(dates, holdout_share)
     train = prepared.filter(pl.col("snapshot_date").is_in(train_dates))
     holdout = prepared.filter(pl.col("snapshot_date").is_in(holdout_dates))
+    # a feature the earlier snapshots do not have at all (a yearly growth on a short history) is
+    # left out of every fit: the calibration learned on the holdout must fit the refitted model
+    spec = spec.observed_in(train)
     reason = fallback_reason(_labels(prepared), _labels(train), _labels(holdout), len(dates), min_positive_rows)
     if reason is None:
         fit = _compare_and_refit(prepared, train, holdout, spec, seed, importance, ensemble)

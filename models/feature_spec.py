@@ -15,6 +15,9 @@ USAGE_FEATURES = (
     "seat_utilisation",
     "log_account_active_users",
     "account_utilisation",
+    "account_usage_growth",
+    "account_usage_slope",
+    "account_engagement",
 )
 ACCOUNT_FEATURES = (
     "log_whitespace",
@@ -34,6 +37,8 @@ ACCOUNT_FEATURES = (
     "prior_expansion_wins",
     "prior_expansion_losses",
     "days_since_last_win",
+    "expansion_deal_rate",
+    "expansion_win_rate",
     "log_open_pipeline",
 )
 CATEGORICAL_FEATURES = ("kind", "unit", "segment", "industry", "region", "size_band")

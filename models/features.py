@@ -52,6 +52,15 @@ class FeatureSpec:
         """All feature columns, numeric first (the order of the encoded matrix)."""
         return (*self.numeric, *self.categorical)
 
+    def observed_in(self, frame: pl.DataFrame) -> FeatureSpec:
+        """The spec without the numeric columns that have no finite value in ``frame`` (all of
+        it for an empty frame)."""
+        if frame.height == 0 or not self.numeric:
+            return self
+        counts = frame.select(_finite_or_null(c).count() for c in self.numeric).row(0)
+        return FeatureSpec(numeric=tuple(c for c, n in zip(self.numeric, counts, strict=True) if n),
+                           categorical=self.categorical)
+
 
 def require_columns(frame: pl.DataFrame, columns: tuple[str, ...] | list[str], what: str) -> None:
     """Raise a clear error when ``frame`` lacks any of ``columns``."""
@@ -102,10 +111,18 @@ class FeatureEncoder:
     def transform(self, frame: pl.DataFrame) -> np.ndarray:
         """The float matrix of ``frame``: numeric values, then categorical codes (NaN = other)."""
         require_columns(frame, self.spec.columns, "feature frame")
-        numeric = [_finite_or_null(column).clip(*self.ranges.get(column, (None, None)))
-                   for column in self.spec.numeric]
+        numeric = [self._numeric(column) for column in self.spec.numeric]
         codes = [self._codes(column) for column in self.spec.categorical]
         return frame.select(numeric + codes).to_numpy()
+
+    def _numeric(self, column: str) -> pl.Expr:
+        """The snapped value clipped to the training range; a column without any value in training
+        (a yearly growth on the earlier snapshots of a short history) is the constant 0, which the
+        models cannot split on (boosting cannot bin a column with no value at all)."""
+        low, high = self.ranges.get(column, (None, None))
+        if column in self.ranges and low is None and high is None:
+            return pl.lit(0.0, dtype=pl.Float64).alias(column)
+        return _finite_or_null(column).clip(low, high)
 
     def _codes(self, column: str) -> pl.Expr:
         """Integer code of each level as Float64; rare or unseen levels give null (NaN)."""

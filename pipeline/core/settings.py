@@ -158,7 +158,7 @@ class ModelSettings(_Strict):
         default=["upgrade"], description="kinds whose whitespace is a true ceiling: expected amount <= whitespace"
     )
     ensemble_members: int = Field(
-        default=4, ge=1,
+        default=2, ge=1,
         description="gradient-boosted models (close probability and amount) are the average of this many fits, "
         "each on its own seeded subsample of the rows (bagging: reruns move less; fit and score cost x members)",
     )
@@ -167,6 +167,16 @@ class ModelSettings(_Strict):
     )
     eev_acv_flag_multiple: float = Field(
         default=1.0, gt=0, description="account_eev flags an account whose EEV exceeds this multiple of its ACV"
+    )
+    growth_min_days: int = Field(
+        default=180, gt=0, le=365,
+        description="the usage slope of a product (a growth feature) needs usage spanning at least this many "
+        "days of the year before the snapshot",
+    )
+    deal_rate_min_days: int = Field(
+        default=90, gt=0,
+        description="the expansion deal rate (a feature) needs at least this many days of tenure covered by "
+        "the deal history before the snapshot",
     )
 
 
@@ -675,6 +685,8 @@ class PlanSettings(_Strict):
             "max_snapshots": model.max_snapshots,
             "blackout_days": self.blackout_days,
             "eev_acv_flag_multiple": model.eev_acv_flag_multiple,
+            "growth_min_days": model.growth_min_days,
+            "deal_rate_min_days": model.deal_rate_min_days,
             "joint_planning_min_acv": self.joint_planning_min_acv,
             "quota_rounding": self.quota_rounding,
             "size_band_edges": ws.size_band_edges,

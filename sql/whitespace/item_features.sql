@@ -30,6 +30,17 @@
 --   seat_utilisation                 90-day mean active users / licensed seats of the product
 --   log_account_active_users         90-day mean active users over all the account's products
 --   account_utilisation              those active users / all seats the account holds
+--   account_usage_growth             ln((1 + 90-day mean active users) / (1 + the same 12 months earlier)) over
+--                                    the account's products used on both dates, minus the median of the
+--                                    snapshot's accounts (growing faster or slower than the typical customer;
+--                                    seasons and calendar effects shared by all cancel)
+--   account_usage_slope              mean over the account's products of usage_slope_1y (work.usage_features),
+--                                    minus the snapshot's median: the same growth from a shorter history
+--   account_engagement               mean over the account's products of ln(events per active user) minus the
+--                                    product's median on the snapshot: how intensively its users use them
+--   expansion_deal_rate              expansion deals closed (won or lost) per year of the tenure the deal
+--                                    history covers (NULL when that is under deal_rate_min_days)
+--   expansion_win_rate               share of those deals won (NULL without any)
 WITH items AS (
     SELECT
         snapshot_date, account_id, product_id, kind, whitespace, units, price_used, benchmark, peer_share,
@@ -65,6 +76,71 @@ account_usage AS (
         sum(events_90d) AS account_events_90d
     FROM work.usage_features
     GROUP BY snapshot_date, account_id
+),
+
+product_engagement AS (
+    SELECT
+        snapshot_date,
+        account_id,
+        round(ln(events_per_user_90d), 9)
+            - quantile_cont(round(ln(events_per_user_90d), 9), 0.5) OVER (PARTITION BY snapshot_date, product_id)
+            AS engagement
+    FROM work.usage_features
+    WHERE product_id IS NOT NULL AND events_per_user_90d > 0
+),
+
+account_engagement AS (
+    SELECT
+        snapshot_date,
+        account_id,
+        CAST(sum(CAST(round(engagement, 9) AS DECIMAL(18, 9))) AS DOUBLE) / count(*) AS engagement
+    FROM product_engagement
+    GROUP BY snapshot_date, account_id
+),
+
+account_growth AS (
+    -- money-like sums as DECIMAL: the result does not depend on the order rows are added in
+    SELECT
+        snapshot_date,
+        account_id,
+        round(ln((1 + CAST(sum(CAST(active_users_90d AS DECIMAL(38, 9))) AS DOUBLE))
+            / (1 + CAST(sum(CAST(active_users_90d_year_ago AS DECIMAL(38, 9))) AS DOUBLE))), 9) AS growth
+    FROM work.usage_features
+    WHERE product_id IS NOT NULL AND active_users_90d IS NOT NULL AND active_users_90d_year_ago IS NOT NULL
+    GROUP BY snapshot_date, account_id
+),
+
+account_slope AS (
+    SELECT
+        snapshot_date,
+        account_id,
+        CAST(sum(CAST(round(usage_slope_1y, 9) AS DECIMAL(18, 9))) AS DOUBLE) / count(*) AS slope
+    FROM work.usage_features
+    WHERE product_id IS NOT NULL AND usage_slope_1y IS NOT NULL
+    GROUP BY snapshot_date, account_id
+),
+
+account_trends AS (
+    -- growth set against the snapshot's other accounts (their median)
+    SELECT
+        st.snapshot_date,
+        st.account_id,
+        round(g.growth - quantile_cont(g.growth, 0.5) OVER (PARTITION BY st.snapshot_date), 9) AS account_usage_growth,
+        round(sl.slope - quantile_cont(sl.slope, 0.5) OVER (PARTITION BY st.snapshot_date), 9) AS account_usage_slope,
+        round(e.engagement, 9) AS account_engagement
+    FROM state AS st
+    LEFT JOIN account_growth AS g USING (snapshot_date, account_id)
+    LEFT JOIN account_slope AS sl USING (snapshot_date, account_id)
+    LEFT JOIN account_engagement AS e USING (snapshot_date, account_id)
+),
+
+deal_coverage AS (
+    -- days before each snapshot that the closed expansion deals of the data cover
+    SELECT s.snapshot_date, datediff('day', min(o.close_date), s.snapshot_date) AS covered_days
+    FROM snapshots AS s
+    JOIN raw.opportunities AS o
+        ON o.type = 'expansion' AND o.stage IN ('won', 'lost') AND o.close_date < s.snapshot_date
+    GROUP BY s.snapshot_date
 ),
 
 seats_held AS (
@@ -134,6 +210,16 @@ SELECT
     pu.usage_trend_90d,
     round(ln(1 + au.account_active_users_90d), 9) AS log_account_active_users,
     au.account_active_users_90d / nullif(sx.seats, 0) AS account_utilisation,
+    tr.account_usage_growth,
+    tr.account_usage_slope,
+    tr.account_engagement,
+    CASE WHEN least(st.tenure_days, dc.covered_days) >= $deal_rate_min_days
+        THEN round((st.prior_expansion_wins + st.prior_expansion_losses) * 365.25
+            / least(st.tenure_days, dc.covered_days), 9)
+    END AS expansion_deal_rate,
+    CASE WHEN st.prior_expansion_wins + st.prior_expansion_losses > 0
+        THEN round(st.prior_expansion_wins / (st.prior_expansion_wins + st.prior_expansion_losses), 9)
+    END AS expansion_win_rate,
     CASE WHEN s.role = 'train' THEN CAST(w.won_amount IS NOT NULL AS INTEGER) END AS label,
     CASE WHEN s.role = 'train' THEN coalesce(w.won_amount, 0) END AS won_amount
 FROM items AS i
@@ -144,5 +230,7 @@ LEFT JOIN product_usage AS pu USING (snapshot_date, account_id, product_id)
 LEFT JOIN seats_held AS h USING (snapshot_date, account_id, product_id)
 LEFT JOIN account_usage AS au USING (snapshot_date, account_id)
 LEFT JOIN account_seats AS sx USING (snapshot_date, account_id)
+LEFT JOIN account_trends AS tr USING (snapshot_date, account_id)
+LEFT JOIN deal_coverage AS dc USING (snapshot_date)
 LEFT JOIN wins AS w USING (snapshot_date, account_id, product_id)
 ORDER BY i.snapshot_date, i.account_id, i.product_id, i.kind

@@ -223,6 +223,18 @@ def test_every_candidate_scores_gaps_and_unseen_levels(panel: pl.DataFrame, cand
     assert_valid_probabilities(scorer.score(scoring_frame_with_gaps()), 5)
 
 
+def test_a_feature_without_values_on_the_earlier_snapshots_is_left_out(panel: pl.DataFrame) -> None:
+    # a yearly usage growth needs usage 15 months before the snapshot: on a short history (the
+    # backtest) the earlier snapshots, which the candidates are fitted on, have none of it, and
+    # boosting could not bin such a column ("window shape cannot be larger than input array shape")
+    newest = max(SNAPSHOTS)
+    late = panel.with_columns(noise_a=pl.when(pl.col("snapshot_date") == newest).then(pl.col("noise_a")))
+    model = train(late)
+    assert model.fallback_reason is None  # every candidate, boosting included, was fitted and compared
+    assert "noise_a" not in model.features.numeric  # left out: the calibrated model never saw it
+    assert_valid_probabilities(model.predict(late.filter(pl.col("snapshot_date") == newest)), ITEMS_PER_SNAPSHOT)
+
+
 def test_scores_beyond_the_training_range_are_those_at_its_edge(panel: pl.DataFrame) -> None:
     # a linear model is never asked about a value beyond what it was trained on (the Maven CRM
     # plan's items, one quarter after the last snapshot, got p_close 0.001 by extrapolation)

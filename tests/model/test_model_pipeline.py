@@ -18,7 +18,15 @@ from pipeline.backtest.compare import BacktestError, backtest_params, backtest_r
 from pipeline.core import warehouse
 from pipeline.core.settings import DEFAULT_CONFIG, load_settings
 from pipeline.runner import PlanOutcome, PlanRunError, run_backtest, run_definitions, run_plan
-from tests.builders import PRODUCTS, REPS, TEST_CONFIG, account_with_acv, subscription, write_inputs
+from tests.builders import (
+    LETTERS_TEST_CONFIG,
+    PRODUCTS,
+    REPS,
+    TEST_CONFIG,
+    account_with_acv,
+    subscription,
+    write_inputs,
+)
 
 BACKTEST_AS_OF = dt.date(2025, 1, 1)
 CHECK = dg.AssetCheckKey(dg.AssetKey("close_probability_model"), "beats_base_rate")
@@ -346,3 +354,49 @@ def test_backtest_refuses_a_date_without_a_full_year_of_actuals(backtest: PlanOu
         backtest_params(load_settings(TEST_CONFIG, as_of=BACKTEST_AS_OF), con)  # full year: accepted
         with pytest.raises(BacktestError, match=r"as of 2025-06-01 needs 12 months of actuals, until 2026-05-31"):
             backtest_params(late, con)
+
+
+def test_propensity_features_recomputed_from_the_raw_tables(sample_plan: PlanOutcome):
+    """The growth, engagement and deal-rate features of the plan date, recomputed here from
+    raw.usage and raw.opportunities with numpy and Polars instead of SQL."""
+    settings = load_settings(LETTERS_TEST_CONFIG)
+    db, as_of, min_days = sample_plan.db, settings.as_of, settings.model.deal_rate_min_days
+    year_ago = as_of.replace(year=as_of.year - 1)
+    usage = _frame(db, f"SELECT account_id, product_id, date, active_users, events FROM raw.usage "
+                       f"WHERE date < DATE '{as_of}' AND product_id IS NOT NULL")
+    features = _frame(db, "SELECT * FROM work.usage_features WHERE snapshot_date = (SELECT max(snapshot_date) "
+                          "FROM work.snapshot_dates) AND product_id IS NOT NULL")
+    year = usage.filter(pl.col("date") >= year_ago)
+    checked = 0
+    for (account, product), rows in year.group_by(["account_id", "product_id"]):
+        row = features.filter((pl.col("account_id") == account) & (pl.col("product_id") == product))
+        if row.is_empty() or row["usage_slope_1y"][0] is None:
+            continue
+        days = np.array([(as_of - d).days for d in rows["date"]], dtype=float)
+        slope = -365.25 * np.polyfit(days, np.round(np.log1p(rows["active_users"].to_numpy()), 9), 1)[0]
+        assert row["usage_slope_1y"][0] == pytest.approx(slope, rel=1e-9, abs=1e-9)
+        checked += 1
+    assert checked > 100
+    items = _frame(db, "SELECT DISTINCT account_id, account_usage_growth, account_usage_slope, account_engagement, "
+                       "expansion_deal_rate, expansion_win_rate, tenure_days, prior_expansion_wins AS wins, "
+                       "prior_expansion_losses AS losses FROM work.item_features WHERE role = 'plan'")
+    assert items.height == items["account_id"].n_unique()  # account features: one value per account
+    both = features.filter(pl.col("active_users_90d").is_not_null() & pl.col("active_users_90d_year_ago").is_not_null())
+    growth = both.group_by("account_id").agg(
+        growth=((1 + pl.col("active_users_90d").sum()) / (1 + pl.col("active_users_90d_year_ago").sum())).log())
+    growth = growth.with_columns(expected=pl.col("growth") - pl.col("growth").median()).join(items, on="account_id")
+    assert growth.height > items.height / 2  # set against the median account:
+    assert np.allclose(growth["account_usage_growth"], growth["expected"], atol=2e-9)
+    growing = items.filter(pl.col("account_usage_growth") > 0.05)["account_usage_slope"].drop_nulls()
+    shrinking = items.filter(pl.col("account_usage_growth") < -0.05)["account_usage_slope"].drop_nulls()
+    assert growing.median() > shrinking.median()  # the two growth measures agree
+    first_close = _query(db, "SELECT min(close_date) FROM raw.opportunities WHERE type = 'expansion' "
+                             "AND stage IN ('won', 'lost') AND close_date < $1", [as_of])[0][0]
+    covered = pl.min_horizontal(pl.col("tenure_days"), pl.lit((as_of - first_close).days))
+    expected = items.filter(covered >= min_days).select(
+        "expansion_deal_rate", rate=(pl.col("wins") + pl.col("losses")) * 365.25 / covered)
+    assert np.allclose(expected["expansion_deal_rate"], expected["rate"], rtol=1e-8)
+    short = items.filter(covered < min_days)
+    assert short["expansion_deal_rate"].null_count() == short.height
+    won = items.filter(pl.col("wins") + pl.col("losses") > 0)
+    assert np.allclose(won["expansion_win_rate"], won["wins"] / (won["wins"] + won["losses"]), rtol=1e-8)
