@@ -83,7 +83,8 @@ product_engagement AS (
         snapshot_date,
         account_id,
         round(ln(events_per_user_90d), 9)
-            - quantile_cont(round(ln(events_per_user_90d), 9), 0.5) OVER (PARTITION BY snapshot_date, product_id)
+            - round(quantile_cont(round(ln(events_per_user_90d), 9), 0.5)
+                OVER (PARTITION BY snapshot_date, product_id), 10)
             AS engagement
     FROM work.usage_features
     WHERE product_id IS NOT NULL AND events_per_user_90d > 0
@@ -93,7 +94,10 @@ account_engagement AS (
     SELECT
         snapshot_date,
         account_id,
-        CAST(sum(CAST(round(engagement, 9) AS DECIMAL(18, 9))) AS DOUBLE) / count(*) AS engagement
+        -- the mean of values on a grid of 1e-10, added as integers and divided once: the same bits
+        -- on every engine (rounding the mean to a number of decimals would leave ties to each
+        -- engine's rounding)
+        CAST(sum(CAST(round(engagement * 1e10) AS BIGINT)) AS DOUBLE) / count(*) / 1e10 AS engagement
     FROM product_engagement
     GROUP BY snapshot_date, account_id
 ),
@@ -121,13 +125,18 @@ account_slope AS (
 ),
 
 account_trends AS (
-    -- growth set against the snapshot's other accounts (their median)
+    -- growth set against the snapshot's other accounts (their median). The median of values of 9
+    -- decimals may be the mean of two of them, a value of 10 decimals ending in 5: rounded to 10
+    -- decimals (not 9, where it would sit on the rounding boundary and the engines' last bits
+    -- would decide), so that DuckDB and Spark give the same value
     SELECT
         st.snapshot_date,
         st.account_id,
-        round(g.growth - quantile_cont(g.growth, 0.5) OVER (PARTITION BY st.snapshot_date), 9) AS account_usage_growth,
-        round(sl.slope - quantile_cont(sl.slope, 0.5) OVER (PARTITION BY st.snapshot_date), 9) AS account_usage_slope,
-        round(e.engagement, 9) AS account_engagement
+        round(g.growth - round(quantile_cont(g.growth, 0.5) OVER (PARTITION BY st.snapshot_date), 10), 10)
+            AS account_usage_growth,
+        round(sl.slope - round(quantile_cont(sl.slope, 0.5) OVER (PARTITION BY st.snapshot_date), 10), 10)
+            AS account_usage_slope,
+        e.engagement AS account_engagement
     FROM state AS st
     LEFT JOIN account_growth AS g USING (snapshot_date, account_id)
     LEFT JOIN account_slope AS sl USING (snapshot_date, account_id)
