@@ -430,7 +430,8 @@ class ForecastSettings(_Strict):
 
 # operations settings that bound DuckDB's memory, spill folder and threads (not the plan's numbers)
 DUCKDB_RESOURCE_SETTINGS = ("duckdb_memory_limit", "duckdb_temp_directory", "duckdb_threads")
-EXPORT_FILE_SETTINGS = ("letter_pdfs", "letter_pdf_workers", "chart_dpi", "chart_named_reps")  # how files are drawn, not what they say
+# exports settings that decide how the files are drawn, not what they say
+EXPORT_FILE_SETTINGS = ("letter_pdfs", "letter_pdf_workers", "chart_dpi", "chart_named_reps")
 
 
 class OperationsSettings(_Strict):
