@@ -326,6 +326,10 @@ class ExportSettings(_Strict):
         "per-account tables also stop at workbook_account_rows",
     )
     chart_dpi: int = Field(default=100, ge=50, le=300, description="resolution of the report's charts")
+    chart_named_reps: int = Field(
+        default=60, ge=1, description="the per-rep charts (quota per rep, territory balance) name each rep under "
+        "its bar up to this many reps; with more, the bars are drawn as one outline per segment, named by segment"
+    )
     letter_top_accounts: int = Field(
         default=10, ge=1, description="accounts listed one by one in a quota letter (largest EEV first); the rest "
         "are summarised in one line, and gained, lost and joint-planning accounts are listed up to this many each"
@@ -436,7 +440,8 @@ class ForecastSettings(_Strict):
 
 # operations settings that bound DuckDB's memory, spill folder and threads (not the plan's numbers)
 DUCKDB_RESOURCE_SETTINGS = ("duckdb_memory_limit", "duckdb_temp_directory", "duckdb_threads")
-EXPORT_FILE_SETTINGS = ("letter_pdfs", "letter_pdf_workers", "chart_dpi")  # how files are drawn, not what they say
+# exports settings that decide how the files are drawn, not what they say
+EXPORT_FILE_SETTINGS = ("letter_pdfs", "letter_pdf_workers", "chart_dpi", "chart_named_reps")
 
 
 class OperationsSettings(_Strict):
@@ -727,7 +732,8 @@ class PlanSettings(_Strict):
         """The settings that decide what the plan is, as JSON values: all but `engine`, which
         only decides where the SQL runs (both engines give the same plan), DuckDB's resource
         limits (operations.duckdb_*), which only decide how fast, and how the export files are drawn
-        (exports.letter_pdfs, letter_pdf_workers, chart_dpi: letters also as PDF, the charts' resolution)."""
+        (exports.letter_pdfs, letter_pdf_workers, chart_dpi, chart_named_reps: letters also as PDF, the
+        charts' resolution and rep names)."""
         return self.model_dump(mode="json", exclude={"engine": True, "operations": set(DUCKDB_RESOURCE_SETTINGS),
                                                      "exports": set(EXPORT_FILE_SETTINGS)})
 

@@ -88,7 +88,7 @@ def describe_exports(folder: Path, plan_id: str) -> list[str]:
 
 def build_charts(tables: PlanTables, artifact_dir: Path | None) -> tuple[list[Chart], list[str]]:
     """The report's charts (those the plan has data for) and notes on the ones it has not."""
-    dpi = tables.settings.exports.chart_dpi
+    dpi, named_reps = tables.settings.exports.chart_dpi, tables.settings.exports.chart_named_reps
     symbol = tables.settings.exports.currency_symbol
     quotas, model = tables.frame("quotas"), tables.frame("model_metrics")
     candidates = [
@@ -96,11 +96,11 @@ def build_charts(tables: PlanTables, artifact_dir: Path | None) -> tuple[list[Ch
               "Territory EEV and the sum of quotas of each expansion segment.",
               charts.eev_and_quota_by_segment(tables.frame("summary"), dpi)),
         Chart("quota_by_rep", "Quota distribution across reps", "Quota of every rep, grouped by segment.",
-              charts.quota_by_rep(quotas, dpi)),
+              charts.quota_by_rep(quotas, dpi, named_reps)),
         Chart("territory_balance", "Territory balance",
               "Each rep's territory EEV against its target (segment EEV x the rep's share of the segment's "
               "capacity), as the Quotas sheet's balance_deviation; a balanced segment stays within the dashed band.",
-              charts.territory_balance(quotas, tables.settings.territory.balance_tolerance, dpi)),
+              charts.territory_balance(quotas, tables.settings.territory.balance_tolerance, dpi, named_reps)),
         Chart("model_metrics", "Close-probability model", "Holdout metrics of every candidate and the chosen model.",
               charts.model_comparison(model, dpi),
               html_table(model.filter(pl.col("segment") == "all")

@@ -72,19 +72,26 @@ def _segment_colors(segments: list[str]) -> dict[str, str]:
     return {s: PALETTE[i % len(PALETTE)] for i, s in enumerate(dict.fromkeys(segments))}
 
 
-def _rep_bars(quotas: pl.DataFrame, column: str, title: str, dpi: int, band: float | None = None) -> bytes | None:
+def _rep_bars(quotas: pl.DataFrame, column: str, title: str, dpi: int, named_reps: int,
+              band: float | None = None) -> bytes | None:
     """One bar per rep (grouped by segment, the plan's order), coloured by segment; with `band`,
-    the column is a share (percent axis) and dashed lines mark +/- band."""
+    the column is a share (percent axis) and dashed lines mark +/- band. Up to `named_reps` reps each
+    bar is named; above, each segment's bars are one filled outline (the same picture: a bar is
+    narrower than a pixel there) labelled by segment, which matplotlib draws and lays out in a
+    fraction of the time of a thousand named bars."""
     if quotas.height == 0:
         return None
     colors = _segment_colors(quotas["segment"].to_list())
 
     def draw(ax: Axes) -> None:
-        ax.bar(range(quotas.height), quotas[column].to_list(), color=[colors[s] for s in quotas["segment"]])
-        for segment, color in colors.items():
-            ax.bar([0], [0], color=color, label=segment)
-        ax.set_xticks(range(quotas.height), _labels(quotas["name"] if "name" in quotas.columns else quotas["rep_id"]),
-                      rotation=90, fontsize=7, **PLAIN)
+        if quotas.height <= named_reps:
+            ax.bar(range(quotas.height), quotas[column].to_list(), color=[colors[s] for s in quotas["segment"]])
+            for segment, color in colors.items():
+                ax.bar([0], [0], color=color, label=segment)
+            ax.set_xticks(range(quotas.height), _labels(quotas["name"] if "name" in quotas.columns
+                                                        else quotas["rep_id"]), rotation=90, fontsize=7, **PLAIN)
+        else:
+            _segment_outlines(ax, quotas, column, colors)
         ax.set_title(title)
         ax.legend(frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
         if band is None:
@@ -99,17 +106,33 @@ def _rep_bars(quotas: pl.DataFrame, column: str, title: str, dpi: int, band: flo
     return _png(draw, dpi)
 
 
-def quota_by_rep(quotas: pl.DataFrame, dpi: int) -> bytes | None:
+def _segment_outlines(ax: Axes, quotas: pl.DataFrame, column: str, colors: dict[str, str]) -> None:
+    """The bars of each segment's run of reps as one filled step outline, the segment named under it."""
+    runs = (quotas.with_row_index("position").group_by(pl.col("segment").rle_id().alias("run"), maintain_order=True)
+            .agg(pl.col("segment").first(), pl.col("position").first().alias("start"), pl.col(column)))
+    named: set[str] = set()
+    for segment, start, values in runs.select("segment", "start", column).iter_rows():
+        edges = [start - 0.5 + i for i in range(len(values) + 1)]
+        ax.stairs(values, edges, baseline=0, fill=True, color=colors[segment],
+                  label=None if segment in named else segment)
+        named.add(segment)
+    middles = (runs["start"] + runs[column].list.len() / 2 - 0.5).to_list()
+    ax.set_xticks(middles, _labels(runs["segment"]), fontsize=8, **PLAIN)
+    ax.set_xlim(-0.5, quotas.height - 0.5)
+    ax.set_xlabel(f"{quotas.height:,} reps, one bar each (too many to name: see the quotas table)")
+
+
+def quota_by_rep(quotas: pl.DataFrame, dpi: int, named_reps: int) -> bytes | None:
     """Quota of every rep: the distribution of quotas across the team."""
-    return _rep_bars(quotas, "quota", "Quota per rep", dpi)
+    return _rep_bars(quotas, "quota", "Quota per rep", dpi, named_reps)
 
 
-def territory_balance(quotas: pl.DataFrame, tolerance: float, dpi: int) -> bytes | None:
+def territory_balance(quotas: pl.DataFrame, tolerance: float, dpi: int, named_reps: int) -> bytes | None:
     """Each rep's balance_deviation (the quotas table's: territory EEV against the rep's
     capacity-proportional target), with the balance tolerance dashed."""
     return _rep_bars(quotas.filter(pl.col("balance_deviation").is_not_null()), "balance_deviation",
                      f"Territory balance: deviation from target (dashed: +/-{tolerance:.0%} tolerance)", dpi,
-                     band=tolerance)
+                     named_reps, band=tolerance)
 
 
 def model_comparison(model: pl.DataFrame, dpi: int) -> bytes | None:

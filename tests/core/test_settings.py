@@ -162,5 +162,5 @@ def test_how_export_files_are_drawn_is_not_part_of_the_plans_identity(tmp_path):
         return load_settings(path).settings_hash()
 
     default = hash_with()
-    assert hash_with(letter_pdfs=False, letter_pdf_workers=1, chart_dpi=50) == default
+    assert hash_with(letter_pdfs=False, letter_pdf_workers=1, chart_dpi=50, chart_named_reps=5) == default
     assert hash_with(letter_min_p_close=0.05) != default

@@ -87,9 +87,9 @@ def test_workbook_report_and_summary_show_the_same_deviation(half_capacity_plan:
     charted = {}
     real_chart = exports.charts.territory_balance
 
-    def chart(quotas, tolerance, dpi):  # noqa: ANN001, ANN202  (records what the report draws)
+    def chart(quotas, tolerance, dpi, named_reps):  # noqa: ANN001, ANN202  (records what the report draws)
         charted.update(dict(quotas.select("rep_id", "balance_deviation").iter_rows()))
-        return real_chart(quotas, tolerance, dpi)
+        return real_chart(quotas, tolerance, dpi, named_reps)
 
     monkeypatch.setattr(exports.charts, "territory_balance", chart)
     with warehouse.connect(db, read_only=True) as con:
