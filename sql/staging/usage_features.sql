@@ -56,8 +56,10 @@ windowed AS (
         sum(datediff('day', u.date, s.snapshot_date)) FILTER (WHERE u.date >= s.year_ago) AS t_1y,
         sum(datediff('day', u.date, s.snapshot_date) * datediff('day', u.date, s.snapshot_date))
             FILTER (WHERE u.date >= s.year_ago) AS tt_1y,
-        sum(CAST(round(ln(1 + u.active_users), 9) AS DECIMAL(18, 9))) FILTER (WHERE u.date >= s.year_ago) AS y_1y,
-        sum(datediff('day', u.date, s.snapshot_date) * CAST(round(ln(1 + u.active_users), 9) AS DECIMAL(18, 9)))
+        -- ln(1 + active users) in whole billionths, cut with floor (the engines' round of a double
+        -- can part at a half; floor of the same double cannot): exact integer sums
+        sum(CAST(floor(ln(1 + u.active_users) * 1e9) AS BIGINT)) FILTER (WHERE u.date >= s.year_ago) AS y_1y,
+        sum(datediff('day', u.date, s.snapshot_date) * CAST(floor(ln(1 + u.active_users) * 1e9) AS BIGINT))
             FILTER (WHERE u.date >= s.year_ago) AS ty_1y,
         datediff('day', min(u.date) FILTER (WHERE u.date >= s.year_ago),
             max(u.date) FILTER (WHERE u.date >= s.year_ago))
@@ -73,7 +75,10 @@ SELECT
     recent_active_users, events_90d, active_users_90d_year_ago,
     CAST(events_90d AS DOUBLE) / nullif(active_user_days_90d, 0) AS events_per_user_90d,
     CASE WHEN span_days_1y >= $growth_min_days AND n_1y * tt_1y > t_1y * t_1y
-        THEN -365.25 * CAST(n_1y * ty_1y - t_1y * y_1y AS DOUBLE) / CAST(n_1y * tt_1y - t_1y * t_1y AS DOUBLE)
+        -- the exact integer sums become doubles through their text (parsing is correctly rounded on
+        -- every engine; DuckDB's cast of a 128-bit integer is not), then rounded like the other features
+        THEN round(-365.25e-9 * CAST(CAST(n_1y * ty_1y - t_1y * y_1y AS VARCHAR) AS DOUBLE)
+            / CAST(CAST(n_1y * tt_1y - t_1y * t_1y AS VARCHAR) AS DOUBLE), 9)
     END AS usage_slope_1y,
     CASE WHEN active_users_180d > 0 THEN coalesce(active_users_30d, 0) / active_users_180d - 1 END
         AS usage_trend,
