@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import argparse
 import getpass
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from pipeline.commands.common import add_db_option
+from pipeline.commands.common import add_db_option, require_db
+from pipeline.commands.exit_status import ExitStatus
 
 if TYPE_CHECKING:
+    import duckdb
+
     from pipeline.plan.approval import PlanState
 
 
@@ -28,3 +32,14 @@ def report(db: object, state: PlanState, by: str, comment: str) -> str:
     report_state(default_instance(db), state, by, comment)
     missing = f"; sign-off still missing: {', '.join(state.missing)}" if state.state == "in_review" else ""
     return f"Plan {state.plan_id} is {state.state} (sign-off by {state.sign_off}){missing}"
+
+
+def change_state(args: argparse.Namespace, change: Callable[[duckdb.DuckDBPyConnection], PlanState]) -> ExitStatus:
+    """Make one change of a plan's state on the DuckDB file `args.db`, record it and print where the plan stands."""
+    from pipeline.core import warehouse  # noqa: PLC0415
+
+    require_db(args.db)
+    with warehouse.connect(args.db) as con:
+        state = change(con)
+    print(report(args.db, state, args.by, args.comment))
+    return ExitStatus.OK

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from pipeline.commands.approval_options import add_change_options, report
-from pipeline.commands.common import require_db
+from pipeline.commands.approval_options import add_change_options, change_state
 from pipeline.commands.exit_status import ExitStatus
 
 
@@ -20,11 +19,6 @@ def add_parser(verbs: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> ExitStatus:
-    from pipeline.core import warehouse  # noqa: PLC0415
     from pipeline.plan import approval  # noqa: PLC0415
 
-    require_db(args.db)
-    with warehouse.connect(args.db) as con:
-        state = approval.send_to_review(con, args.plan_id, args.by, args.comment)
-    print(report(args.db, state, args.by, args.comment))
-    return ExitStatus.OK
+    return change_state(args, lambda con: approval.send_to_review(con, args.plan_id, args.by, args.comment))
