@@ -21,9 +21,11 @@ from pipeline.core.settings import load_settings
 from pipeline.core.sql_graph import tables_read
 from pipeline.engines.spark_engine import SparkEngine
 from pipeline.engines.spark_sql import SPARK_TRANSFORMS, TranspileError, spark_sql, to_spark
+from pipeline.ingestion.duplicates import ADVICE, RULE
 from pipeline.ingestion.ingest import InputContractError, ingest_inputs, ingest_usage_window, input_file
 from pipeline.ingestion.usage_weeks import changed_weeks, usage_weeks
 from pipeline.runner import PlanOutcome, PlanRunError, run_plan
+from pipeline.sample_data import generate_sample
 from pipeline.staging.state import account_state_params, write_segment_bands
 from tests.builders import TEST_CONFIG, edge_inputs, export_plan_tables, settings_with
 from tests.staged import build_steps
@@ -46,21 +48,48 @@ def partitioned_usage(source: Path, target: Path) -> Path:
     return target
 
 
+SPARK_SAMPLE_ACCOUNTS = 250  # Spark's time here grows with the usage rows; every transform still gives rows
+
+
 @pytest.fixture(scope="module")
-def lake_inputs(sample_inputs: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return partitioned_usage(sample_inputs, tmp_path_factory.mktemp("lake") / "input")
+def spark_sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 250-account sample (seed 11, 55,083 usage rows): smaller than the session's 800-account
+    one, since Spark's checks and transforms take seconds per 100,000 usage rows on 2 cores."""
+    folder = tmp_path_factory.mktemp("spark_sample") / "input"
+    generate_sample(folder, accounts=SPARK_SAMPLE_ACCOUNTS, seed=11)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def lake_inputs(spark_sample: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return partitioned_usage(spark_sample, tmp_path_factory.mktemp("lake") / "input")
+
+
+@pytest.fixture(scope="module")
+def lake_plans(lake_inputs: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[dg.DagsterInstance, PlanOutcome]]:
+    """The lake planned twice from the same files, with `engine.name: duckdb` and `spark`, each
+    with its Dagster instance; each plan's DuckDB file keeps the transforms it built in work.*."""
+    plans = {}
+    for engine in ("duckdb", "spark"):
+        folder = Path(tmp_path_factory.mktemp(f"{engine}_plan"))
+        instance = dg.DagsterInstance.ephemeral()
+        config = settings_with(folder, section="engine", name=engine)
+        plans[engine] = instance, run_plan(lake_inputs, config, folder / f"{engine}.duckdb", instance=instance)
+    return plans
 
 
 @pytest.fixture(scope="module", params=["sample_lake", "edges_without_usage"])
-def both_engines(
-    request: pytest.FixtureRequest, lake_inputs: Path, tmp_path_factory: pytest.TempPathFactory
-) -> tuple[str, Path]:
-    """A DuckDB file with every Spark transform built by DuckDB (schema work) and, each from the
-    same DuckDB-built inputs, by Spark (schema spark). Two data sets: the 800-account sample with
-    month-partitioned usage, and the hand-built segment edges without any usage."""
+def both_engines(request: pytest.FixtureRequest, lake_plans: dict[str, tuple[dg.DagsterInstance, PlanOutcome]],
+                 tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict[str, tuple[Path, str]]]:
+    """Where each engine's build of every Spark transform lies: (DuckDB file, schema) per engine.
+    Two data sets: the sample with month-partitioned usage (the two plans' work.* tables, each
+    transform built from the same DuckDB-built inputs), and the hand-built segment edges without
+    any usage (one DuckDB file: schema work built by DuckDB, schema spark by Spark)."""
+    if request.param == "sample_lake":
+        return request.param, {engine: (plan.db, "work") for engine, (_, plan) in lake_plans.items()}
     settings = load_settings(TEST_CONFIG)
     folder = tmp_path_factory.mktemp("engines")
-    inputs = lake_inputs if request.param == "sample_lake" else edge_inputs(folder / "edges")
+    inputs = edge_inputs(folder / "edges")
     db = folder / "engines.duckdb"
     with warehouse.connect(db) as con:
         ingest_inputs(con, inputs)
@@ -71,7 +100,7 @@ def both_engines(
         for name in SPARK_TRANSFORMS:
             params = account_state_params(settings, con) if name == "account_state" else settings.sql_params()
             engine.build(con, name, params, schema="spark")
-    return request.param, db
+    return request.param, {"duckdb": (db, "work"), "spark": (db, "spark")}
 
 
 def _rows(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple]:
@@ -86,12 +115,16 @@ def _same(a: object, b: object) -> bool:
 
 
 @pytest.mark.parametrize("name", SPARK_TRANSFORMS)
-def test_transpiled_transform_gives_the_duckdb_rows_on_spark(both_engines: tuple[str, Path], name: str):
-    data_set, db = both_engines
-    with warehouse.connect(db, read_only=True) as con:
-        duck_types = con.execute(f"DESCRIBE work.{name}").fetchall()
-        assert con.execute(f"DESCRIBE spark.{name}").fetchall() == duck_types
-        on_duckdb, on_spark = _rows(con, f"work.{name}"), _rows(con, f"spark.{name}")
+def test_transpiled_transform_gives_the_duckdb_rows_on_spark(
+        both_engines: tuple[str, dict[str, tuple[Path, str]]], name: str):
+    data_set, built = both_engines
+    described, rows = {}, {}
+    for engine, (db, schema) in built.items():
+        with warehouse.connect(db, read_only=True) as con:
+            described[engine] = con.execute(f"DESCRIBE {schema}.{name}").fetchall()
+            rows[engine] = _rows(con, f"{schema}.{name}")
+    assert described["spark"] == described["duckdb"]
+    on_duckdb, on_spark = rows["duckdb"], rows["spark"]
     assert len(on_duckdb) == len(on_spark)
     assert on_duckdb or data_set == "edges_without_usage", "the sample gives rows in every table"
     differing = [(d, s) for d, s in zip(on_duckdb, on_spark, strict=True)
@@ -126,21 +159,12 @@ def test_constructs_spark_cannot_take_are_refused_when_transpiling(duckdb_sql: s
         to_spark(duckdb_sql)
 
 
-@pytest.fixture(scope="module")
-def spark_plan(lake_inputs: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[dg.DagsterInstance, PlanOutcome]:
-    """The lake planned with `engine.name: spark`, with its Dagster instance."""
-    folder = Path(tmp_path_factory.mktemp("spark_plan"))
-    instance = dg.DagsterInstance.ephemeral()
-    config = settings_with(folder, section="engine", name="spark")
-    return instance, run_plan(lake_inputs, config, folder / "spark.duckdb", instance=instance)
-
-
 def test_plan_with_spark_engine_equals_the_duckdb_plan(
-        lake_inputs: Path, spark_plan: tuple[dg.DagsterInstance, PlanOutcome], tmp_path: Path,
+        lake_inputs: Path, lake_plans: dict[str, tuple[dg.DagsterInstance, PlanOutcome]], tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch):
     """Byte for byte: the same current-plan tables (model versions included) from the same inputs."""
-    on_duckdb = run_plan(lake_inputs, TEST_CONFIG, tmp_path / "duck.duckdb", instance=dg.DagsterInstance.ephemeral())
-    instance, on_spark = spark_plan
+    on_duckdb = lake_plans["duckdb"][1]
+    instance, on_spark = lake_plans["spark"]
     config = settings_with(tmp_path, section="engine", name="spark")
     engines = {
         name: instance.get_latest_materialization_event(dg.AssetKey(name)).asset_materialization.metadata["engine"].value
@@ -161,10 +185,10 @@ def test_plan_with_spark_engine_equals_the_duckdb_plan(
 
 
 def test_bad_usage_in_the_lake_gets_the_same_contract_error_on_spark(
-        lake_inputs: Path, spark_plan: tuple[dg.DagsterInstance, PlanOutcome], tmp_path: Path):
+        lake_inputs: Path, lake_plans: dict[str, tuple[dg.DagsterInstance, PlanOutcome]], tmp_path: Path):
     """Spark checks usage with the contract's own rules: the message is the DuckDB load's, word
     for word (file, column, rule, count, example keys), and the last good plan stays current."""
-    good = spark_plan[1]
+    good = lake_plans["spark"][1]
     lake = tmp_path / "lake"
     shutil.copytree(lake_inputs, lake)
     bad = lake / "usage" / "month=2025-12" / "late_rows.parquet"
@@ -205,10 +229,10 @@ def test_unreadable_usage_dataset_is_a_contract_error_on_spark(lake_inputs: Path
             SparkEngine(settings.engine.spark, lake / "usage").check_usage(con, None, None)
 
 
-def test_csv_usage_is_checked_on_spark_like_a_duckdb_load(sample_inputs: Path, tmp_path: Path):
+def test_csv_usage_is_checked_on_spark_like_a_duckdb_load(spark_sample: Path, tmp_path: Path):
     """Text usage (CSV) goes through the text patterns and casts: same rows, same violations."""
     folder = tmp_path / "input"
-    shutil.copytree(sample_inputs, folder)
+    shutil.copytree(spark_sample, folder)
     usage = folder / "usage.csv"
     settings = load_settings(TEST_CONFIG)
     with warehouse.connect(tmp_path / "check.duckdb") as con:
@@ -226,3 +250,20 @@ def test_csv_usage_is_checked_on_spark_like_a_duckdb_load(sample_inputs: Path, t
     assert str(on_spark.value) == str(on_duckdb.value)
     assert "usage.csv: column date: rule 'type: date YYYY-MM-DD': 1 row breaks it" in str(on_spark.value)
     assert "usage.csv: column active_users: rule 'type: integer': 1 row breaks it" in str(on_spark.value)
+
+
+def test_duplicate_usage_rows_are_rejected_on_spark_as_on_duckdb(spark_sample: Path, tmp_path: Path):
+    """Spark checks usage where it lies with the same SQL: the same message, word for word."""
+    folder = tmp_path / "input"
+    shutil.copytree(spark_sample, folder)
+    usage = folder / "usage.csv"
+    lines = usage.read_text().splitlines(keepends=True)
+    usage.write_text("".join([*lines, lines[4]]))  # data row 3 twice
+    with warehouse.connect(tmp_path / "check.duckdb") as con:
+        ingest_inputs(con, folder, skip=("usage",))
+        with pytest.raises(InputContractError) as on_duckdb:
+            ingest_usage_window(con, folder, None, None)
+        with pytest.raises(InputContractError) as on_spark:
+            SparkEngine(load_settings(TEST_CONFIG).engine.spark, usage).check_usage(con, None, None)
+    key = " / ".join(lines[4].split(",")[:3])  # account_id / product_id / date
+    assert str(on_spark.value) == str(on_duckdb.value) == f"usage.csv: rule '{RULE}': 1 row breaks it (e.g. {key}); {ADVICE}"

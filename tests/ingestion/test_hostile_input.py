@@ -467,20 +467,3 @@ def test_a_plan_with_duplicates_set_aside(sample_plan: PlanOutcome, sample_input
     assert ("set aside", "usage", "usage.csv", RULE, 2, usage_key) in report
     assert [r[4] for r in report if r[:2] == ("loaded", "usage")] == [len(usage_lines) - 1]
     assert rejected == [("subscriptions", RULE, sub_key), ("usage", RULE, usage_key), ("usage", RULE, usage_key)]
-
-
-def test_duplicate_usage_rows_are_rejected_on_spark_as_on_duckdb(con: duckdb.DuckDBPyConnection, inputs: Path) -> None:
-    """Spark checks usage where it lies with the same SQL: the same message, word for word."""
-    pytest.importorskip("pyspark")
-    from pipeline.engines.spark_engine import SparkEngine
-
-    path = inputs / "usage.csv"
-    lines = _lines(path)
-    _write_lines(path, [*lines, lines[4]])
-    ingest_inputs(con, inputs, skip=("usage",))
-    with pytest.raises(InputContractError) as on_duckdb:
-        ingest_usage_window(con, inputs, None, None)
-    with pytest.raises(InputContractError) as on_spark:
-        SparkEngine(load_settings().engine.spark, path).check_usage(con, None, None)
-    key = _key(path, 3, "account_id", "product_id", "date")
-    assert str(on_spark.value) == str(on_duckdb.value) == f"usage.csv: rule '{RULE}': 1 row breaks it (e.g. {key}); {ADVICE}"
