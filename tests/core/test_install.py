@@ -21,7 +21,7 @@ from pipeline.core.shipped import shipped_folder
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
-SAMPLE_ACCOUNTS = "800"
+SAMPLE_ACCOUNTS = "300"  # the smallest sample the default settings plan (tests/sample_data)
 WHERE = "import pipeline.core.warehouse as w, pipeline.core.settings as s; print(w.SQL_DIR); print(s.DEFAULT_CONFIG)"
 
 
