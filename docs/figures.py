@@ -39,9 +39,11 @@ def example_block(summary: str) -> str:
     return "\n".join(keep).rstrip() + "\n"
 
 
-def current_example(scratch: Path) -> tuple[str, Path]:
-    """Plan the `make run` sample in `scratch`; the example block and the chart file."""
+def current_example(scratch: Path, letter_pdfs: bool = True) -> tuple[str, Path]:
+    """Plan the `make run` sample in `scratch`; the example block and the chart file. Without
+    `letter_pdfs` the letters stay HTML (the summary is the same; only the pictures need the PDFs)."""
     import dagster as dg
+    import yaml
 
     from pipeline.core import warehouse
     from pipeline.core.settings import DEFAULT_CONFIG, load_settings
@@ -52,7 +54,13 @@ def current_example(scratch: Path) -> tuple[str, Path]:
 
     generate_sample(scratch / "sample")
     db = scratch / "quota_plan.duckdb"
-    outcome = run_plan(scratch / "sample", DEFAULT_CONFIG, db, instance=dg.DagsterInstance.ephemeral())
+    config = DEFAULT_CONFIG
+    if not letter_pdfs:
+        raw = yaml.safe_load(DEFAULT_CONFIG.read_text())
+        raw["exports"]["letter_pdfs"] = False
+        config = scratch / "plan.yaml"
+        config.write_text(yaml.safe_dump(raw))
+    outcome = run_plan(scratch / "sample", config, db, instance=dg.DagsterInstance.ephemeral())
     settings = load_settings(DEFAULT_CONFIG)
     with warehouse.connect(db, read_only=True) as con:
         summary = (plan_summary(con, settings, db) if outcome.current
@@ -66,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="only compare; exit 1 when the README is out of date")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as scratch:
-        block, chart = current_example(Path(scratch))
+        block, chart = current_example(Path(scratch), letter_pdfs=not args.check)
         text = README.read_text()
         match = BLOCK.search(text)
         if match is None:
