@@ -25,7 +25,8 @@ reps AS (
 ),
 
 territory AS (
-    SELECT rep_id, sum(eev_share) AS territory_eev FROM work.territory_shares GROUP BY rep_id
+    SELECT rep_id, CAST(sum(CAST(eev_share AS DECIMAL(38, 6))) AS DOUBLE) AS territory_eev  -- exact sum (docs/method.md)
+    FROM work.territory_shares GROUP BY rep_id
 ),
 
 draws AS (
