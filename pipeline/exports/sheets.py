@@ -55,7 +55,7 @@ WITH accounts AS (
     FROM plans.account_eev WHERE plan_id = $plan_id GROUP BY ROLLUP (segment)
 ),
 reps AS (
-    SELECT segment, count(*) AS reps, CAST(sum(CAST(capacity AS DECIMAL(38, 9))) AS DOUBLE) AS capacity,
+    SELECT segment, count(*) AS reps, CAST(sum(CAST(capacity AS DECIMAL(38, 12))) AS DOUBLE) AS capacity,
            CAST(sum(CAST(territory_eev AS DECIMAL(38, 6))) AS DOUBLE) AS territory_eev,
            CAST(sum(CAST(quota AS DECIMAL(38, 6))) AS DOUBLE) AS quota,
            sum(accounts) AS rep_accounts,

@@ -26,7 +26,7 @@ ANCHORS_SQL = """
 SELECT t.segment, t.account_id, a.eev, a.eev / s.full_target AS times_target, t.rep_id, t.previous_rep_id, t.reason
 FROM main.territories AS t
 JOIN main.account_eev AS a USING (account_id)
-JOIN (SELECT segment, CAST(sum(CAST(owned_eev AS DECIMAL(38, 6))) / sum(CAST(capacity AS DECIMAL(38, 9))) AS DOUBLE)
+JOIN (SELECT segment, CAST(sum(CAST(owned_eev AS DECIMAL(38, 6))) / sum(CAST(capacity AS DECIMAL(38, 12))) AS DOUBLE)
              AS full_target
       FROM main.quotas GROUP BY segment) AS s
   ON s.segment = t.segment

@@ -41,7 +41,7 @@ history AS (
 factors AS (
     SELECT f.plan_id, coalesce(f.segment, '{ALL_SEGMENTS}') AS segment,
            CASE WHEN f.segment IS NOT NULL THEN any_value(f.factor) END AS factor,
-           CAST(sum(CAST(f.attaining_share * f.reps AS DECIMAL(38, 9))) AS DOUBLE) / nullif(sum(f.reps), 0)
+           CAST(sum(CAST(f.attaining_share * f.reps AS DECIMAL(38, 12))) AS DOUBLE) / nullif(sum(f.reps), 0)
                AS attaining_share
     FROM plans.quota_factors AS f JOIN runs USING (plan_id)
     GROUP BY GROUPING SETS ((f.plan_id, f.segment), (f.plan_id))

@@ -57,7 +57,7 @@ segment_totals AS (  -- exact sums (docs/method.md)
     SELECT
         segment,
         CAST(sum(CAST(territory_eev AS DECIMAL(38, 6))) AS DOUBLE) AS eev,
-        CAST(sum(CAST(capacity AS DECIMAL(38, 9))) AS DOUBLE) AS capacity,
+        CAST(sum(CAST(capacity AS DECIMAL(38, 12))) AS DOUBLE) AS capacity,
         CAST(sum(CAST(territory_acv AS DECIMAL(38, 6))) AS DOUBLE) AS acv
     FROM reps
     GROUP BY segment

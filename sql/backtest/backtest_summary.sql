@@ -18,7 +18,7 @@ grouped AS (  -- each rep twice: in its segment and in 'all'
 ),
 
 means AS (  -- exact sums (docs/method.md)
-    SELECT scheme, summary_segment, CAST(sum(CAST(attainment AS DECIMAL(38, 9))) AS DOUBLE) / count(*) AS mean_attainment
+    SELECT scheme, summary_segment, CAST(sum(CAST(attainment AS DECIMAL(38, 12))) AS DOUBLE) / count(*) AS mean_attainment
     FROM grouped
     GROUP BY scheme, summary_segment
 )
@@ -29,11 +29,11 @@ SELECT  -- exact sums and means (DECIMAL): money in millionths, shares and ratio
     g.summary_segment AS segment,
     count(*) AS reps,
     avg(CAST(g.attained AS DOUBLE)) AS share_attaining,
-    CAST(avg(CAST(g.p_attain AS DECIMAL(38, 9))) AS DOUBLE) AS predicted_share_attaining,
+    CAST(avg(CAST(g.p_attain AS DECIMAL(38, 12))) AS DOUBLE) AS predicted_share_attaining,
     -- stddev_pop / mean, the second pass over the deviations from the exact mean
-    sqrt(CAST(sum(CAST((g.attainment - m.mean_attainment) * (g.attainment - m.mean_attainment) AS DECIMAL(38, 9)))
-        AS DOUBLE) / count(*)) / nullif(m.mean_attainment, 0) AS attainment_cv,
-    CAST(avg(CAST(abs(g.forecast - g.actual) / g.actual AS DECIMAL(38, 9))) FILTER (WHERE g.actual > 0) AS DOUBLE)
+    sqrt(CAST(sum(CAST(((g.attainment - m.mean_attainment) / nullif(m.mean_attainment, 0)) ** 2 AS DECIMAL(38, 12)))
+        AS DOUBLE) / count(*)) AS attainment_cv,
+    CAST(avg(CAST(abs(g.forecast - g.actual) / g.actual AS DECIMAL(38, 12))) FILTER (WHERE g.actual > 0) AS DOUBLE)
         AS mape,
     count(*) FILTER (WHERE g.actual = 0) AS reps_without_wins,
     CAST(sum(CAST(g.quota AS DECIMAL(38, 6))) AS DOUBLE) AS total_quota,

@@ -19,7 +19,7 @@ wins AS (
 ),
 
 means AS (  -- exact sums (docs/method.md)
-    SELECT kind, count(*) AS won_items, CAST(sum(CAST(won_to_whitespace AS DECIMAL(38, 9))) AS DOUBLE) / count(*) AS mean
+    SELECT kind, count(*) AS won_items, CAST(sum(CAST(won_to_whitespace AS DECIMAL(38, 12))) AS DOUBLE) / count(*) AS mean
     FROM wins
     GROUP BY kind
 ),
@@ -28,8 +28,8 @@ learned AS (  -- stddev_samp / mean, the second pass over the deviations from th
     SELECT
         kind,
         m.won_items,
-        sqrt(CAST(sum(CAST((w.won_to_whitespace - m.mean) * (w.won_to_whitespace - m.mean) AS DECIMAL(38, 9))) AS DOUBLE)
-            / nullif(m.won_items - 1, 0)) / m.mean AS learned_cv
+        sqrt(CAST(sum(CAST(((w.won_to_whitespace - m.mean) / m.mean) ** 2 AS DECIMAL(38, 12))) AS DOUBLE)
+            / nullif(m.won_items - 1, 0)) AS learned_cv
     FROM wins AS w
     JOIN means AS m USING (kind)
     GROUP BY kind, m.won_items, m.mean

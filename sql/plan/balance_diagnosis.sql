@@ -33,13 +33,13 @@ segments AS (
     SELECT
         r.segment,
         count(*) AS reps,
-        CAST(sum(CAST(r.capacity AS DECIMAL(38, 9))) AS DOUBLE) AS capacity,  -- exact sums (docs/method.md)
+        CAST(sum(CAST(r.capacity AS DECIMAL(38, 12))) AS DOUBLE) AS capacity,  -- exact sums (docs/method.md)
         count(*) FILTER (WHERE r.capacity >= 1 - 1e-9) AS full_reps,
         sum(r.accounts) AS accounts,
         CAST(sum(CAST(r.owned_eev AS DECIMAL(38, 6))) AS DOUBLE) AS eev,
-        CAST(sum(CAST(r.owned_eev AS DECIMAL(38, 6))) / sum(CAST(r.capacity AS DECIMAL(38, 9))) AS DOUBLE)
+        CAST(sum(CAST(r.owned_eev AS DECIMAL(38, 6))) / sum(CAST(r.capacity AS DECIMAL(38, 12))) AS DOUBLE)
             AS full_rep_target_eev,
-        CAST(sum(CAST(r.owned_eev AS DECIMAL(38, 6))) / sum(CAST(r.capacity AS DECIMAL(38, 9))) AS DOUBLE)
+        CAST(sum(CAST(r.owned_eev AS DECIMAL(38, 6))) / sum(CAST(r.capacity AS DECIMAL(38, 12))) AS DOUBLE)
             * (1 + $balance_tolerance) AS full_band_top,
         sum(ceil(m.book_min * r.capacity - 1e-9)) AS book_min_total,
         any_value(m.book_min) AS book_min,

@@ -60,7 +60,7 @@ targets AS (  -- exact window sums (docs/method.md)
     SELECT
         r.rep_id,
         CAST(sum(CAST(coalesce(b.owned_eev, 0) AS DECIMAL(38, 6))) OVER (PARTITION BY r.segment) AS DOUBLE) * r.capacity
-            / CAST(sum(CAST(r.capacity AS DECIMAL(38, 9))) OVER (PARTITION BY r.segment) AS DOUBLE) AS target_eev,
+            / CAST(sum(CAST(r.capacity AS DECIMAL(38, 12))) OVER (PARTITION BY r.segment) AS DOUBLE) AS target_eev,
         coalesce(b.owned_eev, 0) AS owned_eev
     FROM reps AS r
     LEFT JOIN books AS b USING (rep_id)
@@ -105,7 +105,7 @@ unpinned AS (  -- per segment: the EEV and capacity the pinned reps leave to the
         bool_or(pinned) AS any_pinned,
         bool_or(anchor_pinned) AS any_anchor_pinned,
         CAST(sum(CAST(owned_eev AS DECIMAL(38, 6))) FILTER (WHERE NOT pinned) AS DOUBLE) AS eev,
-        CAST(sum(CAST(capacity AS DECIMAL(38, 9))) FILTER (WHERE NOT pinned) AS DOUBLE) AS capacity
+        CAST(sum(CAST(capacity AS DECIMAL(38, 12))) FILTER (WHERE NOT pinned) AS DOUBLE) AS capacity
     FROM pinned
     GROUP BY segment
 ),

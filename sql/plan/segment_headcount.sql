@@ -21,7 +21,7 @@ accounts AS (
 ),
 
 reps AS (
-    SELECT segment, count(*) AS reps, CAST(sum(CAST(capacity AS DECIMAL(38, 9))) AS DOUBLE) AS capacity FROM work.rep_plan GROUP BY segment
+    SELECT segment, count(*) AS reps, CAST(sum(CAST(capacity AS DECIMAL(38, 12))) AS DOUBLE) AS capacity FROM work.rep_plan GROUP BY segment
 ),
 
 needs AS (

@@ -36,8 +36,8 @@ per_capacity AS (
     FROM reps
 ),
 
-deviations AS (  -- the segment's mean EEV per capacity from an exact sum, then each rep's squared deviation from it
-    SELECT *, (eev_per_capacity - mean) * (eev_per_capacity - mean) AS squared_deviation
+deviations AS (  -- the segment's mean EEV per capacity from an exact sum, each rep's squared relative deviation from it
+    SELECT *, ((eev_per_capacity - mean) / nullif(mean, 0)) ** 2 AS squared_deviation
     FROM (
         SELECT *, CAST(sum(CAST(eev_per_capacity AS DECIMAL(38, 6))) OVER (PARTITION BY segment) AS DOUBLE)
             / count(*) OVER (PARTITION BY segment) AS mean
@@ -51,7 +51,7 @@ balance AS (
         count(*) AS reps,
         sum(accounts) AS accounts,
         CAST(sum(CAST(eev AS DECIMAL(38, 6))) AS DOUBLE) AS territory_eev,  -- exact sums (docs/method.md)
-        coalesce(sqrt(CAST(sum(CAST(squared_deviation AS DECIMAL(38, 6))) AS DOUBLE) / count(*)) / nullif(mean, 0), 0)
+        coalesce(sqrt(CAST(sum(CAST(squared_deviation AS DECIMAL(38, 12))) AS DOUBLE) / count(*)), 0)
             AS balance_cv,  -- stddev_pop / mean, two passes
         max(eev_per_capacity) / nullif(min(eev_per_capacity), 0) AS max_min_ratio,
         avg(CAST(abs(deviation) <= $balance_tolerance + 1e-9 AS DOUBLE)) AS share_within_tolerance,

@@ -49,18 +49,18 @@ account_snapshots AS (
         OR substr(md5(concat(a.account_id, ':', CAST($seed AS VARCHAR))), 1, 8) <= $train_sample_cutoff
 ),
 
-acv AS (  -- exact sums (docs/method.md)
+acv AS (
     SELECT
         x.snapshot_date,
         x.account_id,
-        CAST(sum(CAST(s.arr AS DECIMAL(38, 6))) FILTER (
+        sum(s.arr) FILTER (
             WHERE s.start_date <= x.snapshot_date
                 AND (s.end_date IS NULL OR s.end_date > x.snapshot_date)
-        ) AS DOUBLE) AS acv,
-        CAST(sum(CAST(s.arr AS DECIMAL(38, 6))) FILTER (
+        ) AS acv,
+        sum(s.arr) FILTER (
             WHERE s.start_date <= CAST(x.snapshot_date - INTERVAL 12 MONTH AS DATE)
                 AND (s.end_date IS NULL OR s.end_date > CAST(x.snapshot_date - INTERVAL 12 MONTH AS DATE))
-        ) AS DOUBLE) AS acv_12m_ago,
+        ) AS acv_12m_ago,
         count(DISTINCT s.product_id) FILTER (
             WHERE s.start_date <= x.snapshot_date
                 AND (s.end_date IS NULL OR s.end_date > x.snapshot_date)
@@ -78,10 +78,10 @@ deal_history AS (
         count(*) FILTER (WHERE d.stage = 'lost' AND d.close_date < x.snapshot_date) AS prior_expansion_losses,
         datediff('day', max(d.close_date) FILTER (WHERE d.stage = 'won' AND d.close_date < x.snapshot_date),
             x.snapshot_date) AS days_since_last_win,
-        coalesce(CAST(sum(CAST(d.amount AS DECIMAL(38, 6))) FILTER (  -- exact sum (docs/method.md)
+        coalesce(sum(d.amount) FILTER (
             WHERE d.created_date < x.snapshot_date
                 AND (d.close_date IS NULL OR d.close_date >= x.snapshot_date)
-        ) AS DOUBLE), 0) AS open_pipeline
+        ), 0) AS open_pipeline
     FROM account_snapshots AS x
     JOIN expansion_deals AS d ON d.account_id = x.account_id AND d.created_date < x.snapshot_date
     GROUP BY x.snapshot_date, x.account_id

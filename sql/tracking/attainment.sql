@@ -28,17 +28,17 @@ elapsed AS (
     FROM months
 ),
 
-periods AS (  -- exact sums (docs/method.md)
+periods AS (  -- the months' weights added in month order (compensated: fsum; docs/method.md)
     SELECT 'month' AS period, month_index AS period_index, month_start AS period_start,
            month_end AS period_end, month_end <= $through::DATE + 1 AS complete, weight
     FROM elapsed WHERE month_start <= $through
     UNION ALL
     SELECT 'quarter', (month_index - 1) // 3 + 1, min(month_start), max(month_end),
-           max(month_end) <= $through::DATE + 1, CAST(sum(CAST(weight AS DECIMAL(38, 9))) AS DOUBLE)
+           max(month_end) <= $through::DATE + 1, list_aggregate(list(weight ORDER BY month_index), 'fsum')
     FROM elapsed GROUP BY (month_index - 1) // 3 + 1 HAVING min(month_start) <= $through
     UNION ALL
     SELECT 'year_to_date', 1, min(month_start), $through::DATE + 1, max(month_end) <= $through::DATE + 1,
-           CAST(sum(CAST(weight * elapsed_share AS DECIMAL(38, 9))) AS DOUBLE)
+           list_aggregate(list(weight * elapsed_share ORDER BY month_index), 'fsum')
     FROM elapsed
 ),
 

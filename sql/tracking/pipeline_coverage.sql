@@ -50,13 +50,14 @@ coverage_window AS (
     JOIN months AS m ON (m.month_index - 1) // 3 <= (f.month_index - 1) // 3 + $coverage_next_quarters
 ),
 
-window_share AS (  -- share of the yearly quota phased over the window (an exact sum, docs/method.md)
+window_share AS (  -- share of the yearly quota phased over the window (fsum in month order, docs/method.md)
     SELECT
         w.window_start,
         w.window_end,
-        coalesce(CAST(sum(CAST(m.weight * greatest(0, date_diff('day', greatest(m.month_start, w.window_start),
-                                                                 least(m.month_end, w.window_end)))
-                               / date_diff('day', m.month_start, m.month_end) AS DECIMAL(38, 9))) AS DOUBLE), 0) AS share
+        coalesce(list_aggregate(list(m.weight * greatest(0, date_diff('day', greatest(m.month_start, w.window_start),
+                                                                      least(m.month_end, w.window_end)))
+                                     / date_diff('day', m.month_start, m.month_end) ORDER BY m.month_index), 'fsum'),
+                 0) AS share
     FROM coverage_window AS w
     LEFT JOIN months AS m ON m.month_end > w.window_start AND m.month_start < w.window_end
     GROUP BY ALL
