@@ -18,7 +18,8 @@ grouped AS (  -- each rep twice: in its segment and in 'all'
 ),
 
 means AS (  -- exact sums (docs/method.md)
-    SELECT scheme, summary_segment, CAST(sum(CAST(attainment AS DECIMAL(38, 12))) AS DOUBLE) / count(*) AS mean_attainment
+    SELECT scheme, summary_segment,
+        CAST(sum(CAST(attainment AS DECIMAL(38, 12))) AS DOUBLE) / count(*) AS mean_attainment
     FROM grouped
     GROUP BY scheme, summary_segment
 )

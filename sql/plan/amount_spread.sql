@@ -19,7 +19,8 @@ wins AS (
 ),
 
 means AS (  -- exact sums (docs/method.md)
-    SELECT kind, count(*) AS won_items, CAST(sum(CAST(won_to_whitespace AS DECIMAL(38, 12))) AS DOUBLE) / count(*) AS mean
+    SELECT kind, count(*) AS won_items,
+        CAST(sum(CAST(won_to_whitespace AS DECIMAL(38, 12))) AS DOUBLE) / count(*) AS mean
     FROM wins
     GROUP BY kind
 ),

@@ -67,7 +67,8 @@ rep_reasons AS (
 
 reasons AS (
     SELECT 'no_quota' AS reason, 'review' AS severity, NULL AS segment, NULL::BIGINT AS reps, NULL AS examples,
-           coalesce(CAST(sum(CAST(quota AS DECIMAL(38, 6))) AS DOUBLE), 0) AS figure, 0.0 AS threshold,  -- exact sums (docs/method.md)
+           -- exact sums (docs/method.md)
+           coalesce(CAST(sum(CAST(quota AS DECIMAL(38, 6))) AS DOUBLE), 0) AS figure, 0.0 AS threshold,
            format('total quota is {:,.0f}: no rep has anything to sell (no EEV, or no rep in the plan)',
                   coalesce(CAST(sum(CAST(quota AS DECIMAL(38, 6))) AS DOUBLE), 0)) AS message
     FROM reps HAVING coalesce(CAST(sum(CAST(quota AS DECIMAL(38, 6))) AS DOUBLE), 0) <= 0

@@ -22,7 +22,8 @@ held AS (
 ),
 
 reps AS (
-    SELECT q.rep_id, q.segment, q.quota, coalesce(CAST(sum(CAST(h.bookings AS DECIMAL(38, 6))) AS DOUBLE), 0) AS trailing_bookings
+    SELECT q.rep_id, q.segment, q.quota,
+        coalesce(CAST(sum(CAST(h.bookings AS DECIMAL(38, 6))) AS DOUBLE), 0) AS trailing_bookings
     FROM work.quotas AS q
     LEFT JOIN held AS h USING (rep_id)
     GROUP BY ALL
@@ -31,10 +32,12 @@ reps AS (
 levels AS (  -- exact sums (docs/method.md)
     SELECT 'rep' AS level, rep_id AS key, segment, quota, trailing_bookings FROM reps
     UNION ALL
-    SELECT 'segment', segment, segment, CAST(sum(CAST(quota AS DECIMAL(38, 6))) AS DOUBLE), CAST(sum(CAST(trailing_bookings AS DECIMAL(38, 6))) AS DOUBLE)
+    SELECT 'segment', segment, segment, CAST(sum(CAST(quota AS DECIMAL(38, 6))) AS DOUBLE),
+        CAST(sum(CAST(trailing_bookings AS DECIMAL(38, 6))) AS DOUBLE)
     FROM reps GROUP BY segment
     UNION ALL
-    SELECT 'plan', 'all', NULL, coalesce(CAST(sum(CAST(quota AS DECIMAL(38, 6))) AS DOUBLE), 0), coalesce(CAST(sum(CAST(trailing_bookings AS DECIMAL(38, 6))) AS DOUBLE), 0)
+    SELECT 'plan', 'all', NULL, coalesce(CAST(sum(CAST(quota AS DECIMAL(38, 6))) AS DOUBLE), 0),
+        coalesce(CAST(sum(CAST(trailing_bookings AS DECIMAL(38, 6))) AS DOUBLE), 0)
     FROM reps
 )
 

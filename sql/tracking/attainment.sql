@@ -43,7 +43,8 @@ periods AS (  -- the months' weights added in month order (compensated: fsum; do
 ),
 
 credited AS (
-    SELECT r.rep_id, p.period, p.period_index, coalesce(CAST(sum(CAST(c.rep_credit AS DECIMAL(38, 6))) AS DOUBLE), 0) AS credited_arr  -- exact sum
+    SELECT r.rep_id, p.period, p.period_index,
+        coalesce(CAST(sum(CAST(c.rep_credit AS DECIMAL(38, 6))) AS DOUBLE), 0) AS credited_arr  -- exact sum
     FROM reps AS r
     CROSS JOIN periods AS p
     LEFT JOIN credits AS c

@@ -29,7 +29,8 @@ history AS (
 ),
 
 seasonal AS (  -- exact sums (docs/method.md)
-    SELECT (months_from_start % 12 + 12) % 12 + 1 AS month_index, CAST(sum(CAST(amount AS DECIMAL(38, 6))) AS DOUBLE) AS booked
+    SELECT (months_from_start % 12 + 12) % 12 + 1 AS month_index,
+        CAST(sum(CAST(amount AS DECIMAL(38, 6))) AS DOUBLE) AS booked
     FROM history
     GROUP BY 1
 ),
