@@ -24,7 +24,7 @@ means AS (  -- exact sums (docs/method.md)
     GROUP BY scheme, summary_segment
 )
 
-SELECT  -- exact sums and means (DECIMAL): money in millionths, shares and ratios in billionths
+SELECT  -- exact sums and means (DECIMAL): money in millionths, shares and ratios in trillionths
     min(g.scheme_order) AS scheme_order,
     g.scheme,
     g.summary_segment AS segment,

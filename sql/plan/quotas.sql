@@ -43,7 +43,7 @@ factors AS (  -- the segment's factor as the plan resolved it: the setting, or '
     SELECT segment, factor FROM work.quota_factors
 ),
 
-books AS (  -- exact sums (DECIMAL: money in millionths, capacity in billionths; docs/method.md)
+books AS (  -- exact sums (DECIMAL: money in millionths, capacity in trillionths; docs/method.md)
     SELECT
         rep_id,
         count(*) FILTER (WHERE role = 'owner') AS accounts,
