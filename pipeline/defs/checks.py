@@ -29,7 +29,8 @@ IDENTITIES: list[tuple[str, str, str, str]] = [
     (
         "account_eev", "eev_is_sum_of_items", "each account's eev and whitespace are the sums over its items",
         """SELECT a.account_id FROM work.account_eev AS a
-           LEFT JOIN (SELECT account_id, sum(eev) AS eev, sum(whitespace) AS ws
+           LEFT JOIN (SELECT account_id, CAST(sum(CAST(eev AS DECIMAL(38, 6))) AS DOUBLE) AS eev,
+                             CAST(sum(CAST(whitespace AS DECIMAL(38, 6))) AS DOUBLE) AS ws  -- the plan's exact sums
                       FROM work.scored_whitespace GROUP BY account_id) AS i USING (account_id)
            WHERE abs(a.eev - coalesce(i.eev, 0)) > 1e-6 * greatest(1, abs(a.eev))
               OR abs(a.whitespace - coalesce(i.ws, 0)) > 1e-6 * greatest(1, abs(a.whitespace))""",
@@ -58,7 +59,8 @@ IDENTITIES: list[tuple[str, str, str, str]] = [
          "with the segment's factor as resolved in quota_factors"),
         """SELECT q.rep_id FROM work.quotas AS q
            LEFT JOIN work.quota_factors AS qf ON qf.segment = q.segment
-           LEFT JOIN (SELECT c.rep_id, sum(c.eev * c.share) AS eev, sum(f.factor * c.eev * c.share) AS quota
+           LEFT JOIN (SELECT c.rep_id, CAST(sum(CAST(c.eev * c.share AS DECIMAL(38, 6))) AS DOUBLE) AS eev,
+                             CAST(sum(CAST(f.factor * c.eev * c.share AS DECIMAL(38, 6))) AS DOUBLE) AS quota
                       FROM work.quota_contributions AS c
                       JOIN work.territories AS t USING (account_id)
                       JOIN work.account_eev AS a USING (account_id)

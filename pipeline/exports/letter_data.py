@@ -57,7 +57,9 @@ ORDER BY w.account_id, w.eev DESC, w.product_id, w.kind
 """
 
 REST_SQL = BOOKS + """
-SELECT rep_id, count(*) AS accounts, sum(eev) AS eev, sum(contribution) AS contribution,
+SELECT rep_id, count(*) AS accounts,
+       CAST(sum(CAST(eev AS DECIMAL(38, 6))) AS DOUBLE) AS eev,  -- exact sum (docs/method.md)
+       sum(contribution) AS contribution,
        count(*) FILTER (WHERE blackout_start <= $period_end AND blackout_end >= $period_start) AS renewing
 FROM books WHERE rank > $top GROUP BY rep_id ORDER BY rep_id
 """

@@ -44,16 +44,21 @@ CHOSEN_MODEL = "chosen"
 # The one segment summary of a plan (the Summary sheet, the run summary, the plan_version
 # metadata): per segment and a total row. Segments come from the accounts and the reps (a segment
 # with reps but no accounts has null account figures); rep_accounts = accounts the reps own;
-# factor = the segment's quota factor (null on the total row).
+# factor = the segment's quota factor (null on the total row). Sums are exact (DECIMAL, as in the plan SQL:
+# docs/method.md), so the sheet has the same bits in any row order.
 SUMMARY_SQL = """
 WITH accounts AS (
-    SELECT segment, count(*) AS accounts, sum(acv) AS acv, sum(whitespace) AS whitespace, sum(eev) AS eev,
+    SELECT segment, count(*) AS accounts, CAST(sum(CAST(acv AS DECIMAL(38, 6))) AS DOUBLE) AS acv,
+           CAST(sum(CAST(whitespace AS DECIMAL(38, 6))) AS DOUBLE) AS whitespace,
+           CAST(sum(CAST(eev AS DECIMAL(38, 6))) AS DOUBLE) AS eev,
            count(*) FILTER (WHERE joint_planning) AS joint_planning_accounts
     FROM plans.account_eev WHERE plan_id = $plan_id GROUP BY ROLLUP (segment)
 ),
 reps AS (
-    SELECT segment, count(*) AS reps, sum(capacity) AS capacity, sum(territory_eev) AS territory_eev,
-           sum(quota) AS quota, sum(accounts) AS rep_accounts,
+    SELECT segment, count(*) AS reps, CAST(sum(CAST(capacity AS DECIMAL(38, 12))) AS DOUBLE) AS capacity,
+           CAST(sum(CAST(territory_eev AS DECIMAL(38, 6))) AS DOUBLE) AS territory_eev,
+           CAST(sum(CAST(quota AS DECIMAL(38, 6))) AS DOUBLE) AS quota,
+           sum(accounts) AS rep_accounts,
            CASE WHEN segment IS NOT NULL THEN any_value(factor) END AS factor
     FROM plans.quotas WHERE plan_id = $plan_id GROUP BY ROLLUP (segment)
 ),

@@ -20,12 +20,15 @@ SELECT segment, method, balance_cv, max_min_ratio, share_within_tolerance, share
 FROM main.territory_balance ORDER BY list_position($order, segment)
 """
 
-# anchor accounts of the plan (pipeline/plan/territory/anchor.py) against one full-capacity rep's target
+# anchor accounts of the plan (pipeline/plan/territory/anchor.py) against one full-capacity rep's target (exact
+# sums as in sql/plan/balance_diagnosis.sql: docs/method.md)
 ANCHORS_SQL = """
 SELECT t.segment, t.account_id, a.eev, a.eev / s.full_target AS times_target, t.rep_id, t.previous_rep_id, t.reason
 FROM main.territories AS t
 JOIN main.account_eev AS a USING (account_id)
-JOIN (SELECT segment, sum(owned_eev) / sum(capacity) AS full_target FROM main.quotas GROUP BY segment) AS s
+JOIN (SELECT segment, CAST(sum(CAST(owned_eev AS DECIMAL(38, 6))) / sum(CAST(capacity AS DECIMAL(38, 12))) AS DOUBLE)
+             AS full_target
+      FROM main.quotas GROUP BY segment) AS s
   ON s.segment = t.segment
 WHERE t.anchor
 ORDER BY list_position($order, t.segment), a.eev DESC, t.account_id
@@ -129,7 +132,7 @@ def tracking_summary(con: duckdb.DuckDBPyConnection, settings: PlanSettings) -> 
     )
     deals, no_source, no_rep, bonus = con.execute(
         "SELECT count(*), count(*) FILTER (WHERE source_defaulted), count(*) FILTER (WHERE rep_id IS NULL), "
-        "sum(csm_source_bonus) FROM main.expansion_credits"
+        "CAST(sum(CAST(csm_source_bonus AS DECIMAL(38, 6))) AS DOUBLE) FROM main.expansion_credits"  # exact sum
     ).fetchone()
     lines.append(f"  {deals:,} closed-won expansion deals credited; CSM source bonus {_money(bonus)} "
                  f"(main.csm_source_bonus)")

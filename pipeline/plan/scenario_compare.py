@@ -25,7 +25,8 @@ WITH runs AS (
 
 reps AS (
     SELECT q.plan_id, coalesce(q.segment, '{ALL_SEGMENTS}') AS segment, count(*) AS reps,
-           sum(q.quota) AS quota, count(q.out_of_tolerance_reason) AS reps_out_of_tolerance,
+           CAST(sum(CAST(q.quota AS DECIMAL(38, 6))) AS DOUBLE) AS quota,  -- exact sums (docs/method.md)
+           count(q.out_of_tolerance_reason) AS reps_out_of_tolerance,
            max(abs(q.balance_deviation)) AS max_deviation
     FROM plans.quotas AS q JOIN runs USING (plan_id)
     GROUP BY GROUPING SETS ((q.plan_id, q.segment), (q.plan_id))
@@ -40,7 +41,8 @@ history AS (
 factors AS (
     SELECT f.plan_id, coalesce(f.segment, '{ALL_SEGMENTS}') AS segment,
            CASE WHEN f.segment IS NOT NULL THEN any_value(f.factor) END AS factor,
-           sum(f.attaining_share * f.reps) / nullif(sum(f.reps), 0) AS attaining_share
+           CAST(sum(CAST(f.attaining_share * f.reps AS DECIMAL(38, 12))) AS DOUBLE) / nullif(sum(f.reps), 0)
+               AS attaining_share
     FROM plans.quota_factors AS f JOIN runs USING (plan_id)
     GROUP BY GROUPING SETS ((f.plan_id, f.segment), (f.plan_id))
 ),

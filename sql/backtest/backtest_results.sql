@@ -27,8 +27,8 @@ accounts AS (
     SELECT account_id, acv FROM work.account_eev
 ),
 
-actual_wins AS (
-    SELECT account_id, sum(amount) AS won
+actual_wins AS (  -- exact sums (docs/method.md)
+    SELECT account_id, CAST(sum(CAST(amount AS DECIMAL(38, 6))) AS DOUBLE) AS won
     FROM raw.opportunities
     WHERE type = 'expansion'
         AND stage = 'won'
@@ -37,15 +37,15 @@ actual_wins AS (
     GROUP BY account_id
 ),
 
-reps AS (
+reps AS (  -- exact sums (docs/method.md)
     SELECT
         q.rep_id,
         q.segment,
         q.capacity,
         q.factor,
         q.territory_eev,
-        coalesce(sum(a.acv), 0) AS territory_acv,
-        coalesce(sum(w.won), 0) AS actual
+        coalesce(CAST(sum(CAST(a.acv AS DECIMAL(38, 6))) AS DOUBLE), 0) AS territory_acv,
+        coalesce(CAST(sum(CAST(w.won AS DECIMAL(38, 6))) AS DOUBLE), 0) AS actual
     FROM quotas AS q
     LEFT JOIN territories AS t USING (rep_id)
     LEFT JOIN accounts AS a USING (account_id)
@@ -53,12 +53,12 @@ reps AS (
     GROUP BY q.rep_id, q.segment, q.capacity, q.factor, q.territory_eev
 ),
 
-segment_totals AS (
+segment_totals AS (  -- exact sums (docs/method.md)
     SELECT
         segment,
-        sum(territory_eev) AS eev,
-        sum(capacity) AS capacity,
-        sum(territory_acv) AS acv
+        CAST(sum(CAST(territory_eev AS DECIMAL(38, 6))) AS DOUBLE) AS eev,
+        CAST(sum(CAST(capacity AS DECIMAL(38, 12))) AS DOUBLE) AS capacity,
+        CAST(sum(CAST(territory_acv AS DECIMAL(38, 6))) AS DOUBLE) AS acv
     FROM reps
     GROUP BY segment
 ),

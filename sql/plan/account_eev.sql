@@ -10,12 +10,12 @@ WITH plan_state AS (
     SELECT * FROM work.account_state WHERE role = 'plan'
 ),
 
-items AS (
+items AS (  -- exact sums (docs/method.md)
     SELECT
         account_id,
         count(*) AS whitespace_items,
-        sum(whitespace) AS whitespace,
-        sum(eev) AS eev
+        CAST(sum(CAST(whitespace AS DECIMAL(38, 6))) AS DOUBLE) AS whitespace,
+        CAST(sum(CAST(eev AS DECIMAL(38, 6))) AS DOUBLE) AS eev
     FROM work.scored_whitespace
     GROUP BY account_id
 )

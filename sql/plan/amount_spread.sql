@@ -18,13 +18,22 @@ wins AS (
     WHERE role = 'train' AND label = 1 AND won_amount > 0 AND whitespace > 0
 ),
 
-learned AS (
-    SELECT
-        kind,
-        count(*) AS won_items,
-        stddev_samp(won_to_whitespace) / avg(won_to_whitespace) AS learned_cv
+means AS (  -- exact sums (docs/method.md)
+    SELECT kind, count(*) AS won_items,
+        CAST(sum(CAST(won_to_whitespace AS DECIMAL(38, 12))) AS DOUBLE) / count(*) AS mean
     FROM wins
     GROUP BY kind
+),
+
+learned AS (  -- stddev_samp / mean, the second pass over the deviations from the exact mean
+    SELECT
+        kind,
+        m.won_items,
+        sqrt(CAST(sum(CAST(((w.won_to_whitespace - m.mean) / m.mean) ** 2 AS DECIMAL(38, 12))) AS DOUBLE)
+            / nullif(m.won_items - 1, 0)) AS learned_cv
+    FROM wins AS w
+    JOIN means AS m USING (kind)
+    GROUP BY kind, m.won_items, m.mean
 ),
 
 chosen AS (

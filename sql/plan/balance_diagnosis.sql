@@ -33,12 +33,14 @@ segments AS (
     SELECT
         r.segment,
         count(*) AS reps,
-        sum(r.capacity) AS capacity,
+        CAST(sum(CAST(r.capacity AS DECIMAL(38, 12))) AS DOUBLE) AS capacity,  -- exact sums (docs/method.md)
         count(*) FILTER (WHERE r.capacity >= 1 - 1e-9) AS full_reps,
         sum(r.accounts) AS accounts,
-        sum(r.owned_eev) AS eev,
-        sum(r.owned_eev) / sum(r.capacity) AS full_rep_target_eev,
-        sum(r.owned_eev) / sum(r.capacity) * (1 + $balance_tolerance) AS full_band_top,
+        CAST(sum(CAST(r.owned_eev AS DECIMAL(38, 6))) AS DOUBLE) AS eev,
+        CAST(sum(CAST(r.owned_eev AS DECIMAL(38, 6))) / sum(CAST(r.capacity AS DECIMAL(38, 12))) AS DOUBLE)
+            AS full_rep_target_eev,
+        CAST(sum(CAST(r.owned_eev AS DECIMAL(38, 6))) / sum(CAST(r.capacity AS DECIMAL(38, 12))) AS DOUBLE)
+            * (1 + $balance_tolerance) AS full_band_top,
         sum(ceil(m.book_min * r.capacity - 1e-9)) AS book_min_total,
         any_value(m.book_min) AS book_min,
         any_value(m.book_max) AS book_max,
@@ -73,7 +75,7 @@ anchors AS (
         segment,
         count(*) AS accounts,
         string_agg(account_id, ', ' ORDER BY eev DESC, account_id) AS account_ids,
-        sum(eev) AS accounts_eev,
+        CAST(sum(CAST(eev AS DECIMAL(38, 6))) AS DOUBLE) AS accounts_eev,  -- exact sum (docs/method.md)
         max(eev) AS largest_eev,
         count(*) FILTER (WHERE eev > full_band_top) AS accounts_to_split,
         CAST(sum(ceil(eev / full_band_top)) FILTER (WHERE eev > full_band_top) AS BIGINT) AS parts_needed,
@@ -88,7 +90,7 @@ locked AS (  -- the locked accounts of the reps they hold above their band
         a.segment,
         count(*) AS accounts,
         string_agg(a.account_id, ', ' ORDER BY a.eev DESC, a.account_id) AS account_ids,
-        sum(a.eev) AS accounts_eev
+        CAST(sum(CAST(a.eev AS DECIMAL(38, 6))) AS DOUBLE) AS accounts_eev  -- exact sum (docs/method.md)
     FROM segment_accounts AS a
     JOIN reps AS r USING (rep_id)
     WHERE a.locked AND r.out_of_tolerance_reason = 'locked_accounts' AND r.balance_deviation > 0

@@ -23,7 +23,7 @@ segments AS (
     SELECT
         r.segment,
         count(*) AS reps,
-        sum(r.owned_eev) AS eev,
+        CAST(sum(CAST(r.owned_eev AS DECIMAL(38, 6))) AS DOUBLE) AS eev,  -- exact sums (docs/method.md)
         count(*) FILTER (WHERE abs(r.balance_deviation) > $balance_tolerance + 1e-9) AS reps_out,
         any_value(coalesce(a.accounts, 0)) AS accounts
     FROM reps AS r
@@ -67,10 +67,11 @@ rep_reasons AS (
 
 reasons AS (
     SELECT 'no_quota' AS reason, 'review' AS severity, NULL AS segment, NULL::BIGINT AS reps, NULL AS examples,
-           coalesce(sum(quota), 0) AS figure, 0.0 AS threshold,
+           -- exact sums (docs/method.md)
+           coalesce(CAST(sum(CAST(quota AS DECIMAL(38, 6))) AS DOUBLE), 0) AS figure, 0.0 AS threshold,
            format('total quota is {:,.0f}: no rep has anything to sell (no EEV, or no rep in the plan)',
-                  coalesce(sum(quota), 0)) AS message
-    FROM reps HAVING coalesce(sum(quota), 0) <= 0
+                  coalesce(CAST(sum(CAST(quota AS DECIMAL(38, 6))) AS DOUBLE), 0)) AS message
+    FROM reps HAVING coalesce(CAST(sum(CAST(quota AS DECIMAL(38, 6))) AS DOUBLE), 0) <= 0
     UNION ALL
     SELECT reason, 'review', r.segment, r.reps, r.examples, r.figure,
            CASE reason WHEN 'rep_holds_segment' THEN $max_rep_share_of_segment END,

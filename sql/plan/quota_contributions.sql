@@ -26,7 +26,8 @@ rep_terms AS (  -- union by name: the override columns are null where rep_plan d
 ),
 
 territory AS (
-    SELECT rep_id, sum(eev_share) AS territory_eev FROM shares GROUP BY rep_id
+    SELECT rep_id, CAST(sum(CAST(eev_share AS DECIMAL(38, 6))) AS DOUBLE) AS territory_eev  -- exact sum (docs/method.md)
+    FROM shares GROUP BY rep_id
 ),
 
 rep_factors AS (  -- null for a rep with no terms of its own: it takes its segment's factor
@@ -66,12 +67,12 @@ unrounded AS (
     FROM terms
 ),
 
-rep_quota AS (
+rep_quota AS (  -- exact sum (docs/method.md): the rounding sees the same total in any row order
     SELECT
         rep_id,
         coalesce(
             round(any_value(quota_set), 2),
-            round(sum(contribution_unrounded) / $quota_rounding) * $quota_rounding
+            round(CAST(sum(CAST(contribution_unrounded AS DECIMAL(38, 6))) AS DOUBLE) / $quota_rounding) * $quota_rounding
         )::DECIMAL(18, 2) AS quota,
         sum(cents) AS cents_total
     FROM unrounded

@@ -25,7 +25,8 @@ reps AS (
 ),
 
 territory AS (
-    SELECT rep_id, sum(eev_share) AS territory_eev FROM work.territory_shares GROUP BY rep_id
+    SELECT rep_id, CAST(sum(CAST(eev_share AS DECIMAL(38, 6))) AS DOUBLE) AS territory_eev  -- exact sum (docs/method.md)
+    FROM work.territory_shares GROUP BY rep_id
 ),
 
 draws AS (
@@ -77,29 +78,29 @@ resolved AS (
     LEFT JOIN reaching AS r USING (segment)
 ),
 
-per_draw AS (  -- exact DECIMAL sums: the same figures whatever order the rows are added in
+per_draw AS (  -- exact sums (docs/method.md)
     SELECT
         x.segment,
         x.draw,
         count(*) AS reps,
         count(*) FILTER (WHERE x.ratio >= f.factor) AS attaining,
-        sum(CAST(x.ratio AS DECIMAL(38, 6))) AS ratio_sum,
-        sum(CAST(x.ratio AS DECIMAL(38, 6)) * CAST(x.ratio AS DECIMAL(38, 6))) AS ratio_square_sum
+        CAST(sum(CAST(x.ratio AS DECIMAL(38, 12))) AS DOUBLE) / count(*) AS mean
     FROM ratios AS x
     JOIN resolved AS f USING (segment)
     GROUP BY x.segment, x.draw
 ),
 
-draw_figures AS (
+draw_figures AS (  -- stddev_pop / mean, the second pass over the deviations from the exact mean
     SELECT
-        segment,
-        reps,
-        attaining,
-        attaining / reps AS attaining_share,
-        -- stddev_pop / mean = sqrt(n x sum(x^2) - sum(x)^2) / sum(x)
-        sqrt(greatest(CAST(reps * ratio_square_sum - ratio_sum * ratio_sum AS DOUBLE), 0))
-            / nullif(CAST(ratio_sum AS DOUBLE), 0) AS attainment_cv
-    FROM per_draw
+        p.segment,
+        p.reps,
+        p.attaining,
+        p.attaining / p.reps AS attaining_share,
+        sqrt(CAST(sum(CAST(((x.ratio - p.mean) / nullif(p.mean, 0)) ** 2 AS DECIMAL(38, 12))) AS DOUBLE) / p.reps)
+            AS attainment_cv
+    FROM ratios AS x
+    JOIN per_draw AS p USING (segment, draw)
+    GROUP BY p.segment, p.draw, p.reps, p.attaining, p.mean
 ),
 
 predicted AS (

@@ -7,8 +7,8 @@
 -- (renewals and new logos never count). quota_to_bookings = quota / trailing_bookings (null when
 -- nothing was won). company_target = territory.company_target on the plan row (null when not set),
 -- quota_to_target = quota / company_target. Money: annual ARR.
-WITH won AS (
-    SELECT account_id, sum(amount) AS bookings
+WITH won AS (  -- exact sums (docs/method.md)
+    SELECT account_id, CAST(sum(CAST(amount AS DECIMAL(38, 6))) AS DOUBLE) AS bookings
     FROM raw.opportunities
     WHERE type = 'expansion' AND stage = 'won'
       AND close_date >= $as_of::DATE - INTERVAL 12 MONTH AND close_date < $as_of::DATE
@@ -22,18 +22,23 @@ held AS (
 ),
 
 reps AS (
-    SELECT q.rep_id, q.segment, q.quota, coalesce(sum(h.bookings), 0) AS trailing_bookings
+    SELECT q.rep_id, q.segment, q.quota,
+        coalesce(CAST(sum(CAST(h.bookings AS DECIMAL(38, 6))) AS DOUBLE), 0) AS trailing_bookings
     FROM work.quotas AS q
     LEFT JOIN held AS h USING (rep_id)
     GROUP BY ALL
 ),
 
-levels AS (
+levels AS (  -- exact sums (docs/method.md)
     SELECT 'rep' AS level, rep_id AS key, segment, quota, trailing_bookings FROM reps
     UNION ALL
-    SELECT 'segment', segment, segment, sum(quota), sum(trailing_bookings) FROM reps GROUP BY segment
+    SELECT 'segment', segment, segment, CAST(sum(CAST(quota AS DECIMAL(38, 6))) AS DOUBLE),
+        CAST(sum(CAST(trailing_bookings AS DECIMAL(38, 6))) AS DOUBLE)
+    FROM reps GROUP BY segment
     UNION ALL
-    SELECT 'plan', 'all', NULL, coalesce(sum(quota), 0), coalesce(sum(trailing_bookings), 0) FROM reps
+    SELECT 'plan', 'all', NULL, coalesce(CAST(sum(CAST(quota AS DECIMAL(38, 6))) AS DOUBLE), 0),
+        coalesce(CAST(sum(CAST(trailing_bookings AS DECIMAL(38, 6))) AS DOUBLE), 0)
+    FROM reps
 )
 
 SELECT

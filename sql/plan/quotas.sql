@@ -43,35 +43,35 @@ factors AS (  -- the segment's factor as the plan resolved it: the setting, or '
     SELECT segment, factor FROM work.quota_factors
 ),
 
-books AS (
+books AS (  -- exact sums (DECIMAL: money in millionths, capacity in trillionths; docs/method.md)
     SELECT
         rep_id,
         count(*) FILTER (WHERE role = 'owner') AS accounts,
-        sum(eev_share) AS territory_eev,
-        sum(eev) FILTER (WHERE role = 'owner') AS owned_eev,
-        sum(contribution_unrounded) AS quota_unrounded,
+        CAST(sum(CAST(eev_share AS DECIMAL(38, 6))) AS DOUBLE) AS territory_eev,
+        CAST(sum(CAST(eev AS DECIMAL(38, 6))) FILTER (WHERE role = 'owner') AS DOUBLE) AS owned_eev,
+        CAST(sum(CAST(contribution_unrounded AS DECIMAL(38, 6))) AS DOUBLE) AS quota_unrounded,
         sum(contribution) AS quota,
         max(factor) FILTER (WHERE role = 'owner') AS factor  -- one factor per rep's own accounts
     FROM contributions
     GROUP BY rep_id
 ),
 
-targets AS (
+targets AS (  -- exact window sums (docs/method.md)
     SELECT
         r.rep_id,
-        sum(coalesce(b.owned_eev, 0)) OVER (PARTITION BY r.segment) * r.capacity
-            / sum(r.capacity) OVER (PARTITION BY r.segment) AS target_eev,
+        CAST(sum(CAST(coalesce(b.owned_eev, 0) AS DECIMAL(38, 6))) OVER (PARTITION BY r.segment) AS DOUBLE) * r.capacity
+            / CAST(sum(CAST(r.capacity AS DECIMAL(38, 12))) OVER (PARTITION BY r.segment) AS DOUBLE) AS target_eev,
         coalesce(b.owned_eev, 0) AS owned_eev
     FROM reps AS r
     LEFT JOIN books AS b USING (rep_id)
 ),
 
-fixed AS (  -- per rep: the anchors it owns, and the EEV that cannot leave it (anchors and locked accounts)
+fixed AS (  -- per rep: the anchors it owns, and the EEV that cannot leave it (anchors and locked accounts); exact sums
     SELECT
         t.rep_id,
         count(*) FILTER (WHERE t.anchor) AS anchors,
-        coalesce(sum(a.eev) FILTER (WHERE t.anchor), 0) AS anchor_eev,
-        coalesce(sum(a.eev) FILTER (WHERE t.anchor OR t.locked), 0) AS fixed_eev
+        coalesce(CAST(sum(CAST(a.eev AS DECIMAL(38, 6))) FILTER (WHERE t.anchor) AS DOUBLE), 0) AS anchor_eev,
+        coalesce(CAST(sum(CAST(a.eev AS DECIMAL(38, 6))) FILTER (WHERE t.anchor OR t.locked) AS DOUBLE), 0) AS fixed_eev
     FROM territories AS t
     JOIN accounts AS a USING (account_id)
     GROUP BY t.rep_id
@@ -99,13 +99,13 @@ pinned AS (  -- per rep: balance_deviation (the one definition) and whether what
     LEFT JOIN limits AS m USING (segment)
 ),
 
-unpinned AS (  -- per segment: the EEV and capacity the pinned reps leave to the others
+unpinned AS (  -- per segment: the EEV and capacity the pinned reps leave to the others (exact sums)
     SELECT
         segment,
         bool_or(pinned) AS any_pinned,
         bool_or(anchor_pinned) AS any_anchor_pinned,
-        sum(owned_eev) FILTER (WHERE NOT pinned) AS eev,
-        sum(capacity) FILTER (WHERE NOT pinned) AS capacity
+        CAST(sum(CAST(owned_eev AS DECIMAL(38, 6))) FILTER (WHERE NOT pinned) AS DOUBLE) AS eev,
+        CAST(sum(CAST(capacity AS DECIMAL(38, 12))) FILTER (WHERE NOT pinned) AS DOUBLE) AS capacity
     FROM pinned
     GROUP BY segment
 ),

@@ -16,11 +16,14 @@ WITH bands AS (
 ),
 
 accounts AS (
-    SELECT segment, count(*) AS accounts, coalesce(sum(eev), 0) AS eev FROM work.account_eev GROUP BY segment
+    -- exact sums (docs/method.md)
+    SELECT segment, count(*) AS accounts, coalesce(CAST(sum(CAST(eev AS DECIMAL(38, 6))) AS DOUBLE), 0) AS eev
+    FROM work.account_eev GROUP BY segment
 ),
 
 reps AS (
-    SELECT segment, count(*) AS reps, sum(capacity) AS capacity FROM work.rep_plan GROUP BY segment
+    SELECT segment, count(*) AS reps, CAST(sum(CAST(capacity AS DECIMAL(38, 12))) AS DOUBLE) AS capacity
+    FROM work.rep_plan GROUP BY segment
 ),
 
 needs AS (

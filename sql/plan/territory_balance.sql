@@ -23,7 +23,7 @@ methods AS (
     SELECT segment, method FROM work.territory_methods
 ),
 
-deviations AS (
+per_capacity AS (
     SELECT
         segment,
         rep_id,
@@ -36,13 +36,23 @@ deviations AS (
     FROM reps
 ),
 
+deviations AS (  -- the segment's mean EEV per capacity from an exact sum, each rep's squared relative deviation from it
+    SELECT *, ((eev_per_capacity - mean) / nullif(mean, 0)) ** 2 AS squared_deviation
+    FROM (
+        SELECT *, CAST(sum(CAST(eev_per_capacity AS DECIMAL(38, 6))) OVER (PARTITION BY segment) AS DOUBLE)
+            / count(*) OVER (PARTITION BY segment) AS mean
+        FROM per_capacity
+    )
+),
+
 balance AS (
     SELECT
         segment,
         count(*) AS reps,
         sum(accounts) AS accounts,
-        sum(eev) AS territory_eev,
-        coalesce(stddev_pop(eev_per_capacity) / nullif(avg(eev_per_capacity), 0), 0) AS balance_cv,
+        CAST(sum(CAST(eev AS DECIMAL(38, 6))) AS DOUBLE) AS territory_eev,  -- exact sums (docs/method.md)
+        coalesce(sqrt(CAST(sum(CAST(squared_deviation AS DECIMAL(38, 12))) AS DOUBLE) / count(*)), 0)
+            AS balance_cv,  -- stddev_pop / mean, two passes
         max(eev_per_capacity) / nullif(min(eev_per_capacity), 0) AS max_min_ratio,
         avg(CAST(abs(deviation) <= $balance_tolerance + 1e-9 AS DOUBLE)) AS share_within_tolerance,
         avg(CAST(abs(deviation) <= $report_band + 1e-9 AS DOUBLE)) AS share_within_report_band,
@@ -51,14 +61,14 @@ balance AS (
         count(out_of_tolerance_reason) AS reps_out_of_tolerance,
         count(*) FILTER (WHERE out_of_tolerance_reason = 'anchor') AS reps_out_because_of_anchor
     FROM deviations
-    GROUP BY segment
+    GROUP BY segment, mean
 ),
 
 moved AS (
     SELECT
         segment,
         count(*) FILTER (WHERE from_rep_id IS NOT NULL) AS accounts_moved,
-        coalesce(sum(eev) FILTER (WHERE from_rep_id IS NOT NULL), 0) AS eev_moved,
+        coalesce(CAST(sum(CAST(eev AS DECIMAL(38, 6))) FILTER (WHERE from_rep_id IS NOT NULL) AS DOUBLE), 0) AS eev_moved,
         count(*) FILTER (WHERE from_rep_id IS NULL) AS accounts_placed
     FROM moves
     GROUP BY segment

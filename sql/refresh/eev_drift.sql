@@ -17,8 +17,8 @@ today AS (
     SELECT account_id, eev FROM work.account_eev
 ),
 
-books AS (
-    SELECT t.rep_id, sum(coalesce(d.eev, 0)) AS eev
+books AS (  -- the exact sum the plan's territory_eev is (docs/method.md): no drift when nothing changed
+    SELECT t.rep_id, CAST(sum(CAST(coalesce(d.eev, 0) AS DECIMAL(38, 6))) AS DOUBLE) AS eev
     FROM plan_territories AS t
     LEFT JOIN today AS d USING (account_id)
     GROUP BY t.rep_id

@@ -28,22 +28,23 @@ elapsed AS (
     FROM months
 ),
 
-periods AS (
+periods AS (  -- the months' weights added in month order (compensated: fsum; docs/method.md)
     SELECT 'month' AS period, month_index AS period_index, month_start AS period_start,
            month_end AS period_end, month_end <= $through::DATE + 1 AS complete, weight
     FROM elapsed WHERE month_start <= $through
     UNION ALL
     SELECT 'quarter', (month_index - 1) // 3 + 1, min(month_start), max(month_end),
-           max(month_end) <= $through::DATE + 1, sum(weight)
+           max(month_end) <= $through::DATE + 1, list_aggregate(list(weight ORDER BY month_index), 'fsum')
     FROM elapsed GROUP BY (month_index - 1) // 3 + 1 HAVING min(month_start) <= $through
     UNION ALL
     SELECT 'year_to_date', 1, min(month_start), $through::DATE + 1, max(month_end) <= $through::DATE + 1,
-           sum(weight * elapsed_share)
+           list_aggregate(list(weight * elapsed_share ORDER BY month_index), 'fsum')
     FROM elapsed
 ),
 
 credited AS (
-    SELECT r.rep_id, p.period, p.period_index, coalesce(sum(c.rep_credit), 0) AS credited_arr
+    SELECT r.rep_id, p.period, p.period_index,
+        coalesce(CAST(sum(CAST(c.rep_credit AS DECIMAL(38, 6))) AS DOUBLE), 0) AS credited_arr  -- exact sum
     FROM reps AS r
     CROSS JOIN periods AS p
     LEFT JOIN credits AS c

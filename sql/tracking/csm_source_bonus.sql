@@ -16,11 +16,11 @@ SELECT
     c.csm_id,
     any_value(r.name) AS name,
     count(*) AS credited_deals,
-    sum(c.csm_credit) AS csm_credit,
+    CAST(sum(CAST(c.csm_credit AS DECIMAL(38, 6))) AS DOUBLE) AS csm_credit,  -- exact sums (docs/method.md)
     count(*) FILTER (WHERE c.csm_bonus_rate > 0) AS csm_sourced_deals,
-    coalesce(sum(c.amount) FILTER (WHERE c.csm_bonus_rate > 0), 0) AS csm_sourced_amount,
-    coalesce(sum(c.rep_commission) FILTER (WHERE c.csm_bonus_rate > 0), 0) AS rep_commission,
-    coalesce(sum(c.csm_source_bonus), 0) AS csm_source_bonus,
+    coalesce(CAST(sum(CAST(c.amount AS DECIMAL(38, 6))) FILTER (WHERE c.csm_bonus_rate > 0) AS DOUBLE), 0) AS csm_sourced_amount,
+    coalesce(CAST(sum(CAST(c.rep_commission AS DECIMAL(38, 6))) FILTER (WHERE c.csm_bonus_rate > 0) AS DOUBLE), 0) AS rep_commission,
+    coalesce(CAST(sum(CAST(c.csm_source_bonus AS DECIMAL(38, 6))) AS DOUBLE), 0) AS csm_source_bonus,
     count(*) FILTER (WHERE c.csm_bonus_rate > 0 AND c.rep_commission IS NULL) AS deals_without_commission_rate
 FROM credits AS c
 LEFT JOIN reps AS r USING (csm_id)

@@ -50,26 +50,27 @@ coverage_window AS (
     JOIN months AS m ON (m.month_index - 1) // 3 <= (f.month_index - 1) // 3 + $coverage_next_quarters
 ),
 
-window_share AS (  -- share of the yearly quota phased over the window (fsum: exact and order-free)
+window_share AS (  -- share of the yearly quota phased over the window (fsum in month order, docs/method.md)
     SELECT
         w.window_start,
         w.window_end,
-        coalesce(fsum(m.weight * greatest(0, date_diff('day', greatest(m.month_start, w.window_start),
-                                                        least(m.month_end, w.window_end)))
-                      / date_diff('day', m.month_start, m.month_end)), 0) AS share
+        coalesce(list_aggregate(list(m.weight * greatest(0, date_diff('day', greatest(m.month_start, w.window_start),
+                                                                      least(m.month_end, w.window_end)))
+                                     / date_diff('day', m.month_start, m.month_end) ORDER BY m.month_index), 'fsum'),
+                 0) AS share
     FROM coverage_window AS w
     LEFT JOIN months AS m ON m.month_end > w.window_start AND m.month_start < w.window_end
     GROUP BY ALL
 ),
 
-by_rep AS (
+by_rep AS (  -- exact sums (docs/method.md)
     SELECT
         d.rep_id,
         count(*) FILTER (WHERE d.status = 'open') AS open_deals,
-        coalesce(sum(d.amount) FILTER (WHERE d.status = 'open'), 0) AS open_pipeline,
-        coalesce(sum(d.rep_credit) FILTER (WHERE d.qualified), 0) AS qualified_pipeline,
+        coalesce(CAST(sum(CAST(d.amount AS DECIMAL(38, 6))) FILTER (WHERE d.status = 'open') AS DOUBLE), 0) AS open_pipeline,
+        coalesce(CAST(sum(CAST(d.rep_credit AS DECIMAL(38, 6))) FILTER (WHERE d.qualified) AS DOUBLE), 0) AS qualified_pipeline,
         count(*) FILTER (WHERE d.qualified AND in_window) AS window_deals,
-        coalesce(sum(d.rep_credit) FILTER (WHERE d.qualified AND in_window), 0) AS window_pipeline,
+        coalesce(CAST(sum(CAST(d.rep_credit AS DECIMAL(38, 6))) FILTER (WHERE d.qualified AND in_window) AS DOUBLE), 0) AS window_pipeline,
         count(*) FILTER (WHERE d.status = 'won') AS won_deals,
         count(*) FILTER (WHERE d.status = 'lost') AS lost_deals
     FROM (

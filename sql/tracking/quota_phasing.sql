@@ -28,14 +28,15 @@ history AS (
       AND close_date < $plan_start::DATE
 ),
 
-seasonal AS (
-    SELECT (months_from_start % 12 + 12) % 12 + 1 AS month_index, sum(amount) AS booked
+seasonal AS (  -- exact sums (docs/method.md)
+    SELECT (months_from_start % 12 + 12) % 12 + 1 AS month_index,
+        CAST(sum(CAST(amount AS DECIMAL(38, 6))) AS DOUBLE) AS booked
     FROM history
     GROUP BY 1
 ),
 
 booked_total AS (
-    SELECT coalesce(sum(booked), 0) AS total FROM seasonal
+    SELECT coalesce(CAST(sum(CAST(booked AS DECIMAL(38, 6))) AS DOUBLE), 0) AS total FROM seasonal
 )
 
 SELECT

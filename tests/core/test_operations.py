@@ -210,8 +210,8 @@ def test_blocking_check_failure_stops_everything_downstream(tiny_plan: PlanOutco
     real_sql_text = warehouse.sql_text
     # every quota comes out one rounding step above factor x EEV: the blocking check on quotas fails
     monkeypatch.setattr(warehouse, "sql_text", lambda name: real_sql_text(name).replace(
-        "sum(contribution_unrounded) AS quota_unrounded",
-        "sum(contribution_unrounded) + $quota_rounding AS quota_unrounded")
+        "CAST(sum(CAST(contribution_unrounded AS DECIMAL(38, 6))) AS DOUBLE) AS quota_unrounded",
+        "CAST(sum(CAST(contribution_unrounded AS DECIMAL(38, 6))) AS DOUBLE) + $quota_rounding AS quota_unrounded")
         if name == "quotas" else real_sql_text(name))
     instance = dg.DagsterInstance.ephemeral()
     with pytest.raises(PlanRunError, match="blocking check failed: quota_is_factor_times_territory_eev on quotas"):

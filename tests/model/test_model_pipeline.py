@@ -165,9 +165,10 @@ def test_every_item_eev_is_p_close_times_expected_amount_explained_in_its_reason
     upgrades = items.filter(pl.col("kind") == "upgrade")
     assert (upgrades["expected_amount"] <= upgrades["whitespace"] + 1e-9).all()
     accounts = _frame(db, "SELECT account_id, eev FROM main.account_eev")
-    per_account = items.group_by("account_id").agg(pl.col("eev").sum().alias("items"))
+    # the account's EEV is the exact sum of its items' EEV in millionths (docs/method.md)
+    per_account = items.group_by("account_id").agg(pl.col("eev").round(6).sum().alias("items"))
     joined = accounts.join(per_account, on="account_id", how="left").fill_null(0)
-    assert (joined["eev"] - joined["items"]).abs().max() < 1e-6
+    assert (joined["eev"] - joined["items"]).abs().max() < 1e-8
     top = items.filter(pl.col("amount_basis") == "learned").sort("eev", descending=True).row(0, named=True)
     assert top["reason"].endswith(
         f". EEV {round(top['eev']):,} = {100 * top['p_close']:.1f}% close probability x "

@@ -78,8 +78,8 @@ def place_unsegmented_reps(reps: pl.DataFrame, accounts: pl.DataFrame, segments:
     floating = reps.filter(pl.col("segment").is_null()).sort("rep_id")
     if floating.is_empty():
         return reps.sort("rep_id")
-    demand = accounts.group_by("segment").agg(pl.col("eev").sum())
-    eev = {seg: 0.0 for seg in segments} | dict(zip(demand["segment"].to_list(), demand["eev"].to_list(), strict=True))
+    demand = accounts.group_by("segment").agg(pl.col("eev"))  # math.fsum: exact, so the same in any row order
+    eev = {seg: 0.0 for seg in segments} | {seg: math.fsum(values) for seg, values in demand.iter_rows()}
     capacity = {seg: 0.0 for seg in eev}
     for seg, cap in zip(fixed["segment"].to_list(), fixed["capacity"].to_list(), strict=True):
         capacity[seg] = capacity.get(seg, 0.0) + cap
