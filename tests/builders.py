@@ -93,6 +93,9 @@ def edge_inputs(folder: Path) -> Path:
 
 
 LOWEST_CHART_DPI = 50  # the lowest exports.chart_dpi the settings allow
+# The tests' Spark work is seconds of small queries: Java's optimising JIT compiler (C2) costs more
+# CPU there than it saves (the Spark tests took 53 s instead of 68 s on one core with C1 only).
+TEST_SPARK_JVM = {"spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"}
 MECHANICS_MODEL = {"model": {"ensemble_members": 1}, "evaluation": {"importance_repeats": 1}}  # mechanics tests'
 
 
@@ -103,6 +106,7 @@ def _test_config(name: str, letter_pdfs: bool) -> Path:
     `letter_pdfs`: whether the exports also print each letter with headless Chromium (about a
     second a plan) and draw the report's charts at the settings' resolution; without, the charts
     are drawn at the lowest one. Only the plans whose letters and report tests read need both.
+    Spark's JVM compiles with C1 only (TEST_SPARK_JVM).
     The boosted models are single fits and the feature importances one shuffle per feature
     (MECHANICS_MODEL), not the default's average of several fits and three shuffles: those are about
     the steadiness of the default plan's EEV and importances, tested with the default settings
@@ -112,6 +116,7 @@ def _test_config(name: str, letter_pdfs: bool) -> Path:
     for section, values in MECHANICS_MODEL.items():
         settings[section].update(values)
     settings.setdefault("exports", {})["letter_pdfs"] = letter_pdfs
+    settings["engine"]["spark"]["options"].update(TEST_SPARK_JVM)
     if not letter_pdfs:
         settings["exports"]["chart_dpi"] = LOWEST_CHART_DPI
     text = yaml.safe_dump(settings)
