@@ -38,13 +38,15 @@ def test_definitions_load():
 
 def test_every_asset_materialized_and_identities_hold(sample_plan: PlanOutcome):
     db = sample_plan.db
-    # an account's eev is the sum of its items; an item's eev is p_close x expected_amount
+    # an account's eev is the sum of its items (added exactly, in millionths: the same in any row order);
+    # an item's eev is p_close x expected_amount
     # (= whitespace x p_close x capture where the whitespace is above 0; every candidate is an item,
     # so the whitespace can be 0)
     assert _query(db, """
         SELECT count(*) FROM main.account_eev a
-        LEFT JOIN (SELECT account_id, sum(eev) e FROM main.whitespace_items GROUP BY 1) i USING (account_id)
-        WHERE abs(a.eev - coalesce(i.e, 0)) > 1e-6""") == [(0,)]
+        LEFT JOIN (SELECT account_id, CAST(sum(CAST(eev AS DECIMAL(38, 6))) AS DOUBLE) e
+                   FROM main.whitespace_items GROUP BY 1) i USING (account_id)
+        WHERE a.eev <> coalesce(i.e, 0)""") == [(0,)]
     assert _query(db, """SELECT count(*) FROM main.whitespace_items
         WHERE eev <> p_close * expected_amount OR abs(eev - whitespace * p_close * capture) > 1e-6
            OR p_close NOT BETWEEN 0 AND 1 OR expected_amount < 0 OR whitespace < 0""") == [(0,)]
