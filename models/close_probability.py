@@ -52,17 +52,14 @@ were never seen in its training.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import hashlib
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import ParamSpec, TypeVar
 
 import numpy as np
 import polars as pl
 import sklearn
-from threadpoolctl import threadpool_limits
 
 from models.booking_amount import AmountModel, train_amount_model
 from models.calibration import Calibrator, calibration_method, cross_fitted
@@ -71,23 +68,7 @@ from models.ensemble import DEFAULT_ENSEMBLE, KEY_COLUMNS, EnsembleSettings
 from models.features import FeatureSpec, categorical_text, require_columns
 from models.importance import IMPORTANCE_SCHEMA, ImportanceSettings, permutation_importances
 from models.metrics import binary_metrics, calibration_curve_points, log_loss
-
-P = ParamSpec("P")
-R = TypeVar("R")
-
-OPENMP_THREADS = 1  # two OpenMP threads busy-wait against each other on 2-core machines and make
-# gradient boosting 10-20x slower (82 s vs 4.6 s for a 200k-row fit, measured)
-
-
-def single_openmp_thread(fn: Callable[P, R]) -> Callable[P, R]:
-    """Run `fn` with OpenMP (scikit-learn's gradient boosting) limited to OPENMP_THREADS."""
-
-    @functools.wraps(fn)
-    def limited(*args: P.args, **kwargs: P.kwargs) -> R:
-        with threadpool_limits(OPENMP_THREADS, user_api="openmp"):
-            return fn(*args, **kwargs)
-
-    return limited
+from models.threads import single_openmp_thread
 
 __all__ = [
     "FeatureSpec",

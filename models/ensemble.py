@@ -5,7 +5,8 @@ edges shift, a split flips, a leaf changes). The ensemble fits ``members`` copie
 its own seeded subsample of the training rows (``subsample`` of them, chosen by a hash of
 the rows' keys, so the choice depends neither on the row order nor on the feature values),
 and averages their predictions (bagging). Averaging cancels most of the members' independent
-noise; fitting and scoring cost ``members`` times one model's. (Splitting one model's trees
+noise; fitting and scoring cost ``members`` times one model's CPU, spread over the cores
+(``models.threads``: the members fit and score side by side, each on one OpenMP thread). (Splitting one model's trees
 among the members at a higher learning rate would keep the cost flat, but measured on the
 sample it fits the booked amounts far worse: holdout gamma deviance 1.19 against 0.34.)
 
@@ -21,6 +22,8 @@ from typing import Protocol
 
 import numpy as np
 import polars as pl
+
+from models.threads import map_in_threads
 
 KEY_COLUMNS = ("snapshot_date", "account_id", "product_id", "kind")
 MEMBER_SEED_STRIDE = 7919  # a prime: member k uses seed + k x stride
@@ -83,15 +86,16 @@ class Ensemble:
     def fit(self, frame: pl.DataFrame, y: np.ndarray) -> Ensemble:
         """Fit every member on its own subsample."""
         y = np.asarray(y)
-        self.members = []
-        for k in range(self.settings.members):
+
+        def fit_member(k: int) -> Fittable:
             rows = member_rows(frame, self.seed, k, self.settings.subsample)
-            member = self.make(member_seed(self.seed, k))
-            self.members.append(member.fit(frame[rows], y[rows]))
+            return self.make(member_seed(self.seed, k)).fit(frame[rows], y[rows])
+
+        self.members = map_in_threads(fit_member, range(self.settings.members))
         return self
 
     def score(self, frame: pl.DataFrame) -> np.ndarray:
         """The members' mean prediction."""
         if not self.members:
             raise RuntimeError("score() called before fit()")
-        return np.mean([member.score(frame) for member in self.members], axis=0)
+        return np.mean(map_in_threads(lambda member: member.score(frame), self.members), axis=0)
