@@ -15,6 +15,8 @@ and the book-size limits, books follow capacity in number of accounts too
 Before either, the segment's anchor accounts (EEV above `territory.anchor_share` of a
 full-capacity rep's target) are placed, at most one per full-capacity rep where possible, and
 fixed there: the rest is balanced around them (pipeline/plan/territory/anchor.py).
+Segments are independent: they are balanced side by side, a thread each up to the cores
+(models/threads.py; the MILP solver releases the GIL), with the same result as one by one.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
+from models.threads import map_in_threads
 from pipeline.plan.territory import heuristic as rebalance
 from pipeline.plan.territory.anchor import anchor_accounts, place_anchors
 from pipeline.plan.territory.heuristic import NEW_ACCOUNT, REASONS, REP_INACTIVE, SEGMENT_CHANGE, Books
@@ -172,6 +175,33 @@ def _reasons(accounts: pl.DataFrame, reps: pl.DataFrame, segment: str) -> pl.Dat
     )
 
 
+def _assign_segment(accounts: pl.DataFrame, reps: pl.DataFrame, segment: str, seg_limits: BookLimits,
+                    rules: BalanceRules) -> tuple[pl.DataFrame, dict[str, object]]:
+    """One segment's territories (account_id, segment, rep_id, previous_rep_id, reason_code,
+    locked, anchor) and its method row."""
+    started = time.perf_counter()
+    seg = _reasons(accounts.filter(pl.col("segment") == segment), reps, segment)
+    seg_reps = reps.filter(pl.col("segment") == segment).sort("rep_id")
+    ids = seg["account_id"].to_numpy().astype(str)
+    books = start_books(
+        seg["eev"].to_numpy().astype(float), seg["owner_index"].to_numpy(), seg["start_reason"].to_numpy(),
+        seg["locked"].fill_null(False).to_numpy().astype(bool),
+        seg_reps["capacity"].to_numpy().astype(float), seg_limits,
+    )
+    state, method = balance_segment(ids, books, seg_limits, rules)
+    rep_ids = seg_reps["rep_id"].to_numpy().astype(str)
+    frame = seg.select(
+        "account_id", "segment",
+        pl.Series("rep_id", rep_ids[state.rep] if len(ids) else [], dtype=pl.String),
+        pl.col("owner_id").alias("previous_rep_id"),
+        pl.Series("reason_code", state.reason, dtype=pl.Int64),
+        pl.col("locked").fill_null(False),
+        pl.Series("anchor", state.anchor, dtype=pl.Boolean),
+    )
+    return frame, {"segment": segment, "method": method, "seconds": time.perf_counter() - started,
+                   "book_min": seg_limits.book_min, "book_max": seg_limits.book_max}
+
+
 def assign_territories(
     accounts: pl.DataFrame, reps: pl.DataFrame, limits: dict[str, BookLimits], rules: BalanceRules
 ) -> Assignment:
@@ -183,29 +213,9 @@ def assign_territories(
     moved = owner changed, reason = why the account changed hands (null when it did not),
     anchor = an anchor account of its segment. methods: the solver and book-size limits per segment.
     """
-    frames, methods = [], []
-    for segment, seg_limits in limits.items():
-        started = time.perf_counter()
-        seg = _reasons(accounts.filter(pl.col("segment") == segment), reps, segment)
-        seg_reps = reps.filter(pl.col("segment") == segment).sort("rep_id")
-        ids = seg["account_id"].to_numpy().astype(str)
-        books = start_books(
-            seg["eev"].to_numpy().astype(float), seg["owner_index"].to_numpy(), seg["start_reason"].to_numpy(),
-            seg["locked"].fill_null(False).to_numpy().astype(bool),
-            seg_reps["capacity"].to_numpy().astype(float), seg_limits,
-        )
-        state, method = balance_segment(ids, books, seg_limits, rules)
-        rep_ids = seg_reps["rep_id"].to_numpy().astype(str)
-        frames.append(seg.select(
-            "account_id", "segment",
-            pl.Series("rep_id", rep_ids[state.rep] if len(ids) else [], dtype=pl.String),
-            pl.col("owner_id").alias("previous_rep_id"),
-            pl.Series("reason_code", state.reason, dtype=pl.Int64),
-            pl.col("locked").fill_null(False),
-            pl.Series("anchor", state.anchor, dtype=pl.Boolean),
-        ))
-        methods.append({"segment": segment, "method": method, "seconds": time.perf_counter() - started,
-                        "book_min": seg_limits.book_min, "book_max": seg_limits.book_max})
+    # segments are independent: they are balanced side by side (the MILP releases the GIL)
+    assigned = map_in_threads(lambda item: _assign_segment(accounts, reps, *item, rules), list(limits.items()))
+    frames, methods = [frame for frame, _ in assigned], [method for _, method in assigned]
     schema = {"account_id": pl.String, "segment": pl.String, "rep_id": pl.String,
               "previous_rep_id": pl.String, "reason_code": pl.Int64, "locked": pl.Boolean, "anchor": pl.Boolean}
     territories = pl.concat(frames) if frames else pl.DataFrame(schema=schema)

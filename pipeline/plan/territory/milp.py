@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import threading
 from collections.abc import Iterator
 
 import highspy
@@ -30,6 +31,7 @@ from pipeline.plan.territory.heuristic import Books
 from pipeline.plan.territory.spread import book_shares
 
 MIP_REL_GAP = 1e-4  # stop when proven within this relative gap of the optimum
+_SILENCING = threading.Lock()  # segments are solved side by side (territory.assign)
 
 
 def solve_milp(
@@ -77,7 +79,7 @@ def solve_milp(
     model.a_matrix_.start_, model.a_matrix_.index_, model.a_matrix_.value_ = csc.indptr, csc.indices, csc.data
     model.integrality_ = [highspy.HighsVarType.kInteger] * n_x + [highspy.HighsVarType.kContinuous] * (4 * m)
 
-    with _stdout_silenced():
+    with _SILENCING, _stdout_silenced():  # one thread at a time: each swaps file descriptor 1
         solver = highspy.Highs()  # prints a banner on construction, before options apply
     solver.setOptionValue("output_flag", False)
     solver.setOptionValue("mip_max_nodes", int(max_nodes))
