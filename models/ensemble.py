@@ -6,9 +6,10 @@ its own seeded subsample of the training rows (``subsample`` of them, chosen by 
 the rows' keys, so the choice depends neither on the row order nor on the feature values),
 and averages their predictions (bagging). Averaging cancels most of the members' independent
 noise; fitting and scoring cost ``members`` times one model's CPU, spread over the cores
-(``models.threads``: the members fit and score side by side, each on one OpenMP thread). (Splitting one model's trees
-among the members at a higher learning rate would keep the cost flat, but measured on the
-sample it fits the booked amounts far worse: holdout gamma deviance 1.19 against 0.34.)
+(``models.threads``: the members fit and score side by side, each on one OpenMP thread).
+(Splitting one model's trees among the members at a higher learning rate would keep the cost
+flat, but measured on the sample it fits the booked amounts far worse: holdout gamma deviance
+1.19 against 0.34.)
 
 Key columns: ``KEY_COLUMNS`` present in the frame (a panel without them, e.g. a hand-made
 test panel, falls back to the row position in its canonical order).

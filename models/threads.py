@@ -7,6 +7,9 @@ runs on ONE OpenMP thread, and the cores are used by running independent fits (a
 members) in Python threads instead: the boosting loops release the GIL, so two members fit in
 0.56x the time of one after the other on 2 cores (measured on a 100k-row panel).
 
+The territory step uses the same pool for its independent segments (the MILP solver releases
+the GIL too).
+
 The OpenMP thread limit is per thread (a new thread starts at the process default), so each
 worker sets it for itself. Results do not depend on the number of threads: each call is
 independent and the results come back in the order of the inputs.
