@@ -9,9 +9,12 @@ exponential). A rep is credited its share (work.territory_shares) of what each i
 it holds books, so a rep's expected bookings are sum(share x p_close x amount_if_won) = its territory
 EEV, and P(attain) for any factor comes from the same draws (quota = factor x territory EEV).
 
-Vectorised over items, one draw at a time (memory: a few arrays of the items plus the draws x reps
-result); a rep's credit is a bincount over the won items only. One seeded generator consumed in a
-fixed order, so the same inputs and seed give the same draws bit for bit.
+Vectorised over items, one draw at a time, the items of one amount spread (one kind) together, so
+each won amount is a gamma of one shape (numpy draws those several times faster than a gamma per
+item); a rep's credit is a bincount over the won items only. Memory: a few arrays of the items plus
+the draws x reps result. The draws come in blocks of DRAW_BLOCK, each from its own seeded generator
+(children of one SeedSequence), run side by side on the cores (numpy's generators and comparisons
+release the GIL): the same inputs and seed give the same draws bit for bit, whatever the cores.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from dataclasses import dataclass
 import duckdb
 import numpy as np
 import polars as pl
+
+from models.threads import map_in_threads
 
 ITEMS_SQL = """
 SELECT p_close, amount_if_won, amount_cv FROM work.forecast_items ORDER BY account_id, product_id, kind
@@ -42,6 +47,7 @@ JOIN reps AS r USING (rep_id)
 WHERE s.share > 0
 ORDER BY i.item, r.rep
 """
+DRAW_BLOCK = 50  # draws per seeded block: the blocks run side by side, each on its own generator
 DRAWS_SCHEMA = {"rep_id": pl.String, "draw": pl.Int32, "bookings": pl.Float64}
 
 
@@ -100,23 +106,55 @@ def load_territories(con: duckdb.DuckDBPyConnection) -> Territories:
                                    positions["rep"], positions["item"], positions["share"])
 
 
-def simulate_bookings(territories: Territories, draws: int, seed: int) -> np.ndarray:
-    """Simulated bookings of every rep in every draw: an array (draws, reps) of annual money."""
-    rng = np.random.default_rng(seed)
-    items = len(territories.p_close)
-    p_close = territories.p_close.astype(np.float32)  # compared with float32 uniforms (resolution 2^-24)
-    mean, cv = territories.amount_if_won, territories.amount_cv
-    spread = cv > 0
-    shape = np.divide(1.0, np.square(cv), out=np.ones_like(cv), where=spread)  # gamma shape 1 / cv^2
-    scale = np.square(cv)  # of a unit-mean gamma: mean x shape x scale = mean
+@dataclass(frozen=True)
+class _AmountClass:
+    """The items of one amount spread (one kind of a plan): indices, p_close (float32, compared with
+    float32 uniforms: resolution 2^-24), amount_if_won, and the cv of the amount around it."""
+
+    items: np.ndarray
+    p_close: np.ndarray
+    amount_if_won: np.ndarray
+    cv: float
+
+
+def _amount_classes(territories: Territories) -> list[_AmountClass]:
+    """The items grouped by distinct amount_cv, in item order within each."""
+    values, inverse = np.unique(territories.amount_cv, return_inverse=True)
+    order = np.argsort(inverse, kind="stable")
+    bounds = np.searchsorted(inverse[order], np.arange(len(values) + 1))
+    return [_AmountClass(items, territories.p_close[items].astype(np.float32), territories.amount_if_won[items],
+                         float(value))
+            for value, items in zip(values, np.split(order, bounds[1:-1]), strict=True)]
+
+
+def _simulate_block(territories: Territories, classes: list[_AmountClass], draws: int,
+                    rng: np.random.Generator) -> np.ndarray:
+    """`draws` simulated years from one generator: an array (draws, reps)."""
     result = np.empty((draws, len(territories.rep_ids)))
-    for draw in range(draws):  # each draw vectorised over all items
-        won = np.flatnonzero(rng.random(items, dtype=np.float32) < p_close)
-        amounts = mean[won]
-        varied = spread[won]
-        amounts[varied] *= rng.standard_gamma(shape[won[varied]]) * scale[won[varied]]
-        result[draw] = territories.credited(won, amounts)
+    for draw in range(draws):  # each draw vectorised over all items, a class at a time
+        won, amounts = [], []
+        for c in classes:
+            hit = np.flatnonzero(rng.random(len(c.items), dtype=np.float32) < c.p_close)
+            amount = c.amount_if_won[hit]
+            if c.cv > 0:  # gamma with shape 1 / cv^2 and scale cv^2: mean 1, coefficient of variation cv
+                amount *= rng.standard_gamma(1.0 / c.cv**2, len(hit)) * c.cv**2
+            won.append(c.items[hit])
+            amounts.append(amount)
+        result[draw] = territories.credited(np.concatenate(won), np.concatenate(amounts))
     return result
+
+
+def simulate_bookings(territories: Territories, draws: int, seed: int) -> np.ndarray:
+    """Simulated bookings of every rep in every draw: an array (draws, reps) of annual money.
+
+    The draws come in blocks of DRAW_BLOCK, block b from the generator of the b-th child of
+    SeedSequence(seed): the same draws whatever the number of threads that run the blocks."""
+    classes = _amount_classes(territories)
+    sizes = [min(DRAW_BLOCK, draws - start) for start in range(0, draws, DRAW_BLOCK)]
+    streams = np.random.SeedSequence(seed).spawn(len(sizes))
+    blocks = map_in_threads(lambda block: _simulate_block(territories, classes, sizes[block],
+                                                          np.random.default_rng(streams[block])), range(len(sizes)))
+    return np.concatenate(blocks) if blocks else np.empty((0, len(territories.rep_ids)))
 
 
 def draws_frame(rep_ids: list[str], bookings: np.ndarray) -> pl.DataFrame:

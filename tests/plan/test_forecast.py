@@ -98,6 +98,19 @@ def test_the_same_seed_gives_the_same_draws_bit_for_bit_and_another_seed_others(
     assert not np.array_equal(first, simulate_bookings(territories, 300, SEED + 1))
 
 
+def test_the_draws_do_not_depend_on_how_many_threads_run_their_blocks(monkeypatch):
+    # 130 draws = blocks of 50, 50 and 30, each from its own child of the seed; a third kind (cv 0.3)
+    territories = territories_from_arrays(
+        ["R1", "R2"], np.array([0.2, 0.5, 0.9, 0.4]), np.array([10.0, 20.0, 30.0, 5.0]),
+        np.array([1.0, 0.0, 0.3, 1.0]), rep=np.array([0, 0, 1, 1]), item=np.array([0, 1, 2, 3]), share=np.ones(4))
+    side_by_side = simulate_bookings(territories, 130, SEED)
+    monkeypatch.setattr("models.threads.usable_cores", lambda: 1)
+    one_by_one = simulate_bookings(territories, 130, SEED)
+    assert side_by_side.shape == (130, 2)
+    assert np.array_equal(side_by_side, one_by_one)
+    assert len({tuple(row) for row in side_by_side}) > 100  # the blocks are not copies of each other
+
+
 # --- the SQL chain on a hand-built territory ----------------------------------------------------
 
 def _hand_built_plan(tmp_path: Path, settings: PlanSettings) -> duckdb.DuckDBPyConnection:
