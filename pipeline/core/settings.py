@@ -351,6 +351,11 @@ class ExportSettings(_Strict):
         default=50_000, ge=0, description="per-account tables (accounts, territories, moves, contributions, "
         "deals) with up to this many rows also get a workbook sheet; longer ones are CSV/Parquet only"
     )
+    workbook_max_cells: int = Field(
+        default=750_000, ge=0, description="cells (rows x columns) of the workbook's sheets other than Summary, "
+        "Quotas and New adjustments: sheets are added in order while they fit, Top items keeps as many items per "
+        "rep as fit, the others go to CSV/Parquet only (the workbook is written at about 100,000 cells a second)"
+    )
 
 
 class TerritorySettings(_Strict):

@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -160,10 +161,25 @@ def _write_files(con: duckdb.DuckDBPyConnection, tables: PlanTables, folder: Pat
     """Every output into `folder` (a fresh scratch folder); returns sheets left out and charts."""
     for sub in (CSV, PARQUET, CHARTS, LETTERS):
         (folder / sub).mkdir()
+    # DuckDB writes the CSV and Parquet files (releasing the GIL) while Python writes the rest
+    with ThreadPoolExecutor(max_workers=1) as copier:
+        copies = copier.submit(_write_tables, con.cursor(), tables, folder)
+        left_out, chart_list = _write_documents(tables, folder, artifact_dir)
+        copies.result()
+    return left_out, chart_list
+
+
+def _write_tables(con: duckdb.DuckDBPyConnection, tables: PlanTables, folder: Path) -> None:
+    """Every table of the plan as csv/<table>.csv and parquet/<table>.parquet (DuckDB COPY)."""
     table_files = safe_file_names(tables.sheets)
-    for sheet in tables.sheets.values():
-        write_table_files(con, tables, sheet, folder / CSV / f"{table_files[sheet.key]}.csv",
-                          folder / PARQUET / f"{table_files[sheet.key]}.parquet")
+    with con:
+        for sheet in tables.sheets.values():
+            write_table_files(con, tables, sheet, folder / CSV / f"{table_files[sheet.key]}.csv",
+                              folder / PARQUET / f"{table_files[sheet.key]}.parquet")
+
+
+def _write_documents(tables: PlanTables, folder: Path, artifact_dir: Path | None) -> tuple[list[str], list[Chart]]:
+    """The workbook, letters, charts and report (Python); returns sheets left out and charts."""
     workbook = workbook_name(tables.plan_id)
     left_out = write_workbook(tables, folder / workbook)
     letters = letter_files(tables)

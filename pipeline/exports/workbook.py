@@ -56,6 +56,8 @@ class WorkbookWriter:
     tables: PlanTables
     formats: dict[str, Format] = field(default_factory=dict)
     left_out: list[str] = field(default_factory=list)
+    frames: dict[str, pl.DataFrame] = field(default_factory=dict)  # the table sheets' rows as written
+    items_per_rep: int | None = None  # Top items per rep, when the cell budget shortened the sheet
 
     def __post_init__(self) -> None:
         cfg = self.tables.settings.exports
@@ -137,6 +139,9 @@ def _lineage(writer: WorkbookWriter) -> list[tuple[str, object]]:
     ]
     if tables.model.get("fallback_reason"):
         notes.append(("Model fallback", tables.model["fallback_reason"]))
+    if writer.items_per_rep is not None:
+        notes.append(("Top items", f"the largest {writer.items_per_rep} per rep (exports.workbook_max_cells); "
+                      "every item is in the CSV/Parquet files"))
     notes += [("Not in this workbook", f"{title}: too many rows, see the CSV/Parquet files")
               for title in writer.left_out]
     return notes
@@ -154,10 +159,36 @@ def quotas_sheet(writer: WorkbookWriter) -> None:
 
 
 def table_sheets(writer: WorkbookWriter) -> None:
-    """Every other table of the plan that is in memory, one sheet each, in the plan's order."""
+    """Every other table of the plan that fits the workbook, one sheet each, in the plan's order."""
     for sheet in writer.tables.sheets.values():
-        if sheet.key not in WRITTEN_ELSEWHERE and sheet.frame is not None:
-            writer.table(sheet.title, sheet.key, sheet.frame)
+        if sheet.key in writer.frames:
+            writer.table(sheet.title, sheet.key, writer.frames[sheet.key])
+
+
+def _top_items_per_rep(frame: pl.DataFrame, items: int) -> pl.DataFrame:
+    """The first `items` rows of each rep (the Top items frame is ordered by rep, largest EEV first)."""
+    return frame.filter(pl.int_range(pl.len()).over("rep_id") < items)
+
+
+def fit_to_budget(writer: WorkbookWriter) -> None:
+    """Which table sheets the workbook holds (writer.frames), within exports.workbook_max_cells cells
+    (rows x columns; Summary, Quotas and New adjustments are always written): the sheets in the plan's
+    order while they fit; Top items, when whole it would not fit, keeps as many items per rep as fit
+    (at least one); a sheet that does not fit goes to writer.left_out (CSV/Parquet only)."""
+    cells_left = writer.tables.settings.exports.workbook_max_cells
+    for sheet in writer.tables.sheets.values():
+        frame = sheet.frame
+        if sheet.key in WRITTEN_ELSEWHERE or frame is None:
+            continue
+        if sheet.key == "top_items" and frame.height * frame.width > cells_left and frame.height:
+            reps = frame["rep_id"].n_unique()
+            writer.items_per_rep = max(1, cells_left // (reps * frame.width))
+            frame = _top_items_per_rep(frame, writer.items_per_rep)
+        if frame.height * frame.width > cells_left:
+            writer.left_out.append(sheet.title)
+            continue
+        writer.frames[sheet.key] = frame
+        cells_left -= frame.height * frame.width
 
 
 def new_adjustments_sheet(writer: WorkbookWriter) -> None:
@@ -176,6 +207,7 @@ def write_workbook(tables: PlanTables, path: Path) -> list[str]:
         book.set_properties({"title": f"Quota plan {tables.plan_id}", "author": "quota-plan",
                              "created": tables.created_at, "comments": f"plan as of {tables.run['as_of']}"})
         writer = WorkbookWriter(book, tables, left_out=left_out)
+        fit_to_budget(writer)
         for build in SHEET_BUILDERS:
             build(writer)
-    return left_out
+    return writer.left_out

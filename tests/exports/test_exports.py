@@ -4,6 +4,7 @@ quotas table, the report in headless Chromium, byte-identical re-exports, option
 from __future__ import annotations
 
 import collections
+import dataclasses
 import datetime as dt
 import re
 import shutil
@@ -19,7 +20,8 @@ import pytest
 from pipeline.core import warehouse
 from pipeline.exports.columns import header as header_of
 from pipeline.exports.files import export_plan
-from pipeline.exports.sheets import ExportError
+from pipeline.exports.sheets import ExportError, load_plan_tables
+from pipeline.exports.workbook import _top_items_per_rep, write_workbook
 from pipeline.plan.adjustments import SHEET as ADJUSTMENTS_SHEET
 from pipeline.runner import PlanOutcome
 from tests.exports.chromium import open_page
@@ -275,3 +277,32 @@ def test_plan_period_ends_the_day_before_the_horizon():
     assert load_settings(as_of=dt.date(2025, 8, 31)).plan_period() == (dt.date(2025, 8, 31), dt.date(2026, 8, 30))
     assert load_settings(as_of=dt.date(2024, 2, 29)).plan_period() == (dt.date(2024, 2, 29), dt.date(2025, 2, 27))
 
+
+
+def test_a_workbook_over_its_cell_budget_keeps_fewer_top_items_per_rep_and_names_what_it_leaves_out(
+        sample_plan: PlanOutcome, tmp_path: Path):
+    with warehouse.connect(sample_plan.db, read_only=True) as con:
+        tables = load_plan_tables(con)
+    top = tables.sheets["top_items"].frame
+    reps = top["rep_id"].n_unique()
+    keys = list(tables.sheets)
+    before = [s for s in list(tables.sheets.values())[: keys.index("top_items")] if s.frame is not None
+              and s.key not in ("summary", "quotas")]  # Phasing
+    budget = sum(s.frame.height * s.frame.width for s in before) + 3 * reps * top.width + 5  # 3 items per rep
+    cfg = tables.settings.exports.model_copy(update={"workbook_max_cells": budget})
+    tables = dataclasses.replace(tables, settings=tables.settings.model_copy(update={"exports": cfg}))
+    left_out = write_workbook(tables, tmp_path / "book.xlsx")
+    book = openpyxl.load_workbook(tmp_path / "book.xlsx")
+    assert book.sheetnames == ["Summary", "Quotas", *(s.title for s in before), "Top items", ADJUSTMENTS_SHEET]
+    header, rows = _table(book["Top items"])
+    kept = [(r[header.index("Rep ID")].value, r[header.index("Account ID")].value, r[header.index("Product ID")].value)
+            for r in rows]
+    largest = _top_items_per_rep(top, 3).select("rep_id", "account_id", "product_id").rows()
+    assert kept == largest and max(collections.Counter(k[0] for k in kept).values()) == 3 < top.height / reps
+    others = [s.title for s in tables.sheets.values() if s.frame is not None
+              and s.key not in ("summary", "quotas", "top_items") and s not in before]
+    assert others and set(others) <= set(left_out)
+    notes = {row[0]: row[1] for row in book["Summary"].iter_rows(values_only=True) if row[0]}
+    assert notes["Top items"].startswith("the largest 3 per rep")
+    written = [v for row in book["Summary"].iter_rows(values_only=True) for v in row if v]
+    assert all(f"{title}: too many rows, see the CSV/Parquet files" in written for title in others)
