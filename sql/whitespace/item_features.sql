@@ -1,5 +1,6 @@
 -- item_features: the model's view of each whitespace item, on each snapshot date.
--- Grain: (snapshot_date, account_id, product_id, kind), the same as whitespace_items.
+-- Grain: (snapshot_date, account_id, product_id, kind), the same as whitespace_items. In no order (sorting
+-- 3.2M rows of 45 columns took a third of the step at 100,000 accounts): readers order what they read.
 -- Features come only from data before the snapshot (account_state, usage_features). On
 -- training snapshots, label = 1 when an expansion opportunity on this account and product was
 -- won with close_date in [snapshot, snapshot + horizon); won_amount is what those deals booked.
@@ -242,4 +243,3 @@ LEFT JOIN account_seats AS sx USING (snapshot_date, account_id)
 LEFT JOIN account_trends AS tr USING (snapshot_date, account_id)
 LEFT JOIN deal_coverage AS dc USING (snapshot_date)
 LEFT JOIN wins AS w USING (snapshot_date, account_id, product_id)
-ORDER BY i.snapshot_date, i.account_id, i.product_id, i.kind
