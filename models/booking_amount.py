@@ -92,17 +92,18 @@ class AmountModel:
         ``kind`` and ``whitespace``)."""
         if frame.height == 0:
             return np.empty(0), np.empty(0, dtype=object)
-        kind = frame.select(categorical_text("kind")).to_series().to_numpy()
+        kinds = frame.select(categorical_text("kind")).to_series()
+        kind = kinds.to_numpy()
         whitespace = frame["whitespace"].cast(pl.Float64).fill_null(0.0).to_numpy()
         overall = self.medians.get("")
         if overall is None:
             amount, basis = whitespace.copy(), np.full(frame.height, WHITESPACE_BASIS, dtype=object)
         else:
-            amount = np.array([self.medians.get(k, overall) for k in kind], dtype=np.float64)
+            amount = _by_kind(kinds, self.medians, overall)
             basis = np.full(frame.height, MEDIAN_BASIS, dtype=object)
         learned = np.isin(kind, self.learned_kinds) if self.regressor is not None else np.zeros(frame.height, bool)
         if learned.any():
-            level = np.array([self.levels.get(k, 1.0) for k in kind[learned]])
+            level = _by_kind(kinds, self.levels, 1.0)[learned]
             amount[learned] = self.regressor.score(frame.filter(pl.Series(learned))) * level
             basis[learned] = LEARNED
         capped = np.isin(kind, self.ceiling_kinds) & (amount > whitespace) & (basis != WHITESPACE_BASIS)
@@ -114,6 +115,12 @@ class AmountModel:
         return {"method": self.method, "won_deals": self.won_deals, "learned_kinds": list(self.learned_kinds),
                 "levels": self.levels,
                 "medians": {k or "all": v for k, v in self.medians.items()}, "ceiling_kinds": list(self.ceiling_kinds)}
+
+
+def _by_kind(kinds: pl.Series, table: dict[str, float], default: float) -> np.ndarray:
+    """``table[kind]`` (``default`` for a kind not in it) for every row, as float64."""
+    return kinds.replace_strict(list(table), list(table.values()), default=default,
+                                return_dtype=pl.Float64).to_numpy(writable=True)
 
 
 def _won(panel: pl.DataFrame) -> pl.DataFrame:

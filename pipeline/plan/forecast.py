@@ -124,7 +124,7 @@ def _amount_classes(territories: Territories) -> list[_AmountClass]:
     bounds = np.searchsorted(inverse[order], np.arange(len(values) + 1))
     return [_AmountClass(items, territories.p_close[items].astype(np.float32), territories.amount_if_won[items],
                          float(value))
-            for value, items in zip(values, np.split(order, bounds[1:-1]), strict=True)]
+            for value, items in zip(values, (order[lo:hi] for lo, hi in zip(bounds[:-1], bounds[1:])), strict=True)]
 
 
 def _simulate_block(territories: Territories, classes: list[_AmountClass], draws: int,
@@ -132,7 +132,7 @@ def _simulate_block(territories: Territories, classes: list[_AmountClass], draws
     """`draws` simulated years from one generator: an array (draws, reps)."""
     result = np.empty((draws, len(territories.rep_ids)))
     for draw in range(draws):  # each draw vectorised over all items, a class at a time
-        won, amounts = [], []
+        won, amounts = [np.empty(0, dtype=np.int64)], [np.empty(0)]
         for c in classes:
             hit = np.flatnonzero(rng.random(len(c.items), dtype=np.float32) < c.p_close)
             amount = c.amount_if_won[hit]

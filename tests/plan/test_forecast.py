@@ -386,3 +386,10 @@ def test_a_whole_plan_with_an_auto_factor_sets_quotas_with_it(auto_plan: PlanOut
         assert abs(row["quota"] - row["quota_unrounded"]) <= 500 + 1e-6
     # the run published a plan: the blocking check quota_is_factor_times_territory_eev passed with it
     assert _frame(db, "SELECT status FROM main.plan_runs")["status"].to_list() == ["succeeded"]
+
+
+def test_territories_without_any_item_book_nothing_in_every_draw():
+    territories = territories_from_arrays(["R1", "R2"], np.empty(0), np.empty(0), np.empty(0),
+                                          rep=np.empty(0, int), item=np.empty(0, int), share=np.empty(0))
+    bookings = simulate_bookings(territories, 120, SEED)
+    assert bookings.shape == (120, 2) and not bookings.any()
