@@ -16,6 +16,7 @@ from pipeline.core.settings import PlanSettings
 from pipeline.core.warehouse import table_exists
 from pipeline.defs.resources import Warehouse
 from pipeline.defs.sql_asset import markdown_table, table_result
+from pipeline.plan.item_scores import write_item_scores
 
 MODEL_GROUP = "model"
 # what the model step writes besides the model file: asset key (= work table) -> what it holds
@@ -134,17 +135,7 @@ def item_scores(
             raise ValueError("no trained close-probability model in this DuckDB file: run plan_job first")
         version = con.execute("SELECT model_version FROM work.model_info").fetchone()[0]
         model = load_model(warehouse.artifact_dir, version)
-        items = con.sql("SELECT * FROM work.item_features WHERE role = 'plan' ORDER BY account_id, product_id, kind").pl()
-        if settings.model.expected_amount == "learned":
-            amount, basis = model.expected_amount(items)
-        else:
-            amount, basis = items["whitespace"].to_numpy(), ["textbook"] * items.height
-        scores = items.select("account_id", "product_id", "kind").with_columns(  # noqa: F841  (read by the SQL)
-            p_close=pl.Series(model.predict(items), dtype=pl.Float64),
-            expected_amount=pl.Series(amount, dtype=pl.Float64),
-            amount_basis=pl.Series(list(basis), dtype=pl.String),
-        )
-        con.execute("CREATE OR REPLACE TABLE work.item_scores AS SELECT * FROM scores ORDER BY ALL")
+        write_item_scores(con, model, settings.model.expected_amount)
         ratios = con.execute(EEV_TO_ACV_SQL).pl()
         return table_result(context, con, "work.item_scores", started, metadata={
             "model_version": version,
