@@ -45,7 +45,7 @@ import polars as pl
 from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.metrics import mean_gamma_deviance
 
-from models.candidates import HGB_LEARNING_RATE, HGB_MAX_ITER, SklearnScorer
+from models.candidates import HGB_LEARNING_RATE, HGB_MAX_ITER, SklearnScorer, lookup
 from models.ensemble import Ensemble, EnsembleSettings
 from models.features import FeatureEncoder, FeatureSpec, categorical_text
 
@@ -92,18 +92,17 @@ class AmountModel:
         ``kind`` and ``whitespace``)."""
         if frame.height == 0:
             return np.empty(0), np.empty(0, dtype=object)
-        kinds = frame.select(categorical_text("kind")).to_series()
-        kind = kinds.to_numpy()
+        kind = frame.select(categorical_text("kind")).to_series().to_numpy()
         whitespace = frame["whitespace"].cast(pl.Float64).fill_null(0.0).to_numpy()
         overall = self.medians.get("")
         if overall is None:
             amount, basis = whitespace.copy(), np.full(frame.height, WHITESPACE_BASIS, dtype=object)
         else:
-            amount = _by_kind(kinds, self.medians, overall)
+            amount = _by_kind(frame, self.medians, overall)
             basis = np.full(frame.height, MEDIAN_BASIS, dtype=object)
         learned = np.isin(kind, self.learned_kinds) if self.regressor is not None else np.zeros(frame.height, bool)
         if learned.any():
-            level = _by_kind(kinds, self.levels, 1.0)[learned]
+            level = _by_kind(frame, self.levels, 1.0)[learned]
             amount[learned] = self.regressor.score(frame.filter(pl.Series(learned))) * level
             basis[learned] = LEARNED
         capped = np.isin(kind, self.ceiling_kinds) & (amount > whitespace) & (basis != WHITESPACE_BASIS)
@@ -117,10 +116,9 @@ class AmountModel:
                 "medians": {k or "all": v for k, v in self.medians.items()}, "ceiling_kinds": list(self.ceiling_kinds)}
 
 
-def _by_kind(kinds: pl.Series, table: dict[str, float], default: float) -> np.ndarray:
-    """``table[kind]`` (``default`` for a kind not in it) for every row, as float64."""
-    return kinds.replace_strict(list(table), list(table.values()), default=default,
-                                return_dtype=pl.Float64).to_numpy(writable=True)
+def _by_kind(frame: pl.DataFrame, table: dict[str, float], default: float) -> np.ndarray:
+    """``table[kind]`` (``default`` for a kind not in it) for every row of ``frame``, as float64."""
+    return frame.select(lookup(categorical_text("kind"), table, default)).to_series().to_numpy(writable=True)
 
 
 def _won(panel: pl.DataFrame) -> pl.DataFrame:

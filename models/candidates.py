@@ -95,8 +95,8 @@ class BaseRateScorer:
         """Rate of each row's (segment, kind), else its kind's rate, else the global rate."""
         require_columns(frame, ("segment", "kind"), "scoring frame")
         rate = (
-            _lookup(_cell_key(), self.cell_rates)
-            .fill_null(_lookup(categorical_text("kind"), self.kind_rates))
+            lookup(_cell_key(), self.cell_rates)
+            .fill_null(lookup(categorical_text("kind"), self.kind_rates))
             .fill_null(self.global_rate)
         )
         return frame.select(rate).to_series().to_numpy()
@@ -107,9 +107,9 @@ def _counts(labelled: pl.DataFrame, key: str, *carry: str) -> pl.DataFrame:
     return labelled.group_by(key, *carry).agg(rows=pl.len(), positives=pl.col("label").sum())
 
 
-def _lookup(key: pl.Expr, table: dict[str, float]) -> pl.Expr:
-    """``table[key]`` as Float64, null when the key is not in the table."""
-    return key.replace_strict(list(table), list(table.values()), default=None, return_dtype=pl.Float64)
+def lookup(key: pl.Expr, table: dict[str, float], default: float | None = None) -> pl.Expr:
+    """``table[key]`` as Float64, ``default`` (null unless given) when the key is not in the table."""
+    return key.replace_strict(list(table), list(table.values()), default=default, return_dtype=pl.Float64)
 
 
 @dataclass

@@ -180,7 +180,7 @@ def fit_to_budget(writer: WorkbookWriter) -> None:
         frame = sheet.frame
         if sheet.key in WRITTEN_ELSEWHERE or frame is None:
             continue
-        if sheet.key == "top_items" and frame.height * frame.width > cells_left and frame.height:
+        if sheet.key == "top_items" and frame.height * frame.width > cells_left:
             reps = frame["rep_id"].n_unique()
             writer.items_per_rep = max(1, cells_left // (reps * frame.width))
             frame = _top_items_per_rep(frame, writer.items_per_rep)

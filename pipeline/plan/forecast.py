@@ -120,11 +120,9 @@ class _AmountClass:
 def _amount_classes(territories: Territories) -> list[_AmountClass]:
     """The items grouped by distinct amount_cv, in item order within each."""
     values, inverse = np.unique(territories.amount_cv, return_inverse=True)
-    order = np.argsort(inverse, kind="stable")
-    bounds = np.searchsorted(inverse[order], np.arange(len(values) + 1))
-    return [_AmountClass(items, territories.p_close[items].astype(np.float32), territories.amount_if_won[items],
-                         float(value))
-            for value, items in zip(values, (order[lo:hi] for lo, hi in zip(bounds[:-1], bounds[1:])), strict=True)]
+    groups = [(float(value), np.flatnonzero(inverse == k)) for k, value in enumerate(values)]
+    return [_AmountClass(items, territories.p_close[items].astype(np.float32), territories.amount_if_won[items], cv)
+            for cv, items in groups]
 
 
 def _simulate_block(territories: Territories, classes: list[_AmountClass], draws: int,
