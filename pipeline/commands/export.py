@@ -20,6 +20,9 @@ def add_parser(verbs: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--plan", metavar="PLAN_ID", help="plan version, e.g. P0003 (default: the current plan)")
     parser.add_argument("--out", required=True, type=Path, help="folder to write into (created if missing)")
+    parser.add_argument("--letter-pdfs", action="store_true",
+                        help="print every quota letter to PDF, also when the plan has more letters than "
+                        "exports.letter_pdf_max_letters (about 10 letters a second; needs headless Chromium)")
     add_db_option(parser)
 
 
@@ -36,6 +39,6 @@ def run(args: argparse.Namespace) -> None:
                           "exports into (created if missing)")
     started = time.perf_counter()
     with warehouse.connect(args.db, read_only=True) as con:
-        result = export_plan(con, args.out, args.plan, warehouse.artifact_dir(args.db))
+        result = export_plan(con, args.out, args.plan, warehouse.artifact_dir(args.db), every_pdf=args.letter_pdfs)
     print(f"Plan {result.plan_id} exported in {time.perf_counter() - started:.1f}s", file=sys.stderr)
     print("\n".join(result.where()))

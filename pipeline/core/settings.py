@@ -343,6 +343,11 @@ class ExportSettings(_Strict):
         "or when Chromium is missing, which the export's summary then says)"
     )
     letter_pdf_workers: int = Field(default=2, ge=1, description="Chromium processes printing letters at a time")
+    letter_pdf_max_letters: int = Field(
+        default=300, ge=0, description="a plan run prints the letters to PDF only when the plan has at most this "
+        "many (Chromium prints about 10 letters a second on 2 cores); with more, the letters are HTML only, the "
+        "export's summary says so, and `quota-plan export --letter-pdfs` prints every one of them"
+    )
     workbook_items_per_rep: int = Field(
         default=25, ge=1, description="whitespace items per rep (largest EEV first) on the workbook's Top items "
         "sheet; every item is in csv/ and parquet/whitespace_items"
@@ -446,7 +451,7 @@ class ForecastSettings(_Strict):
 # operations settings that bound DuckDB's memory, spill folder and threads (not the plan's numbers)
 DUCKDB_RESOURCE_SETTINGS = ("duckdb_memory_limit", "duckdb_temp_directory", "duckdb_threads")
 # exports settings that decide how the files are drawn, not what they say
-EXPORT_FILE_SETTINGS = ("letter_pdfs", "letter_pdf_workers", "chart_dpi", "chart_named_reps")
+EXPORT_FILE_SETTINGS = ("letter_pdfs", "letter_pdf_workers", "letter_pdf_max_letters", "chart_dpi", "chart_named_reps")
 
 
 class OperationsSettings(_Strict):
@@ -737,8 +742,8 @@ class PlanSettings(_Strict):
         """The settings that decide what the plan is, as JSON values: all but `engine`, which
         only decides where the SQL runs (both engines give the same plan), DuckDB's resource
         limits (operations.duckdb_*), which only decide how fast, and how the export files are drawn
-        (exports.letter_pdfs, letter_pdf_workers, chart_dpi, chart_named_reps: letters also as PDF, the
-        charts' resolution and rep names)."""
+        (exports.letter_pdfs, letter_pdf_workers, letter_pdf_max_letters, chart_dpi, chart_named_reps:
+        letters also as PDF, the charts' resolution and rep names)."""
         return self.model_dump(mode="json", exclude={"engine": True, "operations": set(DUCKDB_RESOURCE_SETTINGS),
                                                      "exports": set(EXPORT_FILE_SETTINGS)})
 

@@ -56,12 +56,17 @@ class ExportResult:
     sheets: dict[str, int]
     figures: dict[str, float]
     left_out_of_workbook: list[str]
+    letter_pdf_max_letters: int | None = None  # the cap that kept the letters HTML only, when one did
 
     def where(self) -> list[str]:
         """One line per output: what it is and where it is."""
         lines = describe_exports(self.folder, self.plan_id)
         lines += [f"  NOTE: {t} has too many rows for the workbook: CSV/Parquet only" for t in self.left_out_of_workbook]
-        if len(self.letter_pdfs) < len(self.letters):
+        if self.letter_pdf_max_letters is not None:
+            lines.append(f"  NOTE: {len(self.letters):,} quota letters are more than exports.letter_pdf_max_letters "
+                         f"({self.letter_pdf_max_letters:,}): HTML only; print every one to PDF with "
+                         f"quota-plan export --plan {self.plan_id} --out {self.folder} --letter-pdfs")
+        elif len(self.letter_pdfs) < len(self.letters):
             lines.append("  NOTE: quota letters are HTML only (no headless Chromium to print them to PDF: "
                          "apt-get install -y chromium), or exports.letter_pdfs is false")
         return lines
@@ -156,15 +161,21 @@ def _figure_labels(figures: dict[str, float], symbol: str) -> list[tuple[str, st
                     for k, v in figures.items() if k.startswith("balance_cv_")]
 
 
+def pdf_cap(letters: int, cap: int, every_pdf: bool) -> int | None:
+    """The cap (exports.letter_pdf_max_letters) that keeps `letters` letters HTML only, None when
+    they are printed: always with `every_pdf` (`quota-plan export --letter-pdfs`), else up to the cap."""
+    return None if every_pdf or letters <= cap else cap
+
+
 def _write_files(con: duckdb.DuckDBPyConnection, tables: PlanTables, folder: Path,
-                 artifact_dir: Path | None) -> tuple[list[str], list[Chart]]:
+                 artifact_dir: Path | None, every_pdf: bool) -> tuple[list[str], list[Chart]]:
     """Every output into `folder` (a fresh scratch folder); returns sheets left out and charts."""
     for sub in (CSV, PARQUET, CHARTS, LETTERS):
         (folder / sub).mkdir()
     # DuckDB writes the CSV and Parquet files (releasing the GIL) while Python writes the rest
     with ThreadPoolExecutor(max_workers=1) as copier:
         copies = copier.submit(_write_tables, con.cursor(), tables, folder)
-        left_out, chart_list = _write_documents(tables, folder, artifact_dir)
+        left_out, chart_list = _write_documents(tables, folder, artifact_dir, every_pdf)
         copies.result()
     return left_out, chart_list
 
@@ -178,7 +189,8 @@ def _write_tables(con: duckdb.DuckDBPyConnection, tables: PlanTables, folder: Pa
                               folder / PARQUET / f"{table_files[sheet.key]}.parquet")
 
 
-def _write_documents(tables: PlanTables, folder: Path, artifact_dir: Path | None) -> tuple[list[str], list[Chart]]:
+def _write_documents(tables: PlanTables, folder: Path, artifact_dir: Path | None,
+                     every_pdf: bool) -> tuple[list[str], list[Chart]]:
     """The workbook, letters, charts and report (Python); returns sheets left out and charts."""
     workbook = workbook_name(tables.plan_id)
     left_out = write_workbook(tables, folder / workbook)
@@ -188,13 +200,14 @@ def _write_documents(tables: PlanTables, folder: Path, artifact_dir: Path | None
         pages.append(folder / LETTERS / letters[rep_id])
         pages[-1].write_text(html, encoding="utf-8")
     cfg = tables.settings.exports
-    if cfg.letter_pdfs:
+    printed = cfg.letter_pdfs and pdf_cap(len(pages), cfg.letter_pdf_max_letters, every_pdf) is None
+    if printed:
         print_pdfs(pages, tables.created_at, cfg.letter_pdf_workers)
     chart_list, notes = build_charts(tables, artifact_dir)
     pngs = chart_files(chart_list)
     for chart in chart_list:
         (folder / CHARTS / pngs[chart.key]).write_bytes(chart.png)
-    pdfs = cfg.letter_pdfs and chromium() is not None
+    pdfs = printed and chromium() is not None
     files = [(workbook, workbook, "the Excel workbook (open in Excel, LibreOffice or Google Sheets)"),
              (f"{LETTERS}/", f"{LETTERS}/", "one quota letter per rep with a quota, as HTML"
               + (" and PDF" if pdfs else " (print to PDF from the browser)")),
@@ -223,24 +236,29 @@ def _move_into_place(scratch: Path, out: Path) -> None:
 
 
 def export_plan(
-    con: duckdb.DuckDBPyConnection, out: Path, plan_id: str | None = None, artifact_dir: Path | None = None
+    con: duckdb.DuckDBPyConnection, out: Path, plan_id: str | None = None, artifact_dir: Path | None = None,
+    every_pdf: bool = False,
 ) -> ExportResult:
-    """Write every export of one plan version (current by default) into `out`."""
+    """Write every export of one plan version (current by default) into `out`; `every_pdf` prints
+    every letter to PDF whatever exports.letter_pdf_max_letters says."""
     tables = load_plan_tables(con, plan_id)
     out = Path(out).resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=f".{out.name}-", dir=out.parent) as scratch:
-        left_out, chart_list = _write_files(con, tables, Path(scratch), artifact_dir)
+        left_out, chart_list = _write_files(con, tables, Path(scratch), artifact_dir, every_pdf)
         _move_into_place(Path(scratch), out)
+    letters, cfg = sorted((out / LETTERS).glob(f"*{HTML}")), tables.settings.exports
     return ExportResult(
         plan_id=tables.plan_id,
         folder=out,
         workbook=out / workbook_name(tables.plan_id),
         report=out / REPORT,
-        letters=sorted((out / LETTERS).glob(f"*{HTML}")),
+        letters=letters,
         letter_pdfs=sorted((out / LETTERS).glob(f"*{PDF}")),
         charts={key: out / CHARTS / name for key, name in chart_files(chart_list).items()},
         sheets={s.title: s.rows for s in tables.sheets.values() if s.frame is not None},
         figures=key_figures(tables),
         left_out_of_workbook=left_out,
+        letter_pdf_max_letters=(pdf_cap(len(letters), cfg.letter_pdf_max_letters, every_pdf)
+                                if cfg.letter_pdfs else None),
     )

@@ -226,6 +226,27 @@ def test_exporting_the_same_plan_again_is_byte_identical(sample_plan: PlanOutcom
     assert [name for name in first if first[name] != second[name]] == []
 
 
+def test_a_plan_with_more_letters_than_the_pdf_cap_gets_html_letters_and_the_command_that_prints_them(
+        sample_plan: PlanOutcome, tmp_path: Path):
+    db = tmp_path / "plan.duckdb"
+    shutil.copy(sample_plan.db, db)
+    with warehouse.connect(db) as con:
+        con.execute("UPDATE plans.plan_runs SET settings_json = json_merge_patch(settings_json, "
+                    "'{\"exports\": {\"letter_pdf_max_letters\": 2}}')")
+        capped = export_plan(con, tmp_path / "capped")
+    assert len(capped.letters) > 2 and capped.letter_pdfs == []
+    note = f"quota-plan export --plan P0001 --out {capped.folder} --letter-pdfs"
+    assert [line for line in capped.where() if note in line] == [
+        f"  NOTE: {len(capped.letters)} quota letters are more than exports.letter_pdf_max_letters (2): HTML only; "
+        f"print every one to PDF with {note}"]
+    done = subprocess.run([*CLI, "export", "--db", str(db), "--out", str(capped.folder), "--letter-pdfs"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    printed = sorted(capped.folder.glob("letters/*.pdf"))
+    assert [p.with_suffix(".html") for p in printed] == capped.letters
+    assert "letter_pdf_max_letters" not in done.stdout
+
+
 def test_export_errors_name_the_plans_there_are(sample_plan: PlanOutcome, tmp_path: Path):
     with warehouse.connect(sample_plan.db, read_only=True) as con, pytest.raises(ExportError) as err:
         export_plan(con, tmp_path / "x", "P0042")
