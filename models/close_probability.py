@@ -7,7 +7,8 @@ Training, in order:
 
 1. Panel preparation. Only the columns the model uses are kept. A panel larger than
    ``max_training_rows`` is sampled down first: the rows with the smallest seeded row hash
-   are kept, so the sample does not depend on row order. The rows are then sorted by all
+   are kept, so the sample does not depend on row order (the pipeline's item_features already
+   holds a sample of that size, drawn in SQL). The rows are then sorted by all
    kept columns, so nothing downstream depends on the input order either.
 2. Time-based holdout: the newest ``holdout_share`` of the distinct snapshot dates
    (rounded, at least one date on each side).

@@ -698,6 +698,7 @@ class PlanSettings(_Strict):
             "horizon_months": model.horizon_months,
             "snapshot_every_months": model.snapshot_every_months,
             "max_snapshots": model.max_snapshots,
+            "max_training_rows": model.max_training_rows,
             "blackout_days": self.blackout_days,
             "eev_acv_flag_multiple": model.eev_acv_flag_multiple,
             "growth_min_days": model.growth_min_days,

@@ -1,6 +1,11 @@
 -- item_features: the model's view of each whitespace item, on each snapshot date.
 -- Grain: (snapshot_date, account_id, product_id, kind), the same as whitespace_items. In no order (sorting
 -- 3.2M rows of 45 columns took a third of the step at 100,000 accounts): readers order what they read.
+-- Training snapshots keep at most max_training_rows items, the model's whole panel (model.max_training_rows):
+-- those with the smallest md5 of (snapshot_date, account_id, product_id, kind, seed), a seeded sample of the
+-- keys only (md5 gives the same sample on DuckDB and on Spark; keys are distinct, so are their md5s). At
+-- 100,000 accounts that is 200,000 of 2.5M training items: the features of the rest were never used.
+-- The plan snapshot keeps every item.
 -- Features come only from data before the snapshot (account_state, usage_features). On
 -- training snapshots, label = 1 when an expansion opportunity on this account and product was
 -- won with close_date in [snapshot, snapshot + horizon); won_amount is what those deals booked.
@@ -42,11 +47,28 @@
 --   expansion_deal_rate              expansion deals closed (won or lost) per year of the tenure the deal
 --                                    history covers (NULL when that is under deal_rate_min_days)
 --   expansion_win_rate               share of those deals won (NULL without any)
-WITH items AS (
+WITH keyed_items AS (
+    SELECT
+        w.*,
+        s.role,
+        CASE WHEN s.role = 'train' THEN md5(concat_ws(':', CAST(w.snapshot_date AS VARCHAR), w.account_id,
+            w.product_id, w.kind, CAST($seed AS VARCHAR))) END AS sample_key
+    FROM work.whitespace_items AS w
+    JOIN work.snapshot_dates AS s USING (snapshot_date)
+),
+
+sample_cutoff AS (
+    -- the largest sample_key the training panel keeps: the max_training_rows-th smallest
+    SELECT max(sample_key) AS cutoff
+    FROM (SELECT sample_key FROM keyed_items WHERE role = 'train' ORDER BY sample_key LIMIT $max_training_rows)
+),
+
+items AS (
     SELECT
         snapshot_date, account_id, product_id, kind, whitespace, units, price_used, benchmark, peer_share,
         units_held, potential_units
-    FROM work.whitespace_items
+    FROM keyed_items
+    WHERE role = 'plan' OR sample_key <= (SELECT cutoff FROM sample_cutoff)
 ),
 
 state AS (

@@ -12,7 +12,7 @@ import pytest
 from pipeline.core import warehouse
 from pipeline.core.settings import PlanSettings, load_settings
 from tests.builders import REPS, write_inputs
-from tests.staged import build_whitespace
+from tests.staged import build_steps, build_whitespace
 
 AS_OF = dt.date(2026, 1, 1)
 
@@ -258,3 +258,29 @@ def test_every_plan_item_reads_with_a_reason_and_training_items_skip_it(db: Path
     assert (plan, train) == ("plan", "train")
     assert plan_items == plan_reasons > 0
     assert train_items > 0 and train_reasons == 0
+
+
+def _training_sample(db: Path, settings: PlanSettings) -> tuple[set[tuple], int]:
+    """item_features built on `db` with `settings`: the training items it keeps and its plan-item count."""
+    with warehouse.connect(db) as con:
+        build_steps(con, settings, ["item_features"])
+        rows = con.execute("""SELECT s.role, f.snapshot_date, f.account_id, f.product_id, f.kind
+            FROM work.item_features AS f JOIN work.snapshot_dates AS s USING (snapshot_date)""").fetchall()
+    return {row[1:] for row in rows if row[0] == "train"}, sum(row[0] == "plan" for row in rows)
+
+
+def test_item_features_keeps_a_seeded_sample_of_max_training_rows_training_items(db: Path, tmp_path: Path):
+    """The model's panel is sampled in SQL: exactly max_training_rows training items (a sample of
+    the keys, the same on every rebuild), every plan item, and another seed another sample."""
+    copy = tmp_path / "features.duckdb"
+    copy.write_bytes(db.read_bytes())
+    settings = _settings()
+    everything, plan_items = _training_sample(copy, settings)
+    assert plan_items == len(_query(db, "SELECT 1 FROM work.whitespace_items WHERE snapshot_date = ?"))
+    limit = len(everything) // 3
+    model = settings.model.model_copy(update={"max_training_rows": limit})
+    sample, plan_kept = _training_sample(copy, settings.model_copy(update={"model": model}))
+    assert len(sample) == limit and sample < everything and plan_kept == plan_items
+    assert _training_sample(copy, settings.model_copy(update={"model": model}))[0] == sample
+    reseeded = settings.model_copy(update={"model": model, "seed": settings.seed + 1})
+    assert _training_sample(copy, reseeded)[0] != sample
