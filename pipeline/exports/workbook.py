@@ -24,6 +24,7 @@ from xlsxwriter.worksheet import Worksheet
 
 from pipeline.exports.adjustments_sheet import write_adjustments_sheet
 from pipeline.exports.cells import WORKBOOK_OPTIONS
+from pipeline.exports.column_widths import column_widths_px
 from pipeline.exports.columns import COUNT, DATE, DECIMAL, MONEY, PERCENT, SCORE, column_kind, header
 from pipeline.exports.sheets import PlanTables
 
@@ -79,8 +80,10 @@ class WorkbookWriter:
         as the cached result. Returns the sheet and the first free row under the table."""
         sheet = self.book.add_worksheet(title)
         headers = _unique([header(c) for c in frame.columns])
-        for col, (name, dtype) in enumerate(frame.schema.items()):
-            sheet.set_column(col, col, None, self.kind_format(name, dtype))
+        widths = column_widths_px(frame, headers, self.tables.settings.exports.max_column_width_px,
+                                  sheet.default_date_width, frozenset(formulas or {}))
+        for col, ((name, dtype), width) in enumerate(zip(frame.schema.items(), widths, strict=True)):
+            sheet.set_column_pixels(col, col, width, self.kind_format(name, dtype))
         for row, values in enumerate(frame.iter_rows(), start=1):
             sheet.write_row(row, 0, values)
         name = table_name(key)
@@ -93,7 +96,6 @@ class WorkbookWriter:
         sheet.add_table(0, 0, last, max(frame.width - 1, 0), {
             "name": name, "style": TABLE_STYLE, "autofilter": True, "columns": [{"header": h} for h in headers]})
         sheet.freeze_panes(1, 0)
-        sheet.autofit(max_width=self.tables.settings.exports.max_column_width_px)
         return sheet, last + 1 + GAP_ROWS
 
     def notes(self, sheet: Worksheet, first_row: int, notes: list[tuple[str, object]]) -> None:
