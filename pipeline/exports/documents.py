@@ -147,22 +147,21 @@ def credit_sentences(tables: PlanTables) -> list[str]:
     return sentences
 
 
-def _by_rep(frame: pl.DataFrame | None) -> dict[str, list[dict[str, Any]]]:
+def _groups(frame: pl.DataFrame | None, key: str) -> dict[str, list[dict[str, Any]]]:
+    """The rows of `frame` as dicts per value of `key`, in their order (one partition pass)."""
     if frame is None or frame.height == 0:
         return {}
-    return {rep: part.to_dicts() for (rep,), part in frame.group_by("rep_id", maintain_order=True)}
+    return {k: part.to_dicts() for (k,), part in frame.partition_by(key, maintain_order=True, as_dict=True).items()}
 
 
 def letter_books(tables: PlanTables) -> dict[str, dict[str, Any]]:
     """Per rep with a quota: the listed accounts (each with its main items), the rest of the book in
     one row, accounts gained and lost, joint-planning accounts (pipeline.exports.letter_data)."""
-    items = tables.frame("letter_items")
-    by_account = ({a: part.to_dicts() for (a,), part in items.group_by("account_id", maintain_order=True)}
-                  if items.height else {})
-    accounts = _by_rep(tables.frame("letter_accounts"))
+    by_account = _groups(tables.frame("letter_items"), "account_id")
+    accounts = _groups(tables.frame("letter_accounts"), "rep_id")
     rest = {r["rep_id"]: r for r in tables.frame("letter_rest").iter_rows(named=True)}
-    moves = _by_rep(tables.frame("letter_moves"))
-    joint = _by_rep(tables.frame("letter_joint"))
+    moves = _groups(tables.frame("letter_moves"), "rep_id")
+    joint = _groups(tables.frame("letter_joint"), "rep_id")
     books = {}
     for rep in _reps_with_quota(tables)["rep_id"]:
         listed = [{**a, "items": by_account.get(a["account_id"], [])} for a in accounts.get(rep, [])]
@@ -176,14 +175,20 @@ def letter_books(tables: PlanTables) -> dict[str, dict[str, Any]]:
     return books
 
 
-def quarters(tables: PlanTables, quota: float) -> list[dict[str, Any]]:
-    """The quota phased by quarter of the plan year (quota_phasing's monthly weights summed)."""
+def quarter_weights(tables: PlanTables) -> list[dict[str, Any]]:
+    """The plan year's quarters (start, end) and the share of a quota each carries (quota_phasing's
+    monthly weights summed)."""
     phasing = tables.frame("quota_phasing")
     if phasing is None or phasing.height == 0:
         return []
     return (phasing.group_by("quarter", maintain_order=True)
             .agg(start=pl.col("month_start").min(), end=pl.col("month_end").max(), weight=pl.col("weight").sum())
-            .with_columns(amount=pl.col("weight") * quota).to_dicts())
+            .to_dicts())
+
+
+def quarters(weights: list[dict[str, Any]], quota: float) -> list[dict[str, Any]]:
+    """A quota phased by quarter: each quarter of `weights` with its amount."""
+    return [{**q, "amount": q["weight"] * quota} for q in weights]
 
 
 def _reps_with_quota(tables: PlanTables) -> pl.DataFrame:
@@ -204,10 +209,10 @@ def render_letters(tables: PlanTables) -> dict[str, str]:
     context = {**_context(tables), "credit_rules": credit_sentences(tables),
                "top_accounts": tables.settings.exports.letter_top_accounts,
                "min_p_close": tables.settings.exports.letter_min_p_close}
-    books = letter_books(tables)
+    books, weights = letter_books(tables), quarter_weights(tables)
     return {
         rep["rep_id"]: template.render(**context, rep=rep, book=books[rep["rep_id"]],
-                                       quarters=quarters(tables, rep["quota"]))
+                                       quarters=quarters(weights, rep["quota"]))
         for rep in _reps_with_quota(tables).iter_rows(named=True)
     }
 
