@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> ExitStatus:
                  output=output_of(args))
         note(args, f"Refresh done in {time.perf_counter() - started:.1f}s\n")
         with warehouse.connect(args.db, read_only=True) as con:
-            report = drift_summary(con)
+            report = drift_summary(con, settings)
     print(f"Refreshed usage weeks {weeks[0]} .. {weeks[1]}")  # what was loaded: part of the result
     print(report)
     return ExitStatus.OK

@@ -348,6 +348,11 @@ class ExportSettings(_Strict):
         "many (Chromium prints about 10 letters a second on 2 cores); with more, the letters are HTML only, the "
         "export's summary says so, and `quota-plan export --letter-pdfs` prints every one of them"
     )
+    summary_rep_lines: int = Field(
+        default=50, ge=1, description="reps (and anchor accounts) listed one per line in the printed summaries of "
+        "run, track and refresh; with more, each segment gets one line, the reps most behind (or drifted) are "
+        "listed first up to this many and the rest counted (every row is in the DuckDB tables and the workbook)"
+    )
     workbook_items_per_rep: int = Field(
         default=25, ge=1, description="whitespace items per rep (largest EEV first) on the workbook's Top items "
         "sheet; every item is in csv/ and parquet/whitespace_items"
@@ -450,8 +455,9 @@ class ForecastSettings(_Strict):
 
 # operations settings that bound DuckDB's memory, spill folder and threads (not the plan's numbers)
 DUCKDB_RESOURCE_SETTINGS = ("duckdb_memory_limit", "duckdb_temp_directory", "duckdb_threads")
-# exports settings that decide how the files are drawn, not what they say
-EXPORT_FILE_SETTINGS = ("letter_pdfs", "letter_pdf_workers", "letter_pdf_max_letters", "chart_dpi", "chart_named_reps")
+# exports settings that decide how the files are drawn and the summaries printed, not what they say
+EXPORT_FILE_SETTINGS = ("letter_pdfs", "letter_pdf_workers", "letter_pdf_max_letters", "chart_dpi", "chart_named_reps",
+                        "summary_rep_lines")
 
 
 class OperationsSettings(_Strict):
@@ -744,7 +750,8 @@ class PlanSettings(_Strict):
         only decides where the SQL runs (both engines give the same plan), DuckDB's resource
         limits (operations.duckdb_*), which only decide how fast, and how the export files are drawn
         (exports.letter_pdfs, letter_pdf_workers, letter_pdf_max_letters, chart_dpi, chart_named_reps:
-        letters also as PDF, the charts' resolution and rep names)."""
+        letters also as PDF, the charts' resolution and rep names) and the printed summaries
+        (exports.summary_rep_lines)."""
         return self.model_dump(mode="json", exclude={"engine": True, "operations": set(DUCKDB_RESOURCE_SETTINGS),
                                                      "exports": set(EXPORT_FILE_SETTINGS)})
 

@@ -38,12 +38,25 @@ DIAGNOSIS_SQL = """
 SELECT segment, cause, explanation, fix FROM main.balance_diagnosis ORDER BY list_position($order, segment), cause
 """
 
+# the reps in segment order, or (`$behind_first`, when not every rep is listed) the most behind first:
+# urgent, then warning, lowest coverage first
 TRACKING_SQL = """
 SELECT c.rep_id, c.segment, c.quota, c.ytd_quota, c.credited_ytd, a.attainment, c.window_quota,
        c.window_pipeline, c.coverage, c.flag, c.won_deals, c.lost_deals, c.opp_to_close_rate
 FROM main.pipeline_coverage AS c
 JOIN main.attainment AS a ON a.rep_id = c.rep_id AND a.period = 'year_to_date'
-ORDER BY list_position($order, c.segment), c.rep_id
+ORDER BY CASE WHEN $behind_first THEN list_position(['urgent', 'warning'], c.flag) END NULLS LAST,
+         CASE WHEN $behind_first THEN c.coverage END NULLS LAST,
+         list_position($order, c.segment), c.rep_id
+LIMIT $lines
+"""
+
+TRACKING_SEGMENTS_SQL = """
+SELECT c.segment, count(*) AS reps, sum(c.quota), sum(c.ytd_quota), sum(c.credited_ytd),
+       sum(c.credited_ytd) / nullif(sum(c.ytd_quota), 0), count(*) FILTER (WHERE c.flag = 'urgent'),
+       count(*) FILTER (WHERE c.flag = 'warning')
+FROM main.pipeline_coverage AS c
+GROUP BY c.segment ORDER BY list_position($order, c.segment)
 """
 
 FORECAST_SQL = """
@@ -108,14 +121,17 @@ def _last_day(end: dt.date | None) -> dt.date | None:
 
 
 def tracking_summary(con: duckdb.DuckDBPyConnection, settings: PlanSettings) -> list[str]:
-    """One line per expansion rep: year-to-date credits against phased quota, window coverage, flag."""
+    """One line per expansion rep: year-to-date credits against phased quota, window coverage, flag.
+    With more reps than exports.summary_rep_lines: one line per segment, then the reps most behind."""
     plan_id, start, end, through = con.execute(
         "SELECT plan_id, plan_start, plan_end, through FROM main.tracking_runs "
         "WHERE plan_id = (SELECT plan_id FROM plans.current_plan) ORDER BY created_at DESC LIMIT 1"
     ).fetchone()
     window = con.execute("SELECT any_value(window_start), any_value(window_end) FROM main.pipeline_coverage").fetchone()
     order = {"order": [row["segment"] for row in settings.segment_table()]}
-    rows = con.execute(TRACKING_SQL, order).fetchall()
+    shown = settings.exports.summary_rep_lines
+    reps = con.execute("SELECT count(*) FROM main.pipeline_coverage").fetchone()[0]
+    rows = con.execute(TRACKING_SQL, {**order, "behind_first": reps > shown, "lines": shown}).fetchall()
     track = settings.tracking
     lines = [
         f"In-year tracking of plan {plan_id} (plan year {start} to {_last_day(end)}) through {through}",
@@ -123,6 +139,14 @@ def tracking_summary(con: duckdb.DuckDBPyConnection, settings: PlanSettings) -> 
          f"phased over those days; warning < {track.coverage_warning:g}x, urgent < {track.coverage_urgent:g}x "
          "(never urgent when ahead of the year-to-date pace)"),
     ]
+    if reps > shown:
+        lines += _table(
+            ["segment", "reps", "quota", "YTD quota", "credited YTD", "attainment", "urgent", "warning"],
+            [[s, f"{n:,}", _money(q), _money(pq), _money(cr), _ratio(att), f"{u:,}", f"{w:,}"]
+             for s, n, q, pq, cr, att, u, w in con.execute(TRACKING_SEGMENTS_SQL, order).fetchall()],
+        )
+        lines.append(f"  the {shown:,} of {reps:,} reps most behind (urgent, then warning, lowest coverage first; "
+                     "every rep: main.pipeline_coverage, exports.summary_rep_lines)")
     lines += _table(
         ["rep", "segment", "quota", "YTD quota", "credited YTD", "attainment", "window quota", "window pipeline",
          "coverage", "flag", "won/lost", "win rate"],
@@ -159,11 +183,13 @@ def anchor_lines(con: duckdb.DuckDBPyConnection, settings: PlanSettings, order: 
         return []
     anchors = con.execute(ANCHORS_SQL, order).fetchall()
     title = (f"Anchors (EEV above {settings.territory.anchor_share:.0%} of a full-capacity rep's target; placed "
-             f"first, one per full-capacity rep where possible): {len(anchors)}")
+             f"first, one per full-capacity rep where possible): {len(anchors):,}")
     lines = [title]
-    for segment, account, eev, times, rep, previous, reason in anchors:
+    shown = settings.exports.summary_rep_lines
+    for segment, account, eev, times, rep, previous, reason in anchors[:shown]:
         how = "kept" if previous == rep else f"from {previous}: {reason}" if previous else reason
         lines.append(f"  {segment}  {account}  EEV {_money(eev)} = {times:.2f}x target  -> {rep} ({how})")
+    lines += _more(len(anchors) - shown, "anchor accounts (main.territories where anchor)")
     for segment, cause, explanation, fix in con.execute(DIAGNOSIS_SQL, order).fetchall():
         lines.append(f"BALANCE {segment} ({cause}): {explanation}; fix: {fix}")
     return lines
@@ -331,17 +357,26 @@ def plan_summary(con: duckdb.DuckDBPyConnection, settings: PlanSettings, db: Pat
     return "\n".join(lines)
 
 
-def drift_summary(con: duckdb.DuckDBPyConnection) -> str:
-    """Each rep's territory EEV after a refresh against the plan it is compared with."""
+def _more(hidden: int, what: str) -> list[str]:
+    """The line that counts the rows a capped list leaves out (none when it leaves none out)."""
+    return [f"  ... and {hidden:,} more {what}"] if hidden > 0 else []
+
+
+def drift_summary(con: duckdb.DuckDBPyConnection, settings: PlanSettings) -> str:
+    """Each rep's territory EEV after a refresh against the plan it is compared with, flagged and
+    largest drift first, up to exports.summary_rep_lines reps."""
+    plan, reps, flagged = con.execute(
+        "SELECT coalesce(any_value(plan_id), '(none)'), count(*), count(*) FILTER (WHERE flagged) FROM work.eev_drift"
+    ).fetchone()
+    shown = settings.exports.summary_rep_lines
     rows = con.execute(
-        "SELECT plan_id, rep_id, segment, plan_territory_eev, current_territory_eev, drift, drift_share, flagged "
-        "FROM work.eev_drift ORDER BY flagged DESC, abs(drift) DESC, rep_id"
+        "SELECT rep_id, segment, plan_territory_eev, current_territory_eev, drift, drift_share, flagged "
+        "FROM work.eev_drift ORDER BY flagged DESC, abs(drift) DESC, rep_id LIMIT ?", [shown]
     ).fetchall()
-    plan = rows[0][0] if rows else "(none)"
-    flagged = sum(1 for r in rows if r[7])
     table = _table(
         ["rep", "segment", "plan EEV", "EEV now", "drift", "drift %", "flag"],
-        [[r[1], r[2], _money(r[3]), _money(r[4]), _money(r[5]),
-          "" if r[6] is None else f"{r[6]:+.1%}", "!" if r[7] else ""] for r in rows],
+        [[r[0], r[1], _money(r[2]), _money(r[3]), _money(r[4]),
+          "" if r[5] is None else f"{r[5]:+.1%}", "!" if r[6] else ""] for r in rows],
     )
-    return "\n".join([f"Territory EEV drift against plan {plan}: {flagged} of {len(rows)} reps flagged", *table])
+    return "\n".join([f"Territory EEV drift against plan {plan}: {flagged:,} of {reps:,} reps flagged", *table,
+                      *_more(reps - shown, "reps (work.eev_drift)")])

@@ -215,3 +215,33 @@ def test_sample_coverage_identities_and_no_urgent_rep_ahead_of_pace(sample_plan:
             WHERE abs(c.window_pipeline - coalesce(e.credit, 0)) > 1e-6""").fetchone() == (0,)
         assert con.execute("SELECT count(*) FILTER (WHERE expected_close_from = 'typical_cycle'), count(*) "
                            "FROM main.expansion_deals WHERE status = 'open'").fetchone()[0] > 0
+
+
+def _rows_of(lines: list[str], first_words: set[str]) -> list[list[str]]:
+    """The summary's table rows (split into words) whose first word is one of `first_words`."""
+    return [line.split() for line in lines if line.split()[:1] and line.split()[0] in first_words]
+
+
+def test_tracking_summary_with_more_reps_than_lines_gives_segments_then_the_reps_most_behind(
+        sample_plan: PlanOutcome):
+    with warehouse.connect(sample_plan.db, read_only=True) as con:
+        settings = load_plan_tables(con).settings
+        every = tracking_summary(con, settings)
+        capped = tracking_summary(con, settings.model_copy(
+            update={"exports": settings.exports.model_copy(update={"summary_rep_lines": 2})}))
+        reps = con.execute(
+            "SELECT rep_id, segment, flag, list_position(['urgent', 'warning'], flag) AS rank, coverage "
+            "FROM main.pipeline_coverage ORDER BY rank NULLS LAST, coverage NULLS LAST").fetchall()
+    rep_ids = {rep for rep, *_ in reps}
+    behind = {rep: (rank, coverage) for rep, _, _, rank, coverage in reps}
+    assert sorted(r[0] for r in _rows_of(every, rep_ids)) == sorted(rep_ids) and len(reps) > 2  # all, when they fit
+    most_behind = [behind[r[0]] for r in _rows_of(capped, rep_ids)]
+    assert most_behind == [behind[reps[0][0]], behind[reps[1][0]]]  # the two most behind, in that order
+    assert f"the 2 of {len(reps):,} reps most behind" in "\n".join(capped)
+    segment_rows = {r[0]: r for r in _rows_of(capped, {segment for _, segment, *_ in reps})}
+    assert segment_rows
+    for segment, row in segment_rows.items():  # reps, urgent and warning counted per segment
+        flags = [flag for _, s, flag, *_ in reps if s == segment]
+        assert (int(row[1]), int(row[-2]), int(row[-1])) == (
+            len(flags), flags.count("urgent"), flags.count("warning"))
+    assert sum(int(row[1]) for row in segment_rows.values()) == len(reps)
