@@ -348,6 +348,11 @@ class ExportSettings(_Strict):
         "many (Chromium prints about 10 letters a second on 2 cores); with more, the letters are HTML only, the "
         "export's summary says so, and `quota-plan export --letter-pdfs` prints every one of them"
     )
+    report_rep_rows: int = Field(
+        default=200, ge=1, description="rows of each per-rep table of the plan report (quotas, predicted attainment, "
+        "tracking); with more reps, each table keeps the reps to look at first (largest balance deviation, lowest "
+        "P(attain), most behind) up to this many and says where every rep is (workbook, csv/, letters/)"
+    )
     summary_rep_lines: int = Field(
         default=50, ge=1, description="reps (and anchor accounts) listed one per line in the printed summaries of "
         "run, track and refresh; with more, each segment gets one line, the reps most behind (or drifted) are "
@@ -457,7 +462,7 @@ class ForecastSettings(_Strict):
 DUCKDB_RESOURCE_SETTINGS = ("duckdb_memory_limit", "duckdb_temp_directory", "duckdb_threads")
 # exports settings that decide how the files are drawn and the summaries printed, not what they say
 EXPORT_FILE_SETTINGS = ("letter_pdfs", "letter_pdf_workers", "letter_pdf_max_letters", "chart_dpi", "chart_named_reps",
-                        "summary_rep_lines")
+                        "summary_rep_lines", "report_rep_rows")
 
 
 class OperationsSettings(_Strict):
@@ -750,8 +755,8 @@ class PlanSettings(_Strict):
         only decides where the SQL runs (both engines give the same plan), DuckDB's resource
         limits (operations.duckdb_*), which only decide how fast, and how the export files are drawn
         (exports.letter_pdfs, letter_pdf_workers, letter_pdf_max_letters, chart_dpi, chart_named_reps:
-        letters also as PDF, the charts' resolution and rep names) and the printed summaries
-        (exports.summary_rep_lines)."""
+        letters also as PDF, the charts' resolution and rep names), the printed summaries and the
+        report's per-rep tables (exports.summary_rep_lines, report_rep_rows)."""
         return self.model_dump(mode="json", exclude={"engine": True, "operations": set(DUCKDB_RESOURCE_SETTINGS),
                                                      "exports": set(EXPORT_FILE_SETTINGS)})
 

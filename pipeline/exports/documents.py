@@ -225,10 +225,40 @@ TRACKING_COLUMNS = ("name", "segment", "quota", "ytd_quota", "credited_ytd", "yt
                     "coverage", "flag")
 
 
-def _report_tables(tables: PlanTables) -> dict[str, HtmlTable | None]:
-    """The report's tables: names instead of ids, a few columns each, formatted by meaning."""
+# per-rep table of the report -> the reps to look at first when not all fit (exports.report_rep_rows), and
+# where every rep is
+REP_TABLE_ORDER: dict[str, tuple[pl.Expr, str]] = {
+    "quotas": (pl.col("balance_deviation").abs().neg(), "largest balance deviation first; every rep: the workbook's "
+               "Quotas sheet, csv/quotas.csv and letters/"),
+    "forecast": (pl.col("p_attain"), "lowest predicted P(attain) first; every rep: csv/attainment_forecast.csv"),
+    "tracking": (pl.struct(pl.col("flag").replace_strict({"urgent": 0, "warning": 1}, default=2, return_dtype=pl.Int8),
+                           pl.col("coverage")),
+                 "urgent, then warning, lowest coverage first; every rep: csv/pipeline_coverage.csv"),
+}
+
+
+def rep_rows_shown(name: str, frame: pl.DataFrame, rows: int) -> tuple[pl.DataFrame, str | None]:
+    """A per-rep table of the report, whole when it has at most `rows` reps; else the `rows` reps to look
+    at first (REP_TABLE_ORDER, ties in the table's order) and the note that says so."""
+    if frame.height <= rows:
+        return frame, None
+    key, how = REP_TABLE_ORDER[name]
+    shown = frame.with_row_index("_position").sort(key, "_position", nulls_last=True).head(rows).drop("_position")
+    return shown, f"{rows:,} of {frame.height:,} reps shown ({how})."
+
+
+def _report_tables(tables: PlanTables) -> tuple[dict[str, HtmlTable | None], dict[str, str | None]]:
+    """The report's tables (names instead of ids, a few columns each, formatted by meaning) and the
+    notes of the per-rep tables that show only some reps."""
     symbol = tables.settings.exports.currency_symbol
-    quotas = tables.frame("quotas")
+    rows = tables.settings.exports.report_rep_rows
+    notes: dict[str, str | None] = dict.fromkeys(REP_TABLE_ORDER)
+
+    def per_rep(name: str, frame: pl.DataFrame) -> pl.DataFrame:
+        shown, notes[name] = rep_rows_shown(name, frame, rows)
+        return shown
+
+    quotas = per_rep("quotas", tables.frame("quotas"))
     files = letter_files(tables)
     letters = [f"{LETTERS}/{files[rep]}" if rep in files else None for rep in quotas["rep_id"]]
     factors = tables.frame("quota_factors")  # None in a plan made before the attainment forecast
@@ -251,13 +281,14 @@ def _report_tables(tables: PlanTables) -> dict[str, HtmlTable | None]:
                                                                   quota_to_bookings="quota_to_bookings")
                   if history is not None else pl.DataFrame(schema={"rep_id": pl.String, "trailing_bookings": pl.Float64,
                                                                    "quota_to_bookings": pl.Float64}))
-        out["forecast"] = html_table(forecast.join(by_rep, on="rep_id", how="left", maintain_order="left")
+        out["forecast"] = html_table(per_rep("forecast", forecast.join(by_rep, on="rep_id", how="left",
+                                                                        maintain_order="left"))
                                      .select(FORECAST_COLUMNS), symbol)
     if coverage is not None:
-        out["tracking"] = html_table(coverage.with_columns(
+        out["tracking"] = html_table(per_rep("tracking", coverage).with_columns(
             ytd_attainment=pl.col("credited_ytd") / pl.when(pl.col("ytd_quota") > 0).then(pl.col("ytd_quota")))
             .select(TRACKING_COLUMNS), symbol)
-    return out
+    return out, notes
 
 
 def render_report(
@@ -271,6 +302,7 @@ def render_report(
     backtest, review findings, reps (linked to their letters), files, method."""
     env = _environment(tables.settings.exports.currency_symbol)
     review = tables.frame("plan_review")
+    report_tables, rep_notes = _report_tables(tables)
     return env.get_template("plan_report.html").render(
         **_context(tables),
         figures=[{"label": label, "value": value} for label, value in figures],
@@ -279,7 +311,8 @@ def render_report(
         notes=notes,
         forecast={"draws": tables.settings.forecast.draws,
                   "target_share": tables.settings.quota.target_attainment_share},
-        tables=_report_tables(tables),
+        tables=report_tables,
+        rep_notes=rep_notes,
         review=[] if review is None else review.select("severity", "message").to_dicts(),
         files=[{"href": href, "name": name, "what": what} for href, name, what in files],
     )

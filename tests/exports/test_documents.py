@@ -4,6 +4,7 @@ and at the printed width."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 import shutil
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.core import warehouse
-from pipeline.exports.documents import render_letters
+from pipeline.exports.documents import render_letters, render_report
 from pipeline.exports.pdf import print_pdfs
 from pipeline.exports.sheets import PlanTables, load_plan_tables
 from pipeline.runner import PlanOutcome
@@ -168,3 +169,33 @@ def test_report_shows_names_sections_and_formats(sample_plan: PlanOutcome, expor
     forecast = html.split('id="forecast-table"')[1].split("</table>")[0]
     assert all(name in forecast for _, name, _ in reps) and "P(attain)" in forecast
     assert "Credited YTD" in html.split('id="tracking-table"')[1].split("</table>")[0]
+
+
+def _first_cells(html: str, table_id: str) -> list[str]:
+    """The first cell's text of each body row of the report table `table_id` (a link's text for names)."""
+    body = html[html.index(f'<table id="{table_id}">'):]
+    body = body[body.index("<tbody>"):body.index("</tbody>")]
+    return [re.sub(r"<[^>]+>", "", cell) for cell in re.findall(r"<tr><td[^>]*>(.*?)</td>", body)]
+
+
+def test_a_report_with_more_reps_than_its_rows_shows_the_reps_to_look_at_first(sample_plan: PlanOutcome):
+    with warehouse.connect(sample_plan.db, read_only=True) as con:
+        tables = load_plan_tables(con)
+    exports = tables.settings.exports
+    capped = dataclasses.replace(tables, settings=tables.settings.model_copy(
+        update={"exports": exports.model_copy(update={"report_rep_rows": 3})}))
+    every, shown = render_report(tables, [], [], [], []), render_report(capped, [], [], [], [])
+    quotas, forecast = tables.frame("quotas"), tables.frame("attainment_forecast")
+    coverage = tables.frame("pipeline_coverage")
+    reps = quotas.height
+    assert reps > 3 and len(_first_cells(every, "quotas-table")) == reps and "reps shown" not in every
+    assert shown.count(f"3 of {reps:,} reps shown") == 3
+    name = dict(zip(quotas["rep_id"], quotas["name"], strict=True))
+    deviation = {name[r]: abs(d) for r, d in zip(quotas["rep_id"], quotas["balance_deviation"], strict=True)}
+    largest = sorted(deviation.values(), reverse=True)[:3]
+    assert [deviation[n] for n in _first_cells(shown, "quotas-table")] == largest
+    p_attain = dict(zip(forecast["name"], forecast["p_attain"], strict=True))
+    assert [p_attain[n] for n in _first_cells(shown, "forecast-table")] == sorted(p_attain.values())[:3]
+    rank = {"urgent": 0, "warning": 1}
+    behind = {n: (rank.get(f, 2), c) for n, f, c in coverage.select("name", "flag", "coverage").iter_rows()}
+    assert [behind[n] for n in _first_cells(shown, "tracking-table")] == sorted(behind.values())[:3]
