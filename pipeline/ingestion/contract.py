@@ -300,3 +300,16 @@ RULES: tuple[Rule, ...] = (
     row_rule("reps", "leave_end", "> leave_start", "leave_end <= leave_start"),
     row_rule("reps", "leave_end", "given with leave_start", "(leave_start IS NULL) <> (leave_end IS NULL)"),
 )
+# (table, column) of every key column the rules make unique and not null: a loaded table with such a
+# one-column key is in one order when sorted by that column alone
+UNIQUE_KEYS = frozenset((r.table, r.column) for r in RULES if r.name == "unique") & frozenset(
+    (r.table, r.column) for r in RULES if r.name == "not null")
+
+
+def load_order(spec: TableSpec) -> tuple[str, ...]:
+    """The columns a table is loaded sorted by: its key when the rules make that one column unique
+    and not null (a total order), else the key then every other column (rows alike in their key, e.g.
+    two subscriptions of one product starting the same day, still come in one order)."""
+    if len(spec.key) == 1 and (spec.name, spec.key[0]) in UNIQUE_KEYS:
+        return spec.key
+    return (*spec.key, *(c for c in spec.column_names if c not in spec.key))

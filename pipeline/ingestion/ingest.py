@@ -39,6 +39,7 @@ from pipeline.ingestion.contract import (
     Column,
     Rule,
     TableSpec,
+    load_order,
     segment_rule,
 )
 from pipeline.ingestion.csv_file import (
@@ -529,7 +530,7 @@ def _publish(con: duckdb.DuckDBPyConnection, staged: dict[str, StagedTable], sch
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
         for name, table in staged.items():
             spec = table.spec
-            order = list(spec.key) + [c for c in spec.column_names if c not in spec.key]
+            order = load_order(spec)
             flags = ", ".join(_q(_bad_column(c)) for c in table.checked)
             columns = f"* EXCLUDE ({flags})" if flags else "*"
             order_by = f" ORDER BY {', '.join(_q(c) for c in order)}" if spec.ordered_load else ""
