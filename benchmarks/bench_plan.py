@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/bench_plan.py --accounts 10000 100000
     .venv/bin/python benchmarks/bench_plan.py --accounts 1000000 --input /tmp/perf1m/input
     .venv/bin/python benchmarks/bench_plan.py --accounts 100000 --usage-from 2024-06-03
+    .venv/bin/python benchmarks/bench_plan.py --accounts 1000000 --input /tmp/perf1m/input --refresh
 
 Per size: the sample is generated (Parquet, `--seed`) unless `--input` gives a folder of it;
 `--usage-from` keeps only the usage rows dated on or after that day (the usage rows are the
@@ -10,7 +11,9 @@ parameter: 3 years of daily usage by default). Then `run_plan` (the same Dagster
 `quota-plan run`, exports included) and `benchmarks/reference_plan.py` run on the same files,
 each in its own subprocess, so peak resident memory is per run. Prints each step's wall time (from
 the Dagster run's step events), the whole run, peak memory, the reference's stages, whole run and
-peak memory, and the ratios.
+peak memory, and the ratios. `--refresh`: then the weekly refresh of that plan (refresh_job with
+its newest usage week loaded again, in its own subprocess): its steps, its wall time against the
+whole run's, and its peak memory.
 """
 
 from __future__ import annotations
@@ -74,7 +77,7 @@ def input_rows(folder: Path) -> dict[str, int]:
 
 
 def run_one(folder: Path, workdir: Path) -> dict[str, object]:
-    """Plan the folder and collect step timings (runs inside its own subprocess)."""
+    """Plan the folder into workdir/plan.duckdb and collect step timings (runs inside its own subprocess)."""
     sys.path.insert(0, str(ROOT))
     import dagster as dg
 
@@ -90,18 +93,46 @@ def run_one(folder: Path, workdir: Path) -> dict[str, object]:
     return {"plan_s": total, "steps": steps, "peak_mb": peak_mb, "status": outcome.status}
 
 
+def refresh_one(folder: Path, workdir: Path) -> dict[str, object]:
+    """The weekly refresh of the plan run_one wrote: refresh_job with the newest usage week of the
+    folder (by its Monday) loaded again, as `quota-plan refresh --weeks W W` runs it (runs inside its
+    own subprocess)."""
+    sys.path.insert(0, str(ROOT))
+    import dagster as dg
+    import duckdb
+
+    from pipeline.core.settings import DEFAULT_CONFIG
+    from pipeline.runner import run_plan
+
+    with duckdb.connect() as con:
+        week = str(con.execute(f"SELECT date_trunc('week', max(\"date\"))::DATE "
+                               f"FROM read_parquet('{folder / 'usage.parquet'}')").fetchone()[0])
+    instance = dg.DagsterInstance.ephemeral()
+    started = time.perf_counter()
+    outcome = run_plan(folder, DEFAULT_CONFIG, workdir / "plan.duckdb", instance=instance, job_name="refresh_job",
+                       weeks=(week, week))
+    total = time.perf_counter() - started
+    return {"plan_s": total, "steps": step_seconds(instance, outcome.dagster_run_id), "week": week,
+            "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
 def last_json(command: list[str]) -> dict[str, object]:
     """Run a command and read the JSON object on the last line of its output."""
     out = subprocess.run(command, check=True, capture_output=True, text=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def report(accounts: int, rows: dict[str, int], plan: dict[str, object], reference: dict[str, object]) -> None:
+def print_steps(title: str, run: dict[str, object]) -> None:
+    print(f"  {title}")
+    for step, seconds in sorted(run["steps"].items(), key=lambda kv: -kv[1]):
+        print(f"    {step:<34} {seconds:8.2f} s")
+
+
+def report(accounts: int, rows: dict[str, int], plan: dict[str, object], reference: dict[str, object],
+           refresh: dict[str, object] | None) -> None:
     print(f"\n== {accounts:,} accounts ({rows.get('usage', 0):,} usage rows, "
           f"{rows.get('subscriptions', 0):,} subscriptions, {rows.get('opportunities', 0):,} opportunities)")
-    print("  quota-plan run (run_plan, exports included)")
-    for step, seconds in sorted(plan["steps"].items(), key=lambda kv: -kv[1]):
-        print(f"    {step:<34} {seconds:8.2f} s")
+    print_steps("quota-plan run (run_plan, exports included)", plan)
     print(f"    {'whole run (wall)':<34} {plan['plan_s']:8.2f} s   plan status {plan['status']}")
     print(f"    {'peak memory':<34} {plan['peak_mb']:8.0f} MB")
     print("  reference script (benchmarks/reference_plan.py)")
@@ -111,6 +142,11 @@ def report(accounts: int, rows: dict[str, int], plan: dict[str, object], referen
     print(f"    {'peak memory':<34} {reference['peak_mb']:8.0f} MB")
     print(f"  ratio quota-plan / reference: time {plan['plan_s'] / reference['whole_run']:.1f}x, "
           f"peak memory {plan['peak_mb'] / reference['peak_mb']:.1f}x")
+    if refresh is not None:
+        print_steps(f"weekly refresh (refresh_job, usage week {refresh['week']})", refresh)
+        print(f"    {'whole refresh (wall)':<34} {refresh['plan_s']:8.2f} s   "
+              f"{refresh['plan_s'] / plan['plan_s']:.0%} of the whole run")
+        print(f"    {'peak memory':<34} {refresh['peak_mb']:8.0f} MB")
 
 
 def main() -> None:
@@ -119,18 +155,25 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--input", type=Path, help="an existing sample folder (Parquet) instead of generating one")
     parser.add_argument("--usage-from", type=dt.date.fromisoformat, help="keep usage rows dated on or after this day")
-    parser.add_argument("--plan-one", type=Path, help=argparse.SUPPRESS)  # internal: plan this folder, print JSON
+    parser.add_argument("--refresh", action="store_true",
+                        help="also time a weekly refresh (its newest usage week loaded again) of the plan just made")
+    # internal: plan (or refresh) this folder into --workdir, print JSON
+    parser.add_argument("--plan-one", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--refresh-one", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--workdir", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.plan_one:
-        with tempfile.TemporaryDirectory() as tmp:
-            print(json.dumps(run_one(args.plan_one, Path(tmp))))
+    if args.plan_one or args.refresh_one:
+        one = run_one(args.plan_one, args.workdir) if args.plan_one else refresh_one(args.refresh_one, args.workdir)
+        print(json.dumps(one))
         return
     for size in args.accounts:
         with tempfile.TemporaryDirectory() as tmp:
             folder = prepare(size, args.seed, args.input, args.usage_from, Path(tmp))
-            plan = last_json([sys.executable, __file__, "--plan-one", str(folder)])
+            plan = last_json([sys.executable, __file__, "--plan-one", str(folder), "--workdir", tmp])
+            refresh = (last_json([sys.executable, __file__, "--refresh-one", str(folder), "--workdir", tmp])
+                       if args.refresh else None)
             reference = last_json([sys.executable, str(REFERENCE), "--input", str(folder)])
-            report(size, input_rows(folder), plan, reference)
+            report(size, input_rows(folder), plan, reference, refresh)
 
 
 if __name__ == "__main__":
