@@ -280,7 +280,7 @@ def review_hold_summary(con: duckdb.DuckDBPyConnection, plan_id: str, settings: 
     figures = segment_figures(con, plan_id, settings).filter((pl.col("segment") != "total") & (pl.col("reps") > 0))
     lines.append("Reps and quotas by segment")
     lines += _table(["segment", "reps", "accounts", "territory EEV", "quota"],
-                    [[s, f"{r}", f"{a:,}", _money(eev), _money(q)] for s, r, a, eev, q in figures.select(
+                    [[s, f"{r:,}", f"{a:,}", _money(eev), _money(q)] for s, r, a, eev, q in figures.select(
                         "segment", "reps", "rep_accounts", "territory_eev", "quota").rows()])
     return "\n".join([*lines, "", *review_section(con, plan_id, settings)])
 
@@ -306,7 +306,7 @@ def plan_summary(con: duckdb.DuckDBPyConnection, settings: PlanSettings, db: Pat
         "segment", "reps", "capacity", "rep_accounts", "territory_eev", "quota", "factor").rows()
     lines += _table(
         ["segment", "reps", "capacity", "accounts", "territory EEV", "factor", "quota"],
-        [[s, f"{r}", f"{c:.1f}", f"{a:,}", _money(eev), f"{f:.3f}", _money(q)] for s, r, c, a, eev, q, f in quotas],
+        [[s, f"{r:,}", f"{c:,.1f}", f"{a:,}", _money(eev), f"{f:.3f}", _money(q)] for s, r, c, a, eev, q, f in quotas],
     )
     lines += company_target_line(settings, sum(row[5] or 0 for row in quotas))
     lines += ["", *forecast_lines(con, settings)]
