@@ -76,8 +76,9 @@ def input_rows(folder: Path) -> dict[str, int]:
                 for path in sorted(folder.glob("*.parquet"))}
 
 
-def run_one(folder: Path, workdir: Path) -> dict[str, object]:
-    """Plan the folder into workdir/plan.duckdb and collect step timings (runs inside its own subprocess)."""
+def timed_run(folder: Path, workdir: Path, **job: object) -> dict[str, object]:
+    """Run a job of the plan (`run_plan` with `job`, the plan job by default) on the folder into
+    workdir/plan.duckdb: wall time, each step's, peak memory and status (inside its own subprocess)."""
     sys.path.insert(0, str(ROOT))
     import dagster as dg
 
@@ -86,7 +87,7 @@ def run_one(folder: Path, workdir: Path) -> dict[str, object]:
 
     instance = dg.DagsterInstance.ephemeral()
     started = time.perf_counter()
-    outcome = run_plan(folder, DEFAULT_CONFIG, workdir / "plan.duckdb", instance=instance)
+    outcome = run_plan(folder, DEFAULT_CONFIG, workdir / "plan.duckdb", instance=instance, **job)
     total = time.perf_counter() - started
     steps = step_seconds(instance, outcome.dagster_run_id)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -94,26 +95,14 @@ def run_one(folder: Path, workdir: Path) -> dict[str, object]:
 
 
 def refresh_one(folder: Path, workdir: Path) -> dict[str, object]:
-    """The weekly refresh of the plan run_one wrote: refresh_job with the newest usage week of the
-    folder (by its Monday) loaded again, as `quota-plan refresh --weeks W W` runs it (runs inside its
-    own subprocess)."""
-    sys.path.insert(0, str(ROOT))
-    import dagster as dg
+    """The weekly refresh of the plan timed_run wrote: refresh_job with the newest usage week of the
+    folder (by its Monday) loaded again, as `quota-plan refresh --weeks W W` runs it."""
     import duckdb
-
-    from pipeline.core.settings import DEFAULT_CONFIG
-    from pipeline.runner import run_plan
 
     with duckdb.connect() as con:
         week = str(con.execute(f"SELECT date_trunc('week', max(\"date\"))::DATE "
                                f"FROM read_parquet('{folder / 'usage.parquet'}')").fetchone()[0])
-    instance = dg.DagsterInstance.ephemeral()
-    started = time.perf_counter()
-    outcome = run_plan(folder, DEFAULT_CONFIG, workdir / "plan.duckdb", instance=instance, job_name="refresh_job",
-                       weeks=(week, week))
-    total = time.perf_counter() - started
-    return {"plan_s": total, "steps": step_seconds(instance, outcome.dagster_run_id), "week": week,
-            "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    return {**timed_run(folder, workdir, job_name="refresh_job", weeks=(week, week)), "week": week}
 
 
 def last_json(command: list[str]) -> dict[str, object]:
@@ -163,7 +152,7 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.plan_one or args.refresh_one:
-        one = run_one(args.plan_one, args.workdir) if args.plan_one else refresh_one(args.refresh_one, args.workdir)
+        one = timed_run(args.plan_one, args.workdir) if args.plan_one else refresh_one(args.refresh_one, args.workdir)
         print(json.dumps(one))
         return
     for size in args.accounts:

@@ -13,7 +13,7 @@ import polars as pl
 
 from pipeline.exports.columns import COUNT, DECIMAL, MONEY, PERCENT, SCORE, column_kind, header
 from pipeline.exports.file_names import safe_file_names
-from pipeline.exports.sheets import PlanTables
+from pipeline.exports.sheets import BEHIND_FLAGS, PlanTables
 
 LETTERS = "letters"
 HTML = ".html"
@@ -231,7 +231,8 @@ REP_TABLE_ORDER: dict[str, tuple[pl.Expr, str]] = {
     "quotas": (pl.col("balance_deviation").abs().neg(), "largest balance deviation first; every rep: the workbook's "
                "Quotas sheet, csv/quotas.csv and letters/"),
     "forecast": (pl.col("p_attain"), "lowest predicted P(attain) first; every rep: csv/attainment_forecast.csv"),
-    "tracking": (pl.struct(pl.col("flag").replace_strict({"urgent": 0, "warning": 1}, default=2, return_dtype=pl.Int8),
+    "tracking": (pl.struct(pl.col("flag").replace_strict(BEHIND_FLAGS, list(range(len(BEHIND_FLAGS))),
+                                                         default=len(BEHIND_FLAGS), return_dtype=pl.Int8),
                            pl.col("coverage")),
                  "urgent, then warning, lowest coverage first; every rep: csv/pipeline_coverage.csv"),
 }

@@ -33,6 +33,9 @@ from pipeline.plan.territory.heuristic import KEPT_REASON
 MOVES = "territory_moves"
 ITEMS = "whitespace_items"
 CORE = ("whitespace_items", "account_eev", "territories", "quotas", "model_metrics", "quota_phasing")
+# pipeline_coverage's flags of the reps most behind, most behind first (the summary and the report list
+# these reps first when not every rep fits, then by lowest coverage)
+BEHIND_FLAGS = ("urgent", "warning")
 INTERNAL = ("model_info", "plan_runs", "current_plan", "published_plans")
 NOT_SHEETS = {*CORE, *INTERNAL, MOVES}
 ACCOUNT_GRAIN = {"accounts", "territories", ITEMS, "blackout_calendar", MOVES, "quota_contributions",

@@ -12,7 +12,7 @@ import polars as pl
 from pipeline.core.plain_text import printable
 from pipeline.core.settings import PlanSettings
 from pipeline.core.warehouse import table_exists
-from pipeline.exports.sheets import segment_figures
+from pipeline.exports.sheets import BEHIND_FLAGS, segment_figures
 
 BALANCE_SQL = """
 SELECT segment, method, balance_cv, max_min_ratio, share_within_tolerance, share_within_report_band,
@@ -45,7 +45,7 @@ SELECT c.rep_id, c.segment, c.quota, c.ytd_quota, c.credited_ytd, a.attainment, 
        c.window_pipeline, c.coverage, c.flag, c.won_deals, c.lost_deals, c.opp_to_close_rate
 FROM main.pipeline_coverage AS c
 JOIN main.attainment AS a ON a.rep_id = c.rep_id AND a.period = 'year_to_date'
-ORDER BY CASE WHEN $behind_first THEN list_position(['urgent', 'warning'], c.flag) END NULLS LAST,
+ORDER BY CASE WHEN $behind_first THEN list_position($behind_flags, c.flag) END NULLS LAST,
          CASE WHEN $behind_first THEN c.coverage END NULLS LAST,
          list_position($order, c.segment), c.rep_id
 LIMIT $lines
@@ -131,7 +131,8 @@ def tracking_summary(con: duckdb.DuckDBPyConnection, settings: PlanSettings) -> 
     order = {"order": [row["segment"] for row in settings.segment_table()]}
     shown = settings.exports.summary_rep_lines
     reps = con.execute("SELECT count(*) FROM main.pipeline_coverage").fetchone()[0]
-    rows = con.execute(TRACKING_SQL, {**order, "behind_first": reps > shown, "lines": shown}).fetchall()
+    rows = con.execute(TRACKING_SQL, {**order, "behind_first": reps > shown, "behind_flags": list(BEHIND_FLAGS),
+                                      "lines": shown}).fetchall()
     track = settings.tracking
     lines = [
         f"In-year tracking of plan {plan_id} (plan year {start} to {_last_day(end)}) through {through}",
