@@ -30,8 +30,8 @@ def literal(text: str) -> str:
 
 
 def csv_text_sql(column: str) -> str:
-    """The SQL of a text column as a CSV cell: TEXT_PREFIX in front when it starts like a formula."""
-    starts = ", ".join(f"chr({ord(c)})" for c in FORMULA_STARTS)
-    name = quoted(column)
-    return (f"CASE WHEN left({name}, 1) IN ({starts}) THEN {literal(TEXT_PREFIX)} || {name} ELSE {name} END "
-            f"AS {name}")
+    """The SQL of a text column as a CSV cell: TEXT_PREFIX in front when it starts like a formula (one
+    anchored regexp_replace: at 7.7M whitespace items a CASE on left() took 9 s more than plain text)."""
+    starts = "".join(f"\\x{ord(c):02x}" for c in FORMULA_STARTS)  # each as \xhh in one character class
+    name, pattern, replacement = quoted(column), literal(f"^([{starts}])"), literal(TEXT_PREFIX + r"\1")
+    return f"regexp_replace({name}, {pattern}, {replacement}) AS {name}"
